@@ -1,0 +1,99 @@
+"""`make run`: the whole platform in the foreground, on embedded Postgres and Redis unless configured.
+
+Starts the API, both worker pools, the scheduler and Flower; triggers the demo pipeline and prints its
+progress; stops everything (and the embedded servers it started) on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from config.embedded import ensure_services
+
+API_PORT = int(os.environ.get("API_PORT", "8000"))
+FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
+
+PROCESSES = {
+    "api": ["api", "--port", str(API_PORT)],
+    "standard pool": ["standard"],
+    "long-running pool": ["long-running"],
+    "scheduler": ["scheduler"],
+    "flower": ["flower", "--port", str(FLOWER_PORT)],
+}
+
+
+def main() -> int:
+    services = ensure_services("run")
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], check=True)
+        for name, args in PROCESSES.items():
+            procs[name] = subprocess.Popen([sys.executable, "-m", "workers", *args], start_new_session=True)
+        _announce()
+        _run_demo(lambda: stopping)
+        while not stopping and all(p.poll() is None for p in procs.values()):
+            time.sleep(0.5)
+    finally:
+        print("\nstopping…", flush=True)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        services.stop()
+    return 0
+
+
+def _announce() -> None:
+    print(
+        "\nsfp server task platform is up\n"
+        f"  API        http://127.0.0.1:{API_PORT}/\n"
+        f"  admin      http://127.0.0.1:{API_PORT}/admin/\n"
+        f"  Flower     http://127.0.0.1:{FLOWER_PORT}/\n"
+        f"  Postgres   {os.environ['DATABASE_URL']}\n"
+        f"  Redis      {os.environ['REDIS_URL']}\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+
+
+def _run_demo(stopping: object) -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from sfpserver.engine.models import StepRun, WorkflowRun
+    from sfpserver.engine.trigger import trigger
+    from tasks.demo import WORKFLOW
+
+    run_id = trigger(WORKFLOW, {"repository": "demo"})
+    print(f"demo: started {WORKFLOW} run {run_id}", flush=True)
+    seen: dict[str, str] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not stopping():  # type: ignore[operator]
+        for name, status, attempt in StepRun.objects.filter(run_id=run_id).values_list("name", "status", "attempt"):
+            state = f"{status} (attempt {attempt + 1})"
+            if seen.get(name) != state:
+                seen[name] = state
+                print(f"demo:   {name:<16} {state}", flush=True)
+        run = WorkflowRun.objects.get(id=run_id)
+        if run.finished_at is not None:
+            print(f"demo: run {run.status}", flush=True)
+            return
+        time.sleep(0.3)

@@ -1,0 +1,116 @@
+"""The one settings module. Everything configurable is read from the environment here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from config.embedded import DEFAULT_PG_PORT, DEFAULT_REDIS_PORT
+from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_celery_beat",
+    "sfpserver.engine",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# With no DATABASE_URL / REDIS_URL the embedded servers of config/embedded.py are assumed (`make run`
+# starts them on these ports).
+DATABASE_URL = env_str("DATABASE_URL", f"postgres://postgres@127.0.0.1:{DEFAULT_PG_PORT}/sfpserver")
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0")
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".local" / "static"
+
+# --- Celery: the transport. Postgres holds the truth (sfpserver/engine). -------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a lost step is re-queued by the engine, not by the broker
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600)}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Worker pools -------------------------------------------------------------------------------------------
+WORKER_COUNT = env_int("WORKER_COUNT", 2, minimum=1)
+STANDARD_CONCURRENCY = env_int("STANDARD_CONCURRENCY", 2, minimum=1)
+LONG_RUNNING_WORKER_COUNT = env_int("LONG_RUNNING_WORKER_COUNT", 1, minimum=1)
+LONG_RUNNING_CONCURRENCY = env_int("LONG_RUNNING_CONCURRENCY", 1, minimum=1)
+STANDARD_DEFAULT_TIMEOUT = env_float("STANDARD_DEFAULT_TIMEOUT", 60.0, minimum=1)
+LONG_RUNNING_DEFAULT_TIMEOUT = env_float("LONG_RUNNING_DEFAULT_TIMEOUT", 4 * 3600.0, minimum=1)
+
+# --- Engine ------------------------------------------------------------------------------------------------
+ENGINE_WORKFLOW_MODULES = env_list("ENGINE_WORKFLOW_MODULES", ["tasks.demo"])
+ENGINE_HEARTBEAT_INTERVAL = env_float("ENGINE_HEARTBEAT_INTERVAL", 1.0, minimum=0.1)
+ENGINE_WORKER_DEAD_AFTER = env_float("ENGINE_WORKER_DEAD_AFTER", 6.0, minimum=1)
+ENGINE_MAX_REASSIGNMENTS = env_int("ENGINE_MAX_REASSIGNMENTS", 10, minimum=0)
+ENGINE_REDISPATCH_AFTER = env_float("ENGINE_REDISPATCH_AFTER", 60.0, minimum=1)
+ENGINE_TICK = env_float("ENGINE_TICK", 0.5, minimum=0.05)
+ENGINE_CANCEL_GRACE = env_float("ENGINE_CANCEL_GRACE", 1.0, minimum=0)
+ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"celery": {"level": "WARNING"}, "kombu": {"level": "WARNING"}},
+}

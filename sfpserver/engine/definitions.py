@@ -1,0 +1,167 @@
+"""Workflow definitions: a DAG of steps with their policies, validated before anything is recorded."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sfpserver.engine.exceptions import InvalidWorkflowError
+
+STANDARD_QUEUE = "standard"
+LONG_RUNNING_QUEUE = "long-running"
+MAX_BACKOFF_SECONDS = 86400
+
+InputValidator = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class StepDef:
+    name: str
+    action: str
+    parents: tuple[str, ...] = ()
+    kind: str = "TASK"
+    retries: int = 0
+    backoff_factor: float | None = None
+    backoff_max_seconds: int | None = None
+    execution_timeout: float | None = None  # None: the pool's default
+    schedule_timeout: float = 300.0
+    queue: str = STANDARD_QUEUE
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_spec(self) -> dict[str, Any]:
+        spec = asdict(self)
+        spec["parents"] = list(self.parents)
+        spec["args"] = dict(self.args)
+        return spec
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> StepDef:
+        return cls(**{**spec, "parents": tuple(spec.get("parents", ()))})
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    name: str
+    steps: tuple[StepDef, ...]
+    input_validator: InputValidator | None = None
+    default_priority: int = 1
+    default_metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> WorkflowDef:
+        _check_name("workflow", self.name)
+        if not self.steps:
+            raise InvalidWorkflowError("steps", f"workflow {self.name!r} has no steps")
+        _check_priority("default_priority", self.default_priority)
+        names = [step.name for step in self.steps]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InvalidWorkflowError("steps", f"duplicate step name(s): {', '.join(duplicates)}")
+        for step in self.steps:
+            _check_step(step, set(names))
+        _check_acyclic(self.steps)
+        return self
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "steps": [step.to_spec() for step in self.steps],
+            "default_priority": self.default_priority,
+            "default_metadata": dict(self.default_metadata),
+        }
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> WorkflowDef:
+        return cls(
+            name=spec["name"],
+            steps=tuple(StepDef.from_spec(s) for s in spec["steps"]),
+            default_priority=spec.get("default_priority", 1),
+            default_metadata=spec.get("default_metadata", {}),
+        )
+
+
+def _check_name(what: str, name: object) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidWorkflowError(what, "a non-empty name is required")
+
+
+def _check_priority(what: str, priority: object) -> None:
+    if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 4:
+        raise InvalidWorkflowError(what, f"must be an integer from 1 to 3, got {priority!r}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_step(step: StepDef, names: set[str]) -> None:
+    where = f"steps.{step.name}"
+    _check_name("step", step.name)
+    if not isinstance(step.retries, int) or isinstance(step.retries, bool) or step.retries < 0:
+        raise InvalidWorkflowError(f"{where}.retries", f"must be a whole number >= 0, got {step.retries!r}")
+    for attr in ("execution_timeout", "schedule_timeout"):
+        value = getattr(step, attr)
+        if value is None and attr == "execution_timeout":
+            continue
+        if not _is_number(value) or value <= 0:
+            raise InvalidWorkflowError(f"{where}.{attr}", f"must be a positive number of seconds, got {value!r}")
+    if step.backoff_factor is not None and (not _is_number(step.backoff_factor) or not 1 <= step.backoff_factor <= 1000):
+        raise InvalidWorkflowError(f"{where}.backoff_factor", f"must be from 1 to 1000, got {step.backoff_factor!r}")
+    max_s = step.backoff_max_seconds
+    if max_s is not None and (not isinstance(max_s, int) or not 1 <= max_s <= MAX_BACKOFF_SECONDS):
+        raise InvalidWorkflowError(
+            f"{where}.backoff_max_seconds", f"must be a whole number from 1 to {MAX_BACKOFF_SECONDS}, got {max_s!r}"
+        )
+    for parent in step.parents:
+        if parent not in names:
+            raise InvalidWorkflowError(f"{where}.parents", f"unknown parent step {parent!r}")
+        if parent == step.name:
+            raise InvalidWorkflowError(f"{where}.parents", "a step cannot be its own parent")
+    if step.kind == "ON_FAILURE" and step.parents:
+        raise InvalidWorkflowError(f"{where}.parents", "an on-failure step takes no parents")
+
+
+def _check_acyclic(steps: tuple[StepDef, ...]) -> None:
+    parents = {step.name: step.parents for step in steps}
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name) :] + [name]
+            raise InvalidWorkflowError("steps", f"the steps form a cycle: {' -> '.join(cycle)}")
+        state[name] = 1
+        for parent in parents[name]:
+            visit(parent, [*path, name])
+        state[name] = 2
+
+    for name in parents:
+        visit(name, [])
+
+
+def descendants(steps: Mapping[str, tuple[str, ...] | list[str]], roots: set[str]) -> set[str]:
+    """Every step downstream of `roots` (not including them), given each step's parents."""
+    children: dict[str, set[str]] = {}
+    for name, step_parents in steps.items():
+        for parent in step_parents:
+            children.setdefault(parent, set()).add(name)
+    found: set[str] = set()
+    frontier = list(roots)
+    while frontier:
+        for child in children.get(frontier.pop(), ()):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def backoff_delay(factor: float | None, max_seconds: int | None, retry_number: int) -> float:
+    """Hatchet's backoff: min(max_seconds or 86400, factor ** n) for the n-th retry (1-based); 0 without a factor."""
+    if factor is None:
+        return 0.0
+    cap = float(max_seconds or MAX_BACKOFF_SECONDS)
+    if retry_number * math.log(factor) >= math.log(cap):  # compare in log space: no overflow
+        return cap
+    return float(min(cap, factor**retry_number))

@@ -1,0 +1,54 @@
+"""The engine's exception tree. Interruptions derive from BaseException so user code cannot swallow them."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class InvalidWorkflowError(EngineError):
+    """A workflow definition or trigger request is refused. `field` names what is wrong."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.field, self.problem))
+
+
+class UnknownWorkflowError(InvalidWorkflowError):
+    def __init__(self, name: str) -> None:
+        super().__init__("workflow", f"no workflow named {name!r} is registered")
+        self.name = name
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:  # type: ignore[override]
+        return (type(self), (self.name,))
+
+
+class InvalidInputError(InvalidWorkflowError):
+    """The input of a trigger failed the workflow's validator."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("input", problem)
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:  # type: ignore[override]
+        return (type(self), (self.problem,))
+
+
+class RunNotFoundError(EngineError):
+    pass
+
+
+class InvalidStateError(EngineError):
+    """The operation does not apply to the run or step in its current state."""
+
+
+class NonRetryableError(Exception):
+    """Raised by step code: fail this step now, without using its remaining retries."""
+
+
+class StepInterrupted(BaseException):
+    """Raised inside step code that must stop: the step was cancelled, timed out or reassigned."""

@@ -1,0 +1,469 @@
+"""State transitions of runs and steps, each in one Postgres transaction.
+
+Every transition that ends an attempt is fenced: it applies only to the step's current attempt while that
+attempt is RUNNING, so a late or duplicated message never records a second outcome. Transitions of a run
+lock the run row first, which serialises the joins of parallel branches (the Postgres-backed chord).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from sfpserver.engine import signals
+from sfpserver.engine.definitions import backoff_delay, descendants
+from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
+from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
+from sfpserver.engine.models import (
+    TERMINAL_STEP_STATUSES,
+    Attempt,
+    AttemptOutcome,
+    RunStatus,
+    StepKind,
+    StepRun,
+    StepStatus,
+    WorkflowRun,
+)
+
+logger = logging.getLogger(__name__)
+
+RETRY_PRIORITY = 4  # retries go ahead of every user priority, as in Hatchet
+SKIPPED_OUTPUT = {"skipped": True}
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    type: str
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    step_id: UUID
+    run_id: UUID
+    name: str
+    action: str
+    attempt: int
+    retries: int
+    args: dict[str, Any]
+    timeout_at: Any
+    workflow_name: str
+    input: Any
+    metadata: dict[str, Any]
+    priority: int
+    parent_step_id: UUID | None
+    parent_outputs: dict[str, Any]
+
+
+_CLAIM_SQL = """
+WITH s AS (
+    UPDATE engine_steprun
+       SET status = 'RUNNING', worker_id = %(worker)s, started_at = now(),
+           timeout_at = now() + make_interval(secs => execution_timeout)
+     WHERE id = %(step)s AND attempt = %(attempt)s AND status = 'QUEUED'
+ RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at
+), a AS (
+    INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, started_at, outcome,
+                                error_type, error_message, traceback)
+    SELECT id, attempt, %(worker)s, %(worker_name)s, now(), 'RUNNING', '', '', '' FROM s
+), r AS (
+    UPDATE engine_workflowrun SET status = 'RUNNING', started_at = coalesce(started_at, now())
+     WHERE id = (SELECT run_id FROM s) AND status = 'QUEUED'
+)
+SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
+       wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
+       (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{}'::jsonb)
+          FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents))
+  FROM s JOIN engine_workflowrun wr ON wr.id = s.run_id
+"""
+
+
+def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name: str) -> Claimed | None:
+    """Compare-and-set QUEUED -> RUNNING for this attempt; None when the message is stale."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL, {"step": str(step_id), "attempt": attempt, "worker": worker_id, "worker_name": worker_name}
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    claimed = Claimed(
+        step_id=row[0], run_id=row[1], name=row[2], action=row[3], attempt=row[4], retries=row[5],
+        args=_json(row[6]) or {}, timeout_at=row[7], workflow_name=row[8], input=_json(row[9]),
+        metadata=_json(row[10]) or {}, priority=row[11], parent_step_id=row[12], parent_outputs=_json(row[13]) or {},
+    )
+    signals.after_commit_step_changed(claimed.run_id, claimed.step_id, StepStatus.RUNNING)
+    return claimed
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _lock_run(run_id: UUID | str) -> WorkflowRun:
+    try:
+        return WorkflowRun.objects.select_for_update().get(id=run_id)
+    except WorkflowRun.DoesNotExist:
+        raise RunNotFoundError(f"no run with id {run_id}") from None
+
+
+def _run_id_of(step_id: UUID | str) -> UUID | None:
+    return StepRun.objects.filter(id=step_id).values_list("run_id", flat=True).first()
+
+
+def _lock_run_of(step_id: UUID | str) -> UUID | None:
+    """Inside a transaction: lock the run that owns the step and return its id (None: no such step)."""
+    run_id = _run_id_of(step_id)
+    if run_id is not None:
+        _lock_run(run_id)
+    return run_id
+
+
+def _running_step(step_id: UUID | str, attempt: int) -> StepRun | None:
+    return (
+        StepRun.objects.select_for_update()
+        .filter(id=step_id, attempt=attempt, status=StepStatus.RUNNING)
+        .first()
+    )
+
+
+def _end_attempt(step: StepRun, outcome: str, error: ErrorInfo | None = None) -> None:
+    fields: dict[str, Any] = {"outcome": outcome, "finished_at": timezone.now()}
+    if error is not None:
+        fields.update(error_type=error.type, error_message=error.message, traceback=error.traceback)
+    Attempt.objects.filter(step_id=step.id, number=step.attempt).update(**fields)
+
+
+def complete(step_id: UUID | str, attempt: int, output: Any) -> bool:
+    """Record the output of a running attempt and release the steps waiting on it. False if fenced."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        if run_id is None:
+            return False
+        updated = StepRun.objects.filter(id=step_id, attempt=attempt, status=StepStatus.RUNNING).update(
+            status=StepStatus.COMPLETED, output=output, finished_at=timezone.now(), error="", error_type=""
+        )
+        if not updated:
+            return False
+        Attempt.objects.filter(step_id=step_id, number=attempt).update(
+            outcome=AttemptOutcome.COMPLETED, finished_at=timezone.now()
+        )
+        name = StepRun.objects.filter(id=step_id).values_list("name", flat=True).get()
+        released = _release_children(run_id, name)
+        if not released:
+            _finalize_if_done(run_id)
+    signals.after_commit_step_changed(run_id, step_id, StepStatus.COMPLETED)
+    return True
+
+
+_RELEASE_SQL = """
+UPDATE engine_steprun
+   SET pending_parents = pending_parents - 1,
+       status = CASE WHEN pending_parents = 1 THEN 'QUEUED' ELSE status END,
+       queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
+       available_at = CASE WHEN pending_parents = 1 THEN now() ELSE available_at END,
+       dispatched_at = CASE WHEN pending_parents = 1 THEN now() ELSE dispatched_at END,
+       schedule_deadline = CASE WHEN pending_parents = 1
+                                THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
+ WHERE run_id = %(run)s AND status = 'PENDING' AND kind <> 'ON_FAILURE' AND %(name)s = ANY(parents)
+RETURNING id, attempt, queue, status
+"""
+
+
+def _release_children(run_id: UUID, parent_name: str) -> bool:
+    """Count down the join of each child of `parent_name`; queue those whose parents are all done."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RELEASE_SQL, {"run": str(run_id), "name": parent_name})
+        rows = cursor.fetchall()
+    ready = [Dispatch(row[0], row[1], row[2]) for row in rows if row[3] == StepStatus.QUEUED]
+    dispatch_after_commit(ready)
+    return bool(rows)
+
+
+def fail(
+    step_id: UUID | str,
+    attempt: int,
+    error: ErrorInfo,
+    *,
+    retryable: bool = True,
+    outcome: str = AttemptOutcome.FAILED,
+) -> bool:
+    """End a running attempt with an error: retry it with backoff while the budget lasts, else fail the step."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        if run_id is None:
+            return False
+        step = _running_step(step_id, attempt)
+        if step is None:
+            return False
+        _end_attempt(step, outcome, error)
+        if retryable and step.app_retry_count < step.retries:
+            delay = backoff_delay(step.backoff_factor, step.backoff_max_seconds, step.app_retry_count + 1)
+            _requeue(step, delay=delay, app_retry=True, error=error)
+            status = StepStatus.QUEUED
+        else:
+            _fail_for_good(step, error)
+            status = StepStatus.FAILED
+    signals.after_commit_step_changed(run_id, step.id, status)
+    return True
+
+
+def _requeue(step: StepRun, *, delay: float, app_retry: bool, error: ErrorInfo | None) -> None:
+    now = timezone.now()
+    step.attempt += 1
+    if app_retry:
+        step.app_retry_count += 1
+    else:
+        step.internal_retry_count += 1
+    step.status = StepStatus.QUEUED
+    step.worker = None
+    step.started_at = step.timeout_at = None
+    step.queued_at = now
+    step.available_at = now + timedelta(seconds=delay)
+    step.dispatched_at = now if delay == 0 else None  # a delayed retry is released by the scheduler
+    step.schedule_deadline = step.available_at + timedelta(seconds=step.schedule_timeout)
+    step.priority = RETRY_PRIORITY
+    if error is not None:
+        step.error, step.error_type = error.message, error.type
+    step.save()
+    if delay == 0:
+        dispatch_after_commit([Dispatch(step.id, step.attempt, step.queue)])
+
+
+def _fail_for_good(step: StepRun, error: ErrorInfo) -> None:
+    step.status = StepStatus.FAILED
+    step.error, step.error_type = error.message, error.type
+    step.finished_at = timezone.now()
+    step.save(update_fields=["status", "error", "error_type", "finished_at"])
+    _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
+    _queue_on_failure(step.run_id)
+    _finalize_if_done(step.run_id)
+
+
+def time_out(step_id: UUID | str, attempt: int) -> bool:
+    """Fail a running attempt that passed its deadline; like any failure it uses a retry."""
+    step = StepRun.objects.filter(id=step_id, attempt=attempt).values_list("execution_timeout", flat=True).first()
+    if step is None:
+        return False
+    error = ErrorInfo("TimeoutError", f"Task exceeded timeout of {format_duration(step)}")
+    return fail(step_id, attempt, error, outcome=AttemptOutcome.TIMED_OUT)
+
+
+def format_duration(seconds: float) -> str:
+    """Whole seconds as Hatchet renders them: Nh, Nm or Ns."""
+    whole = int(seconds)
+    if whole and whole % 3600 == 0:
+        return f"{whole // 3600}h"
+    if whole and whole % 60 == 0:
+        return f"{whole // 60}m"
+    return f"{whole}s"
+
+
+def reassign(step_id: UUID | str, attempt: int, reason: str) -> bool:
+    """Re-queue a step whose worker died, without using its retries (capped by ENGINE_MAX_REASSIGNMENTS)."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        if run_id is None:
+            return False
+        step = _running_step(step_id, attempt)
+        if step is None:
+            return False
+        error = ErrorInfo("WorkerLost", reason)
+        _end_attempt(step, AttemptOutcome.REASSIGNED, error)
+        if step.internal_retry_count < settings.ENGINE_MAX_REASSIGNMENTS:
+            _requeue(step, delay=0, app_retry=False, error=None)
+        else:
+            _fail_for_good(step, ErrorInfo("WorkerLost", "Task reached its maximum reassignment count"))
+    signals.after_commit_step_changed(run_id, step.id, step.status)
+    return True
+
+
+def refresh_timeout(step_id: UUID | str, attempt: int, seconds: float) -> Any:
+    """Push the running attempt's deadline out by `seconds` (Hatchet adds to the current deadline)."""
+    step = StepRun.objects.filter(id=step_id, attempt=attempt, status=StepStatus.RUNNING)
+    step.update(timeout_at=_add_seconds("timeout_at", seconds))
+    return step.values_list("timeout_at", flat=True).first()
+
+
+def _add_seconds(field: str, seconds: float) -> Any:
+    from django.db.models import F
+
+    return F(field) + timedelta(seconds=seconds)
+
+
+# --- cancellation -----------------------------------------------------------------------------------------
+
+
+def cancel_run(run_id: UUID | str, reason: str = "cancelled by request") -> bool:
+    """Cancel every unfinished step of a run. Running code sees it within a heartbeat and is stopped."""
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        names = set(
+            StepRun.objects.filter(run_id=run.id)
+            .exclude(status__in=TERMINAL_STEP_STATUSES)
+            .exclude(kind=StepKind.ON_FAILURE)
+            .values_list("name", flat=True)
+        )
+        if not names:
+            return False
+        _cancel(run.id, names, reason)
+        _finalize_if_done(run.id)
+    signals.after_commit_run_changed(run.id)
+    return True
+
+
+def cancel_step(step_id: UUID | str, reason: str = "cancelled by request") -> bool:
+    """Cancel one step and everything downstream of it; independent branches go on."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        if run_id is None:
+            return False
+        step = StepRun.objects.filter(id=step_id).exclude(status__in=TERMINAL_STEP_STATUSES).first()
+        if step is None:
+            return False
+        _cancel(run_id, {step.name}, reason)
+        _cancel_descendants(run_id, {step.name}, f"parent step {step.name!r} was cancelled")
+        _finalize_if_done(run_id)
+    signals.after_commit_run_changed(run_id)
+    return True
+
+
+def time_out_schedule(step_id: UUID | str, attempt: int) -> bool:
+    """A step that did not start within its schedule timeout is cancelled (Hatchet's SCHEDULING_TIMED_OUT)."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        if run_id is None:
+            return False
+        step = StepRun.objects.filter(
+            id=step_id, attempt=attempt, status=StepStatus.QUEUED, schedule_deadline__lte=timezone.now()
+        ).first()
+        if step is None:
+            return False
+        _cancel(run_id, {step.name}, "SCHEDULING_TIMED_OUT: the step did not start within its schedule timeout")
+        _cancel_descendants(run_id, {step.name}, f"parent step {step.name!r} was cancelled")
+        _finalize_if_done(run_id)
+    signals.after_commit_run_changed(run_id)
+    return True
+
+
+def _cancel(run_id: UUID, names: Iterable[str], reason: str) -> None:
+    steps = StepRun.objects.filter(run_id=run_id, name__in=list(names)).exclude(status__in=TERMINAL_STEP_STATUSES)
+    for step in steps.select_for_update():
+        if step.status == StepStatus.RUNNING:
+            _end_attempt(step, AttemptOutcome.CANCELLED, ErrorInfo("Cancelled", reason))
+    steps.update(status=StepStatus.CANCELLED, error=reason, error_type="Cancelled", finished_at=timezone.now())
+
+
+def _cancel_descendants(run_id: UUID, roots: set[str], reason: str) -> None:
+    graph = {name: parents for name, parents in StepRun.objects.filter(run_id=run_id).values_list("name", "parents")}
+    downstream = descendants(graph, roots)
+    if downstream:
+        _cancel(run_id, downstream, reason)
+
+
+def _queue_on_failure(run_id: UUID) -> None:
+    now = timezone.now()
+    steps = StepRun.objects.filter(run_id=run_id, kind=StepKind.ON_FAILURE, status=StepStatus.PENDING)
+    queued = [Dispatch(s.id, s.attempt, s.queue) for s in steps]
+    steps.update(
+        status=StepStatus.QUEUED, queued_at=now, available_at=now, dispatched_at=now,
+        schedule_deadline=now + timedelta(seconds=300),
+    )
+    dispatch_after_commit(queued)
+
+
+def _finalize_if_done(run_id: UUID) -> None:
+    """When no step can still run, settle the run's status and output (Hatchet's rules, §1.23)."""
+    steps = list(StepRun.objects.filter(run_id=run_id).values("id", "name", "kind", "status", "output", "error"))
+    waiting_on_failure = [s for s in steps if s["kind"] == StepKind.ON_FAILURE and s["status"] == StepStatus.PENDING]
+    others = [s for s in steps if s not in waiting_on_failure]
+    if any(s["status"] not in TERMINAL_STEP_STATUSES for s in others):
+        return
+    if waiting_on_failure:  # no failure happened: the on-failure step is skipped
+        StepRun.objects.filter(id__in=[s["id"] for s in waiting_on_failure]).update(
+            status=StepStatus.COMPLETED, output=SKIPPED_OUTPUT, finished_at=timezone.now()
+        )
+        for s in waiting_on_failure:
+            s.update(status=StepStatus.COMPLETED, output=SKIPPED_OUTPUT)
+    statuses = {s["status"] for s in steps}
+    if StepStatus.FAILED in statuses:
+        status = RunStatus.FAILED
+    elif StepStatus.CANCELLED in statuses:
+        status = RunStatus.CANCELLED
+    else:
+        status = RunStatus.COMPLETED
+    output = {s["name"]: s["output"] for s in steps if s["status"] == StepStatus.COMPLETED}
+    error = "\n".join(f"{s['name']}: {s['error']}" for s in steps if s["status"] == StepStatus.FAILED)
+    WorkflowRun.objects.filter(id=run_id).update(
+        status=status, output=output, error=error, finished_at=timezone.now()
+    )
+    signals.after_commit_run_changed(run_id)
+
+
+# --- retry and replay ---------------------------------------------------------------------------------------
+
+
+def retry_failed(run_id: UUID | str) -> list[str]:
+    """Re-run only the failed and cancelled steps of a finished run and what depends on them."""
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            raise InvalidStateError(f"run {run.id} is {run.status}; only a failed or cancelled run can be retried")
+        steps = list(StepRun.objects.filter(run_id=run.id))
+        roots = {s.name for s in steps if s.status in (StepStatus.FAILED, StepStatus.CANCELLED)}
+        return _reset(run, steps, roots)
+
+
+def replay_step(step_id: UUID | str) -> list[str]:
+    """Re-run one step and its subtree; the outputs of completed upstream steps are kept."""
+    with transaction.atomic():
+        run_id = _run_id_of(step_id)
+        if run_id is None:
+            raise RunNotFoundError(f"no step with id {step_id}")
+        run = _lock_run(run_id)
+        steps = list(StepRun.objects.filter(run_id=run.id))
+        name = next(s.name for s in steps if str(s.id) == str(step_id))
+        return _reset(run, steps, {name})
+
+
+def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]:
+    graph = {s.name: s.parents for s in steps}
+    affected = roots | descendants(graph, roots) | {s.name for s in steps if s.kind == StepKind.ON_FAILURE}
+    busy = [s.name for s in steps if s.name in affected and s.status in (StepStatus.RUNNING, StepStatus.QUEUED)]
+    if busy:
+        raise InvalidStateError(f"step(s) {', '.join(sorted(busy))} are still queued or running")
+    done = {s.name for s in steps if s.status == StepStatus.COMPLETED and s.name not in affected}
+    now = timezone.now()
+    ready: list[Dispatch] = []
+    for step in steps:
+        if step.name not in affected:
+            continue
+        pending = sum(1 for parent in step.parents if parent not in done)
+        queue_now = pending == 0 and step.kind != StepKind.ON_FAILURE
+        step.attempt += 1
+        step.app_retry_count = step.internal_retry_count = 0
+        step.pending_parents = pending
+        step.status = StepStatus.QUEUED if queue_now else StepStatus.PENDING
+        step.output, step.error, step.error_type = None, "", ""
+        step.worker = None
+        step.started_at = step.timeout_at = step.finished_at = None
+        step.queued_at = step.available_at = step.dispatched_at = now if queue_now else None
+        step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
+        step.save()
+        if queue_now:
+            ready.append(Dispatch(step.id, step.attempt, step.queue))
+    run.status, run.output, run.error, run.finished_at = RunStatus.RUNNING, None, "", None
+    run.save(update_fields=["status", "output", "error", "finished_at"])
+    dispatch_after_commit(ready)
+    signals.after_commit_run_changed(run.id)
+    return sorted(affected)

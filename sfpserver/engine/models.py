@@ -1,0 +1,232 @@
+"""The engine's records. Every fact about a run lives here; a broker message only names a step attempt."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "PENDING"  # waiting for its parents (or, for an on-failure step, for a failure)
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+TERMINAL_STEP_STATUSES = (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.CANCELLED)
+TERMINAL_RUN_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class StepKind(models.TextChoices):
+    TASK = "TASK"
+    ON_FAILURE = "ON_FAILURE"
+    ON_SUCCESS = "ON_SUCCESS"
+
+
+class AttemptOutcome(models.TextChoices):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELLED = "CANCELLED"
+    REASSIGNED = "REASSIGNED"
+
+
+class WorkerStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    STOPPED = "STOPPED"
+    DEAD = "DEAD"
+
+
+class WorkflowDefinition(models.Model):
+    """The shape of a workflow as its workers registered it, so runs can be triggered by name anywhere."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    spec = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Worker(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=200)
+    pool = models.CharField(max_length=100)
+    queues = ArrayField(models.CharField(max_length=200), default=list)
+    hostname = models.CharField(max_length=200)
+    pid = models.IntegerField()
+    slots = models.IntegerField()
+    labels = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=WorkerStatus.choices, default=WorkerStatus.ACTIVE)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_heartbeat = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "last_heartbeat"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowRun(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workflow_name = models.CharField(max_length=200, db_index=True)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    additional_metadata = models.JSONField(default=dict, blank=True)
+    priority = models.SmallIntegerField(default=1)
+    parent_step = models.ForeignKey(
+        "StepRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="child_runs"
+    )
+    child_index = models.IntegerField(null=True, blank=True)
+    child_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent_step", "child_key"], condition=Q(child_key__isnull=False), name="uniq_child_key"
+            ),
+            models.UniqueConstraint(
+                fields=["parent_step", "child_index"],
+                condition=Q(child_key__isnull=True, child_index__isnull=False),
+                name="uniq_child_index",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_name} {self.id}"
+
+
+class StepRun(models.Model):
+    """One node of a run's DAG. `attempt` is the fencing token: a message for another attempt is stale."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=200)
+    action = models.CharField(max_length=300)
+    kind = models.CharField(max_length=10, choices=StepKind.choices, default=StepKind.TASK)
+    parents = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    pending_parents = models.IntegerField(default=0)  # the join counter of a Postgres-backed chord
+    queue = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING)
+    priority = models.SmallIntegerField(default=1)
+    args = models.JSONField(default=dict, blank=True)
+    # Retry policy and counters (Hatchet's: retry_count counts every re-run, app retries use the budget).
+    attempt = models.IntegerField(default=0)
+    app_retry_count = models.IntegerField(default=0)
+    internal_retry_count = models.IntegerField(default=0)
+    retries = models.IntegerField(default=0)
+    backoff_factor = models.FloatField(null=True, blank=True)
+    backoff_max_seconds = models.IntegerField(null=True, blank=True)
+    execution_timeout = models.FloatField()
+    schedule_timeout = models.FloatField()
+    # Results.
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    error_type = models.CharField(max_length=200, blank=True, default="")
+    # Where and when.
+    worker = models.ForeignKey(Worker, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    available_at = models.DateTimeField(null=True, blank=True)  # a retry waiting out its backoff
+    dispatched_at = models.DateTimeField(null=True, blank=True)  # NULL: no message in the broker yet
+    schedule_deadline = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    timeout_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="uniq_step_name_per_run")]
+        indexes = [
+            models.Index(fields=["available_at"], condition=Q(status="QUEUED"), name="step_queued_due"),
+            models.Index(fields=["timeout_at"], condition=Q(status="RUNNING"), name="step_running_deadline"),
+            models.Index(fields=["worker"], condition=Q(status="RUNNING"), name="step_running_worker"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class Attempt(models.Model):
+    """One try of a step: who ran it, when, and how it ended."""
+
+    step = models.ForeignKey(StepRun, on_delete=models.CASCADE, related_name="attempts")
+    number = models.IntegerField()
+    worker = models.ForeignKey(Worker, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    worker_name = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING)
+    error_type = models.CharField(max_length=200, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["step", "number"], name="uniq_attempt_number")]
+        ordering = ["step", "number"]
+
+
+class EventKind(models.TextChoices):
+    LOG = "LOG"
+    STREAM = "STREAM"
+    PROGRESS = "PROGRESS"
+    STATUS = "STATUS"
+
+
+class RunEvent(models.Model):
+    """Log lines, stream chunks, progress and status changes, in order (`id`)."""
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    step = models.ForeignKey(StepRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    attempt = models.IntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=10, choices=EventKind.choices)
+    message = models.TextField(blank=True, default="")
+    data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "id"])]
+
+
+class ScheduledRun(models.Model):
+    """A run to trigger at a given time: a due-time row that the scheduler releases."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "SCHEDULED"
+        TRIGGERED = "TRIGGERED"
+        CANCELLED = "CANCELLED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workflow_name = models.CharField(max_length=200)
+    trigger_at = models.DateTimeField()
+    input = models.JSONField(null=True, blank=True)
+    additional_metadata = models.JSONField(default=dict, blank=True)
+    priority = models.SmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    run = models.ForeignKey(WorkflowRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["trigger_at"], condition=Q(status="SCHEDULED"), name="scheduled_due")]

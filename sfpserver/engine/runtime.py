@@ -1,0 +1,211 @@
+"""Running one step attempt inside a worker process: claim, call the step's code, record the outcome.
+
+A heartbeat thread (sfpserver/engine/worker.py) watches every attempt running here; when the engine says
+an attempt must stop (cancelled, timed out, reassigned), `interrupt()` sets its cancel flag, runs its stop
+callbacks (which kill CLI process groups or cancel asyncio tasks) and, after a grace period, raises
+StepInterrupted inside the thread that runs it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
+
+from sfpserver.engine import events, lifecycle, registry
+from sfpserver.engine.exceptions import NonRetryableError, StepInterrupted
+from sfpserver.engine.lifecycle import Claimed, ErrorInfo
+from sfpserver.engine.models import EventKind
+
+logger = logging.getLogger(__name__)
+
+DB_RETRY_SECONDS = 120.0
+
+
+@dataclass
+class Invocation:
+    """What a step's code sees of its attempt. The SDK's Context wraps it."""
+
+    claimed: Claimed
+    worker_id: UUID | None
+    worker_name: str
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    thread_id: int = field(default_factory=threading.get_ident)
+    stop_reason: str = ""
+    _stop_callbacks: list[Callable[[], None]] = field(default_factory=list)
+    _finished: threading.Event = field(default_factory=threading.Event)
+
+    # Identity -------------------------------------------------------------------------------------------
+    @property
+    def step_id(self) -> UUID:
+        return self.claimed.step_id
+
+    @property
+    def run_id(self) -> UUID:
+        return self.claimed.run_id
+
+    @property
+    def attempt(self) -> int:
+        return self.claimed.attempt
+
+    @property
+    def input(self) -> Any:
+        return self.claimed.input
+
+    @property
+    def parent_outputs(self) -> dict[str, Any]:
+        return self.claimed.parent_outputs
+
+    # Reporting ------------------------------------------------------------------------------------------
+    def log(self, message: str) -> None:
+        events.record(self.run_id, self.step_id, self.attempt, EventKind.LOG, message)
+
+    def put_stream(self, data: str) -> None:
+        events.record(self.run_id, self.step_id, self.attempt, EventKind.STREAM, data)
+
+    def progress(self, percent: float, message: str = "") -> None:
+        events.record(self.run_id, self.step_id, self.attempt, EventKind.PROGRESS, message, {"percent": percent})
+
+    def refresh_timeout(self, seconds: float) -> datetime | None:
+        deadline: datetime | None = lifecycle.refresh_timeout(self.step_id, self.attempt, seconds)
+        return deadline
+
+    # Stopping -------------------------------------------------------------------------------------------
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        self._stop_callbacks.append(callback)
+
+    def interrupt(self, reason: str) -> None:
+        if self.cancelled.is_set():
+            return
+        self.stop_reason = reason
+        self.cancelled.set()
+        for callback in list(self._stop_callbacks):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a failing stop callback must not stop the others
+                logger.exception("stop callback failed", extra={"step_id": str(self.step_id)})
+        timer = threading.Timer(settings.ENGINE_CANCEL_GRACE, self._raise_in_thread)
+        timer.daemon = True
+        timer.start()
+
+    def _raise_in_thread(self) -> None:
+        if not self._finished.is_set():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), ctypes.py_object(StepInterrupted))
+
+
+class _Running:
+    """The attempts running in this process, for the heartbeat thread to watch."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[UUID, Invocation] = {}
+
+    def add(self, inv: Invocation) -> None:
+        with self._lock:
+            self._items[inv.step_id] = inv
+
+    def remove(self, inv: Invocation) -> None:
+        with self._lock:
+            if self._items.get(inv.step_id) is inv:
+                del self._items[inv.step_id]
+
+    def snapshot(self) -> list[Invocation]:
+        with self._lock:
+            return list(self._items.values())
+
+
+running = _Running()
+
+
+def with_db_retry(operation: Callable[[], Any], what: str) -> Any:
+    """Run a database operation, waiting out a Postgres restart instead of losing the result."""
+    deadline = time.monotonic() + DB_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            return operation()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("database unavailable while trying to %s; retrying", what)
+            connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+
+def execute(step_id: str, attempt: int, worker_id: UUID | None, worker_name: str) -> None:
+    """Run attempt `attempt` of step `step_id` if it is still due; a stale message does nothing."""
+    close_old_connections()
+    claimed = with_db_retry(lambda: lifecycle.claim(step_id, attempt, worker_id, worker_name), "claim a step")
+    if claimed is None:
+        logger.debug("discarding stale message for step %s attempt %s", step_id, attempt)
+        return
+    inv = Invocation(claimed, worker_id, worker_name)
+    running.add(inv)
+    try:
+        _run(inv)
+    finally:
+        inv._finished.set()
+        running.remove(inv)
+
+
+def _run(inv: Invocation) -> None:
+    handler = registry.resolve_action(inv.claimed.action)
+    extra = {"run_id": str(inv.run_id), "step": inv.claimed.name, "attempt": inv.attempt}
+    if handler is None:
+        error = ErrorInfo("UnknownAction", f"no code for action {inv.claimed.action!r} on worker {inv.worker_name}")
+        with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=False), "record a failure")
+        return
+    try:
+        output = handler(inv)
+        payload = to_json(output)
+    except StepInterrupted:
+        logger.info("step stopped: %s", inv.stop_reason or "interrupted", extra=extra)
+        return
+    except Exception as exc:  # noqa: BLE001 - every error of step code is the step's outcome
+        if inv.cancelled.is_set():  # the error is how the code reacted to being stopped
+            logger.info("step stopped: %s", inv.stop_reason, extra=extra)
+            return
+        error = error_info(exc)
+        retryable = not is_non_retryable(exc)
+        logger.info("step attempt failed: %s: %s", error.type, error.message, extra=extra)
+        with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=retryable), "record a failure")
+        return
+    with_db_retry(lambda: lifecycle.complete(inv.step_id, inv.attempt, payload), "record an output")
+
+
+def to_json(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    except (TypeError, ValueError) as exc:
+        raise IllegalOutputError(f"the step's output is not JSON-serialisable: {exc}") from None
+
+
+class IllegalOutputError(Exception):
+    """A step returned something that cannot be stored."""
+
+
+def is_non_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, NonRetryableError) or bool(getattr(exc, "non_retryable", False))
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    return ErrorInfo(
+        type=type(exc).__name__,
+        message=str(exc),
+        traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    )
+
+

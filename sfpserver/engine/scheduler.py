@@ -1,0 +1,171 @@
+"""The scheduler loop: one leader (a Postgres advisory lock) releases every due-time row each tick.
+
+- retries whose backoff has passed, and queued steps whose message never reached a worker (the sweeper);
+- steps that did not start within their schedule timeout (cancelled);
+- running attempts past their deadline (failed, using a retry);
+- workers silent past ENGINE_WORKER_DEAD_AFTER (their running steps are re-queued elsewhere);
+- scheduled runs that are due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.utils import timezone
+
+from sfpserver.engine import lifecycle, trigger
+from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
+from sfpserver.engine.exceptions import EngineError
+from sfpserver.engine.models import ScheduledRun, StepRun, StepStatus, Worker, WorkerStatus
+
+logger = logging.getLogger(__name__)
+
+LEADER_LOCK_KEY = 0x5F9_5E7E  # pg_advisory_lock key of the scheduler leader
+BATCH = 500
+
+
+class LeaderLock:
+    """A session-level advisory lock on a connection of its own; lost if that connection breaks."""
+
+    def __init__(self) -> None:
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def acquire(self) -> bool:
+        if self._conn is not None and self._alive():
+            return True
+        self.release()
+        try:
+            params = connection.get_connection_params()
+            self._conn = psycopg.connect(**params, autocommit=True)
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK_KEY]).fetchone()
+        except psycopg.Error:
+            self.release()
+            return False
+        if row and row[0]:
+            return True
+        self.release()
+        return False
+
+    def _alive(self) -> bool:
+        assert self._conn is not None
+        try:
+            self._conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                pass
+        self._conn = None
+
+
+def run_forever(stop: threading.Event) -> None:
+    lock = LeaderLock()
+    leading = False
+    while not stop.is_set():
+        if lock.acquire():
+            if not leading:
+                logger.info("scheduler is the leader")
+            leading = True
+            tick()
+        elif leading:
+            logger.warning("scheduler lost the leader lock")
+            leading = False
+        stop.wait(settings.ENGINE_TICK)
+    lock.release()
+
+
+def tick() -> None:
+    for job in (release_due_steps, time_out_schedules, time_out_attempts, reap_dead_workers, fire_scheduled_runs):
+        _safely(job)
+
+
+def _safely(job: Callable[[], object]) -> None:
+    close_old_connections()
+    try:
+        job()
+    except DatabaseError:
+        logger.warning("scheduler job %s hit a database error; retrying next tick", job.__name__)
+        connection.close()
+    except Exception:  # noqa: BLE001 - one bad job must not stop the loop
+        logger.exception("scheduler job %s failed", job.__name__)
+
+
+_RELEASE_DUE_SQL = """
+UPDATE engine_steprun SET dispatched_at = now()
+ WHERE id IN (SELECT id FROM engine_steprun
+               WHERE status = 'QUEUED' AND available_at <= now()
+                 AND (dispatched_at IS NULL OR dispatched_at < now() - make_interval(secs => %(after)s))
+               ORDER BY available_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
+RETURNING id, attempt, queue
+"""
+
+
+def release_due_steps() -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_RELEASE_DUE_SQL, {"after": settings.ENGINE_REDISPATCH_AFTER, "batch": BATCH})
+        rows = cursor.fetchall()
+        dispatch_after_commit(Dispatch(*row) for row in rows)
+    return len(rows)
+
+
+def time_out_schedules() -> int:
+    due = StepRun.objects.filter(status=StepStatus.QUEUED, schedule_deadline__lte=timezone.now())
+    return sum(lifecycle.time_out_schedule(step_id, attempt) for step_id, attempt in due.values_list("id", "attempt")[:BATCH])
+
+
+def time_out_attempts() -> int:
+    due = StepRun.objects.filter(status=StepStatus.RUNNING, timeout_at__lte=timezone.now())
+    return sum(lifecycle.time_out(step_id, attempt) for step_id, attempt in due.values_list("id", "attempt")[:BATCH])
+
+
+def reap_dead_workers() -> int:
+    silent_since = timezone.now() - timedelta(seconds=settings.ENGINE_WORKER_DEAD_AFTER)
+    dead = list(
+        Worker.objects.filter(
+            status__in=[WorkerStatus.ACTIVE, WorkerStatus.PAUSED], last_heartbeat__lt=silent_since
+        ).values_list("id", "name")
+    )
+    count = 0
+    for worker_id, name in dead:
+        if not Worker.objects.filter(id=worker_id, last_heartbeat__lt=silent_since).update(status=WorkerStatus.DEAD):
+            continue
+        logger.warning("worker %s is dead (no heartbeat for %ss)", name, settings.ENGINE_WORKER_DEAD_AFTER)
+        reason = f"Worker did not send a heartbeat for {settings.ENGINE_WORKER_DEAD_AFTER:g} seconds"
+        running = StepRun.objects.filter(worker_id=worker_id, status=StepStatus.RUNNING)
+        count += sum(lifecycle.reassign(step_id, attempt, reason) for step_id, attempt in running.values_list("id", "attempt"))
+    return count
+
+
+def fire_scheduled_runs() -> int:
+    fired = 0
+    while True:
+        with transaction.atomic():
+            due = (
+                ScheduledRun.objects.select_for_update(skip_locked=True)
+                .filter(status=ScheduledRun.Status.SCHEDULED, trigger_at__lte=timezone.now())
+                .first()
+            )
+            if due is None:
+                return fired
+            try:
+                run_id = trigger.trigger(
+                    due.workflow_name, due.input, metadata=due.additional_metadata, priority=due.priority
+                )
+            except EngineError as exc:
+                logger.error("scheduled run %s could not start: %s", due.id, exc)
+                due.status = ScheduledRun.Status.CANCELLED
+            else:
+                due.status, due.run_id = ScheduledRun.Status.TRIGGERED, run_id
+            due.save(update_fields=["status", "run"])
+            fired += 1

@@ -1,0 +1,131 @@
+"""The engine's side of a Celery worker process: its Worker row, its heartbeat, and the watch over the
+attempts it runs (cancel, timeout, reassignment) — one database round trip per heartbeat interval."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid4
+
+from celery import signals as celery_signals
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from sfpserver.engine import lifecycle, registry, runtime
+from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerIdentity:
+    pool: str
+    queues: list[str]
+    slots: int
+    name: str = ""
+    labels: dict[str, Any] = field(default_factory=dict)
+    id: UUID = field(default_factory=uuid4)
+
+
+_identity: WorkerIdentity | None = None
+_stop = threading.Event()
+
+
+def identity() -> WorkerIdentity | None:
+    return _identity
+
+
+def configure(pool: str, queues: list[str], slots: int, name: str, labels: dict[str, Any] | None = None) -> None:
+    """Called once by the worker entry point before Celery starts; hooks the engine into the worker."""
+    global _identity
+    _identity = WorkerIdentity(pool=pool, queues=queues, slots=slots, name=name, labels=labels or {})
+    celery_signals.worker_ready.connect(_on_ready, weak=False)
+    celery_signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
+    celery_signals.worker_shutdown.connect(_on_shutdown, weak=False)
+
+
+def run_step(step_id: str, attempt: int) -> None:
+    ident = _identity
+    runtime.execute(step_id, attempt, ident.id if ident else None, ident.name if ident else socket.gethostname())
+
+
+def _on_ready(**_: Any) -> None:
+    assert _identity is not None
+    registry.load_workflow_modules()
+    runtime.with_db_retry(registry.publish_definitions, "publish workflow definitions")
+    runtime.with_db_retry(_register, "register the worker")
+    thread = threading.Thread(target=_heartbeat_loop, name="engine-heartbeat", daemon=True)
+    thread.start()
+    logger.info("worker %s ready on %s", _identity.name, ",".join(_identity.queues))
+
+
+def _register() -> None:
+    assert _identity is not None
+    Worker.objects.update_or_create(
+        id=_identity.id,
+        defaults={
+            "name": _identity.name, "pool": _identity.pool, "queues": _identity.queues,
+            "hostname": socket.gethostname(), "pid": os.getpid(), "slots": _identity.slots,
+            "labels": _identity.labels, "status": WorkerStatus.ACTIVE, "last_heartbeat": timezone.now(),
+        },
+    )
+
+
+def _on_shutting_down(**_: Any) -> None:
+    _set_status(WorkerStatus.PAUSED)  # takes no new work; running steps finish while it keeps beating
+
+
+def _on_shutdown(**_: Any) -> None:
+    _stop.set()
+    _set_status(WorkerStatus.STOPPED)
+
+
+def _set_status(status: str) -> None:
+    if _identity is None:
+        return
+    try:
+        Worker.objects.filter(id=_identity.id).update(
+            status=status, stopped_at=timezone.now() if status == WorkerStatus.STOPPED else None
+        )
+    except DatabaseError:
+        logger.warning("could not mark worker %s %s", _identity.name, status)
+
+
+def _heartbeat_loop() -> None:
+    while not _stop.wait(settings.ENGINE_HEARTBEAT_INTERVAL):
+        try:
+            beat()
+        except DatabaseError:
+            logger.warning("heartbeat failed; retrying next tick")
+            connection.close()
+
+
+def beat() -> None:
+    """Stamp the heartbeat and stop local attempts the engine no longer wants running here."""
+    assert _identity is not None
+    local = runtime.running.snapshot()
+    with transaction.atomic():
+        found = Worker.objects.filter(id=_identity.id).exclude(status=WorkerStatus.STOPPED)
+        if not found.update(last_heartbeat=timezone.now()):
+            _register()  # declared dead or removed: come back as a live worker
+        elif found.filter(status=WorkerStatus.DEAD).update(status=WorkerStatus.ACTIVE):
+            logger.warning("worker %s was declared dead and is back", _identity.name)
+        rows = {
+            row[0]: row[1:]
+            for row in StepRun.objects.filter(id__in=[inv.step_id for inv in local]).values_list(
+                "id", "attempt", "status", "worker_id", "timeout_at"
+            )
+        }
+    now = timezone.now()
+    for inv in local:
+        attempt, status, worker_id, timeout_at = rows.get(inv.step_id, (None, None, None, None))
+        if attempt != inv.attempt or status != StepStatus.RUNNING or worker_id != _identity.id:
+            inv.interrupt(f"the step is now {status or 'gone'}")
+        elif timeout_at is not None and timeout_at <= now:
+            lifecycle.time_out(inv.step_id, inv.attempt)
+            inv.interrupt("timed out")

@@ -1,0 +1,1 @@
+"""The sfp operations, written as workflows."""

@@ -1,0 +1,98 @@
+"""Workflows the engine tests run on real workers. Every execution of a step's code leaves an
+"executed" log event, so tests can count how often code really ran (not just what was recorded)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sfpserver.engine.definitions import StepDef, WorkflowDef
+from sfpserver.engine.exceptions import NonRetryableError
+from sfpserver.engine.registry import register_workflow
+
+FAULT_QUEUE = "fault"  # served only by worker processes a fault test starts and kills itself
+
+
+def _executed(inv: Any) -> None:
+    inv.log(f"executed:{inv.claimed.name}:{inv.attempt}")
+
+
+def echo(inv: Any) -> dict[str, Any]:
+    _executed(inv)
+    return {"step": inv.claimed.name, "input": inv.input, "parents": inv.parent_outputs}
+
+
+def flaky(inv: Any) -> dict[str, Any]:
+    """Fails while attempt < input["fail_times"]."""
+    _executed(inv)
+    if inv.attempt < int((inv.input or {}).get("fail_times", 0)):
+        raise RuntimeError(f"flaky failure on attempt {inv.attempt}")
+    return {"attempt": inv.attempt}
+
+
+def refuse(inv: Any) -> None:
+    _executed(inv)
+    raise NonRetryableError("this input can never succeed")
+
+
+def boom(inv: Any) -> None:
+    _executed(inv)
+    raise ValueError("boom")
+
+
+def slow(inv: Any) -> dict[str, Any]:
+    """Sleeps input["seconds"] in small slices (stoppable), reporting progress."""
+    _executed(inv)
+    seconds = float((inv.input or {}).get("seconds", 3))
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        time.sleep(0.05)
+    return {"slept": seconds}
+
+
+def spin_forever(inv: Any) -> None:
+    _executed(inv)
+    while True:
+        time.sleep(0.05)
+
+
+def wf(name: str, *steps: StepDef, **kwargs: Any) -> None:
+    handlers = {step.action: HANDLERS[step.action.split(":", 1)[1]] for step in steps}
+    register_workflow(WorkflowDef(name=name, steps=steps, **kwargs), handlers)
+
+
+HANDLERS = {"echo": echo, "flaky": flaky, "refuse": refuse, "boom": boom, "slow": slow, "spin": spin_forever}
+
+
+def step(name: str, handler: str, *parents: str, **kwargs: Any) -> StepDef:
+    return StepDef(name=name, action=f"t:{handler}", parents=parents, **kwargs)
+
+
+wf("t.single", step("only", "echo"))
+wf("t.dag", step("a", "echo"), step("b", "echo", "a"), step("c", "echo", "a"), step("d", "echo", "b", "c"))
+wf("t.chain10", *(step(f"s{i}", "echo", *([f"s{i - 1}"] if i else [])) for i in range(10)))
+wf("t.retry", step("first", "echo"), step("flaky", "flaky", "first", retries=3), step("last", "echo", "flaky"))
+wf("t.backoff", step("flaky", "flaky", retries=2, backoff_factor=2.0, backoff_max_seconds=3))
+wf("t.no_retry", step("refuse", "refuse", retries=3))
+wf(
+    "t.failure",
+    step("root", "echo"),
+    step("bad", "boom", "root", retries=1),
+    step("after_bad", "echo", "bad"),
+    step("side", "slow", "root"),
+    step("side_after", "echo", "side"),
+    StepDef("handle", "t:echo", kind="ON_FAILURE"),
+)
+wf(
+    "t.success_hook",
+    step("a", "echo"),
+    step("b", "echo", "a"),
+    StepDef("celebrate", "t:echo", parents=("b",), kind="ON_SUCCESS"),
+    StepDef("handle", "t:echo", kind="ON_FAILURE"),
+)
+wf("t.timeout", step("stuck", "spin", execution_timeout=1.0, retries=1))
+wf("t.schedule_timeout", step("never", "echo", queue="nobody-serves-this", schedule_timeout=1.0))
+wf("t.cancel", step("long", "slow"), step("after", "echo", "long"))
+wf("t.long_pool", step("long", "slow", queue="long-running"))
+wf("t.fault", step("one", "echo", queue=FAULT_QUEUE), step("two", "slow", "one", queue=FAULT_QUEUE),
+   step("three", "echo", "two", queue=FAULT_QUEUE))

@@ -1,0 +1,45 @@
+"""Loaded before Django (pytest -p): the test run starts its own real PostgreSQL and Redis.
+
+Unless DATABASE_URL / REDIS_URL are given, embedded servers run under .local/test on their own ports, so a
+test run and `make run` never share data. Engine timings are shortened so fault tests finish quickly.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from config.embedded import EmbeddedServices, ensure_services
+
+TEST_PG_PORT = 54339
+TEST_REDIS_PORT = 63809
+
+FAST_ENGINE = {
+    "ENGINE_WORKFLOW_MODULES": "tests.engine.workflows",
+    "ENGINE_HEARTBEAT_INTERVAL": "0.5",
+    "ENGINE_WORKER_DEAD_AFTER": "3",
+    "ENGINE_REDISPATCH_AFTER": "3",
+    "ENGINE_TICK": "0.2",
+    "ENGINE_CANCEL_GRACE": "0.5",
+    "LOG_LEVEL": "WARNING",
+}
+
+def _start() -> EmbeddedServices:
+    for key, value in FAST_ENGINE.items():
+        os.environ.setdefault(key, value)
+    return ensure_services("test", TEST_PG_PORT, TEST_REDIS_PORT)
+
+
+# At import, which `-p tests.services` makes happen before pytest-django reads the settings.
+_services = _start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _services is not None:
+        _services.stop()
+
+
+def services() -> EmbeddedServices:
+    assert _services is not None
+    return _services

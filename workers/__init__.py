@@ -1,0 +1,1 @@
+"""Worker pools and the entry points of every long-lived process (`python -m workers ...`)."""

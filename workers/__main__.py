@@ -1,0 +1,146 @@
+"""Entry points of the platform's processes.
+
+    python -m workers standard        the standard pool: WORKER_COUNT worker processes
+    python -m workers long-running    the long-running pool
+    python -m workers node ...        one Celery worker process (what the pools start)
+    python -m workers scheduler       timers, reaper and sweeper (single leader)
+    python -m workers flower          Flower, seeing both pools
+    python -m workers api             the ASGI server (REST, admin, dashboard, WebSocket)
+    python -m workers up              everything above, plus embedded Postgres/Redis when not configured
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from types import FrameType
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def _django() -> None:
+    import django
+
+    django.setup()
+
+
+def supervise(commands: list[list[str]]) -> int:
+    """Start the commands, pass SIGINT/SIGTERM on to them, and wait for all of them to end."""
+    from workers.lifeline import die_with_parent
+
+    procs = [subprocess.Popen(cmd, preexec_fn=die_with_parent) for cmd in commands]
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    codes = [proc.wait() for proc in procs]
+    return max(codes, default=0)
+
+
+def pool_main(pool_name: str, count: int | None) -> int:
+    _django()
+    from workers.pools import get_pool
+
+    pool = get_pool(pool_name)
+    host = socket.gethostname()
+    commands = [
+        [sys.executable, "-m", "workers", "node", "--pool", pool.name, "--queues", pool.queue,
+         "--concurrency", str(pool.concurrency), "--prefetch", str(pool.prefetch_multiplier),
+         "--name", f"{pool.name}-{index}@{host}"]
+        for index in range(1, (count or pool.processes) + 1)
+    ]
+    return supervise(commands)
+
+
+def node_main(args: argparse.Namespace) -> int:
+    _django()
+    from config.celery import app
+    from sfpserver.engine import worker
+
+    queues = [q for q in args.queues.split(",") if q]
+    worker.configure(pool=args.pool, queues=queues, slots=args.concurrency, name=args.name)
+    app.worker_main([
+        "worker", "--pool", "threads", "--concurrency", str(args.concurrency), "--queues", ",".join(queues),
+        "--hostname", args.name, "--prefetch-multiplier", str(args.prefetch), "--loglevel", "WARNING",
+        "--without-mingle", "--without-gossip",
+    ])
+    return 0
+
+
+def scheduler_main() -> int:
+    _django()
+    from sfpserver.engine import scheduler
+
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    scheduler.run_forever(stop)
+    return 0
+
+
+def flower_main(port: int) -> int:
+    _django()
+    from config.celery import app
+
+    app.start(["flower", f"--port={port}", "--address=127.0.0.1"])
+    return 0
+
+
+def api_main(host: str, port: int) -> int:
+    import uvicorn
+
+    uvicorn.run("config.asgi:application", host=host, port=port, log_level="warning", lifespan="off")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for pool in ("standard", "long-running"):
+        p = sub.add_parser(pool)
+        p.add_argument("--count", type=int, default=None, help="worker processes (default: from settings)")
+    node = sub.add_parser("node")
+    node.add_argument("--pool", required=True)
+    node.add_argument("--queues", required=True)
+    node.add_argument("--concurrency", type=int, default=1)
+    node.add_argument("--prefetch", type=int, default=1)
+    node.add_argument("--name", required=True)
+    sub.add_parser("scheduler")
+    flower = sub.add_parser("flower")
+    flower.add_argument("--port", type=int, default=int(os.environ.get("FLOWER_PORT", "5555")))
+    api = sub.add_parser("api")
+    api.add_argument("--host", default=os.environ.get("API_HOST", "127.0.0.1"))
+    api.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "8000")))
+    sub.add_parser("up")
+    args = parser.parse_args(argv)
+
+    if args.command in ("standard", "long-running"):
+        return pool_main(args.command, args.count)
+    if args.command == "node":
+        return node_main(args)
+    if args.command == "scheduler":
+        return scheduler_main()
+    if args.command == "flower":
+        return flower_main(args.port)
+    if args.command == "api":
+        return api_main(args.host, args.port)
+    from config.launcher import main as up
+
+    return up()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
