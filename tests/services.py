@@ -12,8 +12,9 @@ import pytest
 
 from config.embedded import EmbeddedServices, ensure_services
 
-TEST_PG_PORT = 54339
-TEST_REDIS_PORT = 63809
+# Two checkouts testing at once (say, two git worktrees) each set their own ports.
+TEST_PG_PORT = int(os.environ.get("TEST_PG_PORT", "54339"))
+TEST_REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "63809"))
 
 FAST_ENGINE = {
     "ENGINE_WORKFLOW_MODULES": "tests.engine.workflows",
