@@ -1,0 +1,62 @@
+"""The bench: plain Celery vs the durable engine on the same broker, worker pool and concurrency.
+
+Order: plain Celery throughput; then one durable worker node for trigger-to-start latency, chain hand-off
+latency, durable throughput with Postgres's commit count, and an idle interval of the same length (what the
+heartbeat alone commits). Everything it starts is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+BENCH_PG_PORT = 54351
+BENCH_REDIS_PORT = 63821
+STATS_SETTLE_SECONDS = 11.0  # > PGSTAT_IDLE_INTERVAL (10 s): every idle backend has published its counts
+
+
+@dataclass
+class Options:
+    runs: int
+    concurrency: int
+    triggers: int
+    chains: int
+    settle: float
+
+
+def parse(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=2000, help="N: plain messages and durable runs (default 2000)")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker threads of each node (default 2)")
+    parser.add_argument("--triggers", type=int, default=200, help="sequential triggers for trigger-to-start latency")
+    parser.add_argument("--chains", type=int, default=20, help="10-step chains for hand-off latency")
+    parser.add_argument("--settle", type=float, default=STATS_SETTLE_SECONDS, help=argparse.SUPPRESS)
+    ns = parser.parse_args(argv)
+    return Options(ns.runs, ns.concurrency, ns.triggers, ns.chains, ns.settle)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse(argv)
+    from config.embedded import ensure_services
+
+    services = ensure_services("bench", BENCH_PG_PORT, BENCH_REDIS_PORT)
+    os.environ["ENGINE_WORKFLOW_MODULES"] = "bench.workflows"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    try:
+        _setup_django()
+        from bench import phases
+
+        phases.run_all(options)
+    finally:
+        services.stop()
+    return 0
+
+
+def _setup_django() -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)

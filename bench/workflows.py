@@ -1,0 +1,40 @@
+"""The bench's workflows: a one-step no-op and a ten-step no-op chain, on a queue only the bench serves.
+
+Listed in ENGINE_WORKFLOW_MODULES for the bench process and its worker nodes (see bench/run.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfpserver.engine.definitions import StepDef, WorkflowDef
+from sfpserver.engine.registry import register_workflow
+
+QUEUE = "bench"
+SINGLE = "bench.noop"
+CHAIN = "bench.chain10"
+CHAIN_LENGTH = 10
+NOOP_ACTION = "bench:noop"
+
+
+def noop(_inv: Any) -> None:
+    """The same no-op work as the plain Celery task: nothing."""
+    return None
+
+
+def _step(name: str, *parents: str) -> StepDef:
+    return StepDef(name=name, action=NOOP_ACTION, parents=parents, queue=QUEUE)
+
+
+def chain_step_names() -> list[str]:
+    return [f"s{i}" for i in range(CHAIN_LENGTH)]
+
+
+register_workflow(WorkflowDef(name=SINGLE, steps=(_step("noop"),)), {NOOP_ACTION: noop})
+register_workflow(
+    WorkflowDef(
+        name=CHAIN,
+        steps=tuple(_step(name, *([f"s{i - 1}"] if i else [])) for i, name in enumerate(chain_step_names())),
+    ),
+    {NOOP_ACTION: noop},
+)
