@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+from importlib.metadata import version
 from pathlib import Path
 
-import celery
 import redis
 from django.conf import settings
 from django.db import connection
@@ -48,6 +48,6 @@ def describe() -> list[str]:
     return [
         f"machine   {os.cpu_count()} cores ({cpu_model()}), {platform.system()} {platform.release()}, "
         f"load average {load_average()} at start",
-        f"versions  Python {platform.python_version()}, Celery {celery.__version__}, "
+        f"versions  Python {platform.python_version()}, Celery {version('celery')}, "
         f"PostgreSQL {postgres_version()}, Redis {redis_version()}",
     ]

@@ -6,9 +6,11 @@ import os
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import redis
@@ -16,7 +18,7 @@ from django.conf import settings
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from bench import plain, report, workflows
+from bench import cpu, plain, report, workflows
 from bench.measure import CommitCounter, wait_until
 from bench.procs import Node, durable_node, plain_node
 from bench.run import Options
@@ -33,6 +35,7 @@ class Throughput:
     count: int
     seconds: float  # the measured interval
     detail: str
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU ms per item, by process
 
     @property
     def rate(self) -> float:
@@ -56,7 +59,8 @@ def progress(message: str) -> None:
     print(f"... {message}", file=sys.stderr, flush=True)
 
 
-def run_all(options: Options) -> None:
+def run_all(options: Options, pgdata: Path | None) -> None:
+    """Every phase in turn; `pgdata` (an embedded server's) lets the report count Postgres's CPU time."""
     env = dict(os.environ)
     report.header(options)
     progress(f"plain Celery: {options.runs} pre-queued no-op messages")
@@ -71,7 +75,7 @@ def run_all(options: Options) -> None:
         progress(f"hand-off latency: {options.chains} chains of {workflows.CHAIN_LENGTH} steps")
         handoffs = chain_handoffs(options.chains)
         progress(f"durable throughput: {options.runs} one-step runs (plus {options.settle:.0f}s waits for pg stats)")
-        durable, commits = durable_throughput(options)
+        durable, commits = durable_throughput(options, node, pgdata)
     finally:
         node.stop()
     report.durable(durable, plain_result)
@@ -89,23 +93,31 @@ def plain_throughput(options: Options, env: dict[str, str]) -> Throughput:
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.delete(plain.DONE_KEY, plain.FIRST_KEY, plain.LAST_KEY)
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(plain.QUEUE)
-    with app.producer_or_acquire() as producer:
+        conn.default_channel.queue_purge(plain.QUEUE)  # type: ignore[attr-defined]
+    with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]
         for _ in range(options.runs):
             app.send_task(plain.TASK, queue=plain.QUEUE, producer=producer)
     node = plain_node(plain.QUEUE, options.concurrency, env)
     try:
+        started = wait_until(lambda: _done(client), timeout=90, interval=0.002, what="the plain worker to start")
+        cpu_started = cpu.process_seconds(node.proc.pid)
         wait_until(
-            lambda: int(client.get(plain.DONE_KEY) or 0) >= options.runs,
+            lambda: _done(client) >= options.runs,
             timeout=_drain_timeout(options.runs),
             interval=0.01,
             what="the plain Celery worker to drain its queue",
         )
+        cpu_used = cpu.process_seconds(node.proc.pid) - cpu_started
     finally:
         node.stop()
     first, last = float(client.get(plain.FIRST_KEY) or 0), float(client.get(plain.LAST_KEY) or 0)
     client.close()
-    return Throughput(options.runs, last - first, f"{options.runs} pre-queued messages, first start → last")
+    detail = f"{options.runs} pre-queued messages, first start → last"
+    return Throughput(options.runs, last - first, detail, {"worker": cpu_used * 1000 / (options.runs - started)})
+
+
+def _done(client: redis.Redis) -> int:
+    return int(client.get(plain.DONE_KEY) or 0)
 
 
 def _drain_timeout(count: int) -> float:
@@ -166,7 +178,7 @@ def chain_handoffs(count: int) -> list[float]:
         _wait_run(run_id)
         run_ids.append(run_id)
     _warn_unless_completed(run_ids)
-    by_run: dict[UUID, dict[str, tuple[datetime, datetime]]] = defaultdict(dict)
+    by_run: dict[UUID, dict[str, tuple[Any, Any]]] = defaultdict(dict)
     for run_id, name, started, finished in StepRun.objects.filter(run_id__in=run_ids).values_list(
         "run_id", "name", "started_at", "finished_at"
     ):
@@ -175,14 +187,17 @@ def chain_handoffs(count: int) -> list[float]:
     return [ms(steps[parent][1], steps[child][0]) for steps in by_run.values() for parent, child in pairwise(names)]
 
 
-def durable_throughput(options: Options) -> tuple[Throughput, Commits]:
+def durable_throughput(options: Options, node: Node, pgdata: Path | None) -> tuple[Throughput, Commits]:
     """N one-step runs created by one trigger_many, timed until the last run is COMPLETED; with the commits
     Postgres counted meanwhile, and during an idle interval of the same length."""
     counter = CommitCounter()
+    postmaster = cpu.postmaster_pid(pgdata) if pgdata else None
     try:
         time.sleep(options.settle)
         before, window = counter.read(), time.monotonic()
+        cpu_before = cpu.Snapshot.take(node.proc.pid, postmaster)
         result, own = _durable_drain(options.runs)
+        result.cpu = cpu_before.per_item_ms(cpu.Snapshot.take(node.proc.pid, postmaster), options.runs)
         time.sleep(options.settle)
         after, seconds = counter.read(), time.monotonic() - window
         time.sleep(seconds)

@@ -39,6 +39,11 @@ def header(options: Options) -> None:
 
 def plain(result: Throughput) -> None:
     print(f"  plain Celery task       {result.rate:8.1f} tasks/s  ({result.detail} {result.seconds:.2f}s)", flush=True)
+    print(f"                          CPU per task: {_cpu(result)}", flush=True)
+
+
+def _cpu(result: Throughput) -> str:
+    return ", ".join(f"{name} {value:.2f} ms" for name, value in result.cpu.items())
 
 
 def durable(result: Throughput, baseline: Throughput) -> None:
@@ -47,6 +52,7 @@ def durable(result: Throughput, baseline: Throughput) -> None:
         f"  durable one-step run    {result.rate:8.1f} runs/s   (trigger_many → last run COMPLETED "
         f"{result.seconds:.2f}s; {result.detail})"
     )
+    print(f"                          CPU per run: {_cpu(result)}")
     met = verdict(ratio >= TARGET_RATIO)
     print(f"  ratio durable / plain   {ratio:8.2f}           target >= {TARGET_RATIO:.2f}: {met}")
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         _setup_django()
         from bench import phases
 
-        phases.run_all(options)
+        phases.run_all(options, services.postgres.pgdata if services.postgres else None)
     finally:
         services.stop()
     return 0

@@ -89,8 +89,11 @@ SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout
 
 
 def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name: str) -> Claimed | None:
-    """Compare-and-set QUEUED -> RUNNING for this attempt; None when the message is stale."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    """Compare-and-set QUEUED -> RUNNING for this attempt; None when the message is stale.
+
+    One statement, so it is its own transaction (no BEGIN/COMMIT round trips) unless the caller has one open.
+    """
+    with connection.cursor() as cursor:
         cursor.execute(
             _CLAIM_SQL, {"step": str(step_id), "attempt": attempt, "worker": worker_id, "worker_name": worker_name}
         )
@@ -144,50 +147,62 @@ def _end_attempt(step: StepRun, outcome: str, error: ErrorInfo | None = None) ->
     Attempt.objects.filter(step_id=step.id, number=step.attempt).update(**fields)
 
 
+_COMPLETE_SQL = """
+WITH r AS (
+    SELECT id FROM engine_workflowrun
+     WHERE id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
+       FOR UPDATE
+), s AS (
+    UPDATE engine_steprun
+       SET status = 'COMPLETED', output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
+     WHERE id = %(step)s AND attempt = %(attempt)s AND status = 'RUNNING' AND run_id = (SELECT id FROM r)
+ RETURNING id, run_id, name
+), a AS (
+    UPDATE engine_attempt SET outcome = 'COMPLETED', finished_at = %(now)s
+     WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
+), c AS (
+    UPDATE engine_steprun
+       SET pending_parents = pending_parents - 1,
+           status = CASE WHEN pending_parents = 1 THEN 'QUEUED' ELSE status END,
+           queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
+           available_at = CASE WHEN pending_parents = 1 THEN now() ELSE available_at END,
+           dispatched_at = CASE WHEN pending_parents = 1 THEN now() ELSE dispatched_at END,
+           schedule_deadline = CASE WHEN pending_parents = 1
+                                    THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
+     WHERE run_id = (SELECT run_id FROM s) AND status = 'PENDING' AND kind <> 'ON_FAILURE'
+       AND (SELECT name FROM s) = ANY(parents)
+ RETURNING id, attempt, queue, status
+)
+SELECT s.run_id, c.id, c.attempt, c.queue, c.status FROM s LEFT JOIN c ON true
+"""
+
+
 def complete(step_id: UUID | str, attempt: int, output: Any) -> bool:
-    """Record the output of a running attempt and release the steps waiting on it. False if fenced."""
+    """Record the output of a running attempt and release the steps waiting on it. False if fenced.
+
+    One statement locks the run (serialising the joins of parallel branches), fences and completes the step and
+    its attempt, and counts down the join of each child (the Postgres-backed chord); a step with no child left
+    to release settles the run, in a later statement of the same transaction so that it sees every branch that
+    committed before the lock was granted.
+    """
+    params = {"step": str(step_id), "attempt": attempt, "output": _jsonb(output), "now": timezone.now()}
     with transaction.atomic():
-        run_id = _lock_run_of(step_id)
-        if run_id is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_COMPLETE_SQL, params)
+            rows = cursor.fetchall()
+        if not rows:
             return False
-        updated = StepRun.objects.filter(id=step_id, attempt=attempt, status=StepStatus.RUNNING).update(
-            status=StepStatus.COMPLETED, output=output, finished_at=timezone.now(), error="", error_type=""
-        )
-        if not updated:
-            return False
-        Attempt.objects.filter(step_id=step_id, number=attempt).update(
-            outcome=AttemptOutcome.COMPLETED, finished_at=timezone.now()
-        )
-        name = StepRun.objects.filter(id=step_id).values_list("name", flat=True).get()
-        released = _release_children(run_id, name)
-        if not released:
+        run_id = rows[0][0]
+        dispatch_after_commit(Dispatch(row[1], row[2], row[3]) for row in rows if row[4] == StepStatus.QUEUED)
+        if rows[0][1] is None:  # no step was waiting on this one
             _finalize_if_done(run_id)
     signals.after_commit_step_changed(run_id, step_id, StepStatus.COMPLETED)
     return True
 
 
-_RELEASE_SQL = """
-UPDATE engine_steprun
-   SET pending_parents = pending_parents - 1,
-       status = CASE WHEN pending_parents = 1 THEN 'QUEUED' ELSE status END,
-       queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
-       available_at = CASE WHEN pending_parents = 1 THEN now() ELSE available_at END,
-       dispatched_at = CASE WHEN pending_parents = 1 THEN now() ELSE dispatched_at END,
-       schedule_deadline = CASE WHEN pending_parents = 1
-                                THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
- WHERE run_id = %(run)s AND status = 'PENDING' AND kind <> 'ON_FAILURE' AND %(name)s = ANY(parents)
-RETURNING id, attempt, queue, status
-"""
-
-
-def _release_children(run_id: UUID, parent_name: str) -> bool:
-    """Count down the join of each child of `parent_name`; queue those whose parents are all done."""
-    with connection.cursor() as cursor:
-        cursor.execute(_RELEASE_SQL, {"run": str(run_id), "name": parent_name})
-        rows = cursor.fetchall()
-    ready = [Dispatch(row[0], row[1], row[2]) for row in rows if row[3] == StepStatus.QUEUED]
-    dispatch_after_commit(ready)
-    return bool(rows)
+def _jsonb(value: Any) -> str | None:
+    """A JSON value as the JSONField stores it: None is SQL NULL."""
+    return None if value is None else json.dumps(value)
 
 
 def fail(
@@ -384,7 +399,7 @@ def _queue_on_failure(run_id: UUID) -> None:
 
 def _finalize_if_done(run_id: UUID) -> None:
     """When no step can still run, settle the run's status and output (Hatchet's rules, §1.23)."""
-    steps = list(StepRun.objects.filter(run_id=run_id).values("id", "name", "kind", "status", "output", "error"))
+    steps = _steps_of(run_id)
     waiting_on_failure = [s for s in steps if s["kind"] == StepKind.ON_FAILURE and s["status"] == StepStatus.PENDING]
     others = [s for s in steps if s not in waiting_on_failure]
     if any(s["status"] not in TERMINAL_STEP_STATUSES for s in others):
@@ -404,10 +419,26 @@ def _finalize_if_done(run_id: UUID) -> None:
         status = RunStatus.COMPLETED
     output = {s["name"]: s["output"] for s in steps if s["status"] == StepStatus.COMPLETED}
     error = "\n".join(f"{s['name']}: {s['error']}" for s in steps if s["status"] == StepStatus.FAILED)
-    WorkflowRun.objects.filter(id=run_id).update(
-        status=status, output=output, error=error, finished_at=timezone.now()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_SETTLE_RUN_SQL, [status, json.dumps(output), error, timezone.now(), str(run_id)])
     signals.after_commit_run_changed(run_id)
+
+
+_STEPS_OF_RUN_SQL = "SELECT id, name, kind, status, output, error FROM engine_steprun WHERE run_id = %s"
+_SETTLE_RUN_SQL = (
+    "UPDATE engine_workflowrun SET status = %s, output = %s::jsonb, error = %s, finished_at = %s WHERE id = %s"
+)
+
+
+def _steps_of(run_id: UUID) -> list[dict[str, Any]]:
+    """What settling a run needs of its steps (raw SQL: this runs once per finished run, on the hot path)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STEPS_OF_RUN_SQL, [str(run_id)])
+        rows = cursor.fetchall()
+    return [
+        {"id": row[0], "name": row[1], "kind": row[2], "status": row[3], "output": _json(row[4]), "error": row[5]}
+        for row in rows
+    ]
 
 
 # --- retry and replay ---------------------------------------------------------------------------------------
