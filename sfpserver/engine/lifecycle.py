@@ -177,27 +177,41 @@ SELECT s.run_id, c.id, c.attempt, c.queue, c.status FROM s LEFT JOIN c ON true
 """
 
 
+_STEP_STATES_SQL = """
+SELECT id, name, kind, status, error FROM engine_steprun
+ WHERE run_id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
+"""
+
+
 def complete(step_id: UUID | str, attempt: int, output: Any) -> bool:
     """Record the output of a running attempt and release the steps waiting on it. False if fenced.
 
     One statement locks the run (serialising the joins of parallel branches), fences and completes the step and
-    its attempt, and counts down the join of each child (the Postgres-backed chord); a step with no child left
-    to release settles the run, in a later statement of the same transaction so that it sees every branch that
-    committed before the lock was granted.
+    its attempt, and counts down the join of each child (the Postgres-backed chord). A second statement, sent in
+    the same round trip, reads the states of the run's steps after the lock was granted, so it sees every branch
+    that committed before; a step with no child left to release settles the run with them.
     """
     params = {"step": str(step_id), "attempt": attempt, "output": _jsonb(output), "now": timezone.now()}
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_COMPLETE_SQL, params)
-            rows = cursor.fetchall()
+        rows, states = _pipelined(_COMPLETE_SQL, _STEP_STATES_SQL, params)
         if not rows:
             return False
         run_id = rows[0][0]
         dispatch_after_commit(Dispatch(row[1], row[2], row[3]) for row in rows if row[4] == StepStatus.QUEUED)
         if rows[0][1] is None:  # no step was waiting on this one
-            _finalize_if_done(run_id)
+            _finalize_if_done(run_id, [_step_state(row) for row in states])
     signals.after_commit_step_changed(run_id, step_id, StepStatus.COMPLETED)
     return True
+
+
+def _pipelined(first: str, second: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Run two statements one after the other in one round trip (psycopg's pipeline mode; in a transaction
+    that has not begun yet, its BEGIN goes in the same round trip too)."""
+    with connection.cursor() as one, connection.cursor() as two, connection.wrap_database_errors:
+        with connection.connection.pipeline():
+            one.execute(first, params)
+            two.execute(second, params)
+        return one.fetchall(), two.fetchall()
 
 
 def _jsonb(value: Any) -> str | None:
@@ -397,9 +411,12 @@ def _queue_on_failure(run_id: UUID) -> None:
     dispatch_after_commit(queued)
 
 
-def _finalize_if_done(run_id: UUID) -> None:
-    """When no step can still run, settle the run's status and output (Hatchet's rules, §1.23)."""
-    steps = _steps_of(run_id)
+def _finalize_if_done(run_id: UUID, steps: list[dict[str, Any]] | None = None) -> None:
+    """When no step can still run, settle the run's status and output (Hatchet's rules, §1.23).
+
+    `steps`: the states of the run's steps, read in this transaction after the run was locked (else read here).
+    """
+    steps = _step_states(run_id) if steps is None else steps
     waiting_on_failure = [s for s in steps if s["kind"] == StepKind.ON_FAILURE and s["status"] == StepStatus.PENDING]
     others = [s for s in steps if s not in waiting_on_failure]
     if any(s["status"] not in TERMINAL_STEP_STATUSES for s in others):
@@ -409,7 +426,7 @@ def _finalize_if_done(run_id: UUID) -> None:
             status=StepStatus.COMPLETED, output=SKIPPED_OUTPUT, finished_at=timezone.now()
         )
         for s in waiting_on_failure:
-            s.update(status=StepStatus.COMPLETED, output=SKIPPED_OUTPUT)
+            s.update(status=StepStatus.COMPLETED)
     statuses = {s["status"] for s in steps}
     if StepStatus.FAILED in statuses:
         status = RunStatus.FAILED
@@ -417,28 +434,29 @@ def _finalize_if_done(run_id: UUID) -> None:
         status = RunStatus.CANCELLED
     else:
         status = RunStatus.COMPLETED
-    output = {s["name"]: s["output"] for s in steps if s["status"] == StepStatus.COMPLETED}
     error = "\n".join(f"{s['name']}: {s['error']}" for s in steps if s["status"] == StepStatus.FAILED)
-    with connection.cursor() as cursor:
-        cursor.execute(_SETTLE_RUN_SQL, [status, json.dumps(output), error, timezone.now(), str(run_id)])
+    with connection.cursor() as cursor:  # the run's output: every completed step's output, by step name
+        cursor.execute(_SETTLE_RUN_SQL, {"run": str(run_id), "status": status, "error": error, "now": timezone.now()})
     signals.after_commit_run_changed(run_id)
 
 
-_STEPS_OF_RUN_SQL = "SELECT id, name, kind, status, output, error FROM engine_steprun WHERE run_id = %s"
-_SETTLE_RUN_SQL = (
-    "UPDATE engine_workflowrun SET status = %s, output = %s::jsonb, error = %s, finished_at = %s WHERE id = %s"
-)
+_SETTLE_RUN_SQL = """
+UPDATE engine_workflowrun
+   SET status = %(status)s, error = %(error)s, finished_at = %(now)s,
+       output = (SELECT coalesce(jsonb_object_agg(name, output), '{}'::jsonb)
+                   FROM engine_steprun WHERE run_id = %(run)s AND status = 'COMPLETED')
+ WHERE id = %(run)s
+"""
 
 
-def _steps_of(run_id: UUID) -> list[dict[str, Any]]:
-    """What settling a run needs of its steps (raw SQL: this runs once per finished run, on the hot path)."""
+def _step_states(run_id: UUID) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
-        cursor.execute(_STEPS_OF_RUN_SQL, [str(run_id)])
-        rows = cursor.fetchall()
-    return [
-        {"id": row[0], "name": row[1], "kind": row[2], "status": row[3], "output": _json(row[4]), "error": row[5]}
-        for row in rows
-    ]
+        cursor.execute("SELECT id, name, kind, status, error FROM engine_steprun WHERE run_id = %s", [str(run_id)])
+        return [_step_state(row) for row in cursor.fetchall()]
+
+
+def _step_state(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {"id": row[0], "name": row[1], "kind": row[2], "status": row[3], "error": row[4]}
 
 
 # --- retry and replay ---------------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def with_db_retry(operation: Callable[[], Any], what: str) -> Any:
 
 def execute(step_id: str, attempt: int, worker_id: UUID | None, worker_name: str) -> None:
     """Run attempt `attempt` of step `step_id` if it is still due; a stale message does nothing."""
-    close_old_connections()
+    _recycle_connection()
     claimed = with_db_retry(lambda: lifecycle.claim(step_id, attempt, worker_id, worker_name), "claim a step")
     if claimed is None:
         logger.debug("discarding stale message for step %s attempt %s", step_id, attempt)
@@ -159,6 +159,15 @@ def execute(step_id: str, attempt: int, worker_id: UUID | None, worker_name: str
     finally:
         inv._finished.set()
         running.remove(inv)
+
+
+def _recycle_connection() -> None:
+    """Django's hygiene between units of work (close a connection past DB_CONN_MAX_AGE or left broken by an
+    error), without the `SELECT 1` health check Django would then run before the next query: a connection that
+    died meanwhile fails the claim with an OperationalError, which with_db_retry answers by reconnecting. One
+    round trip and one transaction less per step (see bench/)."""
+    close_old_connections()
+    connection.health_check_done = True
 
 
 def _run(inv: Invocation) -> None:
