@@ -1,0 +1,131 @@
+"""The durable engine's figures, on one `python -m workers node` process: trigger-to-start and hand-off latency,
+then throughput of one-step runs with the Postgres commits they cost."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from bench import cpu, workflows
+from bench.measure import CommitCounter, wait_until
+from bench.procs import Node
+from bench.results import Commits, Throughput, drain_timeout, ms, progress
+from bench.run import Options
+from sfpserver.engine.models import TERMINAL_RUN_STATUSES, RunStatus, StepRun, Worker, WorkerStatus, WorkflowRun
+from sfpserver.engine.trigger import TriggerRequest, trigger, trigger_many
+
+LATENCY_POLL = 0.005
+DRAIN_POLL = 0.1
+
+_FORGET_SQL = """
+DELETE FROM engine_runevent WHERE run_id IN (SELECT id FROM engine_workflowrun WHERE workflow_name LIKE 'bench.%');
+DELETE FROM engine_attempt WHERE step_id IN (
+    SELECT s.id FROM engine_steprun s JOIN engine_workflowrun r ON r.id = s.run_id
+     WHERE r.workflow_name LIKE 'bench.%');
+DELETE FROM engine_steprun WHERE run_id IN (SELECT id FROM engine_workflowrun WHERE workflow_name LIKE 'bench.%');
+DELETE FROM engine_workflowrun WHERE workflow_name LIKE 'bench.%';
+DELETE FROM engine_worker WHERE name LIKE 'bench.%' AND status = 'STOPPED';
+"""
+
+
+def forget_old_runs() -> None:
+    """Every bench starts from the same tables: the runs and stopped workers of earlier benches are deleted."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FORGET_SQL)
+        cursor.execute("VACUUM ANALYZE engine_workflowrun, engine_steprun, engine_attempt")
+
+
+def wait_registered(node: Node) -> None:
+    def ready() -> bool:
+        if not node.alive():
+            raise RuntimeError(f"worker node {node.name} exited with code {node.proc.returncode}; see {node.log}")
+        return Worker.objects.filter(name=node.name, status=WorkerStatus.ACTIVE).exists()
+
+    wait_until(ready, timeout=90, interval=0.1, what=f"worker {node.name} to register")
+
+
+def _wait_run(run_id: UUID) -> None:
+    finished = WorkflowRun.objects.filter(id=run_id, status__in=TERMINAL_RUN_STATUSES)
+    wait_until(finished.exists, timeout=60, interval=LATENCY_POLL, what=f"run {run_id} to finish")
+
+
+def run_one_at_a_time(workflow: str, count: int) -> list[UUID]:
+    run_ids = []
+    for _ in range(count):
+        run_id = trigger(workflow)
+        _wait_run(run_id)
+        run_ids.append(run_id)
+    bad = WorkflowRun.objects.filter(id__in=run_ids).exclude(status=RunStatus.COMPLETED).count()
+    if bad:
+        progress(f"WARNING: {bad} of {count} {workflow} runs did not complete")
+    return run_ids
+
+
+def trigger_to_start(count: int) -> list[float]:
+    """One trigger at a time: run.created_at (recorded at trigger) to its step's started_at (at claim)."""
+    run_ids = run_one_at_a_time(workflows.SINGLE, count)
+    rows = StepRun.objects.filter(run_id__in=run_ids).values_list("run__created_at", "started_at")
+    return [ms(created, started) for created, started in rows if started is not None]
+
+
+def chain_handoffs(count: int) -> list[float]:
+    """In each 10-step chain: a step's started_at minus its parent's finished_at."""
+    run_ids = run_one_at_a_time(workflows.CHAIN, count)
+    by_run: dict[UUID, dict[str, tuple[Any, Any]]] = defaultdict(dict)
+    rows = StepRun.objects.filter(run_id__in=run_ids).values_list("run_id", "name", "started_at", "finished_at")
+    for run_id, name, started, finished in rows:
+        by_run[run_id][name] = (started, finished)
+    names = workflows.chain_step_names()
+    return [ms(steps[parent][1], steps[child][0]) for steps in by_run.values() for parent, child in pairwise(names)]
+
+
+def throughput(options: Options, node: Node, pgdata: Path | None) -> tuple[Throughput, Commits]:
+    """N one-step runs created by one trigger_many, timed until the last run is COMPLETED; with the commits
+    Postgres counted meanwhile, and during an idle interval of the same length."""
+    counter = CommitCounter()
+    postmaster = cpu.postmaster_pid(pgdata) if pgdata else None
+    try:
+        time.sleep(options.settle)
+        before, window = counter.read(), time.monotonic()
+        cpu_before = cpu.Snapshot.take(node.proc.pid, postmaster)
+        result, own = _drain(options.runs)
+        result.cpu = cpu_before.per_item_ms(cpu.Snapshot.take(node.proc.pid, postmaster), options.runs)
+        time.sleep(options.settle)
+        after, seconds = counter.read(), time.monotonic() - window
+        time.sleep(seconds)
+        idle = counter.read() - after
+    finally:
+        counter.close()
+    return result, Commits(options.runs, after - before, own, idle, seconds)
+
+
+def _drain(count: int) -> tuple[Throughput, int]:
+    """Returns the figures and how many queries the bench itself made meanwhile (each one a commit)."""
+    started = timezone.now()
+    trigger_many([TriggerRequest(workflows.SINGLE) for _ in range(count)])
+    triggered = timezone.now()
+    runs = WorkflowRun.objects.filter(workflow_name=workflows.SINGLE, created_at__gte=started)
+    polls = 0
+
+    def drained() -> bool:
+        nonlocal polls
+        polls += 1
+        return runs.filter(status__in=TERMINAL_RUN_STATUSES).count() >= count
+
+    wait_until(drained, timeout=drain_timeout(count), interval=DRAIN_POLL, what="the durable runs to finish")
+    ended = runs.aggregate(end=Max("finished_at"))["end"]
+    first_start = StepRun.objects.filter(run__in=runs).aggregate(first=Min("started_at"))["first"]
+    bad = runs.exclude(status=RunStatus.COMPLETED).count()
+    if bad:
+        progress(f"WARNING: {bad} of {count} runs did not complete")
+    drain = ms(first_start, ended) / 1000
+    detail = f"trigger_many {ms(started, triggered) / 1000:.2f}s, first step start → last COMPLETED {drain:.2f}s"
+    return Throughput(count, ms(started, ended) / 1000, detail, drain_seconds=drain), polls + 3

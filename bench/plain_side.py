@@ -1,0 +1,75 @@
+"""Plain Celery's figures: N pre-queued no-op messages drained by one worker node, and chains of tasks each
+publishing the next (what a hand-off costs Celery alone)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import redis
+from django.conf import settings
+
+from bench import cpu, plain
+from bench.measure import wait_until
+from bench.procs import plain_node
+from bench.results import Throughput, drain_timeout
+from bench.run import Options
+
+
+def measure(options: Options, env: dict[str, str]) -> tuple[Throughput, list[float]]:
+    """The messages are queued before the worker starts; the drain is timed from the first task's start to the
+    last one's (each records itself in Redis)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    _reset(client)
+    _publish(options.runs)
+    node = plain_node(plain.QUEUE, options.concurrency, env)
+    try:
+        started = wait_until(lambda: _done(client), timeout=90, interval=0.002, what="the plain worker to start")
+        cpu_started = cpu.process_seconds(node.proc.pid)
+        wait_until(
+            lambda: _done(client) >= options.runs,
+            timeout=drain_timeout(options.runs),
+            interval=0.01,
+            what="the plain Celery worker to drain its queue",
+        )
+        cpu_used = cpu.process_seconds(node.proc.pid) - cpu_started
+        hops = _hops(client, options.chains)
+    finally:
+        node.stop()
+    first, last = float(client.get(plain.FIRST_KEY) or 0), float(client.get(plain.LAST_KEY) or 0)
+    client.close()
+    detail = f"{options.runs} pre-queued messages, first start → last"
+    return Throughput(
+        options.runs, last - first, detail, cpu={"worker": cpu_used * 1000 / (options.runs - started)}
+    ), hops
+
+
+def _reset(client: redis.Redis) -> None:
+    from config.celery import app
+
+    client.delete(plain.DONE_KEY, plain.FIRST_KEY, plain.LAST_KEY, plain.HOPS_KEY)
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(plain.QUEUE)  # type: ignore[attr-defined]
+
+
+def _publish(count: int) -> None:
+    from config.celery import app
+
+    with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]
+        for _ in range(count):
+            app.send_task(plain.TASK, queue=plain.QUEUE, producer=producer)
+
+
+def _done(client: redis.Redis) -> int:
+    return int(client.get(plain.DONE_KEY) or 0)
+
+
+def _hops(client: redis.Redis, chains: int, length: int = 10) -> list[float]:
+    """Chains of `length` tasks, one at a time; each sample is a task's start minus its parent's start."""
+    samples: list[float] = []
+    for _ in range(chains):
+        client.delete(plain.HOPS_KEY)
+        plain.hop.apply_async((length - 1,), queue=plain.QUEUE)
+        wait_until(lambda: client.llen(plain.HOPS_KEY) >= length, timeout=30, interval=0.005, what="a task chain")
+        starts = [float(value) for value in client.lrange(plain.HOPS_KEY, 0, -1)]
+        samples.extend((child - parent) * 1000 for parent, child in pairwise(starts))
+    return samples
