@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_celery_beat",
     "sfpserver.engine",
+    "sfpserver.hatchet",
 ]
 
 MIDDLEWARE = [

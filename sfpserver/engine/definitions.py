@@ -48,6 +48,8 @@ class WorkflowDef:
     input_validator: InputValidator | None = None
     default_priority: int = 1
     default_metadata: Mapping[str, Any] = field(default_factory=dict)
+    # How runs start besides direct triggers: {"on_events": [...], "on_crons": [...], "cron_input": ...}.
+    triggers: Mapping[str, Any] = field(default_factory=dict)
 
     def validate(self) -> WorkflowDef:
         _check_name("workflow", self.name)
@@ -69,6 +71,7 @@ class WorkflowDef:
             "steps": [step.to_spec() for step in self.steps],
             "default_priority": self.default_priority,
             "default_metadata": dict(self.default_metadata),
+            "triggers": dict(self.triggers),
         }
 
     @classmethod
@@ -78,6 +81,7 @@ class WorkflowDef:
             steps=tuple(StepDef.from_spec(s) for s in spec["steps"]),
             default_priority=spec.get("default_priority", 1),
             default_metadata=spec.get("default_metadata", {}),
+            triggers=spec.get("triggers", {}),
         )
 
 

@@ -424,6 +424,14 @@ def retry_failed(run_id: UUID | str) -> list[str]:
         return _reset(run, steps, roots)
 
 
+def replay_run(run_id: UUID | str) -> list[str]:
+    """Re-run every step of a run (Hatchet's replay of a whole workflow run)."""
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        steps = list(StepRun.objects.filter(run_id=run.id))
+        return _reset(run, steps, {s.name for s in steps if not s.parents})
+
+
 def replay_step(step_id: UUID | str) -> list[str]:
     """Re-run one step and its subtree; the outputs of completed upstream steps are kept."""
     with transaction.atomic():

@@ -230,3 +230,16 @@ class ScheduledRun(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["trigger_at"], condition=Q(status="SCHEDULED"), name="scheduled_due")]
+
+
+
+class CronFiring(models.Model):
+    """One firing of a cron schedule; unique on (schedule, fire time) so nothing fires twice."""
+
+    schedule_name = models.CharField(max_length=200)
+    fire_time = models.DateTimeField()
+    run_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["schedule_name", "fire_time"], name="uniq_cron_firing")]
