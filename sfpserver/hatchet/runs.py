@@ -415,7 +415,7 @@ class RunsClient:
             if parent_task_external_id:
                 runs = runs.filter(parent_step_id=parent_task_external_id)
             if triggering_event_external_id:
-                runs = runs.filter(additional_metadata__hatchet__event_id=triggering_event_external_id)
+                runs = runs.filter(additional_metadata__contains={"hatchet__event_id": triggering_event_external_id})
             size, start = limit or 50, offset or 0
             total = runs.count()
             page = list(runs.order_by("-created_at")[start : start + size])
