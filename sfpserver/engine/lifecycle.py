@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sfpserver.engine import signals
+from sfpserver.engine import gates, signals
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
@@ -158,7 +158,9 @@ def complete(step_id: UUID | str, attempt: int, output: Any) -> bool:
         Attempt.objects.filter(step_id=step_id, number=attempt).update(
             outcome=AttemptOutcome.COMPLETED, finished_at=timezone.now()
         )
-        name = StepRun.objects.filter(id=step_id).values_list("name", flat=True).get()
+        name, gated = StepRun.objects.filter(id=step_id).values_list("name", "gated").get()
+        if gated:
+            gates.admit_after_commit(gates.release_step(step_id), [run_id])
         released = _release_children(run_id, name)
         if not released:
             _finalize_if_done(run_id)
@@ -176,7 +178,7 @@ UPDATE engine_steprun
        schedule_deadline = CASE WHEN pending_parents = 1
                                 THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
  WHERE run_id = %(run)s AND status = 'PENDING' AND kind <> 'ON_FAILURE' AND %(name)s = ANY(parents)
-RETURNING id, attempt, queue, status
+RETURNING id, attempt, queue, status, gated
 """
 
 
@@ -185,9 +187,18 @@ def _release_children(run_id: UUID, parent_name: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(_RELEASE_SQL, {"run": str(run_id), "name": parent_name})
         rows = cursor.fetchall()
-    ready = [Dispatch(row[0], row[1], row[2]) for row in rows if row[3] == StepStatus.QUEUED]
+    ready = [Dispatch(row[0], row[1], row[2]) for row in rows if row[3] == StepStatus.QUEUED and not row[4]]
     dispatch_after_commit(ready)
+    gated = [row[0] for row in rows if row[3] == StepStatus.QUEUED and row[4]]
+    if gated:
+        _hold_for_gates(StepRun.objects.filter(id__in=gated), run_id)
     return bool(rows)
+
+
+def _hold_for_gates(steps: Any, run_id: UUID, *, is_retry: bool = False) -> None:
+    """Queued gated steps wait (no message) until gates.py admits them after this commit."""
+    steps.update(available_at=None, dispatched_at=None)
+    gates.admit_after_commit(gates.add_step_slots(list(steps), is_retry=is_retry), [run_id])
 
 
 def fail(
@@ -236,7 +247,10 @@ def _requeue(step: StepRun, *, delay: float, app_retry: bool, error: ErrorInfo |
     if error is not None:
         step.error, step.error_type = error.message, error.type
     step.save()
-    if delay == 0:
+    if step.gated:
+        gates.release_step(step.id)
+        _hold_for_gates(StepRun.objects.filter(id=step.id), step.run_id, is_retry=True)
+    elif delay == 0:
         dispatch_after_commit([Dispatch(step.id, step.attempt, step.queue)])
 
 
@@ -245,6 +259,8 @@ def _fail_for_good(step: StepRun, error: ErrorInfo) -> None:
     step.error, step.error_type = error.message, error.type
     step.finished_at = timezone.now()
     step.save(update_fields=["status", "error", "error_type", "finished_at"])
+    if step.gated:
+        gates.admit_after_commit(gates.release_step(step.id), [step.run_id])
     _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
     _queue_on_failure(step.run_id)
     _finalize_if_done(step.run_id)
@@ -361,6 +377,8 @@ def _cancel(run_id: UUID, names: Iterable[str], reason: str) -> None:
     for step in steps.select_for_update():
         if step.status == StepStatus.RUNNING:
             _end_attempt(step, AttemptOutcome.CANCELLED, ErrorInfo("Cancelled", reason))
+        if step.gated:
+            gates.admit_after_commit(gates.release_step(step.id), [run_id])
     steps.update(status=StepStatus.CANCELLED, error=reason, error_type="Cancelled", finished_at=timezone.now())
 
 
@@ -384,7 +402,9 @@ def _queue_on_failure(run_id: UUID) -> None:
 
 def _finalize_if_done(run_id: UUID) -> None:
     """When no step can still run, settle the run's status and output (Hatchet's rules, §1.23)."""
-    steps = list(StepRun.objects.filter(run_id=run_id).values("id", "name", "kind", "status", "output", "error"))
+    steps = list(
+        StepRun.objects.filter(run_id=run_id).values("id", "name", "kind", "status", "output", "error", "gated")
+    )
     waiting_on_failure = [s for s in steps if s["kind"] == StepKind.ON_FAILURE and s["status"] == StepStatus.PENDING]
     others = [s for s in steps if s not in waiting_on_failure]
     if any(s["status"] not in TERMINAL_STEP_STATUSES for s in others):
@@ -407,10 +427,24 @@ def _finalize_if_done(run_id: UUID) -> None:
     WorkflowRun.objects.filter(id=run_id).update(
         status=status, output=output, error=error, finished_at=timezone.now()
     )
+    if any(s["gated"] for s in steps):
+        gates.admit_after_commit(gates.release_run(run_id))
     signals.after_commit_run_changed(run_id)
 
 
 # --- retry and replay ---------------------------------------------------------------------------------------
+
+
+def _restore_run_slots(run: WorkflowRun, steps: list[StepRun]) -> None:
+    """A finished run gave its workflow-level slots back; running it again needs them again."""
+    from sfpserver.engine.models import ConcurrencySlot
+
+    keys = next((s.gates.get("run_concurrency", []) for s in steps if s.gated), [])
+    if keys and not ConcurrencySlot.objects.filter(run_id=run.id, step__isnull=True).exists():
+        ConcurrencySlot.objects.bulk_create(
+            [ConcurrencySlot(key=k["key"], strategy=k["strategy"], max_runs=k["max_runs"], run_id=run.id) for k in keys]
+        )
+        gates.admit_after_commit({k["key"] for k in keys}, [run.id])
 
 
 def retry_failed(run_id: UUID | str) -> list[str]:
@@ -468,8 +502,11 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         step.queued_at = step.available_at = step.dispatched_at = now if queue_now else None
         step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
         step.save()
-        if queue_now:
+        if queue_now and step.gated:
+            _hold_for_gates(StepRun.objects.filter(id=step.id), run.id)
+        elif queue_now:
             ready.append(Dispatch(step.id, step.attempt, step.queue))
+    _restore_run_slots(run, steps)
     run.status, run.output, run.error, run.finished_at = RunStatus.RUNNING, None, "", None
     run.save(update_fields=["status", "output", "error", "finished_at"])
     dispatch_after_commit(ready)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from sfpserver.engine import cron, lifecycle, trigger
+from sfpserver.engine import cron, gates, lifecycle, trigger
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import EngineError
 from sfpserver.engine.models import ScheduledRun, StepRun, StepStatus, Worker, WorkerStatus
@@ -86,7 +86,7 @@ def run_forever(stop: threading.Event) -> None:
 
 
 def tick() -> None:
-    for job in (release_due_steps, time_out_schedules, time_out_attempts, reap_dead_workers, fire_scheduled_runs, cron.fire_due):
+    for job in (release_due_steps, time_out_schedules, time_out_attempts, reap_dead_workers, fire_scheduled_runs, cron.fire_due, gates.tick):
         _safely(job)
 
 

@@ -287,10 +287,11 @@ class WorkersClient:
 
 class RateLimitsClient:
     def put(self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND) -> None:
-        from sfpserver.hatchet.models import RateLimitRecord
+        from sfpserver.engine.models import RateLimitBucket
+        from sfpserver.hatchet.types import RATE_LIMIT_SECONDS
 
-        run_db(lambda: RateLimitRecord.objects.update_or_create(
-            key=key, defaults={"limit": limit, "duration": RateLimitDuration(duration).value}))
+        window = RATE_LIMIT_SECONDS[RateLimitDuration(duration)]
+        run_db(lambda: RateLimitBucket.objects.update_or_create(key=key, defaults={"limit": limit, "window_seconds": window}))
 
     async def aio_put(self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND) -> None:
         await aio_db(lambda: self.put(key, limit, duration))

@@ -1,4 +1,4 @@
-"""What the SDK keeps besides the engine's records: pushed events and static rate limits."""
+"""What the SDK keeps besides the engine's records: pushed events."""
 
 from __future__ import annotations
 
@@ -15,10 +15,3 @@ class Event(models.Model):
     scope = models.CharField(max_length=200, null=True, blank=True)
     priority = models.SmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-
-
-class RateLimitRecord(models.Model):
-    key = models.CharField(max_length=300, primary_key=True)
-    limit = models.IntegerField()
-    duration = models.CharField(max_length=10)
-    updated_at = models.DateTimeField(auto_now=True)

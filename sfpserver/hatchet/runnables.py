@@ -146,11 +146,9 @@ class Task(Generic[TWorkflowInput, R]):
             execution_timeout=duration_seconds(self.execution_timeout, 60.0),
             schedule_timeout=duration_seconds(self.schedule_timeout, 300.0),
             queue=queue_for(self.workflow.name),
-            args={
-                "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
-                "rate_limits": [r.model_dump(mode="json") for r in self.rate_limits],
-                "desired_worker_labels": [d.model_dump(mode="json") for d in self.desired_worker_labels],
-            },
+            args={"desired_worker_labels": [d.model_dump(mode="json") for d in self.desired_worker_labels]},
+            concurrency=tuple(concurrency_spec(c) for c in self.concurrency),
+            rate_limits=tuple(rate_limit_spec(r) for r in self.rate_limits),
         )
 
     # Execution on a worker ----------------------------------------------------------------------------------
@@ -229,6 +227,23 @@ def _return_adapter(fn: Callable[..., Any]) -> TypeAdapter[Any] | None:
         return TypeAdapter(hint)
     except Exception:  # noqa: BLE001 - a hint pydantic cannot handle: no output validation
         return None
+
+
+def concurrency_spec(expression: ConcurrencyExpression) -> dict[str, Any]:
+    return {
+        "expression": expression.expression, "max_runs": expression.max_runs,
+        "strategy": expression.limit_strategy.value, "name": expression.name,
+        "is_tenant_scoped": expression.is_tenant_scoped,
+    }
+
+
+def rate_limit_spec(limit: RateLimit) -> dict[str, Any]:
+    from sfpserver.hatchet.types import RATE_LIMIT_SECONDS
+
+    return {
+        "static_key": limit.static_key, "dynamic_key": limit.dynamic_key, "units": limit.units,
+        "limit": None if limit.static_key else limit.limit, "window_seconds": RATE_LIMIT_SECONDS[limit.duration],
+    }
 
 
 def _concurrency_list(value: Any) -> list[ConcurrencyExpression]:
@@ -358,6 +373,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         return WorkflowDef(
             name=self.name, steps=tuple(steps), default_priority=self.default_priority,
             default_metadata=self.default_additional_metadata, triggers=self.spec_extras(),
+            concurrency=tuple(concurrency_spec(c) for c in self.concurrency),
         ).validate()
 
     def spec_extras(self) -> dict[str, Any]:
@@ -365,7 +381,6 @@ class BaseWorkflow(Generic[TWorkflowInput]):
             "on_events": self.on_events,
             "on_crons": self.on_crons,
             "cron_input": self.serialize_input(self.cron_input) if self.cron_input is not None else None,
-            "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
         }
 
     def handlers(self, lifespan: Callable[[], Any] | None = None) -> dict[str, Callable[[Any], Any]]:

@@ -15,6 +15,7 @@ from sfpserver.hatchet import (
     EmptyModel,
     Hatchet,
     NonRetryableException,
+    RateLimit,
 )
 
 hatchet = Hatchet()
@@ -202,5 +203,47 @@ def round_robin(input: KeyedInput, ctx: Context) -> dict[str, float]:
     return {"started": started, "finished": time.time()}
 
 
-ALL = [dag, retrying, failing, non_retryable, timeouts, double, bad_output, cancellable, self_cancel, streamer, child, parent,
+def _keyed(name: str, strategy: ConcurrencyLimitStrategy, max_runs: int = 1):  # type: ignore[no-untyped-def]
+    @hatchet.task(
+        name=name, input_validator=KeyedInput, execution_timeout=timedelta(seconds=30),
+        concurrency=ConcurrencyExpression(expression="input.group", max_runs=max_runs, limit_strategy=strategy),
+    )
+    def keyed(input: KeyedInput, ctx: Context) -> dict[str, float]:
+        started = time.time()
+        while time.time() - started < input.seconds and not ctx.is_cancelled:
+            time.sleep(0.02)
+        return {"started": started, "finished": time.time(), "index": input.index}
+
+    return keyed
+
+
+cancel_in_progress = _keyed("SdkCancelInProgress", ConcurrencyLimitStrategy.CANCEL_IN_PROGRESS)
+cancel_newest = _keyed("SdkCancelNewest", ConcurrencyLimitStrategy.CANCEL_NEWEST)
+except_newest = _keyed("SdkExceptNewest", ConcurrencyLimitStrategy.CANCEL_QUEUED_EXCEPT_NEWEST)
+except_oldest = _keyed("SdkExceptOldest", ConcurrencyLimitStrategy.CANCEL_QUEUED_EXCEPT_OLDEST)
+
+# Workflow-level concurrency: the slot is held for the whole run (both tasks).
+serial_pipeline = hatchet.workflow(name="SdkSerialPipeline", input_validator=KeyedInput, concurrency=1)
+
+
+@serial_pipeline.task()
+def stage_one(input: KeyedInput, ctx: Context) -> dict[str, float]:
+    started = time.time()
+    time.sleep(input.seconds)
+    return {"started": started}
+
+
+@serial_pipeline.task(parents=[stage_one])
+def stage_two(input: KeyedInput, ctx: Context) -> dict[str, float]:
+    time.sleep(input.seconds)
+    return {"finished": time.time()}
+
+
+@hatchet.task(name="SdkRateLimited", rate_limits=[RateLimit(static_key="sdk-test-api", units=1)])
+def rate_limited(input: EmptyModel, ctx: Context) -> dict[str, float]:
+    return {"at": time.time()}
+
+
+ALL = [cancel_in_progress, cancel_newest, except_newest, except_oldest, serial_pipeline, rate_limited,
+       dag, retrying, failing, non_retryable, timeouts, double, bad_output, cancellable, self_cancel, streamer, child, parent,
        on_event, round_robin]
