@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from sfpserver.vault import services
-from sfpserver.vault.exceptions import CredentialMissing, InvalidCredential
+from sfpserver.vault.exceptions import CredentialMissing, CredentialUnreadable, InvalidCredential, LeaseRefused
 from sfpserver.vault.models import AuditAction, Credential, CredentialAudit
 from tests.vault.conftest import SFDX_META, SFDX_URL, unique
 
@@ -133,10 +133,16 @@ def test_a_credential_name_must_be_plain() -> None:
     assert raised.value.field == "name"
 
 
-def test_a_vault_error_survives_pickling() -> None:
-    error = pickle.loads(pickle.dumps(InvalidCredential("metadata.username", "is required")))
-    assert (error.field, error.problem, str(error)) == (
-        "metadata.username",
-        "is required",
-        "metadata.username: is required",
-    )
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidCredential("metadata.username", "is required"),
+        CredentialMissing("prod-org"),
+        CredentialUnreadable("prod-org", "its key 'k0' is not among the configured vault keys"),
+        LeaseRefused("step 'deploy' is COMPLETED, not RUNNING"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_a_vault_error_survives_pickling_with_its_message(error: Exception) -> None:
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), vars(copy)) == (type(error), str(error), vars(error))
