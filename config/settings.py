@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "sfpserver.engine",
     "sfpserver.hatchet",
+    "sfpserver.vault",
 ]
 
 MIDDLEWARE = [
@@ -106,12 +107,22 @@ ENGINE_TICK = env_float("ENGINE_TICK", 0.5, minimum=0.05)
 ENGINE_CANCEL_GRACE = env_float("ENGINE_CANCEL_GRACE", 1.0, minimum=0)
 ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
 
+# --- Vault: credentials encrypted at rest (sfpserver/vault) ----------------------------------------------
+# Comma-separated `keyid:base64key` entries (32-byte AES-256 keys), newest first; every entry decrypts.
+# With none configured, a key is generated once into VAULT_LOCAL_KEY_FILE (local use only); production sets
+# VAULT_REQUIRE_KEYS=true, which turns a missing key into the system check error vault.E001.
+VAULT_KEYS = env_secret("VAULT_KEYS")
+VAULT_REQUIRE_KEYS = env_bool("VAULT_REQUIRE_KEYS", False)
+VAULT_LOCAL_KEY_FILE = Path(env_str("VAULT_LOCAL_KEY_FILE", str(BASE_DIR / ".local" / "vault.key")))
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Masks the credentials leased by the attempts running in this process (sfpserver/vault/redaction.py).
+    "filters": {"redact_secrets": {"()": "sfpserver.vault.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"celery": {"level": "WARNING"}, "kombu": {"level": "WARNING"}},
 }
