@@ -52,6 +52,19 @@ def register(
     return task
 
 
+def register_declared(definitions: list[Any]) -> int:
+    """Create the crons that workflows declare (`triggers.on_crons`) unless they exist already: an operator's
+    edits in the admin (a changed schedule, a disabled entry) survive restarts."""
+    created = 0
+    for definition in definitions:
+        for expression in definition.triggers.get("on_crons", []):
+            name = f"{definition.name}:{expression}"
+            if not PeriodicTask.objects.filter(name=name).exists():
+                register(name, definition.name, expression, input=definition.triggers.get("cron_input"))
+                created += 1
+    return created
+
+
 def expression_of(task: PeriodicTask) -> str:
     c = task.crontab
     assert c is not None

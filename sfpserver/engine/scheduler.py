@@ -70,6 +70,7 @@ class LeaderLock:
 
 
 def run_forever(stop: threading.Event) -> None:
+    _register_declared_workflows()
     lock = LeaderLock()
     leading = False
     while not stop.is_set():
@@ -83,6 +84,16 @@ def run_forever(stop: threading.Event) -> None:
             leading = False
         stop.wait(settings.ENGINE_TICK)
     lock.release()
+
+
+def _register_declared_workflows() -> None:
+    """At server start: publish the shapes of ENGINE_WORKFLOW_MODULES' workflows and their crons."""
+    from sfpserver.engine import registry
+    from sfpserver.engine.runtime import with_db_retry
+
+    registry.load_workflow_modules()
+    with_db_retry(registry.publish_definitions, "publish workflow definitions")
+    with_db_retry(lambda: cron.register_declared(registry.local_workflows()), "register crons")
 
 
 def tick() -> None:

@@ -47,8 +47,18 @@ ACTION_PREFIX = "hatchet"
 current_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar("hatchet_ctx", default=None)
 
 
+POOL_LABEL = "pool"  # a required desired label `pool=<name>` sends a task to that platform pool's queue
+
+
 def queue_for(workflow_name: str) -> str:
     return f"hatchet.{workflow_name}"
+
+
+def _queue(task: Task[Any, Any]) -> str:
+    for label in task.desired_worker_labels:
+        if label.key == POOL_LABEL and label.required:
+            return str(label.value)
+    return queue_for(task.workflow.name)
 
 
 def _adapter(validator: Any) -> TypeAdapter[Any]:
@@ -145,7 +155,7 @@ class Task(Generic[TWorkflowInput, R]):
             backoff_max_seconds=self.backoff_max_seconds,
             execution_timeout=duration_seconds(self.execution_timeout, 60.0),
             schedule_timeout=duration_seconds(self.schedule_timeout, 300.0),
-            queue=queue_for(self.workflow.name),
+            queue=_queue(self),
             args={"desired_worker_labels": [d.model_dump(mode="json") for d in self.desired_worker_labels]},
             concurrency=tuple(concurrency_spec(c) for c in self.concurrency),
             rate_limits=tuple(rate_limit_spec(r) for r in self.rate_limits),

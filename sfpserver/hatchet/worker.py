@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sfpserver.hatchet.runnables import BaseWorkflow, Task, queue_for
+from sfpserver.hatchet.runnables import BaseWorkflow, Task
 
 logger = logging.getLogger(__name__)
 
@@ -89,16 +89,13 @@ class Worker:
         for workflow, definition in definitions:
             registry.register_workflow(definition, workflow.handlers(lambda: self._lifespan_value))
         registry.publish_definitions([d for _, d in definitions])
-        for workflow, definition in definitions:
-            for expression in workflow.on_crons:
-                cron.register(f"{workflow.name}:{expression}", workflow.name, expression,
-                              input=definition.triggers.get("cron_input"))
+        cron.register_declared([d for _, d in definitions])
 
     def _run_celery(self) -> None:
         from config.celery import app
         from sfpserver.engine import worker as engine_worker
 
-        queues = [queue_for(wf.name) for wf in self.workflows]
+        queues = sorted({step.queue for wf in self.workflows for step in wf.to_definition().steps})
         node = f"{self.name}-{os.getpid()}@{socket.gethostname()}"
         engine_worker.configure(pool="hatchet", queues=queues, slots=self.slots, name=self.name, labels=self.labels)
         from celery import signals
