@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -489,7 +490,7 @@ class RunsClient:
         """Yield the run's stream chunks in order, ending when the run has finished and all are read."""
         last_id = 0
         while True:
-            chunks, status = await aio_db(lambda: _stream_after(workflow_run_id, last_id))
+            chunks, status = await aio_db(functools.partial(_stream_after, workflow_run_id, last_id))
             for event_id, message in chunks:
                 last_id = event_id
                 yield message
