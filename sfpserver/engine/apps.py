@@ -7,4 +7,4 @@ class EngineConfig(AppConfig):
     verbose_name = "Workflow engine"
 
     def ready(self) -> None:
-        from sfpserver.engine import canvas  # noqa: F401 - registers the resolver of plain Celery tasks
+        from sfpserver.engine import canvas, checks  # noqa: F401 - register the canvas resolver and checks

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -22,7 +24,15 @@ from django.utils import timezone
 from sfpserver.engine import cron, gates, lifecycle, trigger
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import EngineError
-from sfpserver.engine.models import ScheduledRun, StepRun, StepStatus, Worker, WorkerStatus
+from sfpserver.engine.models import (
+    TERMINAL_RUN_STATUSES,
+    ScheduledRun,
+    StepRun,
+    StepStatus,
+    Worker,
+    WorkerStatus,
+    WorkflowRun,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +107,7 @@ def _register_declared_workflows() -> None:
 
 
 def tick() -> None:
-    for job in (release_due_steps, time_out_schedules, time_out_attempts, reap_dead_workers, fire_scheduled_runs, cron.fire_due, gates.tick):
+    for job in (release_due_steps, time_out_schedules, time_out_attempts, reap_dead_workers, fire_scheduled_runs, cron.fire_due, gates.tick, prune_finished_runs):
         _safely(job)
 
 
@@ -156,6 +166,33 @@ def reap_dead_workers() -> int:
         running = StepRun.objects.filter(worker_id=worker_id, status=StepStatus.RUNNING)
         count += sum(lifecycle.reassign(step_id, attempt, reason) for step_id, attempt in running.values_list("id", "attempt"))
     return count
+
+
+_last_prune = 0.0
+PRUNE_EVERY = 60.0
+
+
+def prune_finished_runs(batch: int = BATCH) -> int:
+    """Delete, in batches, finished runs older than ENGINE_RETENTION_DAYS (with their steps and events)."""
+    global _last_prune
+    if time.monotonic() - _last_prune < PRUNE_EVERY:
+        return 0
+    _last_prune = time.monotonic()
+    return prune_before(timezone.now() - timedelta(days=settings.ENGINE_RETENTION_DAYS), batch)
+
+
+def prune_before(cutoff: Any, batch: int = BATCH) -> int:
+    deleted = 0
+    while True:
+        ids = list(
+            WorkflowRun.objects.filter(finished_at__lt=cutoff, status__in=TERMINAL_RUN_STATUSES)
+            .order_by("finished_at")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        WorkflowRun.objects.filter(id__in=ids).delete()
+        deleted += len(ids)
 
 
 def fire_scheduled_runs() -> int:
