@@ -68,15 +68,20 @@ class Invocation:
     def parent_outputs(self) -> dict[str, Any]:
         return self.claimed.parent_outputs
 
-    # Reporting ------------------------------------------------------------------------------------------
+    # Reporting (a database outage pauses the step's code here instead of failing the step) -------------------
     def log(self, message: str) -> None:
-        events.record(self.run_id, self.step_id, self.attempt, EventKind.LOG, message)
+        self._record(EventKind.LOG, message)
 
     def put_stream(self, data: str) -> None:
-        events.record(self.run_id, self.step_id, self.attempt, EventKind.STREAM, data)
+        self._record(EventKind.STREAM, data)
 
     def progress(self, percent: float, message: str = "") -> None:
-        events.record(self.run_id, self.step_id, self.attempt, EventKind.PROGRESS, message, {"percent": percent})
+        self._record(EventKind.PROGRESS, message, {"percent": percent})
+
+    def _record(self, kind: str, message: str, data: Any = None) -> None:
+        with_db_retry(
+            lambda: events.record(self.run_id, self.step_id, self.attempt, kind, message, data), "record an event"
+        )
 
     def refresh_timeout(self, seconds: float) -> datetime | None:
         deadline: datetime | None = lifecycle.refresh_timeout(self.step_id, self.attempt, seconds)
