@@ -90,6 +90,9 @@ CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- Worker pools -------------------------------------------------------------------------------------------
+# Worker processes consume through a Redis transport that survives a broker restart mid-task
+# (config/redis_transport.py); other processes keep the stock one, so Flower still recognises the broker URL.
+WORKER_BROKER_TRANSPORT = "config.redis_transport:Transport" if REDIS_URL.startswith("redis://") else None
 WORKER_COUNT = env_int("WORKER_COUNT", 2, minimum=1)
 STANDARD_CONCURRENCY = env_int("STANDARD_CONCURRENCY", 2, minimum=1)
 LONG_RUNNING_WORKER_COUNT = env_int("LONG_RUNNING_WORKER_COUNT", 1, minimum=1)

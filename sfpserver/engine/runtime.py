@@ -75,18 +75,21 @@ class Invocation:
     def parent_outputs(self) -> dict[str, Any]:
         return self.claimed.parent_outputs
 
-    # Reporting ------------------------------------------------------------------------------------------
+    # Reporting (a database outage pauses the step's code here instead of failing the step) -------------------
     def log(self, message: str) -> None:
-        events.record(self.run_id, self.step_id, self.attempt, EventKind.LOG, self.redact(message))
+        self._record(EventKind.LOG, message)
 
     def put_stream(self, data: str) -> None:
-        events.record(self.run_id, self.step_id, self.attempt, EventKind.STREAM, self.redact(data))
+        self._record(EventKind.STREAM, data)
 
     def progress(self, percent: float, message: str = "") -> None:
-        events.record(
-            self.run_id, self.step_id, self.attempt, EventKind.PROGRESS, self.redact(message), {"percent": percent}
-        )
+        self._record(EventKind.PROGRESS, message, {"percent": percent})
 
+    def _record(self, kind: str, message: str, data: Any = None) -> None:
+        text = self.redact(message)
+        with_db_retry(
+            lambda: events.record(self.run_id, self.step_id, self.attempt, kind, text, data), "record an event"
+        )
     # Redaction ------------------------------------------------------------------------------------------
     def redact(self, text: str) -> str:
         """`text` with every redactor applied; if one fails, nothing of the text is kept (fail closed)."""

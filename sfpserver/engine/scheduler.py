@@ -3,7 +3,8 @@
 - retries whose backoff has passed, and queued steps whose message never reached a worker (the sweeper);
 - steps that did not start within their schedule timeout (cancelled);
 - running attempts past their deadline (failed, using a retry);
-- workers silent past ENGINE_WORKER_DEAD_AFTER (their running steps are re-queued elsewhere);
+- workers silent past ENGINE_WORKER_DEAD_AFTER (their running steps are re-queued elsewhere), judged only once
+  the leader has itself been connected that long: a database outage silences every worker at once;
 - scheduled runs that are due.
 """
 
@@ -45,6 +46,10 @@ class LeaderLock:
 
     def __init__(self) -> None:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self.held_since = 0.0  # time.monotonic() when this session took the lock
+
+    def held_for(self) -> float:
+        return time.monotonic() - self.held_since
 
     def acquire(self) -> bool:
         if self._conn is not None and self._alive():
@@ -58,6 +63,7 @@ class LeaderLock:
             self.release()
             return False
         if row and row[0]:
+            self.held_since = time.monotonic()
             return True
         self.release()
         return False
@@ -88,7 +94,7 @@ def run_forever(stop: threading.Event) -> None:
             if not leading:
                 logger.info("scheduler is the leader")
             leading = True
-            tick()
+            tick(lock.held_for())
         elif leading:
             logger.warning("scheduler lost the leader lock")
             leading = False
@@ -106,9 +112,16 @@ def _register_declared_workflows() -> None:
     with_db_retry(lambda: cron.register_declared(registry.local_workflows()), "register crons")
 
 
-def tick() -> None:
-    for job in (release_due_steps, time_out_schedules, time_out_attempts, reap_dead_workers, fire_scheduled_runs, cron.fire_due, gates.tick, prune_finished_runs):
+def tick(leading_for: float = float("inf")) -> None:
+    """One pass over every due-time job. Silence is judged only over a span the leader itself was connected:
+    after a database outage (or a new leader taking over) workers get one full ENGINE_WORKER_DEAD_AFTER to
+    beat again before any of them is declared dead."""
+    jobs = (release_due_steps, time_out_schedules, time_out_attempts, fire_scheduled_runs, cron.fire_due, gates.tick,
+            prune_finished_runs)
+    for job in jobs:
         _safely(job)
+    if leading_for >= settings.ENGINE_WORKER_DEAD_AFTER:
+        _safely(reap_dead_workers)
 
 
 def _safely(job: Callable[[], object]) -> None:

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from celery import signals as celery_signals
 from celery.exceptions import Reject
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from sfpserver.engine import lifecycle, registry, runtime
@@ -94,6 +94,7 @@ def _on_shutdown(**_: Any) -> None:
 def _set_status(status: str) -> None:
     if _identity is None:
         return
+    close_old_connections()  # this thread's connection may have died with a database restart long ago
     try:
         Worker.objects.filter(id=_identity.id).update(
             status=status, stopped_at=timezone.now() if status == WorkerStatus.STOPPED else None
