@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from celery import signals as celery_signals
 from celery.exceptions import Reject
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import DatabaseError, InterfaceError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from sfpserver.engine import lifecycle, registry, runtime
@@ -107,7 +107,7 @@ def _heartbeat_loop() -> None:
     while not _stop.wait(settings.ENGINE_HEARTBEAT_INTERVAL):
         try:
             beat()
-        except DatabaseError:
+        except (DatabaseError, InterfaceError):
             logger.warning("heartbeat failed; retrying next tick")
             connection.close()
 
