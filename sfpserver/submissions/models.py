@@ -1,0 +1,66 @@
+"""What the task service records beside the engine: submitted tasks, recurring firings, and who created
+which run. The engine stays free of HTTP and of tokens."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class TaskKind(models.TextChoices):
+    IMMEDIATE = "immediate"
+    SCHEDULED = "scheduled"
+    RECURRING = "recurring"
+
+
+class SubmittedTask(models.Model):
+    """A task of sfp server's task API; its id is the operationId.
+
+    immediate: the id is the run's id. scheduled: the id is the engine ScheduledRun's id. recurring: a
+    django-celery-beat PeriodicTask fires it; each firing starts a run (RecurringFiring).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    type = models.CharField(max_length=100)
+    workflow_name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=TaskKind.choices)
+    data = models.JSONField(null=True, blank=True)  # kept for recurring firings only
+    metadata = models.JSONField(default=dict, blank=True)
+    priority = models.SmallIntegerField(null=True, blank=True)
+    options = models.JSONField(default=dict, blank=True)  # lockDuration, retryConfig as submitted
+    created_by = models.ForeignKey(
+        "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run = models.OneToOneField("engine.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    scheduled_run = models.OneToOneField(
+        "engine.ScheduledRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class RecurringFiring(models.Model):
+    """One firing of a recurring task. Unique per (task, fire time): two schedulers never double-fire."""
+
+    task = models.ForeignKey(SubmittedTask, on_delete=models.CASCADE, related_name="firings")
+    fire_time = models.DateTimeField()
+    run = models.OneToOneField("engine.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "fire_time"], name="uniq_firing_per_fire_time")]
+
+
+class RunCreator(models.Model):
+    """The token that created a run (the `created_by` of a run), keyed by run id."""
+
+    run = models.OneToOneField("engine.WorkflowRun", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    token = models.ForeignKey("accounts.ApiToken", null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
