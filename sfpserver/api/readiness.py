@@ -83,4 +83,4 @@ def check_workers() -> Check:
     missing = [pool for pool in settings.API_READY_POOLS if not live.get(pool)]
     if missing:
         return Check(False, f"no live worker in pool(s) {', '.join(missing)} ({counts})")
-    return Check(True, counts)
+    return Check(True, counts or "no pool is required (API_READY_POOLS is empty)")

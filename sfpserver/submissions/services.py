@@ -235,7 +235,7 @@ def fire_recurring(task_id: UUID | str, now: datetime) -> UUID | None:
     """Start the run of this cron slot once; a second firing of the same slot (or of a stopped task) does nothing."""
     with transaction.atomic():
         task = (
-            SubmittedTask.objects.select_for_update()
+            SubmittedTask.objects.select_for_update(of=("self",))
             .select_related("periodic_task__crontab")
             .filter(id=task_id, kind=TaskKind.RECURRING)
             .first()
