@@ -60,7 +60,7 @@ class HasCapability(BasePermission):
         token = request.auth
         if not isinstance(token, ApiToken):
             return False
-        method = "GET" if request.method == "HEAD" else request.method
+        method = "GET" if request.method == "HEAD" else str(request.method)
         capability = getattr(view, "capabilities", {}).get(method)
         if capability is None:
             return not hasattr(view, method.lower())  # a method the view lacks answers 405 after this

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -109,6 +110,7 @@ def flatten(detail: Any, prefix: str = "") -> dict[str, str]:
     return {prefix or "body": str(detail)}
 
 
+@csrf_exempt
 def not_found_view(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Any other path under /sfp/api/ (or an id that is not a UUID): the same 404 body as the API's."""
     return JsonResponse({"error": "not_found", "detail": f"no such resource: {request.path}"}, status=404)

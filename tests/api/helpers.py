@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -29,28 +28,28 @@ def row_counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in COUNTED}
 
 
-def step(run_id: UUID | str, name: str) -> StepRun:
+def step(run_id: Any, name: str) -> StepRun:
     return StepRun.objects.get(run_id=run_id, name=name)
 
 
-def start(run_id: UUID | str, name: str, worker: str = "worker-1") -> StepRun:
+def start(run_id: Any, name: str, worker: str = "worker-1") -> StepRun:
     current = step(run_id, name)
     assert lifecycle.claim(current.id, current.attempt, None, worker) is not None
     return step(run_id, name)
 
 
-def complete(run_id: UUID | str, name: str, output: Any) -> None:
+def complete(run_id: Any, name: str, output: Any) -> None:
     current = start(run_id, name)
     assert lifecycle.complete(current.id, current.attempt, output)
 
 
-def fail(run_id: UUID | str, name: str, message: str, retryable: bool = False) -> None:
+def fail(run_id: Any, name: str, message: str, retryable: bool = False) -> None:
     current = start(run_id, name)
     error = ErrorInfo("RuntimeError", message, f"Traceback (most recent call last):\nRuntimeError: {message}\n")
     assert lifecycle.fail(current.id, current.attempt, error, retryable=retryable)
 
 
-def progress(run_id: UUID | str, name: str, percent: float) -> None:
+def progress(run_id: Any, name: str, percent: float) -> None:
     current = step(run_id, name)
     events.record(current.run_id, current.id, current.attempt, EventKind.PROGRESS, f"{percent}%", {"percent": percent})
 

@@ -97,6 +97,7 @@ def test_issue_token_prints_a_working_token_as_its_last_line(db: None) -> None:
     token = out.getvalue().strip().splitlines()[-1]
     issued = ApiToken.objects.get(name="release-bot")
     assert issued.role == "application"
+    assert issued.expires_at is not None
     assert timedelta(days=29) < issued.expires_at - timezone.now() <= timedelta(days=30)
     assert bearer(f"Bearer {token}").get("/sfp/api/runs").status_code == 200
 

@@ -25,31 +25,120 @@ def nested(depth: int) -> dict[str, Any]:
 
 
 BAD_BODIES = [
-    pytest.param({"type": "deploy-everything", "data": {}}, {"type": f'unknown task type "deploy-everything"; known types: {KNOWN}'}, id="unknown-type"),
-    pytest.param({"type": 7, "data": {}}, {"type": f'unknown task type "7"; known types: {KNOWN}'}, id="type-not-a-string"),
+    pytest.param(
+        {"type": "deploy-everything", "data": {}},
+        {"type": f'unknown task type "deploy-everything"; known types: {KNOWN}'},
+        id="unknown-type",
+    ),
+    pytest.param(
+        {"type": 7, "data": {}}, {"type": f'unknown task type "7"; known types: {KNOWN}'}, id="type-not-a-string"
+    ),
     pytest.param({"data": {}}, {"type": "This field is required."}, id="missing-type"),
     pytest.param({"type": "test.single"}, {"data": "This field is required."}, id="missing-data"),
-    pytest.param({"type": "test.single", "data": [1, 2]}, {"data": 'Expected a dictionary of items but got type "list".'}, id="data-a-list"),
-    pytest.param({"type": "test.single", "data": {}, "metadata": "x"}, {"metadata": 'Expected a dictionary of items but got type "str".'}, id="metadata-a-string"),
-    pytest.param({"type": "test.single", "data": {}, "priority": "urgent"}, {"priority": '"urgent" is not a valid choice.'}, id="bad-priority"),
-    pytest.param({"type": "test.single", "data": {}, "lockDuration": -1}, {"lockDuration": "Ensure this value is greater than or equal to 0."}, id="negative-lock"),
-    pytest.param({"type": "test.single", "data": {}, "lockDuration": "long"}, {"lockDuration": "A valid integer is required."}, id="lock-not-a-number"),
+    pytest.param(
+        {"type": "test.single", "data": [1, 2]},
+        {"data": 'Expected a dictionary of items but got type "list".'},
+        id="data-a-list",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "metadata": "x"},
+        {"metadata": 'Expected a dictionary of items but got type "str".'},
+        id="metadata-a-string",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "priority": "urgent"},
+        {"priority": '"urgent" is not a valid choice.'},
+        id="bad-priority",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "lockDuration": -1},
+        {"lockDuration": "Ensure this value is greater than or equal to 0."},
+        id="negative-lock",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "lockDuration": "long"},
+        {"lockDuration": "A valid integer is required."},
+        id="lock-not-a-number",
+    ),
     pytest.param({"type": "test.single", "data": {}, "colour": "red"}, {"colour": "unknown field"}, id="unknown-field"),
-    pytest.param({"type": "test.single", "data": {}, "scheduledFor": "tomorrow"}, {"scheduledFor": f"Datetime has wrong format. Use one of these formats instead: {DATETIME_FORMATS}."}, id="bad-time"),
-    pytest.param({"type": "test.single", "data": {}, "scheduleType": "scheduled"}, {"scheduledFor": "required when scheduleType is 'scheduled'"}, id="scheduled-without-time"),
-    pytest.param({"type": "test.single", "data": {}, "scheduleType": "recurring"}, {"recurrenceConfig": "required when scheduleType is 'recurring'"}, id="recurring-without-config"),
-    pytest.param({"type": "test.single", "data": {}, "scheduleType": "immediate", "scheduledFor": "2030-01-01T00:00:00Z"}, {"scheduleType": "an immediate task takes neither scheduledFor nor recurrenceConfig"}, id="immediate-with-time"),
-    pytest.param({"type": "test.single", "data": {}, "scheduledFor": "2030-01-01T00:00:00Z", "recurrenceConfig": {"cron": "* * * * *"}}, {"recurrenceConfig": "a task is either scheduled (scheduledFor) or recurring, not both"}, id="scheduled-and-recurring"),
-    pytest.param({"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "61 * * * *"}}, {"recurrenceConfig.cron": "the minute field '61' is not valid: Invalid end range: 61 > 59."}, id="cron-minute-out-of-range"),
-    pytest.param({"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "* * * *"}}, {"recurrenceConfig.cron": "expected 5 fields (minute hour day-of-month month day-of-week), got 4"}, id="cron-four-fields"),
-    pytest.param({"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "*/0 * * * *"}}, {"recurrenceConfig.cron": "the minute field '*/0' is not valid: slice step cannot be zero"}, id="cron-zero-step"),
-    pytest.param({"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "* * * 13 *"}}, {"recurrenceConfig.cron": "the month field '13' is not valid: Invalid end range: 13 > 12."}, id="cron-month-13"),
-    pytest.param({"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "* * * * *", "timezone": "Mars/Olympus"}}, {"recurrenceConfig.timezone": "unknown time zone 'Mars/Olympus' (use an IANA name such as 'Europe/Paris')"}, id="unknown-timezone"),
-    pytest.param({"type": "test.single", "data": {}, "recurrenceConfig": {"kron": "* * * * *"}}, {"recurrenceConfig.kron": "unknown field"}, id="recurrence-unknown-field"),
-    pytest.param({"type": "test.single", "data": {"name": "a\u0000b"}}, {"data": "contains a NUL character (\\u0000), which cannot be stored"}, id="nul-character"),
-    pytest.param({"type": "test.single", "data": nested(40)}, {"data": "is nested 33 levels deep; the limit is 32"}, id="too-deep"),
-    pytest.param({"type": "test.single", "data": {}, "retryConfig": {"k": "\u0000"}}, {"retryConfig": "contains a NUL character (\\u0000), which cannot be stored"}, id="nul-in-retry-config"),
-    pytest.param([{"type": "test.single"}], {"body": "Invalid data. Expected a dictionary, but got list."}, id="body-a-list"),
+    pytest.param(
+        {"type": "test.single", "data": {}, "scheduledFor": "tomorrow"},
+        {"scheduledFor": f"Datetime has wrong format. Use one of these formats instead: {DATETIME_FORMATS}."},
+        id="bad-time",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "scheduleType": "scheduled"},
+        {"scheduledFor": "required when scheduleType is 'scheduled'"},
+        id="scheduled-without-time",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "scheduleType": "recurring"},
+        {"recurrenceConfig": "required when scheduleType is 'recurring'"},
+        id="recurring-without-config",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "scheduleType": "immediate", "scheduledFor": "2030-01-01T00:00:00Z"},
+        {"scheduleType": "an immediate task takes neither scheduledFor nor recurrenceConfig"},
+        id="immediate-with-time",
+    ),
+    pytest.param(
+        {
+            "type": "test.single",
+            "data": {},
+            "scheduledFor": "2030-01-01T00:00:00Z",
+            "recurrenceConfig": {"cron": "* * * * *"},
+        },
+        {"recurrenceConfig": "a task is either scheduled (scheduledFor) or recurring, not both"},
+        id="scheduled-and-recurring",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "61 * * * *"}},
+        {"recurrenceConfig.cron": "the minute field '61' is not valid: Invalid end range: 61 > 59."},
+        id="cron-minute-out-of-range",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "* * * *"}},
+        {"recurrenceConfig.cron": "expected 5 fields (minute hour day-of-month month day-of-week), got 4"},
+        id="cron-four-fields",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "*/0 * * * *"}},
+        {"recurrenceConfig.cron": "the minute field '*/0' is not valid: slice step cannot be zero"},
+        id="cron-zero-step",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "* * * 13 *"}},
+        {"recurrenceConfig.cron": "the month field '13' is not valid: Invalid end range: 13 > 12."},
+        id="cron-month-13",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "* * * * *", "timezone": "Mars/Olympus"}},
+        {"recurrenceConfig.timezone": "unknown time zone 'Mars/Olympus' (use an IANA name such as 'Europe/Paris')"},
+        id="unknown-timezone",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "recurrenceConfig": {"kron": "* * * * *"}},
+        {"recurrenceConfig.kron": "unknown field"},
+        id="recurrence-unknown-field",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {"name": "a\u0000b"}},
+        {"data": "contains a NUL character (\\u0000), which cannot be stored"},
+        id="nul-character",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": nested(40)},
+        {"data": "is nested 33 levels deep; the limit is 32"},
+        id="too-deep",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "retryConfig": {"k": "\u0000"}},
+        {"retryConfig": "contains a NUL character (\\u0000), which cannot be stored"},
+        id="nul-in-retry-config",
+    ),
+    pytest.param(
+        [{"type": "test.single"}], {"body": "Invalid data. Expected a dictionary, but got list."}, id="body-a-list"
+    ),
 ]
 
 
@@ -63,7 +152,7 @@ def test_a_bad_task_is_refused_naming_the_field_and_nothing_is_recorded(
     assert row_counts() == before
 
 
-def post_raw(personas: Personas, content: bytes | str, content_type: str = "application/json") -> Any:
+def post_raw(personas: Personas, content: str, content_type: str = "application/json") -> Any:
     return personas.app.client.generic("POST", "/sfp/api/tasks", content, content_type=content_type)
 
 
@@ -74,7 +163,9 @@ def test_malformed_json_is_refused_and_nothing_is_recorded(personas: Personas) -
         400,
         {
             "error": "malformed_json",
-            "detail": {"body": "malformed JSON: Expecting property name enclosed in double quotes: line 1 column 24 (char 23)"},
+            "detail": {
+                "body": "malformed JSON: Expecting property name enclosed in double quotes: line 1 column 24 (char 23)"
+            },
         },
     )
     assert row_counts() == before
@@ -111,7 +202,10 @@ def test_an_oversize_body_is_refused_with_413_before_it_is_read(personas: Person
     response = post_raw(personas, content)
     assert (response.status_code, response.json()) == (
         413,
-        {"error": "payload_too_large", "detail": {"body": f"the request body is {len(content)} bytes; the limit is 2048"}},
+        {
+            "error": "payload_too_large",
+            "detail": {"body": f"the request body is {len(content)} bytes; the limit is 2048"},
+        },
     )
     assert row_counts() == before
 

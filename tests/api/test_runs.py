@@ -102,7 +102,11 @@ def test_run_detail_shows_steps_with_their_retry_history_errors_input_and_output
     steps = {s["name"]: s for s in body["steps"]}
     assert [s["name"] for s in body["steps"]] == ["a", "b", "c", "d"]
     assert (steps["a"]["status"], steps["a"]["output"], steps["a"]["worker"]) == ("COMPLETED", {"built": True}, None)
-    assert (steps["b"]["status"], steps["b"]["error_type"], steps["b"]["error"]) == ("FAILED", "RuntimeError", "network down")
+    assert (steps["b"]["status"], steps["b"]["error_type"], steps["b"]["error"]) == (
+        "FAILED",
+        "RuntimeError",
+        "network down",
+    )
     [attempt] = steps["b"]["attempts"]
     assert {k: attempt[k] for k in ("number", "outcome", "worker", "error_type", "error_message", "traceback")} == {
         "number": 0,
@@ -175,7 +179,7 @@ def test_cancelling_a_run_cancels_its_unfinished_steps_once(personas: Personas) 
     start(run_id, "long")
     response = personas.member.client.post(f"/sfp/api/runs/{run_id}/cancel")
     assert (response.status_code, response.json()) == (200, {"run_id": run_id, "status": "CANCELLED"})
-    assert set(StepRun.objects.filter(run_id=run_id).values_list("status", flat=True)) == {"CANCELLED"}
+    assert set(StepRun.objects.filter(run_id=uuid.UUID(run_id)).values_list("status", flat=True)) == {"CANCELLED"}
     response = personas.member.client.post(f"/sfp/api/runs/{run_id}/cancel")
     assert (response.status_code, response.json()) == (
         409,
@@ -190,8 +194,11 @@ def test_retry_failed_requeues_only_the_failed_step_and_what_follows(personas: P
     fail(run_id, "b", "flaky network")
     assert WorkflowRun.objects.get(id=run_id).status == RunStatus.FAILED
     response = personas.app.client.post(f"/sfp/api/runs/{run_id}/retry-failed")
-    assert (response.status_code, response.json()) == (200, {"run_id": run_id, "status": "RUNNING", "steps": ["b", "d"]})
-    statuses = dict(StepRun.objects.filter(run_id=run_id).values_list("name", "status"))
+    assert (response.status_code, response.json()) == (
+        200,
+        {"run_id": run_id, "status": "RUNNING", "steps": ["b", "d"]},
+    )
+    statuses = dict(StepRun.objects.filter(run_id=uuid.UUID(run_id)).values_list("name", "status"))
     assert statuses == {"a": "COMPLETED", "b": "QUEUED", "c": "COMPLETED", "d": "PENDING"}
 
 
@@ -214,8 +221,11 @@ def test_replaying_a_step_reruns_it_and_its_subtree(personas: Personas) -> None:
         complete(run_id, name, {"step": name})
     b = step(run_id, "b")
     response = personas.owner.client.post(f"/sfp/api/runs/{run_id}/steps/{b.id}/replay")
-    assert (response.status_code, response.json()) == (200, {"run_id": run_id, "status": "RUNNING", "steps": ["b", "d"]})
-    statuses = dict(StepRun.objects.filter(run_id=run_id).values_list("name", "status"))
+    assert (response.status_code, response.json()) == (
+        200,
+        {"run_id": run_id, "status": "RUNNING", "steps": ["b", "d"]},
+    )
+    statuses = dict(StepRun.objects.filter(run_id=uuid.UUID(run_id)).values_list("name", "status"))
     assert statuses == {"a": "COMPLETED", "b": "QUEUED", "c": "COMPLETED", "d": "PENDING"}
 
 

@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django_celery_beat.models import PeriodicTask
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from sfpserver.engine.models import RunStatus, ScheduledRun, WorkflowRun
 from sfpserver.engine.trigger import trigger
@@ -66,7 +66,10 @@ def test_a_failed_task_reports_its_error_with_the_stack(personas: Personas) -> N
     assert personas.app.client.get(f"/sfp/api/tasks/{op_id}/result").json() == {
         "status": "failed",
         "progress": 0,
-        "error": {"message": "refuse: disk full", "stack": "Traceback (most recent call last):\nRuntimeError: disk full\n"},
+        "error": {
+            "message": "refuse: disk full",
+            "stack": "Traceback (most recent call last):\nRuntimeError: disk full\n",
+        },
         "result": None,
     }
 
@@ -124,7 +127,10 @@ def test_a_completed_task_cannot_be_cancelled(personas: Personas) -> None:
     response = personas.owner.client.delete(f"/sfp/api/tasks/{op_id}")
     assert (response.status_code, response.json()) == (
         409,
-        {"error": "invalid_state", "detail": f"task {op_id} is completed; only pending or active tasks can be cancelled"},
+        {
+            "error": "invalid_state",
+            "detail": f"task {op_id} is completed; only pending or active tasks can be cancelled",
+        },
     )
 
 
@@ -147,7 +153,10 @@ def test_a_scheduled_task_waits_as_a_scheduled_run_and_can_be_cancelled_before_i
     response = personas.app.client.delete(f"/sfp/api/tasks/{op_id}")
     assert (response.status_code, response.json()) == (
         409,
-        {"error": "invalid_state", "detail": f"task {op_id} is cancelled; only pending or active tasks can be cancelled"},
+        {
+            "error": "invalid_state",
+            "detail": f"task {op_id} is cancelled; only pending or active tasks can be cancelled",
+        },
     )
 
 

@@ -18,7 +18,13 @@ pytestmark = pytest.mark.django_db
 
 def worker(name: str, pool: str, age_seconds: float, status: str = "ACTIVE") -> Worker:
     return Worker.objects.create(
-        name=name, pool=pool, queues=[pool], hostname="host", pid=1, slots=2, status=status,
+        name=name,
+        pool=pool,
+        queues=[pool],
+        hostname="host",
+        pid=1,
+        slots=2,
+        status=status,
         last_heartbeat=timezone.now() - timedelta(seconds=age_seconds),
     )
 
@@ -27,7 +33,7 @@ def worker(name: str, pool: str, age_seconds: float, status: str = "ACTIVE") -> 
 def two_workers(personas: Personas) -> tuple[Worker, Worker, StepRun]:
     live = worker(f"live-{uuid.uuid4().hex[:6]}", "test-pool", 0.5)
     silent = worker(f"silent-{uuid.uuid4().hex[:6]}", "test-pool", 600)
-    run_id = operation_id(submit(personas.app.client, {"type": "test.single", "data": {}}))
+    run_id = uuid.UUID(operation_id(submit(personas.app.client, {"type": "test.single", "data": {}})))
     StepRun.objects.filter(run_id=run_id).update(status="RUNNING", worker=live, started_at=timezone.now())
     return live, silent, StepRun.objects.get(run_id=run_id)
 
@@ -119,7 +125,9 @@ def test_the_owner_pauses_a_schedule_and_changes_its_cron(personas: Personas, ap
 
 @pytest.mark.parametrize("role", ["member", "app"])
 def test_only_the_owner_may_change_a_schedule(personas: Personas, app_schedule: PeriodicTask, role: str) -> None:
-    response = getattr(personas, role).client.patch(f"/sfp/api/schedules/{app_schedule.id}", {"enabled": False}, format="json")
+    response = getattr(personas, role).client.patch(
+        f"/sfp/api/schedules/{app_schedule.id}", {"enabled": False}, format="json"
+    )
     assert (response.status_code, response.json()) == (
         403,
         {
@@ -135,7 +143,10 @@ def test_only_the_owner_may_change_a_schedule(personas: Personas, app_schedule: 
     [
         ({"cron": "0 25 * * *"}, {"cron": "the hour field '25' is not valid: Invalid end range: 25 > 23."}),
         ({"cron": "every day"}, {"cron": "expected 5 fields (minute hour day-of-month month day-of-week), got 2"}),
-        ({"timezone": "Nowhere"}, {"timezone": "unknown time zone 'Nowhere' (use an IANA name such as 'Europe/Paris')"}),
+        (
+            {"timezone": "Nowhere"},
+            {"timezone": "unknown time zone 'Nowhere' (use an IANA name such as 'Europe/Paris')"},
+        ),
         ({"enabled": "sometimes"}, {"enabled": "Must be a valid boolean."}),
         ({}, {"body": "give at least one of enabled, cron, timezone"}),
         ({"paused": True}, {"paused": "unknown field"}),
