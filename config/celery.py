@@ -10,4 +10,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("sfpserver")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["sfpserver.engine", "sfpserver.submissions"], related_name="celery_tasks")
+app.autodiscover_tasks(["sfpserver.engine"], related_name="celery_tasks")

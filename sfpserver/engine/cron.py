@@ -39,11 +39,11 @@ def normalize(expression: str) -> str:
 
 def register(
     name: str, workflow: str, expression: str, *, input: Any = None, metadata: dict[str, Any] | None = None,
-    priority: int | None = None,
+    priority: int | None = None, tz: str = "UTC",
 ) -> PeriodicTask:
     minute, hour, day, month, weekday = normalize(expression).split()
     crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday, timezone="UTC"
+        minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday, timezone=tz
     )
     kwargs = {"workflow": workflow, "input": input, "metadata": metadata or {}, "priority": priority}
     task, _ = PeriodicTask.objects.update_or_create(
@@ -76,7 +76,8 @@ def fire_due(now: datetime | None = None) -> int:
     now = now or timezone.now()
     fired = 0
     for task in PeriodicTask.objects.filter(task=CRON_TASK, enabled=True, crontab__isnull=False).select_related("crontab"):
-        due = croniter(expression_of(task), now).get_prev(datetime)
+        assert task.crontab is not None
+        due = croniter(expression_of(task), now.astimezone(task.crontab.timezone)).get_prev(datetime)
         if due < task.date_changed.replace(second=0, microsecond=0):
             continue  # not due since it was created or last edited
         fired += _fire(task, due)

@@ -1,15 +1,16 @@
-"""Cron expressions and time zones for recurring tasks and schedules, checked the way Celery beat reads them."""
+"""Cron expressions and time zones for recurring tasks and schedules, checked field by field so a refusal
+says which field is wrong."""
 
 from __future__ import annotations
 
 import functools
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from celery.schedules import crontab_parser
 from croniter import croniter  # type: ignore[import-untyped]
 
+from sfpserver.engine.cron import ALIASES
 from sfpserver.submissions.exceptions import InvalidSubmissionError
 
 # (name, Celery parser max, min) in the order of a five-field cron expression.
@@ -35,8 +36,8 @@ class Cron:
 
 
 def parse_cron(expression: str, field: str = "cron") -> Cron:
-    """A five-field cron expression; raises InvalidSubmissionError(field, why) when beat could not run it."""
-    parts = expression.split()
+    """A five-field cron expression (or @daily, @hourly, ...); InvalidSubmissionError(field, why) otherwise."""
+    parts = ALIASES.get(expression.strip(), expression).split()
     if len(parts) != len(_FIELDS):
         raise InvalidSubmissionError(
             field, f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}"
@@ -60,10 +61,3 @@ def check_timezone(name: str, field: str = "timezone") -> zoneinfo.ZoneInfo:
 @functools.cache
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones() | {"UTC"})
-
-
-def latest_fire_time(cron: Cron, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
-    """The cron slot a firing at `now` belongs to (beat fires at or just after the slot)."""
-    local = (now + timedelta(seconds=1)).astimezone(tz)
-    previous: datetime = croniter(str(cron), local).get_prev(datetime)
-    return previous

@@ -1,5 +1,5 @@
-"""What the task service records beside the engine: submitted tasks, recurring firings, and who created
-which run. The engine stays free of HTTP and of tokens."""
+"""What the task service records beside the engine: submitted tasks and who created which run. The engine
+stays free of HTTP and of tokens."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ class TaskKind(models.TextChoices):
 class SubmittedTask(models.Model):
     """A task of sfp server's task API; its id is the operationId.
 
-    immediate: the id is the run's id. scheduled: the id is the engine ScheduledRun's id. recurring: a
-    django-celery-beat PeriodicTask fires it; each firing starts a run (RecurringFiring).
+    immediate: the id is the run's id. scheduled: the id is the engine ScheduledRun's id. recurring: an
+    engine cron (a django-celery-beat PeriodicTask named `schedule_name`) that the scheduler leader fires;
+    each firing is an engine CronFiring, unique per (schedule, fire time), that started a run.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -39,23 +40,12 @@ class SubmittedTask(models.Model):
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    schedule_name = models.CharField(max_length=200, blank=True, default="", db_index=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
-
-
-class RecurringFiring(models.Model):
-    """One firing of a recurring task. Unique per (task, fire time): two schedulers never double-fire."""
-
-    task = models.ForeignKey(SubmittedTask, on_delete=models.CASCADE, related_name="firings")
-    fire_time = models.DateTimeField()
-    run = models.OneToOneField("engine.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["task", "fire_time"], name="uniq_firing_per_fire_time")]
 
 
 class RunCreator(models.Model):

@@ -3,26 +3,26 @@ cancel them, stop recurring ones, and fire recurring ones when beat says so."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule
 
 from sfpserver.accounts.models import ApiToken
+from sfpserver.engine import cron as engine_cron
 from sfpserver.engine import lifecycle, schedules
-from sfpserver.engine.definitions import STANDARD_QUEUE
 from sfpserver.engine.exceptions import InvalidWorkflowError, UnknownWorkflowError
 from sfpserver.engine.models import (
     TERMINAL_RUN_STATUSES,
     Attempt,
+    CronFiring,
     RunStatus,
     ScheduledRun,
     StepRun,
@@ -33,13 +33,12 @@ from sfpserver.engine.progress import run_progress
 from sfpserver.engine.trigger import trigger
 from sfpserver.submissions import cron as crons
 from sfpserver.submissions.exceptions import InvalidSubmissionError, TaskNotFoundError, TaskStateError
-from sfpserver.submissions.models import RecurringFiring, RunCreator, SubmittedTask, TaskKind
+from sfpserver.submissions.models import RunCreator, SubmittedTask, TaskKind
 from sfpserver.submissions.payloads import check_json
 from sfpserver.submissions.task_types import known_types, workflow_for
 
 logger = logging.getLogger(__name__)
 
-FIRE_RECURRING_TASK = "submissions.fire_recurring_task"
 _ENGINE_FIELDS = {"input": "data", "additional_metadata": "metadata", "priority": "priority"}
 
 
@@ -130,19 +129,21 @@ def _submit_scheduled(submission: Submission, workflow: str, token: ApiToken | N
 
 def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
     assert submission.cron is not None
-    cron = crons.parse_cron(submission.cron, "recurrenceConfig.cron")
+    expression = crons.parse_cron(submission.cron, "recurrenceConfig.cron")
     crons.check_timezone(submission.timezone, "recurrenceConfig.timezone")
     schedules.check_trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
     task = _task(submission, workflow, token, kind=TaskKind.RECURRING, data=submission.data)
-    task.periodic_task = PeriodicTask.objects.create(
-        name=f"task {submission.type} {task.id}",
-        task=FIRE_RECURRING_TASK,
-        args=json.dumps([str(task.id)]),
-        queue=STANDARD_QUEUE,
-        crontab=crontab_schedule(cron, submission.timezone),
-        description=f"recurring task {task.id} ({submission.type})",
+    periodic = engine_cron.register(
+        f"task {submission.type} {task.id}",
+        workflow,
+        str(expression),
+        input=submission.data,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        tz=submission.timezone,
     )
-    task.save(update_fields=["periodic_task"])
+    task.periodic_task, task.schedule_name = periodic, periodic.name
+    task.save(update_fields=["periodic_task", "schedule_name"])
     return task
 
 
@@ -168,8 +169,13 @@ def current_run(task: SubmittedTask) -> WorkflowRun | None:
         return task.run
     if task.kind == TaskKind.SCHEDULED:
         return task.scheduled_run.run if task.scheduled_run is not None else None
-    latest = task.firings.filter(run__isnull=False).select_related("run").order_by("-fire_time").first()
-    return latest.run if latest is not None else None
+    latest = firings(task).values_list("run_id", flat=True).first()
+    return WorkflowRun.objects.filter(id=latest).first() if latest is not None else None
+
+
+def firings(task: SubmittedTask) -> QuerySet[CronFiring]:
+    """The firings of a recurring task that started a run, latest first."""
+    return CronFiring.objects.filter(schedule_name=task.schedule_name, run_id__isnull=False).order_by("-fire_time")
 
 
 def as_task(run: WorkflowRun) -> SubmittedTask:
@@ -221,56 +227,13 @@ def stop_recurring(task: SubmittedTask) -> None:
             task.periodic_task.save()
 
 
-def recurring_instances(task: SubmittedTask, limit: int) -> list[RecurringFiring]:
-    """The firings of a recurring task that started a run, latest first."""
+def recurring_instances(task: SubmittedTask, limit: int) -> list[tuple[CronFiring, WorkflowRun]]:
+    """Each firing of a recurring task with the run it started, latest first."""
     if task.kind != TaskKind.RECURRING:
         raise TaskStateError(f"task {task.id} is {task.kind}, not recurring")
-    return list(task.firings.filter(run__isnull=False).select_related("run").order_by("-fire_time")[:limit])
-
-
-# --- firing (called by the Celery task that beat sends) ------------------------------------------------------
-
-
-def fire_recurring(task_id: UUID | str, now: datetime) -> UUID | None:
-    """Start the run of this cron slot once; a second firing of the same slot (or of a stopped task) does nothing."""
-    with transaction.atomic():
-        task = (
-            SubmittedTask.objects.select_for_update(of=("self",))
-            .select_related("periodic_task__crontab")
-            .filter(id=task_id, kind=TaskKind.RECURRING)
-            .first()
-        )
-        if task is None or task.stopped_at is not None or not _enabled(task.periodic_task):
-            logger.info("recurring task %s is gone or stopped; firing skipped", task_id)
-            return None
-        return _fire(task, _fire_time(task.periodic_task, now))
-
-
-def _enabled(periodic: PeriodicTask | None) -> bool:
-    return periodic is not None and periodic.enabled and periodic.crontab is not None
-
-
-def _fire_time(periodic: PeriodicTask | None, now: datetime) -> datetime:
-    assert periodic is not None and periodic.crontab is not None
-    schedule = periodic.crontab
-    cron = crons.Cron(
-        schedule.minute, schedule.hour, schedule.day_of_month, schedule.month_of_year, schedule.day_of_week
-    )
-    return crons.latest_fire_time(cron, crons.check_timezone(str(schedule.timezone)), now)
-
-
-def _fire(task: SubmittedTask, fire_time: datetime) -> UUID | None:
-    try:
-        with transaction.atomic():
-            firing = RecurringFiring.objects.create(task=task, fire_time=fire_time)
-    except IntegrityError:
-        logger.info("recurring task %s already fired for %s", task.id, fire_time.isoformat())
-        return None
-    run_id = trigger(task.workflow_name, task.data, metadata=dict(task.metadata or {}), priority=task.priority)
-    firing.run_id = run_id
-    firing.save(update_fields=["run"])
-    RunCreator.objects.create(run_id=run_id, token_id=task.created_by_id)
-    return run_id
+    shown = list(firings(task)[:limit])
+    runs = WorkflowRun.objects.in_bulk([firing.run_id for firing in shown])
+    return [(firing, runs[firing.run_id]) for firing in shown if firing.run_id in runs]
 
 
 # --- state of a task -------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django_celery_beat.models import PeriodicTask
 
 from sfpserver.accounts.models import ApiToken, Role
-from sfpserver.engine.models import WorkflowRun
+from sfpserver.engine.models import CronFiring, WorkflowRun
 from sfpserver.submissions.models import RunCreator, SubmittedTask
 
 
@@ -20,10 +20,24 @@ def visible_runs(token: ApiToken) -> QuerySet[WorkflowRun]:
     if sees_everything(token):
         return runs
     created = RunCreator.objects.filter(token=token).values("run_id")
-    scheduled = SubmittedTask.objects.filter(created_by=token, scheduled_run__run__isnull=False).values(
-        "scheduled_run__run_id"
-    )
-    return runs.filter(Q(id__in=created) | Q(id__in=scheduled))
+    own = SubmittedTask.objects.filter(created_by=token)
+    scheduled = own.filter(scheduled_run__run__isnull=False).values("scheduled_run__run_id")
+    recurring = CronFiring.objects.filter(
+        schedule_name__in=own.exclude(schedule_name="").values("schedule_name"), run_id__isnull=False
+    ).values("run_id")
+    return runs.filter(Q(id__in=created) | Q(id__in=scheduled) | Q(id__in=recurring))
+
+
+def creator(run: WorkflowRun) -> ApiToken | None:
+    """The token that started a run: directly, or through its scheduled or recurring task."""
+    direct = RunCreator.objects.filter(run_id=run.id).select_related("token").first()
+    if direct is not None:
+        return direct.token
+    task = SubmittedTask.objects.filter(scheduled_run__run_id=run.id).select_related("created_by").first()
+    if task is None:
+        names = CronFiring.objects.filter(run_id=run.id).values("schedule_name")
+        task = SubmittedTask.objects.filter(schedule_name__in=names).select_related("created_by").first()
+    return task.created_by if task is not None else None
 
 
 def visible_tasks(token: ApiToken) -> QuerySet[SubmittedTask]:

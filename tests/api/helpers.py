@@ -8,8 +8,8 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from sfpserver.engine import events, lifecycle
 from sfpserver.engine.lifecycle import ErrorInfo
-from sfpserver.engine.models import EventKind, RunEvent, ScheduledRun, StepRun, WorkflowRun
-from sfpserver.submissions.models import RecurringFiring, RunCreator, SubmittedTask
+from sfpserver.engine.models import CronFiring, EventKind, RunEvent, ScheduledRun, StepRun, WorkflowRun
+from sfpserver.submissions.models import RunCreator, SubmittedTask
 
 COUNTED = (
     WorkflowRun,
@@ -18,7 +18,7 @@ COUNTED = (
     ScheduledRun,
     SubmittedTask,
     RunCreator,
-    RecurringFiring,
+    CronFiring,
     PeriodicTask,
     CrontabSchedule,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -9,10 +10,10 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from sfpserver.engine.models import RunStatus, ScheduledRun, WorkflowRun
+from sfpserver.engine import cron
+from sfpserver.engine.models import CronFiring, RunStatus, ScheduledRun, WorkflowRun
 from sfpserver.engine.trigger import trigger
-from sfpserver.submissions import services
-from sfpserver.submissions.models import RecurringFiring, RunCreator, SubmittedTask
+from sfpserver.submissions.models import RunCreator, SubmittedTask
 from tests.api.conftest import Personas
 from tests.api.helpers import complete, fail, operation_id, progress, start, submit
 
@@ -168,56 +169,49 @@ def recurring(personas: Personas, cron: str = "*/5 * * * *", tz: str = "Europe/P
     return SubmittedTask.objects.get(id=operation_id(submit(personas.app.client, body)))
 
 
-def test_a_recurring_task_is_a_beat_entry_that_fires_the_workflow(personas: Personas) -> None:
+def test_a_recurring_task_is_an_engine_cron_in_its_time_zone(personas: Personas) -> None:
     task = recurring(personas)
     periodic = PeriodicTask.objects.select_related("crontab").get(id=task.periodic_task_id)
-    assert (periodic.task, periodic.args, periodic.queue, periodic.enabled) == (
-        "submissions.fire_recurring_task",
-        f'["{task.id}"]',
-        "standard",
-        True,
-    )
+    assert (periodic.name, periodic.task, periodic.enabled) == (task.schedule_name, "engine.cron", True)
+    assert json.loads(periodic.kwargs) == {"workflow": "t.single", "input": {"n": 1}, "metadata": {}, "priority": None}
     schedule = periodic.crontab
-    assert (schedule.minute, schedule.hour, schedule.day_of_month, schedule.month_of_year, schedule.day_of_week) == (
-        "*/5",
-        "*",
-        "*",
-        "*",
-        "*",
-    )
-    assert str(schedule.timezone) == "Europe/Paris"
+    assert schedule is not None
+    fields = (schedule.minute, schedule.hour, schedule.day_of_month, schedule.month_of_year, schedule.day_of_week)
+    assert (fields, str(schedule.timezone)) == (("*/5", "*", "*", "*", "*"), "Europe/Paris")
     assert status_of(personas.app.client, str(task.id)) == PENDING
     assert personas.app.client.get(f"/sfp/api/tasks/{task.id}/recurring-instances").json() == []
 
 
-def test_a_recurring_task_fires_once_per_cron_slot(personas: Personas) -> None:
-    task = recurring(personas)
-    slot = datetime(2030, 1, 1, 10, 5, 0, tzinfo=UTC)
-    first = services.fire_recurring(task.id, slot + timedelta(seconds=2))
-    assert first is not None
-    assert services.fire_recurring(task.id, slot + timedelta(seconds=40)) is None  # same slot, another beat
-    second = services.fire_recurring(task.id, slot + timedelta(minutes=5))
-    assert second is not None
-    assert list(RecurringFiring.objects.filter(task=task).order_by("fire_time").values_list("run_id", flat=True)) == [
-        first,
-        second,
+def test_a_recurring_task_fires_once_per_cron_slot_and_reports_its_latest_execution(personas: Personas) -> None:
+    task = recurring(personas, cron="0 9 * * *")  # 09:00 in Paris: 08:00Z in winter
+    morning = datetime(2030, 1, 2, 8, 30, tzinfo=UTC)
+    cron.fire_due(morning)
+    cron.fire_due(morning + timedelta(minutes=20))  # same slot: another scheduler, or a restart
+    cron.fire_due(morning + timedelta(days=1))
+    firings = list(CronFiring.objects.filter(schedule_name=task.schedule_name).order_by("fire_time"))
+    assert [f.fire_time for f in firings] == [
+        datetime(2030, 1, 2, 8, tzinfo=UTC),
+        datetime(2030, 1, 3, 8, tzinfo=UTC),
     ]
-    assert RunCreator.objects.get(run_id=second).token == personas.app.token
+    first, second = (str(f.run_id) for f in firings)
     instances = personas.app.client.get(f"/sfp/api/tasks/{task.id}/recurring-instances").json()
     assert instances == [
-        {"operationId": str(second), "fireTime": "2030-01-01T10:10:00Z", "status": "pending", "progress": 0},
-        {"operationId": str(first), "fireTime": "2030-01-01T10:05:00Z", "status": "pending", "progress": 0},
+        {"operationId": second, "fireTime": "2030-01-03T08:00:00Z", "status": "pending", "progress": 0},
+        {"operationId": first, "fireTime": "2030-01-02T08:00:00Z", "status": "pending", "progress": 0},
     ]
     complete(second, "only", {"n": 1})
     assert personas.app.client.get(f"/sfp/api/tasks/{task.id}/result").json()["result"] == {"only": {"n": 1}}
+    assert personas.app.client.get(f"/sfp/api/runs/{second}").json()["created_by"] == "ci"
+    assert personas.outsider.client.get(f"/sfp/api/runs/{second}").status_code == 404
 
 
-def test_stopping_a_recurring_task_disables_its_schedule_and_later_firings_do_nothing(personas: Personas) -> None:
+def test_stopping_a_recurring_task_disables_its_schedule_and_nothing_fires_after(personas: Personas) -> None:
     task = recurring(personas)
     response = personas.app.client.post(f"/sfp/api/tasks/{task.id}/stop-recurring")
     assert (response.status_code, response.json()) == (200, {"message": "Recurring task stopped"})
     assert PeriodicTask.objects.get(id=task.periodic_task_id).enabled is False
-    assert services.fire_recurring(task.id, timezone.now()) is None
+    cron.fire_due(timezone.now() + timedelta(days=1))
+    assert not CronFiring.objects.filter(schedule_name=task.schedule_name).exists()
     assert status_of(personas.app.client, str(task.id)) == {
         "status": "cancelled",
         "progress": 0,

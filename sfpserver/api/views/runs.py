@@ -30,8 +30,7 @@ from sfpserver.engine import lifecycle
 from sfpserver.engine.exceptions import InvalidStateError
 from sfpserver.engine.models import RunEvent, StepRun, WorkflowRun
 from sfpserver.engine.progress import run_progress
-from sfpserver.submissions.models import RunCreator
-from sfpserver.submissions.visibility import visible_runs
+from sfpserver.submissions.visibility import creator, visible_runs
 
 TAGS = ["runs"]
 
@@ -80,8 +79,8 @@ class RunDetailView(APIView):
         steps = StepRun.objects.order_by("created_at").select_related("worker").prefetch_related("attempts")
         run = WorkflowRun.objects.prefetch_related(Prefetch("steps", queryset=steps)).get(id=run.id)
         run.progress = run_progress(run)  # type: ignore[attr-defined]
-        creator = RunCreator.objects.filter(run_id=run.id).select_related("token").first()
-        run.created_by = creator.token.name if creator and creator.token else None  # type: ignore[attr-defined]
+        token = creator(run)
+        run.created_by = token.name if token is not None else None  # type: ignore[attr-defined]
         return Response(RunDetail(run).data)
 
 

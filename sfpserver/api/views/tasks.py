@@ -112,12 +112,11 @@ class RecurringInstancesView(APIView):
         firings = services.recurring_instances(visible_task(request, operation_id), RECURRING_INSTANCES_SHOWN)
         rows = [
             {
-                "operationId": firing.run.id,
+                "operationId": run.id,
                 "fireTime": firing.fire_time,
-                "status": services.TASK_STATUS[RunStatus(firing.run.status)],
-                "progress": run_progress(firing.run),
+                "status": services.TASK_STATUS[RunStatus(run.status)],
+                "progress": run_progress(run),
             }
-            for firing in firings
-            if firing.run is not None
+            for firing, run in firings
         ]
         return Response(RecurringInstanceResponse(rows, many=True).data, status=status.HTTP_200_OK)
