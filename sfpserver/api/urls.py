@@ -37,5 +37,5 @@ urlpatterns = [
     path("workers", workers.WorkerListView.as_view(), name="workers"),
     path("schedules", schedules.ScheduleListView.as_view(), name="schedules"),
     path("schedules/<int:schedule_id>", schedules.ScheduleDetailView.as_view(), name="schedule"),
-    re_path(r"^.*$", not_found_view),
+    re_path(r"^[\s\S]*$", not_found_view),  # any path, even one holding a newline
 ]

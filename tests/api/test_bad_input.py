@@ -235,3 +235,11 @@ def test_a_method_the_endpoint_does_not_have_answers_405(personas: Personas) -> 
         405,
         {"error": "method_not_allowed", "detail": 'Method "GET" not allowed.'},
     )
+
+
+def test_a_path_holding_a_newline_gets_the_same_404_body(personas: Personas) -> None:
+    response = personas.owner.client.get("/sfp/api/schedules/1%0A2")
+    assert (response.status_code, response.json()) == (
+        404,
+        {"error": "not_found", "detail": "no such resource: /sfp/api/schedules/1\n2"},
+    )
