@@ -14,6 +14,7 @@ import time
 from types import FrameType
 
 from config.embedded import ensure_services
+from workers.lifeline import die_with_parent
 
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
@@ -41,7 +42,9 @@ def main() -> int:
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], check=True)
         for name, args in PROCESSES.items():
-            procs[name] = subprocess.Popen([sys.executable, "-m", "workers", *args], start_new_session=True)
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "workers", *args], start_new_session=True, preexec_fn=die_with_parent
+            )
         _announce()
         _run_demo(lambda: stopping)
         while not stopping and all(p.poll() is None for p in procs.values()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import dj_database_url
@@ -24,7 +25,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
     "sfpserver.engine",
+    "sfpserver.hatchet",
+    "sfpserver.vault",
+    "sfpserver.accounts",
+    "sfpserver.submissions",
+    "sfpserver.api",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +100,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_DB_REUSE_MAX = 10**9
 
 # --- Worker pools -------------------------------------------------------------------------------------------
+# Worker processes consume through a Redis transport that survives a broker restart mid-task
+# (config/redis_transport.py); other processes keep the stock one, so Flower still recognises the broker URL.
+WORKER_BROKER_TRANSPORT = "config.redis_transport:Transport" if REDIS_URL.startswith("redis://") else None
 WORKER_COUNT = env_int("WORKER_COUNT", 2, minimum=1)
 STANDARD_CONCURRENCY = env_int("STANDARD_CONCURRENCY", 2, minimum=1)
 LONG_RUNNING_WORKER_COUNT = env_int("LONG_RUNNING_WORKER_COUNT", 1, minimum=1)
@@ -109,12 +120,59 @@ ENGINE_TICK = env_float("ENGINE_TICK", 0.5, minimum=0.05)
 ENGINE_CANCEL_GRACE = env_float("ENGINE_CANCEL_GRACE", 1.0, minimum=0)
 ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
 
+# --- Vault: credentials encrypted at rest (sfpserver/vault) ----------------------------------------------
+# Comma-separated `keyid:base64key` entries (32-byte AES-256 keys), newest first; every entry decrypts.
+# With none configured, a key is generated once into VAULT_LOCAL_KEY_FILE (local use only); production sets
+# VAULT_REQUIRE_KEYS=true, which turns a missing key into the system check error vault.E001.
+VAULT_KEYS = env_secret("VAULT_KEYS")
+VAULT_REQUIRE_KEYS = env_bool("VAULT_REQUIRE_KEYS", False)
+VAULT_LOCAL_KEY_FILE = Path(env_str("VAULT_LOCAL_KEY_FILE", str(BASE_DIR / ".local" / "vault.key")))
+
+# --- REST API (/sfp/api/) -----------------------------------------------------------------------------------
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)  # larger bodies: 413
+API_MAX_INPUT_BYTES = env_int("API_MAX_INPUT_BYTES", 256 * 1024, minimum=1)  # a task's data once encoded
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES  # the same limit for anything Django parses itself
+API_READY_POOLS = env_list("API_READY_POOLS", ["standard", "long-running"])  # each needs a live worker
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["sfpserver.accounts.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["sfpserver.accounts.permissions.HasCapability"],
+    "DEFAULT_PARSER_CLASSES": ["sfpserver.api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "sfpserver.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "sfp server task platform API",
+    "DESCRIPTION": "Tasks (sfp server's shapes), runs, workers and schedules. Authenticate with "
+    "`Authorization: Bearer <token>`; errors answer `{\"error\": CODE, \"detail\": ...}`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/sfp/api",
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "sfpserver.engine.models.RunStatus",
+        "StepStatusEnum": "sfpserver.engine.models.StepStatus",
+        "WorkerStatusEnum": "sfpserver.engine.models.WorkerStatus",
+        "TaskStatusEnum": "sfpserver.api.serializers.tasks.TASK_STATUSES",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "sfpserver.api.schema.add_error_responses",
+    ],
+}
+# The docs pages load Swagger UI / Redoc from a CDN unless drf-spectacular-sidecar is installed.
+if importlib.util.find_spec("drf_spectacular_sidecar") is not None:
+    INSTALLED_APPS.append("drf_spectacular_sidecar")
+    SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Masks the credentials leased by the attempts running in this process (sfpserver/vault/redaction.py).
+    "filters": {"redact_secrets": {"()": "sfpserver.vault.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"celery": {"level": "WARNING"}, "kombu": {"level": "WARNING"}},
 }

@@ -86,7 +86,21 @@ def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> It
         config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
     yield
     with django_db_blocker.unblock():
+        _disconnect_everyone()
         teardown_databases(config, verbosity=0)
+
+
+def _disconnect_everyone() -> None:
+    """Drop every connection to the test database (SDK helper threads, killed workers) before dropping it."""
+    from django.db import connection, connections
+
+    name = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+    connections.close_all()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,9 @@ test run and `make run` never share data. Engine timings are shortened so fault 
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 
 import pytest
 
@@ -17,7 +19,7 @@ TEST_PG_PORT = int(os.environ.get("TEST_PG_PORT", "54339"))
 TEST_REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "63809"))
 
 FAST_ENGINE = {
-    "ENGINE_WORKFLOW_MODULES": "tests.engine.workflows",
+    "ENGINE_WORKFLOW_MODULES": "tests.engine.workflows,tests.engine.celery_tasks,tests.vault.workflows,tasks.demo",
     "ENGINE_HEARTBEAT_INTERVAL": "0.5",
     "ENGINE_WORKER_DEAD_AFTER": "3",
     "ENGINE_REDISPATCH_AFTER": "3",
@@ -29,6 +31,8 @@ FAST_ENGINE = {
 def _start() -> EmbeddedServices:
     for key, value in FAST_ENGINE.items():
         os.environ.setdefault(key, value)
+    # A fresh vault key per test run, shared with the worker processes the tests start.
+    os.environ.setdefault("VAULT_KEYS", "test:" + base64.b64encode(secrets.token_bytes(32)).decode())
     return ensure_services("test", TEST_PG_PORT, TEST_REDIS_PORT)
 
 

@@ -63,9 +63,13 @@ def pool_main(pool_name: str, count: int | None) -> int:
 
 def node_main(args: argparse.Namespace) -> int:
     _django()
+    from django.conf import settings
+
     from config.celery import app
     from sfpserver.engine import worker
 
+    if settings.WORKER_BROKER_TRANSPORT:
+        app.conf.broker_transport = settings.WORKER_BROKER_TRANSPORT
     queues = [q for q in args.queues.split(",") if q]
     worker.configure(pool=args.pool, queues=queues, slots=args.concurrency, name=args.name)
     app.worker_main([

@@ -29,16 +29,25 @@ class StepDef:
     schedule_timeout: float = 300.0
     queue: str = STANDARD_QUEUE
     args: Mapping[str, Any] = field(default_factory=dict)
+    # [{"expression", "max_runs", "strategy", "name"}]: held while the step runs.
+    concurrency: tuple[Mapping[str, Any], ...] = ()
+    # [{"static_key" | "dynamic_key", "units", "limit", "window_seconds"}]
+    rate_limits: tuple[Mapping[str, Any], ...] = ()
 
     def to_spec(self) -> dict[str, Any]:
         spec = asdict(self)
         spec["parents"] = list(self.parents)
         spec["args"] = dict(self.args)
+        spec["concurrency"] = [dict(c) for c in self.concurrency]
+        spec["rate_limits"] = [dict(r) for r in self.rate_limits]
         return spec
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> StepDef:
-        return cls(**{**spec, "parents": tuple(spec.get("parents", ()))})
+        return cls(**{
+            **spec, "parents": tuple(spec.get("parents", ())), "concurrency": tuple(spec.get("concurrency", ())),
+            "rate_limits": tuple(spec.get("rate_limits", ())),
+        })
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,10 @@ class WorkflowDef:
     input_validator: InputValidator | None = None
     default_priority: int = 1
     default_metadata: Mapping[str, Any] = field(default_factory=dict)
+    # How runs start besides direct triggers: {"on_events": [...], "on_crons": [...], "cron_input": ...}.
+    triggers: Mapping[str, Any] = field(default_factory=dict)
+    # Workflow-level concurrency, held for the whole run (same shape as StepDef.concurrency).
+    concurrency: tuple[Mapping[str, Any], ...] = ()
 
     def validate(self) -> WorkflowDef:
         _check_name("workflow", self.name)
@@ -69,6 +82,8 @@ class WorkflowDef:
             "steps": [step.to_spec() for step in self.steps],
             "default_priority": self.default_priority,
             "default_metadata": dict(self.default_metadata),
+            "triggers": dict(self.triggers),
+            "concurrency": [dict(c) for c in self.concurrency],
         }
 
     @classmethod
@@ -78,6 +93,8 @@ class WorkflowDef:
             steps=tuple(StepDef.from_spec(s) for s in spec["steps"]),
             default_priority=spec.get("default_priority", 1),
             default_metadata=spec.get("default_metadata", {}),
+            triggers=spec.get("triggers", {}),
+            concurrency=tuple(spec.get("concurrency", ())),
         )
 
 

@@ -7,7 +7,7 @@ class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
 
 
-class InvalidWorkflowError(EngineError):
+class InvalidWorkflowError(EngineError, ValueError):
     """A workflow definition or trigger request is refused. `field` names what is wrong."""
 
     def __init__(self, field: str, problem: str) -> None:

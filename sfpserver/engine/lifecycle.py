@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sfpserver.engine import signals
+from sfpserver.engine import gates, signals
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
@@ -156,7 +156,7 @@ WITH r AS (
     UPDATE engine_steprun
        SET status = 'COMPLETED', output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
      WHERE id = %(step)s AND attempt = %(attempt)s AND status = 'RUNNING' AND run_id = (SELECT id FROM r)
- RETURNING id, run_id, name
+ RETURNING id, run_id, name, gated
 ), a AS (
     UPDATE engine_attempt SET outcome = 'COMPLETED', finished_at = %(now)s
      WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
@@ -171,14 +171,14 @@ WITH r AS (
                                     THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
      WHERE run_id = (SELECT run_id FROM s) AND status = 'PENDING' AND kind <> 'ON_FAILURE'
        AND (SELECT name FROM s) = ANY(parents)
- RETURNING id, attempt, queue, status
+ RETURNING id, attempt, queue, status, gated
 )
-SELECT s.run_id, c.id, c.attempt, c.queue, c.status FROM s LEFT JOIN c ON true
+SELECT s.run_id, s.id, s.gated, c.id, c.attempt, c.queue, c.status, c.gated FROM s LEFT JOIN c ON true
 """
 
 
 _STEP_STATES_SQL = """
-SELECT id, name, kind, status, error FROM engine_steprun
+SELECT id, name, kind, status, error, gated FROM engine_steprun
  WHERE run_id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
 """
 
@@ -196,11 +196,14 @@ def complete(step_id: UUID | str, attempt: int, output: Any) -> bool:
         rows, states = _pipelined(_COMPLETE_SQL, _STEP_STATES_SQL, params)
         if not rows:
             return False
-        run_id = rows[0][0]
-        dispatch_after_commit(Dispatch(row[1], row[2], row[3]) for row in rows if row[4] == StepStatus.QUEUED)
-        if rows[0][1] is None:  # no step was waiting on this one
+        run_id, step, step_gated = rows[0][0], rows[0][1], rows[0][2]
+        if step_gated:
+            gates.admit_after_commit(gates.release_step(step), [run_id])
+        children = [row[3:] for row in rows if row[3] is not None]
+        _queue_released(run_id, children)
+        if not children:  # no step was waiting on this one
             _finalize_if_done(run_id, [_step_state(row) for row in states])
-    signals.after_commit_step_changed(run_id, step_id, StepStatus.COMPLETED)
+    signals.after_commit_step_changed(run_id, step, StepStatus.COMPLETED)
     return True
 
 
@@ -217,6 +220,22 @@ def _pipelined(first: str, second: str, params: dict[str, Any]) -> tuple[list[tu
 def _jsonb(value: Any) -> str | None:
     """A JSON value as the JSONField stores it: None is SQL NULL."""
     return None if value is None else json.dumps(value)
+
+
+def _queue_released(run_id: UUID, children: list[tuple[Any, ...]]) -> None:
+    """Children (id, attempt, queue, status, gated) whose join just counted down: publish those now QUEUED
+    after commit, or hold them for their gates."""
+    queued = [child for child in children if child[3] == StepStatus.QUEUED]
+    dispatch_after_commit(Dispatch(child[0], child[1], child[2]) for child in queued if not child[4])
+    gated = [child[0] for child in queued if child[4]]
+    if gated:
+        _hold_for_gates(StepRun.objects.filter(id__in=gated), run_id)
+
+
+def _hold_for_gates(steps: Any, run_id: UUID, *, is_retry: bool = False) -> None:
+    """Queued gated steps wait (no message) until gates.py admits them after this commit."""
+    steps.update(available_at=None, dispatched_at=None)
+    gates.admit_after_commit(gates.add_step_slots(list(steps), is_retry=is_retry), [run_id])
 
 
 def fail(
@@ -265,7 +284,10 @@ def _requeue(step: StepRun, *, delay: float, app_retry: bool, error: ErrorInfo |
     if error is not None:
         step.error, step.error_type = error.message, error.type
     step.save()
-    if delay == 0:
+    if step.gated:
+        gates.release_step(step.id)
+        _hold_for_gates(StepRun.objects.filter(id=step.id), step.run_id, is_retry=True)
+    elif delay == 0:
         dispatch_after_commit([Dispatch(step.id, step.attempt, step.queue)])
 
 
@@ -274,6 +296,8 @@ def _fail_for_good(step: StepRun, error: ErrorInfo) -> None:
     step.error, step.error_type = error.message, error.type
     step.finished_at = timezone.now()
     step.save(update_fields=["status", "error", "error_type", "finished_at"])
+    if step.gated:
+        gates.admit_after_commit(gates.release_step(step.id), [step.run_id])
     _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
     _queue_on_failure(step.run_id)
     _finalize_if_done(step.run_id)
@@ -390,6 +414,8 @@ def _cancel(run_id: UUID, names: Iterable[str], reason: str) -> None:
     for step in steps.select_for_update():
         if step.status == StepStatus.RUNNING:
             _end_attempt(step, AttemptOutcome.CANCELLED, ErrorInfo("Cancelled", reason))
+        if step.gated:
+            gates.admit_after_commit(gates.release_step(step.id), [run_id])
     steps.update(status=StepStatus.CANCELLED, error=reason, error_type="Cancelled", finished_at=timezone.now())
 
 
@@ -437,6 +463,8 @@ def _finalize_if_done(run_id: UUID, steps: list[dict[str, Any]] | None = None) -
     error = "\n".join(f"{s['name']}: {s['error']}" for s in steps if s["status"] == StepStatus.FAILED)
     with connection.cursor() as cursor:  # the run's output: every completed step's output, by step name
         cursor.execute(_SETTLE_RUN_SQL, {"run": str(run_id), "status": status, "error": error, "now": timezone.now()})
+    if any(s["gated"] for s in steps):
+        gates.admit_after_commit(gates.release_run(run_id))
     signals.after_commit_run_changed(run_id)
 
 
@@ -451,15 +479,29 @@ UPDATE engine_workflowrun
 
 def _step_states(run_id: UUID) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, name, kind, status, error FROM engine_steprun WHERE run_id = %s", [str(run_id)])
+        cursor.execute(
+            "SELECT id, name, kind, status, error, gated FROM engine_steprun WHERE run_id = %s", [str(run_id)]
+        )
         return [_step_state(row) for row in cursor.fetchall()]
 
 
 def _step_state(row: tuple[Any, ...]) -> dict[str, Any]:
-    return {"id": row[0], "name": row[1], "kind": row[2], "status": row[3], "error": row[4]}
+    return {"id": row[0], "name": row[1], "kind": row[2], "status": row[3], "error": row[4], "gated": row[5]}
 
 
 # --- retry and replay ---------------------------------------------------------------------------------------
+
+
+def _restore_run_slots(run: WorkflowRun, steps: list[StepRun]) -> None:
+    """A finished run gave its workflow-level slots back; running it again needs them again."""
+    from sfpserver.engine.models import ConcurrencySlot
+
+    keys = next((s.gates.get("run_concurrency", []) for s in steps if s.gated), [])
+    if keys and not ConcurrencySlot.objects.filter(run_id=run.id, step__isnull=True).exists():
+        ConcurrencySlot.objects.bulk_create(
+            [ConcurrencySlot(key=k["key"], strategy=k["strategy"], max_runs=k["max_runs"], run_id=run.id) for k in keys]
+        )
+        gates.admit_after_commit({k["key"] for k in keys}, [run.id])
 
 
 def retry_failed(run_id: UUID | str) -> list[str]:
@@ -471,6 +513,14 @@ def retry_failed(run_id: UUID | str) -> list[str]:
         steps = list(StepRun.objects.filter(run_id=run.id))
         roots = {s.name for s in steps if s.status in (StepStatus.FAILED, StepStatus.CANCELLED)}
         return _reset(run, steps, roots)
+
+
+def replay_run(run_id: UUID | str) -> list[str]:
+    """Re-run every step of a run (Hatchet's replay of a whole workflow run)."""
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        steps = list(StepRun.objects.filter(run_id=run.id))
+        return _reset(run, steps, {s.name for s in steps if not s.parents})
 
 
 def replay_step(step_id: UUID | str) -> list[str]:
@@ -509,8 +559,11 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         step.queued_at = step.available_at = step.dispatched_at = now if queue_now else None
         step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
         step.save()
-        if queue_now:
+        if queue_now and step.gated:
+            _hold_for_gates(StepRun.objects.filter(id=step.id), run.id)
+        elif queue_now:
             ready.append(Dispatch(step.id, step.attempt, step.queue))
+    _restore_run_slots(run, steps)
     run.status, run.output, run.error, run.finished_at = RunStatus.RUNNING, None, "", None
     run.save(update_fields=["status", "output", "error", "finished_at"])
     dispatch_after_commit(ready)

@@ -133,6 +133,8 @@ class StepRun(models.Model):
     status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING)
     priority = models.SmallIntegerField(default=1)
     args = models.JSONField(default=dict, blank=True)
+    gates = models.JSONField(default=dict, blank=True)  # evaluated concurrency keys and rate limits
+    gated = models.BooleanField(default=False)  # waits for gates.py before each dispatch
     # Retry policy and counters (Hatchet's: retry_count counts every re-run, app retries use the budget).
     attempt = models.IntegerField(default=0)
     app_retry_count = models.IntegerField(default=0)
@@ -230,3 +232,54 @@ class ScheduledRun(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["trigger_at"], condition=Q(status="SCHEDULED"), name="scheduled_due")]
+
+
+
+class CronFiring(models.Model):
+    """One firing of a cron schedule; unique on (schedule, fire time) so nothing fires twice."""
+
+    schedule_name = models.CharField(max_length=200)
+    fire_time = models.DateTimeField()
+    run_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["schedule_name", "fire_time"], name="uniq_cron_firing")]
+
+
+class SlotState(models.TextChoices):
+    WAITING = "WAITING"
+    HOLDING = "HOLDING"
+
+
+class ConcurrencySlot(models.Model):
+    """A run's or a step's place under a concurrency key. Workflow-level slots (step NULL) are held for
+    the whole run, step-level slots while the step runs. Decided in Postgres (sfpserver/engine/gates.py)."""
+
+    key = models.CharField(max_length=500)
+    strategy = models.CharField(max_length=40)
+    max_runs = models.IntegerField()
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="+")
+    step = models.ForeignKey(StepRun, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=SlotState.choices, default=SlotState.WAITING)
+    is_retry = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "state"])]
+
+
+class RateLimitBucket(models.Model):
+    key = models.CharField(max_length=500, primary_key=True)
+    limit = models.IntegerField()
+    window_seconds = models.IntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class RateLimitUse(models.Model):
+    key = models.CharField(max_length=500)
+    units = models.IntegerField()
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"])]

@@ -4,6 +4,11 @@ A heartbeat thread (sfpserver/engine/worker.py) watches every attempt running he
 an attempt must stop (cancelled, timed out, reassigned), `interrupt()` sets its cancel flag, runs its stop
 callbacks (which kill CLI process groups or cancel asyncio tasks) and, after a grace period, raises
 StepInterrupted inside the thread that runs it.
+
+Redaction hook: whatever an attempt reports (log lines, stream chunks, progress messages, its error text and
+traceback, its output) passes through `Invocation.redactors` before it is stored. The engine knows nothing of
+what they mask; the vault installs one per attempt that leased secrets, and `on_finish` callbacks (run after
+the outcome is recorded, however the attempt ended) let it drop them.
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ class Invocation:
     cancelled: threading.Event = field(default_factory=threading.Event)
     thread_id: int = field(default_factory=threading.get_ident)
     stop_reason: str = ""
+    redactors: list[Callable[[str], str]] = field(default_factory=list)
     _stop_callbacks: list[Callable[[], None]] = field(default_factory=list)
+    _finish_callbacks: list[Callable[[], None]] = field(default_factory=list)
     _finished: threading.Event = field(default_factory=threading.Event)
 
     # Identity -------------------------------------------------------------------------------------------
@@ -68,15 +75,46 @@ class Invocation:
     def parent_outputs(self) -> dict[str, Any]:
         return self.claimed.parent_outputs
 
-    # Reporting ------------------------------------------------------------------------------------------
+    # Reporting (a database outage pauses the step's code here instead of failing the step) -------------------
     def log(self, message: str) -> None:
-        events.record(self.run_id, self.step_id, self.attempt, EventKind.LOG, message)
+        self._record(EventKind.LOG, message)
 
     def put_stream(self, data: str) -> None:
-        events.record(self.run_id, self.step_id, self.attempt, EventKind.STREAM, data)
+        self._record(EventKind.STREAM, data)
 
     def progress(self, percent: float, message: str = "") -> None:
-        events.record(self.run_id, self.step_id, self.attempt, EventKind.PROGRESS, message, {"percent": percent})
+        self._record(EventKind.PROGRESS, message, {"percent": percent})
+
+    def _record(self, kind: str, message: str, data: Any = None) -> None:
+        text = self.redact(message)
+        with_db_retry(
+            lambda: events.record(self.run_id, self.step_id, self.attempt, kind, text, data), "record an event"
+        )
+    # Redaction ------------------------------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """`text` with every redactor applied; if one fails, nothing of the text is kept (fail closed)."""
+        for redactor in list(self.redactors):
+            try:
+                text = redactor(text)
+            except Exception:  # a broken redactor must not let the text through
+                logger.exception("redactor failed", extra={"step_id": str(self.step_id)})
+                return "[redaction failed]"
+        return text
+
+    def redact_value(self, value: Any) -> Any:
+        """A JSON-like value with every string in it (keys too) redacted."""
+        if not self.redactors:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.redact(str(key)): self.redact_value(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.redact_value(item) for item in value]
+        return value
+
+    def redact_error(self, error: ErrorInfo) -> ErrorInfo:
+        return ErrorInfo(self.redact(error.type), self.redact(error.message), self.redact(error.traceback))
 
     def refresh_timeout(self, seconds: float) -> datetime | None:
         deadline: datetime | None = lifecycle.refresh_timeout(self.step_id, self.attempt, seconds)
@@ -85,6 +123,17 @@ class Invocation:
     # Stopping -------------------------------------------------------------------------------------------
     def on_stop(self, callback: Callable[[], None]) -> None:
         self._stop_callbacks.append(callback)
+
+    def on_finish(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the attempt's outcome is recorded, however it ended."""
+        self._finish_callbacks.append(callback)
+
+    def _run_finish_callbacks(self) -> None:
+        for callback in list(self._finish_callbacks):
+            try:
+                callback()
+            except Exception:  # a failing finish callback must not stop the others
+                logger.exception("finish callback failed", extra={"step_id": str(self.step_id)})
 
     def interrupt(self, reason: str) -> None:
         if self.cancelled.is_set():
@@ -159,6 +208,7 @@ def execute(step_id: str, attempt: int, worker_id: UUID | None, worker_name: str
     finally:
         inv._finished.set()
         running.remove(inv)
+        inv._run_finish_callbacks()
 
 
 def _recycle_connection() -> None:
@@ -179,7 +229,7 @@ def _run(inv: Invocation) -> None:
         return
     try:
         output = handler(inv)
-        payload = to_json(output)
+        payload = inv.redact_value(to_json(output))
     except StepInterrupted:
         logger.info("step stopped: %s", inv.stop_reason or "interrupted", extra=extra)
         return
@@ -187,7 +237,7 @@ def _run(inv: Invocation) -> None:
         if inv.cancelled.is_set():  # the error is how the code reacted to being stopped
             logger.info("step stopped: %s", inv.stop_reason, extra=extra)
             return
-        error = error_info(exc)
+        error = inv.redact_error(error_info(exc))
         retryable = not is_non_retryable(exc)
         logger.info("step attempt failed: %s: %s", error.type, error.message, extra=extra)
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=retryable), "record a failure")

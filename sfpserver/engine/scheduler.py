@@ -3,7 +3,8 @@
 - retries whose backoff has passed, and queued steps whose message never reached a worker (the sweeper);
 - steps that did not start within their schedule timeout (cancelled);
 - running attempts past their deadline (failed, using a retry);
-- workers silent past ENGINE_WORKER_DEAD_AFTER (their running steps are re-queued elsewhere);
+- workers silent past ENGINE_WORKER_DEAD_AFTER (their running steps are re-queued elsewhere), judged only once
+  the leader has itself been connected that long: a database outage silences every worker at once;
 - scheduled runs that are due.
 """
 
@@ -11,18 +12,28 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from sfpserver.engine import lifecycle, trigger
+from sfpserver.engine import cron, gates, lifecycle, trigger
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import EngineError
-from sfpserver.engine.models import ScheduledRun, StepRun, StepStatus, Worker, WorkerStatus
+from sfpserver.engine.models import (
+    TERMINAL_RUN_STATUSES,
+    ScheduledRun,
+    StepRun,
+    StepStatus,
+    Worker,
+    WorkerStatus,
+    WorkflowRun,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +46,10 @@ class LeaderLock:
 
     def __init__(self) -> None:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self.held_since = 0.0  # time.monotonic() when this session took the lock
+
+    def held_for(self) -> float:
+        return time.monotonic() - self.held_since
 
     def acquire(self) -> bool:
         if self._conn is not None and self._alive():
@@ -48,6 +63,7 @@ class LeaderLock:
             self.release()
             return False
         if row and row[0]:
+            self.held_since = time.monotonic()
             return True
         self.release()
         return False
@@ -70,6 +86,7 @@ class LeaderLock:
 
 
 def run_forever(stop: threading.Event) -> None:
+    _register_declared_workflows()
     lock = LeaderLock()
     leading = False
     while not stop.is_set():
@@ -77,7 +94,7 @@ def run_forever(stop: threading.Event) -> None:
             if not leading:
                 logger.info("scheduler is the leader")
             leading = True
-            tick()
+            tick(lock.held_for())
         elif leading:
             logger.warning("scheduler lost the leader lock")
             leading = False
@@ -85,9 +102,26 @@ def run_forever(stop: threading.Event) -> None:
     lock.release()
 
 
-def tick() -> None:
-    for job in (release_due_steps, time_out_schedules, time_out_attempts, reap_dead_workers, fire_scheduled_runs):
+def _register_declared_workflows() -> None:
+    """At server start: publish the shapes of ENGINE_WORKFLOW_MODULES' workflows and their crons."""
+    from sfpserver.engine import registry
+    from sfpserver.engine.runtime import with_db_retry
+
+    registry.load_workflow_modules()
+    with_db_retry(registry.publish_definitions, "publish workflow definitions")
+    with_db_retry(lambda: cron.register_declared(registry.local_workflows()), "register crons")
+
+
+def tick(leading_for: float = float("inf")) -> None:
+    """One pass over every due-time job. Silence is judged only over a span the leader itself was connected:
+    after a database outage (or a new leader taking over) workers get one full ENGINE_WORKER_DEAD_AFTER to
+    beat again before any of them is declared dead."""
+    jobs = (release_due_steps, time_out_schedules, time_out_attempts, fire_scheduled_runs, cron.fire_due, gates.tick,
+            prune_finished_runs)
+    for job in jobs:
         _safely(job)
+    if leading_for >= settings.ENGINE_WORKER_DEAD_AFTER:
+        _safely(reap_dead_workers)
 
 
 def _safely(job: Callable[[], object]) -> None:
@@ -145,6 +179,33 @@ def reap_dead_workers() -> int:
         running = StepRun.objects.filter(worker_id=worker_id, status=StepStatus.RUNNING)
         count += sum(lifecycle.reassign(step_id, attempt, reason) for step_id, attempt in running.values_list("id", "attempt"))
     return count
+
+
+_last_prune = 0.0
+PRUNE_EVERY = 60.0
+
+
+def prune_finished_runs(batch: int = BATCH) -> int:
+    """Delete, in batches, finished runs older than ENGINE_RETENTION_DAYS (with their steps and events)."""
+    global _last_prune
+    if time.monotonic() - _last_prune < PRUNE_EVERY:
+        return 0
+    _last_prune = time.monotonic()
+    return prune_before(timezone.now() - timedelta(days=settings.ENGINE_RETENTION_DAYS), batch)
+
+
+def prune_before(cutoff: Any, batch: int = BATCH) -> int:
+    deleted = 0
+    while True:
+        ids = list(
+            WorkflowRun.objects.filter(finished_at__lt=cutoff, status__in=TERMINAL_RUN_STATUSES)
+            .order_by("finished_at")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        WorkflowRun.objects.filter(id__in=ids).delete()
+        deleted += len(ids)
 
 
 def fire_scheduled_runs() -> int:

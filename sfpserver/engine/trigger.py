@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,11 +15,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import registry
-from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, WorkflowDef
+from sfpserver.engine import gates, registry
+from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
-from sfpserver.engine.models import StepKind, StepRun, StepStatus, WorkflowRun
+from sfpserver.engine.models import ConcurrencySlot, RateLimitBucket, StepKind, StepRun, StepStatus, WorkflowRun
 
 
 @dataclass
@@ -44,10 +44,12 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
     with transaction.atomic():
         run_ids: list[UUID | None] = [_existing_child(p) for p in prepared]
         new = [p for p, existing in zip(prepared, run_ids, strict=True) if existing is None]
+        gate_keys: set[str] = set()
         try:
             with transaction.atomic():
                 WorkflowRun.objects.bulk_create([p.run for p in new])
                 StepRun.objects.bulk_create([step for p in new for step in p.steps])
+                gate_keys = _create_slots(new)
         except IntegrityError:
             # A concurrent spawn of the same child won the race: resolve every request again.
             run_ids = [_existing_child(p) for p in prepared]
@@ -58,8 +60,10 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
             Dispatch(step.id, step.attempt, step.queue)
             for p in new
             for step in p.steps
-            if step.status == StepStatus.QUEUED
+            if step.status == StepStatus.QUEUED and not step.gated
         )
+        gated_runs = {p.run.id for p in new if any(step.gated for step in p.steps)}
+        gates.admit_after_commit(gate_keys, gated_runs)
     return [existing or p.run.id for p, existing in zip(prepared, run_ids, strict=True)]
 
 
@@ -85,7 +89,9 @@ def _prepare(request: TriggerRequest) -> _Prepared:
         priority=priority, parent_step_id=request.parent_step_id, child_index=request.child_index,
         child_key=request.child_key,
     )
-    return _Prepared(run, _steps(definition, run))
+    variables = {"input": run_input or {}, "additional_metadata": metadata}
+    run_keys = gates.evaluate_keys(definition.name, definition.concurrency, variables)
+    return _Prepared(run, _steps(definition, run, run_keys, variables))
 
 
 def _validated_input(definition: WorkflowDef, value: Any) -> Any:
@@ -110,10 +116,38 @@ def _metadata(definition: WorkflowDef, metadata: Mapping[str, Any] | None) -> di
         raise InvalidWorkflowError("additional_metadata", f"must be JSON-serialisable: {exc}") from None
 
 
-def _steps(definition: WorkflowDef, run: WorkflowRun) -> list[StepRun]:
+def _step_gates(definition: WorkflowDef, step: StepDef, run_keys: list[gates.Key], variables: dict[str, Any]) -> dict[str, Any]:
+    keys = gates.evaluate_keys(f"{definition.name}:{step.name}", step.concurrency, variables)
+    limits = gates.evaluate_rate_limits(step.rate_limits, variables)
+    for limit in limits:
+        if limit["limit"] is None and not RateLimitBucket.objects.filter(key=limit["key"]).exists():
+            raise InvalidWorkflowError(
+                f"steps.{step.name}.rate_limits", f"no rate limit {limit['key']!r}; create it first (rate_limits.put)"
+            )
+    if not (keys or limits or run_keys):
+        return {}
+    return {"concurrency": [asdict(k) for k in keys], "run_concurrency": [asdict(k) for k in run_keys], "rate_limits": limits}
+
+
+def _create_slots(prepared: list[_Prepared]) -> set[str]:
+    """WAITING slots for each gated run (held for the whole run) and for its gated root steps."""
+    run_slots = [
+        ConcurrencySlot(key=k["key"], strategy=k["strategy"], max_runs=k["max_runs"], run_id=p.run.id)
+        for p in prepared
+        for k in (p.steps[0].gates.get("run_concurrency", []) if p.steps else [])
+    ]
+    ConcurrencySlot.objects.bulk_create(run_slots)
+    roots = [step for p in prepared for step in p.steps if step.gated and step.status == StepStatus.QUEUED]
+    return {s.key for s in run_slots} | gates.add_step_slots(roots)
+
+
+def _steps(
+    definition: WorkflowDef, run: WorkflowRun, run_keys: list[gates.Key], variables: dict[str, Any]
+) -> list[StepRun]:
     now = timezone.now()
     steps = []
     for step in definition.steps:
+        step_gates = _step_gates(definition, step, run_keys, variables)
         is_root = not step.parents and step.kind != StepKind.ON_FAILURE
         execution_timeout = step.execution_timeout or (
             settings.LONG_RUNNING_DEFAULT_TIMEOUT if step.queue == LONG_RUNNING_QUEUE else settings.STANDARD_DEFAULT_TIMEOUT
@@ -125,8 +159,9 @@ def _steps(definition: WorkflowDef, run: WorkflowRun) -> list[StepRun]:
                 retries=step.retries, backoff_factor=step.backoff_factor, backoff_max_seconds=step.backoff_max_seconds,
                 execution_timeout=execution_timeout, schedule_timeout=step.schedule_timeout,
                 status=StepStatus.QUEUED if is_root else StepStatus.PENDING,
-                queued_at=now if is_root else None, available_at=now if is_root else None,
-                dispatched_at=now if is_root else None,
+                gates=step_gates, gated=bool(step_gates),
+                queued_at=now if is_root else None, available_at=now if is_root and not step_gates else None,
+                dispatched_at=now if is_root and not step_gates else None,
                 schedule_deadline=now + timedelta(seconds=step.schedule_timeout) if is_root else None,
             )
         )

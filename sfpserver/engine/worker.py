@@ -12,8 +12,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from celery import signals as celery_signals
+from celery.exceptions import Reject
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from sfpserver.engine import lifecycle, registry, runtime
@@ -34,6 +35,7 @@ class WorkerIdentity:
 
 _identity: WorkerIdentity | None = None
 _stop = threading.Event()
+_draining = threading.Event()  # shutting down: finish what runs, start nothing new
 
 
 def identity() -> WorkerIdentity | None:
@@ -50,6 +52,9 @@ def configure(pool: str, queues: list[str], slots: int, name: str, labels: dict[
 
 
 def run_step(step_id: str, attempt: int) -> None:
+    if _draining.is_set():
+        # A message that reached this worker after its shutdown began goes back to the queue untouched.
+        raise Reject("worker is shutting down", requeue=True)
     ident = _identity
     runtime.execute(step_id, attempt, ident.id if ident else None, ident.name if ident else socket.gethostname())
 
@@ -77,6 +82,7 @@ def _register() -> None:
 
 
 def _on_shutting_down(**_: Any) -> None:
+    _draining.set()
     _set_status(WorkerStatus.PAUSED)  # takes no new work; running steps finish while it keeps beating
 
 
@@ -88,6 +94,7 @@ def _on_shutdown(**_: Any) -> None:
 def _set_status(status: str) -> None:
     if _identity is None:
         return
+    close_old_connections()  # this thread's connection may have died with a database restart long ago
     try:
         Worker.objects.filter(id=_identity.id).update(
             status=status, stopped_at=timezone.now() if status == WorkerStatus.STOPPED else None
@@ -100,7 +107,7 @@ def _heartbeat_loop() -> None:
     while not _stop.wait(settings.ENGINE_HEARTBEAT_INTERVAL):
         try:
             beat()
-        except DatabaseError:
+        except (DatabaseError, InterfaceError):
             logger.warning("heartbeat failed; retrying next tick")
             connection.close()
 

@@ -50,6 +50,17 @@ def slow(inv: Any) -> dict[str, Any]:
     return {"slept": seconds}
 
 
+def reporting(inv: Any) -> dict[str, Any]:
+    """Like `slow`, but reports its progress every slice, as a real build streams its output."""
+    _executed(inv)
+    seconds = float((inv.input or {}).get("seconds", 3))
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        inv.progress(100 * elapsed / seconds)
+        time.sleep(0.1)
+    return {"slept": seconds}
+
+
 def spin_forever(inv: Any) -> None:
     _executed(inv)
     while True:
@@ -61,7 +72,15 @@ def wf(name: str, *steps: StepDef, **kwargs: Any) -> None:
     register_workflow(WorkflowDef(name=name, steps=steps, **kwargs), handlers)
 
 
-HANDLERS = {"echo": echo, "flaky": flaky, "refuse": refuse, "boom": boom, "slow": slow, "spin": spin_forever}
+HANDLERS = {
+    "echo": echo,
+    "flaky": flaky,
+    "refuse": refuse,
+    "boom": boom,
+    "slow": slow,
+    "spin": spin_forever,
+    "reporting": reporting,
+}
 
 
 def step(name: str, handler: str, *parents: str, **kwargs: Any) -> StepDef:
@@ -96,3 +115,4 @@ wf("t.cancel", step("long", "slow"), step("after", "echo", "long"))
 wf("t.long_pool", step("long", "slow", queue="long-running"))
 wf("t.fault", step("one", "echo", queue=FAULT_QUEUE), step("two", "slow", "one", queue=FAULT_QUEUE),
    step("three", "echo", "two", queue=FAULT_QUEUE))
+wf("t.reporting_chain", *(step(f"s{i}", "reporting", *([f"s{i - 1}"] if i else [])) for i in range(5)))

@@ -1,0 +1,91 @@
+"""Issuing and checking API tokens.
+
+A token reads `sfp_<prefix>_<secret>`. The prefix finds the row; the secret is checked against an
+HMAC-SHA256 keyed with a key derived from SECRET_KEY (or one of SECRET_KEY_FALLBACKS, so a key rotation
+does not lock everyone out at once). The token is shown once, when issued, and stored nowhere in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from sfpserver.accounts.exceptions import (
+    ExpiredTokenError,
+    MalformedTokenError,
+    RevokedTokenError,
+    UnknownTokenError,
+)
+from sfpserver.accounts.models import ApiToken, Role
+
+TOKEN_PREFIX = "sfp"
+_KEY_PURPOSE = b"sfpserver.accounts.api-token.v1"
+LAST_USED_PRECISION = timedelta(seconds=60)  # last_used_at is written at most once a minute per token
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # the full token string, to show once
+
+
+def issue(name: str, role: str, expires_in_days: int | None = None) -> IssuedToken:
+    if role not in Role.values:
+        raise ValueError(f"role: expected one of {', '.join(Role.values)}, got {role!r}")
+    if not name.strip():
+        raise ValueError("name: a non-empty name is required")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    token = ApiToken.objects.create(
+        name=name.strip(), role=role, prefix=prefix, secret_hash=_hash(secret, _keys()[0]), expires_at=expires_at
+    )
+    return IssuedToken(token, f"{TOKEN_PREFIX}_{prefix}_{secret}")
+
+
+def authenticate(presented: str) -> ApiToken:
+    """The active token matching `presented`; raises a TokenError naming why it cannot be used."""
+    prefix, secret = _split(presented)
+    token = ApiToken.objects.filter(prefix=prefix).first()
+    if token is None or not any(hmac.compare_digest(token.secret_hash, _hash(secret, key)) for key in _keys()):
+        raise UnknownTokenError()
+    now = timezone.now()
+    state = token.state(now)
+    if state == "revoked":
+        raise RevokedTokenError()
+    if state == "expired":
+        raise ExpiredTokenError()
+    _touch(token, now)
+    return token
+
+
+def revoke(token: ApiToken) -> None:
+    ApiToken.objects.filter(id=token.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def _split(presented: str) -> tuple[str, str]:
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
+        raise MalformedTokenError()
+    return parts[1], parts[2]
+
+
+def _keys() -> list[bytes]:
+    secret_keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [hmac.new(str(key).encode(), _KEY_PURPOSE, hashlib.sha256).digest() for key in secret_keys]
+
+
+def _hash(secret: str, key: bytes) -> str:
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def _touch(token: ApiToken, now: datetime) -> None:
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(id=token.id).update(last_used_at=now)
+        token.last_used_at = now

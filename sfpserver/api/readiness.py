@@ -1,0 +1,86 @@
+"""Is this deployment ready to take work? Postgres answers, Redis answers, every migration is applied, and
+each required pool has a live worker. Problems are named; connection strings and secrets never are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Count
+from django.utils import timezone
+
+from sfpserver.engine.models import Worker, WorkerStatus
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+
+def checks() -> dict[str, Check]:
+    return {
+        "postgres": check_postgres(),
+        "redis": check_redis(),
+        "migrations": check_migrations(),
+        "workers": check_workers(),
+    }
+
+
+def _failure(exc: Exception) -> str:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+
+
+def check_postgres() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        return Check(False, f"cannot query the database ({_failure(exc)})")
+    return Check(True, "reachable")
+
+
+def check_redis() -> Check:
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return Check(False, f"cannot reach the broker ({type(exc).__name__})")
+    finally:
+        client.close()
+    return Check(True, "reachable")
+
+
+def check_migrations() -> Check:
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        return Check(False, f"cannot read the migration state ({_failure(exc)})")
+    unapplied = [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+    if unapplied:
+        return Check(False, f"{len(unapplied)} unapplied: {', '.join(unapplied)}")
+    return Check(True, "all applied")
+
+
+def check_workers() -> Check:
+    silent_since = timezone.now() - timedelta(seconds=settings.ENGINE_WORKER_DEAD_AFTER)
+    try:
+        rows = (
+            Worker.objects.filter(status=WorkerStatus.ACTIVE, last_heartbeat__gte=silent_since)
+            .values("pool")
+            .annotate(live=Count("id"))
+        )
+        live = {row["pool"]: row["live"] for row in rows}
+    except DatabaseError as exc:
+        return Check(False, f"cannot read the workers ({_failure(exc)})")
+    counts = ", ".join(f"{pool}: {live.get(pool, 0)} live" for pool in settings.API_READY_POOLS)
+    missing = [pool for pool in settings.API_READY_POOLS if not live.get(pool)]
+    if missing:
+        return Check(False, f"no live worker in pool(s) {', '.join(missing)} ({counts})")
+    return Check(True, counts or "no pool is required (API_READY_POOLS is empty)")

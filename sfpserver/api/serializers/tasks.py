@@ -1,0 +1,102 @@
+"""sfp server's task API shapes (camelCase, as sfp server has them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from sfpserver.api.serializers.common import StrictSerializer
+from sfpserver.submissions.services import Submission
+from sfpserver.submissions.task_types import known_types
+
+PRIORITIES = {"low": 1, "medium": 2, "high": 3}
+SCHEDULE_TYPES = ("immediate", "scheduled", "recurring")
+TASK_STATUSES = ("pending", "active", "completed", "failed", "cancelled")
+MAX_LOCK_DURATION_MS = 7 * 24 * 3600 * 1000
+
+
+class RecurrenceConfigRequest(StrictSerializer):
+    cron = serializers.CharField(max_length=100, help_text="five fields: minute hour day-of-month month day-of-week")
+    timezone = serializers.CharField(max_length=64, default="UTC", help_text="IANA time zone of the cron")
+
+
+class SubmitTaskRequest(StrictSerializer):
+    type = serializers.ChoiceField(choices=[], help_text="the task type; each maps to a registered workflow")
+    data = serializers.DictField(help_text="the task's input")  # type: ignore[assignment]
+    metadata = serializers.DictField(required=False, default=dict, help_text="key/values to filter runs by")
+    priority = serializers.ChoiceField(choices=list(PRIORITIES), required=False)
+    scheduleType = serializers.ChoiceField(choices=SCHEDULE_TYPES, required=False)
+    scheduledFor = serializers.DateTimeField(required=False, help_text="ISO time of a one-time scheduled task")
+    recurrenceConfig = RecurrenceConfigRequest(required=False)
+    lockDuration = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_LOCK_DURATION_MS, help_text="ms; recorded, not enforced yet"
+    )
+    retryConfig = serializers.DictField(required=False, help_text="recorded; retries are set per step")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        types = known_types()
+        field = self.fields["type"]
+        assert isinstance(field, serializers.ChoiceField)
+        field.choices = types
+        field.error_messages["invalid_choice"] = f'unknown task type "{{input}}"; known types: {", ".join(types)}'
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        declared = attrs.get("scheduleType")
+        scheduled, recurring = "scheduledFor" in attrs, "recurrenceConfig" in attrs
+        if scheduled and recurring:
+            raise serializers.ValidationError(
+                {"recurrenceConfig": "a task is either scheduled (scheduledFor) or recurring, not both"}
+            )
+        if declared == "scheduled" and not scheduled:
+            raise serializers.ValidationError({"scheduledFor": "required when scheduleType is 'scheduled'"})
+        if declared == "recurring" and not recurring:
+            raise serializers.ValidationError({"recurrenceConfig": "required when scheduleType is 'recurring'"})
+        if declared == "immediate" and (scheduled or recurring):
+            raise serializers.ValidationError(
+                {"scheduleType": "an immediate task takes neither scheduledFor nor recurrenceConfig"}
+            )
+        return attrs
+
+    def submission(self) -> Submission:
+        data = self.validated_data
+        recurrence = data.get("recurrenceConfig") or {}
+        options = {key: data[key] for key in ("lockDuration", "retryConfig") if key in data}
+        return Submission(
+            type=data["type"],
+            data=data["data"],
+            metadata=data["metadata"],
+            priority=PRIORITIES[data["priority"]] if "priority" in data else None,
+            scheduled_for=data.get("scheduledFor"),
+            cron=recurrence.get("cron"),
+            timezone=recurrence.get("timezone", "UTC"),
+            options=options,
+        )
+
+
+class SubmitTaskResponse(serializers.Serializer):
+    operationId = serializers.UUIDField()
+    type = serializers.CharField()
+
+
+class TaskError(serializers.Serializer):
+    message = serializers.CharField()
+    stack = serializers.CharField(allow_blank=True, help_text="traceback of the last failed attempt")
+
+
+class TaskStatusResponse(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TASK_STATUSES)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    error = TaskError(allow_null=True)
+
+
+class TaskResultResponse(TaskStatusResponse):
+    result = serializers.JSONField(allow_null=True, help_text="the run's output (per step) once completed")
+
+
+class RecurringInstanceResponse(serializers.Serializer):
+    operationId = serializers.UUIDField(allow_null=True, help_text="the id of the run this firing started")
+    fireTime = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=TASK_STATUSES)
+    progress = serializers.IntegerField(min_value=0, max_value=100)

@@ -1,0 +1,41 @@
+"""Everything under /sfp/api/. Credentials (`/sfp/api/credentials`, write-only) and the workers' credential
+lease endpoint belong to the vault (sfpserver/vault) and plug in here, guarded by
+Capability.MANAGE_CREDENTIALS and Capability.WORKER_ENDPOINTS."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from sfpserver.api.errors import not_found_view
+from sfpserver.api.views import health, runs, schedules, tasks, workers
+
+app_name = "api"
+
+urlpatterns = [
+    path("ping", health.PingView.as_view(), name="ping"),
+    path("ready", health.ReadinessView.as_view(), name="ready"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("tasks", tasks.TasksView.as_view(), name="tasks"),
+    path("tasks/<uuid:operation_id>", tasks.TaskView.as_view(), name="task"),
+    path("tasks/<uuid:operation_id>/status", tasks.TaskStatusView.as_view(), name="task-status"),
+    path("tasks/<uuid:operation_id>/result", tasks.TaskResultView.as_view(), name="task-result"),
+    path("tasks/<uuid:operation_id>/stop-recurring", tasks.StopRecurringView.as_view(), name="task-stop-recurring"),
+    path(
+        "tasks/<uuid:operation_id>/recurring-instances",
+        tasks.RecurringInstancesView.as_view(),
+        name="task-recurring-instances",
+    ),
+    path("runs", runs.RunListView.as_view(), name="runs"),
+    path("runs/<uuid:run_id>", runs.RunDetailView.as_view(), name="run"),
+    path("runs/<uuid:run_id>/events", runs.RunEventsView.as_view(), name="run-events"),
+    path("runs/<uuid:run_id>/cancel", runs.RunCancelView.as_view(), name="run-cancel"),
+    path("runs/<uuid:run_id>/retry-failed", runs.RunRetryFailedView.as_view(), name="run-retry-failed"),
+    path("runs/<uuid:run_id>/steps/<uuid:step_id>/replay", runs.StepReplayView.as_view(), name="step-replay"),
+    path("workers", workers.WorkerListView.as_view(), name="workers"),
+    path("schedules", schedules.ScheduleListView.as_view(), name="schedules"),
+    path("schedules/<int:schedule_id>", schedules.ScheduleDetailView.as_view(), name="schedule"),
+    re_path(r"^[\s\S]*$", not_found_view),  # any path, even one holding a newline
+]

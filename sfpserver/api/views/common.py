@@ -1,0 +1,48 @@
+"""What every API view shares: the caller's token, finding what it may see, pagination."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+
+from sfpserver.accounts.models import ApiToken
+from sfpserver.engine.models import WorkflowRun
+from sfpserver.submissions import services
+from sfpserver.submissions.exceptions import TaskNotFoundError
+from sfpserver.submissions.models import SubmittedTask
+from sfpserver.submissions.visibility import visible_runs, visible_tasks
+
+
+class Pages(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def caller(request: Request) -> ApiToken:
+    token = request.auth
+    assert isinstance(token, ApiToken), "HasCapability lets only token-authenticated requests through"
+    return token
+
+
+def visible_run(request: Request, run_id: UUID) -> WorkflowRun:
+    run = visible_runs(caller(request)).filter(id=run_id).first()
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    return run
+
+
+def visible_task(request: Request, operation_id: UUID) -> SubmittedTask:
+    """A task submitted through the API, or any run the caller may see (its id is its operationId)."""
+    token = caller(request)
+    related = ("run", "scheduled_run__run", "periodic_task")
+    task = visible_tasks(token).select_related(*related).filter(id=operation_id).first()
+    if task is not None:
+        return task
+    run = visible_runs(token).filter(id=operation_id).first()
+    if run is None:
+        raise TaskNotFoundError(operation_id)
+    return services.as_task(run)

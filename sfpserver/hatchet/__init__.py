@@ -1,0 +1,50 @@
+"""A Hatchet-compatible SDK on the durable engine: `from sfpserver.hatchet import Hatchet, Context, ...`.
+
+The names are resolved lazily (PEP 562): importing this package does nothing, and the first name a plain
+script imports sets Django up, so the SDK works with nothing but DATABASE_URL / REDIS_URL in the environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Hatchet": "client",
+    "Context": "context",
+    "DurableContext": "context",
+    "DedupeViolationError": "exceptions",
+    "FailedTaskRunExceptionGroup": "exceptions",
+    "IllegalTaskOutputError": "exceptions",
+    "NonRetryableException": "exceptions",
+    "RetryAfterException": "exceptions",
+    "TaskRunError": "exceptions",
+    "Standalone": "runnables",
+    "Task": "runnables",
+    "Workflow": "runnables",
+    "TaskRunRef": "runs",
+    "WorkflowRunRef": "runs",
+    "Worker": "worker",
+    **{
+        name: "types"
+        for name in (
+            "BulkCancelReplayOpts", "BulkPushEventOptions", "BulkPushEventWithMetadata", "ConcurrencyExpression",
+            "ConcurrencyLimitStrategy", "DesiredWorkerLabel", "EmptyModel", "Priority", "PushEventOptions",
+            "RateLimit", "RateLimitDuration", "RunFilter", "RunStatus", "ScheduleTriggerWorkflowOptions",
+            "StickyStrategy", "TaskDefaults", "TriggerWorkflowOptions", "V1TaskStatus", "WorkerLabel",
+            "WorkerLabelComparator", "WorkerStatus", "WorkflowRunTriggerConfig",
+        )
+    },
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sfpserver.hatchet' has no attribute {name!r}")
+    from sfpserver.hatchet.setup import ensure_django
+
+    ensure_django()
+    return getattr(importlib.import_module(f"sfpserver.hatchet.{module}"), name)

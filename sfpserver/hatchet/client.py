@@ -1,0 +1,151 @@
+"""`Hatchet()`: the entry point, configured from the Django settings (no token, no gRPC)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sfpserver.hatchet.features import (
+    CronClient,
+    EventClient,
+    RateLimitsClient,
+    ScheduledClient,
+    WorkersClient,
+    WorkflowsClient,
+)
+from sfpserver.hatchet.runnables import (
+    DEFAULT_EXECUTION_TIMEOUT,
+    DEFAULT_SCHEDULE_TIMEOUT,
+    Standalone,
+    Workflow,
+    current_context,
+)
+from sfpserver.hatchet.runs import RunsClient
+from sfpserver.hatchet.setup import ensure_django
+from sfpserver.hatchet.types import (
+    ConcurrencyExpression,
+    DesiredWorkerLabel,
+    Duration,
+    Priority,
+    RateLimit,
+    TaskDefaults,
+)
+from sfpserver.hatchet.worker import Worker
+
+R = TypeVar("R")
+
+
+class Hatchet:
+    def __init__(self, debug: bool | None = None, client: Any = None, config: Any = None) -> None:
+        ensure_django()
+        self.debug = bool(debug)
+        self.config = config
+        self.runs = RunsClient()
+        self.event = EventClient()
+        self.cron = CronClient()
+        self.scheduled = ScheduledClient()
+        self.workflows = WorkflowsClient()
+        self.workers = WorkersClient()
+        self.rate_limits = RateLimitsClient()
+
+    @property
+    def tenant_id(self) -> str:
+        return "default"
+
+    @property
+    def namespace(self) -> str:
+        return ""
+
+    @property
+    def current_context(self) -> Any:
+        return current_context.get()
+
+    def workflow(
+        self,
+        *,
+        name: str,
+        description: str | None = None,
+        input_validator: Any = None,
+        on_events: list[str] | None = None,
+        on_crons: list[str] | None = None,
+        cron_input: Any = None,
+        version: str | None = None,
+        sticky: Any = None,
+        default_priority: int | Priority = Priority.LOW,
+        concurrency: int | ConcurrencyExpression | list[ConcurrencyExpression] | None = None,
+        task_defaults: TaskDefaults | None = None,
+        default_filters: list[Any] | None = None,
+        default_additional_metadata: dict[str, Any] | None = None,
+        idempotency: Any = None,
+    ) -> Workflow[Any]:
+        return Workflow(
+            self, name=name, description=description, input_validator=input_validator, on_events=on_events,
+            on_crons=on_crons, cron_input=cron_input, version=version, sticky=sticky,
+            default_priority=default_priority, concurrency=concurrency, task_defaults=task_defaults,
+            default_filters=default_filters, default_additional_metadata=default_additional_metadata,
+            idempotency=idempotency,
+        )
+
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_validator: Any = None,
+        on_events: list[str] | None = None,
+        on_crons: list[str] | None = None,
+        cron_input: Any = None,
+        version: str | None = None,
+        sticky: Any = None,
+        default_priority: int | Priority = Priority.LOW,
+        concurrency: int | ConcurrencyExpression | list[ConcurrencyExpression] | None = None,
+        schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+        execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
+        retries: int = 0,
+        rate_limits: list[RateLimit] | None = None,
+        desired_worker_labels: list[DesiredWorkerLabel] | None = None,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: int | None = None,
+        default_filters: list[Any] | None = None,
+        default_additional_metadata: dict[str, Any] | None = None,
+        idempotency: Any = None,
+        slot_cost: int | None = None,
+        _durable: bool = False,
+    ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
+        def decorator(fn: Callable[..., R]) -> Standalone[Any, R]:
+            standalone: Standalone[Any, R] = Standalone(
+                self, name=name or fn.__name__, description=description, input_validator=input_validator,
+                on_events=on_events, on_crons=on_crons, cron_input=cron_input, version=version, sticky=sticky,
+                default_priority=default_priority, default_filters=default_filters,
+                default_additional_metadata=default_additional_metadata, idempotency=idempotency,
+            )
+            standalone.task(
+                name=name or fn.__name__, schedule_timeout=schedule_timeout, execution_timeout=execution_timeout,
+                retries=retries, rate_limits=rate_limits, desired_worker_labels=desired_worker_labels,
+                backoff_factor=backoff_factor, backoff_max_seconds=backoff_max_seconds,
+                concurrency=concurrency if not isinstance(concurrency, ConcurrencyExpression) else [concurrency],
+                slot_cost=slot_cost, _durable=_durable,
+            )(fn)
+            return standalone
+
+        return decorator
+
+    def durable_task(self, *, name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
+        kwargs.pop("eviction_policy", None)
+        return self.task(name=name, **kwargs, _durable=True)
+
+    def worker(
+        self,
+        name: str,
+        slots: int | None = None,
+        durable_slots: int | None = None,
+        labels: dict[str, str | int] | None = None,
+        workflows: list[Any] | None = None,
+        lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
+    ) -> Worker:
+        return Worker(name, slots=slots, durable_slots=durable_slots, labels=labels, workflows=workflows,
+                      lifespan=lifespan)
+
+
+__all__ = ["Hatchet", "ensure_django", "timedelta"]

@@ -1,0 +1,105 @@
+"""Hatchet's exceptions, with the same names and text formats (reference/hatchet-sdk.md §1.19)."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from datetime import timedelta
+
+from sfpserver.engine.exceptions import NonRetryableError
+
+TASK_RUN_ERROR_METADATA_KEY = "__hatchet_error_metadata__"
+
+
+class NonRetryableException(NonRetryableError):  # noqa: N818 - Hatchet's name
+    """Raise from a task to fail it without using its remaining retries."""
+
+
+class RetryAfterException(Exception):  # noqa: N818 - Hatchet's name
+    def __init__(self, message: str = "", *, after: timedelta) -> None:
+        super().__init__(message)
+        self.after = after
+
+
+class DedupeViolationError(Exception):
+    """A workflow has already been run with this deduplication value."""
+
+
+class IllegalTaskOutputError(Exception):
+    """A task returned something other than a dict, a Pydantic model, a dataclass or a falsy value."""
+
+
+class LoopAlreadyRunningError(Exception):
+    pass
+
+
+class TaskRunError(Exception):
+    """The wire format of a task's error: "<Type>: <message>\\n<traceback>" (+ a metadata line)."""
+
+    def __init__(self, exc: str, exc_type: str, trace: str, task_run_external_id: str | None) -> None:
+        super().__init__(exc)
+        self.exc = exc
+        self.exc_type = exc_type
+        self.trace = trace
+        self.task_run_external_id = task_run_external_id
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str, str | None]]:
+        return (type(self), (self.exc, self.exc_type, self.trace, self.task_run_external_id))
+
+    def __str__(self) -> str:
+        return self.serialize(include_metadata=False)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def serialize(self, include_metadata: bool) -> str:
+        exc_type = self.exc_type.replace(": ", ":::")
+        exc = self.exc.replace("\n", "\\\n")
+        header = f"{exc_type}: {exc}" if exc_type and exc else f"{exc_type}{exc}"
+        result = f"{header}\n{self.trace}" if header and self.trace else f"{header}{self.trace}"
+        if result and include_metadata:
+            meta = {TASK_RUN_ERROR_METADATA_KEY: {"task_run_external_id": self.task_run_external_id}}
+            return result + "\n\n" + json.dumps(meta)
+        return result
+
+    @classmethod
+    def deserialize(cls, serialized: str) -> TaskRunError:
+        if not serialized:
+            return cls("", "", "", None)
+        external_id = None
+        last = serialized.split("\n")[-1]
+        try:
+            meta = json.loads(last)
+            if isinstance(meta, dict) and TASK_RUN_ERROR_METADATA_KEY in meta:
+                external_id = meta[TASK_RUN_ERROR_METADATA_KEY].get("task_run_external_id")
+                serialized = serialized[: -len(last)].strip()
+        except json.JSONDecodeError:
+            pass
+        try:
+            header, trace = serialized.split("\n", 1)
+            exc_type, exc = header.split(": ", 1)
+        except ValueError:
+            return cls(serialized, "HatchetError", "", external_id)
+        return cls(exc.replace("\\\n", "\n"), exc_type.replace(":::", ": "), trace, external_id)
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, task_run_external_id: str | None) -> TaskRunError:
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return cls(str(exc), type(exc).__name__, trace, task_run_external_id)
+
+
+class FailedTaskRunExceptionGroup(ValueError):  # noqa: N818 - Hatchet's name
+    def __init__(self, message: str, exceptions: list[TaskRunError]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exceptions = exceptions
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[TaskRunError]]]:
+        return (type(self), (self.message, self.exceptions))
+
+    def __str__(self) -> str:
+        lines = [self.message.strip()]
+        for index, exc in enumerate(self.exceptions, 1):
+            lines.append(f"\n--- Exception {index} ---")
+            lines.append(str(exc))
+        return "\n".join(lines)

@@ -1,0 +1,297 @@
+"""The feature clients: `hatchet.event`, `cron`, `scheduled`, `workflows`, `workers`, `rate_limits`."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from sfpserver.engine import cron as engine_cron
+from sfpserver.engine.exceptions import InvalidWorkflowError
+from sfpserver.engine.models import ScheduledRun, Worker, WorkflowDefinition
+from sfpserver.engine.models import WorkerStatus as EngineWorkerStatus
+from sfpserver.engine.trigger import TriggerRequest, trigger_many
+from sfpserver.hatchet.dbsync import aio_db, run_db
+from sfpserver.hatchet.types import BulkPushEventWithMetadata, PushEventOptions, RateLimitDuration, WorkerStatus
+
+INACTIVE_AFTER = timedelta(seconds=5)
+
+
+def validate_cron(expression: str) -> str:
+    try:
+        return engine_cron.normalize(expression)
+    except InvalidWorkflowError as exc:
+        raise ValueError(exc.problem) from None
+
+
+# --- events ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    tenant_id: str
+    event_id: str
+    key: str
+    payload: str
+    event_timestamp: datetime
+    additional_metadata: str
+    scope: str | None = None
+    seen_at: datetime | None = None
+
+
+def _matches(pattern: str, key: str) -> bool:
+    return pattern == key or ("*" in pattern and fnmatch.fnmatchcase(key, pattern))
+
+
+def _push(key: str, payload: dict[str, Any], metadata: dict[str, Any], priority: int | None, scope: str | None) -> Event:
+    from sfpserver.hatchet.models import Event as EventRow
+    from sfpserver.hatchet.runnables import current_context
+
+    ctx = current_context.get()
+    if ctx is not None and ctx._inv is not None:
+        metadata = {"hatchet__source_workflow_run_id": ctx.workflow_run_id,
+                    "hatchet__source_step_run_id": ctx.task_run_id, **metadata}
+    row = EventRow.objects.create(key=key, payload=payload, additional_metadata=metadata, scope=scope, priority=priority)
+    run_metadata = {**metadata, "hatchet__event_id": str(row.id), "hatchet__event_key": key}
+    requests = [
+        TriggerRequest(definition.name, payload or None, metadata=run_metadata, priority=priority)
+        for definition in WorkflowDefinition.objects.all()
+        if any(_matches(p, key) for p in (definition.spec.get("triggers") or {}).get("on_events", []))
+    ]
+    if requests:
+        trigger_many(requests)
+    return Event("default", str(row.id), key, json.dumps(payload), row.created_at, json.dumps(metadata), scope)
+
+
+class EventClient:
+    def push(
+        self, event_key: str, payload: dict[str, Any], options: PushEventOptions | None = None,
+        additional_metadata: dict[str, Any] | None = None, priority: int | None = None, scope: str | None = None,
+    ) -> Event:
+        opts = options or PushEventOptions()
+        metadata = {**opts.additional_metadata, **(additional_metadata or {})}
+        return run_db(lambda: _push(event_key, payload, metadata, priority or opts.priority, scope or opts.scope))
+
+    async def aio_push(self, event_key: str, payload: dict[str, Any], **kwargs: Any) -> Event:
+        return await aio_db(lambda: self.push(event_key, payload, **kwargs))
+
+    def bulk_push(self, events: list[BulkPushEventWithMetadata], options: Any = None) -> list[Event]:
+        return [self.push(e.key, e.payload, additional_metadata=e.additional_metadata, priority=e.priority, scope=e.scope)
+                for e in events]
+
+    async def aio_bulk_push(self, events: list[BulkPushEventWithMetadata], options: Any = None) -> list[Event]:
+        return await aio_db(lambda: self.bulk_push(events, options))
+
+
+# --- cron and scheduled runs ------------------------------------------------------------------------------
+
+
+@dataclass
+class CronWorkflows:
+    metadata: Any
+    workflow_name: str
+    cron: str
+    name: str
+    input: Any
+    additional_metadata: dict[str, Any]
+    enabled: bool
+
+
+@dataclass
+class _Meta:
+    id: str
+
+
+class CronClient:
+    def create(
+        self, workflow_name: str, cron_name: str, expression: str, input: Any = None,
+        additional_metadata: dict[str, Any] | None = None, priority: int | None = None,
+    ) -> CronWorkflows:
+        normalized = validate_cron(expression)
+        data = input.model_dump(mode="json") if hasattr(input, "model_dump") else (input or {})
+        task = run_db(lambda: engine_cron.register(
+            f"{workflow_name}:{cron_name}", workflow_name, normalized, input=data or None,
+            metadata=additional_metadata or {}, priority=priority,
+        ))
+        return CronWorkflows(_Meta(str(task.id)), workflow_name, normalized, cron_name, data,
+                             additional_metadata or {}, True)
+
+    async def aio_create(self, *args: Any, **kwargs: Any) -> CronWorkflows:
+        return await aio_db(lambda: self.create(*args, **kwargs))
+
+    def delete(self, cron_id: str) -> None:
+        from django_celery_beat.models import PeriodicTask
+
+        run_db(lambda: PeriodicTask.objects.filter(id=cron_id, task=engine_cron.CRON_TASK).delete())
+
+    async def aio_delete(self, cron_id: str) -> None:
+        await aio_db(lambda: self.delete(cron_id))
+
+    def list(self, workflow_name: str | None = None, **_: Any) -> list[CronWorkflows]:
+        from django_celery_beat.models import PeriodicTask
+
+        def read() -> list[CronWorkflows]:
+            rows = []
+            for task in PeriodicTask.objects.filter(task=engine_cron.CRON_TASK).select_related("crontab"):
+                params = json.loads(task.kwargs or "{}")
+                if workflow_name and params.get("workflow") != workflow_name:
+                    continue
+                rows.append(CronWorkflows(_Meta(str(task.id)), params.get("workflow", ""), engine_cron.expression_of(task),
+                                          task.name.split(":", 1)[-1], params.get("input"),
+                                          params.get("metadata") or {}, task.enabled))
+            return rows
+
+        return run_db(read)
+
+
+@dataclass
+class ScheduledWorkflows:
+    metadata: Any
+    workflow_name: str
+    trigger_at: datetime
+    input: Any
+    additional_metadata: dict[str, Any]
+    status: str
+    workflow_run_id: str | None
+
+
+def _scheduled(row: ScheduledRun) -> ScheduledWorkflows:
+    return ScheduledWorkflows(_Meta(str(row.id)), row.workflow_name, row.trigger_at, row.input,
+                              row.additional_metadata, row.status, str(row.run_id) if row.run_id else None)
+
+
+class ScheduledClient:
+    def create(
+        self, workflow_name: str, trigger_at: datetime, input: Any = None,
+        additional_metadata: dict[str, Any] | None = None, priority: int | None = None,
+    ) -> ScheduledWorkflows:
+        when = trigger_at.replace(tzinfo=timezone.utc) if trigger_at.tzinfo is None else trigger_at
+        data = input.model_dump(mode="json") if hasattr(input, "model_dump") else input
+        row = run_db(lambda: ScheduledRun.objects.create(
+            workflow_name=workflow_name, trigger_at=when, input=data or None,
+            additional_metadata=additional_metadata or {}, priority=priority,
+        ))
+        return _scheduled(row)
+
+    async def aio_create(self, *args: Any, **kwargs: Any) -> ScheduledWorkflows:
+        return await aio_db(lambda: self.create(*args, **kwargs))
+
+    def get(self, scheduled_id: str) -> ScheduledWorkflows:
+        return _scheduled(run_db(lambda: ScheduledRun.objects.get(id=scheduled_id)))
+
+    def list(self, workflow_name: str | None = None, **_: Any) -> list[ScheduledWorkflows]:
+        def read() -> list[ScheduledWorkflows]:
+            rows = ScheduledRun.objects.all().order_by("trigger_at")
+            if workflow_name:
+                rows = rows.filter(workflow_name=workflow_name)
+            return [_scheduled(r) for r in rows]
+
+        return run_db(read)
+
+    def update(self, scheduled_id: str, trigger_at: datetime) -> ScheduledWorkflows:
+        run_db(lambda: ScheduledRun.objects.filter(id=scheduled_id, status="SCHEDULED").update(trigger_at=trigger_at))
+        return self.get(scheduled_id)
+
+    def delete(self, scheduled_id: str) -> None:
+        run_db(lambda: ScheduledRun.objects.filter(id=scheduled_id, status="SCHEDULED").update(status="CANCELLED"))
+
+    def bulk_delete(self, scheduled_ids: list[str] | None = None, **_: Any) -> None:
+        for scheduled_id in scheduled_ids or []:
+            self.delete(scheduled_id)
+
+
+# --- workflows, workers, rate limits ------------------------------------------------------------------------
+
+
+@dataclass
+class WorkflowSummary:
+    metadata: Any
+    name: str
+    description: str | None = None
+
+
+class WorkflowsClient:
+    def list(self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None) -> Any:
+        def read() -> list[WorkflowSummary]:
+            rows = WorkflowDefinition.objects.order_by("name")
+            if workflow_name:
+                rows = rows.filter(name=workflow_name)
+            start = offset or 0
+            return [WorkflowSummary(_Meta(r.name), r.name) for r in rows[start : start + (limit or 1000)]]
+
+        return _Rows(run_db(read))
+
+    def get(self, workflow_id: str) -> WorkflowSummary:
+        row = run_db(lambda: WorkflowDefinition.objects.get(name=workflow_id))
+        return WorkflowSummary(_Meta(row.name), row.name)
+
+    def delete(self, workflow_id: str) -> None:
+        run_db(lambda: WorkflowDefinition.objects.filter(name=workflow_id).delete())
+
+
+@dataclass
+class _Rows:
+    rows: list[Any]
+
+
+@dataclass
+class WorkerInfo:
+    metadata: Any
+    name: str
+    status: WorkerStatus
+    last_heartbeat_at: datetime
+    labels: list[dict[str, Any]]
+    slots: int
+    pool: str
+
+
+def worker_status(worker: Worker) -> WorkerStatus:
+    if worker.status == EngineWorkerStatus.PAUSED:
+        return WorkerStatus.PAUSED
+    if worker.status != EngineWorkerStatus.ACTIVE or timezone.now() - worker.last_heartbeat > INACTIVE_AFTER:
+        return WorkerStatus.INACTIVE
+    return WorkerStatus.ACTIVE
+
+
+def _worker_info(w: Worker) -> WorkerInfo:
+    return WorkerInfo(_Meta(str(w.id)), w.name, worker_status(w), w.last_heartbeat,
+                      [{"key": k, "value": v} for k, v in (w.labels or {}).items()], w.slots, w.pool)
+
+
+class WorkersClient:
+    def list(self) -> _Rows:
+        return _Rows(run_db(lambda: [_worker_info(w) for w in Worker.objects.order_by("-started_at")]))
+
+    async def aio_list(self) -> _Rows:
+        return await aio_db(self.list)
+
+    def get(self, worker_id: str) -> WorkerInfo:
+        return _worker_info(run_db(lambda: Worker.objects.get(id=worker_id)))
+
+    async def aio_get(self, worker_id: str) -> WorkerInfo:
+        return await aio_db(lambda: self.get(worker_id))
+
+    def pause(self, worker_id: str) -> WorkerInfo:
+        run_db(lambda: Worker.objects.filter(id=worker_id).update(status=EngineWorkerStatus.PAUSED))
+        return self.get(worker_id)
+
+    def unpause(self, worker_id: str) -> WorkerInfo:
+        run_db(lambda: Worker.objects.filter(id=worker_id, status=EngineWorkerStatus.PAUSED).update(
+            status=EngineWorkerStatus.ACTIVE))
+        return self.get(worker_id)
+
+
+class RateLimitsClient:
+    def put(self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND) -> None:
+        from sfpserver.engine.models import RateLimitBucket
+        from sfpserver.hatchet.types import RATE_LIMIT_SECONDS
+
+        window = RATE_LIMIT_SECONDS[RateLimitDuration(duration)]
+        run_db(lambda: RateLimitBucket.objects.update_or_create(key=key, defaults={"limit": limit, "window_seconds": window}))
+
+    async def aio_put(self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND) -> None:
+        await aio_db(lambda: self.put(key, limit, duration))

@@ -1,0 +1,566 @@
+"""Triggering and reading runs: WorkflowRunRef, TaskRunRef and the `hatchet.runs` client."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from uuid import UUID
+
+from django.utils import timezone
+
+from sfpserver.engine import lifecycle
+from sfpserver.engine.exceptions import InvalidStateError
+from sfpserver.engine.models import (
+    TERMINAL_RUN_STATUSES,
+    Attempt,
+    EventKind,
+    RunEvent,
+    StepRun,
+    StepStatus,
+    WorkflowRun,
+)
+from sfpserver.engine.trigger import TriggerRequest, trigger_many
+from sfpserver.hatchet.dbsync import aio_db, run_db
+from sfpserver.hatchet.exceptions import FailedTaskRunExceptionGroup, TaskRunError
+from sfpserver.hatchet.runnables import current_context
+from sfpserver.hatchet.types import BulkCancelReplayOpts, RunFilter, V1TaskStatus, WorkflowRunTriggerConfig
+
+if TYPE_CHECKING:
+    from sfpserver.hatchet.runnables import BaseWorkflow, Standalone
+
+R = TypeVar("R")
+POLL_START, POLL_MAX = 0.05, 0.5
+
+
+# --- triggering -----------------------------------------------------------------------------------------
+
+
+def _request(
+    workflow: BaseWorkflow[Any], input: Any, *, child_key: str | None, child_index: int | None,
+    additional_metadata: dict[str, Any], priority: int | None,
+) -> TriggerRequest:
+    ctx = current_context.get()
+    metadata = dict(additional_metadata)
+    parent_step_id = None
+    if ctx is not None and ctx._inv is not None:  # spawned from inside a running task: a child run
+        parent_step_id = ctx.task_run_id
+        metadata = {**ctx.additional_metadata, **metadata}
+        if child_key is None and child_index is None:
+            child_index = _next_child_index(ctx)
+    return TriggerRequest(
+        workflow.to_definition(), input, metadata=metadata, priority=priority, parent_step_id=parent_step_id,
+        child_index=child_index, child_key=child_key,
+    )
+
+
+def _next_child_index(ctx: Any) -> int:
+    index: int = getattr(ctx, "_child_index", 0)
+    ctx._child_index = index + 1
+    return index
+
+
+def trigger_workflow(workflow: BaseWorkflow[Any], input: Any, **options: Any) -> str:
+    request = _request(workflow, input, **options)
+    return str(run_db(lambda: trigger_many([request])[0]))
+
+
+def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
+    requests = [
+        _request(
+            workflow, item.input, child_key=item.options.child_key, child_index=item.options.child_index,
+            additional_metadata=item.options.additional_metadata, priority=item.options.priority,
+        )
+        for item in items
+    ]
+    return [str(run_id) for run_id in run_db(lambda: trigger_many(requests))]
+
+
+# --- results ----------------------------------------------------------------------------------------------
+
+
+def task_run_error(step: StepRun) -> TaskRunError:
+    trace = Attempt.objects.filter(step=step).order_by("-number").values_list("traceback", flat=True).first() or ""
+    return TaskRunError(step.error, step.error_type, trace, str(step.id))
+
+
+def _status(run_id: str) -> str | None:
+    return WorkflowRun.objects.filter(id=run_id).values_list("status", flat=True).first()
+
+
+def _outcome(run_id: str, *, for_async: bool) -> dict[str, Any]:
+    run = WorkflowRun.objects.get(id=run_id)
+    steps = list(StepRun.objects.filter(run_id=run_id))
+    if run.status == "FAILED":
+        errors = [task_run_error(s) for s in steps if s.status == StepStatus.FAILED and s.error]
+        raise FailedTaskRunExceptionGroup(f"Workflow run {run_id} failed.", errors)
+    if run.status == "CANCELLED" and not for_async:
+        raise ValueError(f"Workflow run {run_id} was cancelled.")
+    outputs = {s.name: s.output for s in steps if s.status == StepStatus.COMPLETED}
+    return {k: v for k, v in outputs.items() if v} if for_async else outputs
+
+
+def _valid_uuid(value: str) -> bool:
+    try:
+        UUID(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+class WorkflowRunRef:
+    def __init__(self, workflow_run_id: str) -> None:
+        self.workflow_run_id = str(workflow_run_id)
+
+    def __str__(self) -> str:
+        return self.workflow_run_id
+
+    def __repr__(self) -> str:
+        return f"WorkflowRunRef({self.workflow_run_id!r})"
+
+    def result(self, poll_interval: float | None = None) -> dict[str, Any]:
+        interval, misses = POLL_START, 0
+        while True:
+            status = run_db(lambda: _status(self.workflow_run_id)) if _valid_uuid(self.workflow_run_id) else None
+            if status is None:
+                misses += 1
+                if misses > 10:
+                    raise ValueError(f"Workflow run {self.workflow_run_id} not found")
+            elif status in TERMINAL_RUN_STATUSES:
+                return run_db(lambda: _outcome(self.workflow_run_id, for_async=False))
+            time.sleep(interval)
+            interval = min(interval * 1.5, poll_interval or POLL_MAX)
+
+    async def aio_result(self) -> dict[str, Any]:
+        interval, misses = POLL_START, 0
+        while True:
+            status = await aio_db(lambda: _status(self.workflow_run_id)) if _valid_uuid(self.workflow_run_id) else None
+            if status is None:
+                misses += 1
+                if misses > 10:
+                    raise ValueError(f"Workflow run {self.workflow_run_id} not found")
+            elif status in TERMINAL_RUN_STATUSES:
+                return await aio_db(lambda: _outcome(self.workflow_run_id, for_async=True))
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, POLL_MAX)
+
+
+class TaskRunRef(Generic[R]):
+    def __init__(self, workflow_run_id: str, standalone: Standalone[Any, R]) -> None:
+        self.workflow_run_id = str(workflow_run_id)
+        self._standalone = standalone
+        self._ref = WorkflowRunRef(workflow_run_id)
+
+    def __str__(self) -> str:
+        return self.workflow_run_id
+
+    def result(self, poll_interval: float | None = None) -> R:
+        return self._standalone._extract(self._ref.result(poll_interval))
+
+    async def aio_result(self) -> R:
+        return self._standalone._extract(await self._ref.aio_result())
+
+
+# --- read models ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class APIResourceMeta:
+    id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class TaskRunDetail:
+    external_id: str
+    readable_id: str
+    output: Any
+    error: str | None
+    status: V1TaskStatus
+    is_evicted: bool = False
+
+
+@dataclass
+class WorkflowRunDetail:
+    external_id: str
+    status: V1TaskStatus
+    input: Any
+    additional_metadata: dict[str, Any]
+    task_runs: dict[str, TaskRunDetail]
+    done: bool
+    is_evicted: bool = False
+
+
+@dataclass
+class V1TaskSummary:
+    metadata: APIResourceMeta
+    task_external_id: str
+    status: V1TaskStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration: int | None
+    display_name: str
+    input: Any
+    output: Any
+    error_message: str | None
+    retry_count: int
+    attempt: int
+    additional_metadata: dict[str, Any]
+    action_id: str | None
+    workflow_id: str
+    workflow_name: str
+    workflow_run_external_id: str
+    type: str
+    parent_task_external_id: str | None = None
+    num_spawned_children: int = 0
+    children: list[V1TaskSummary] | None = None
+    is_evicted: bool = False
+    tenant_id: str = "default"
+
+
+@dataclass
+class PaginationResponse:
+    current_page: int
+    next_page: int
+    num_pages: int
+
+
+@dataclass
+class V1TaskSummaryList:
+    rows: list[V1TaskSummary]
+    pagination: PaginationResponse
+
+
+@dataclass
+class V1TaskEvent:
+    id: int
+    task_id: str
+    timestamp: datetime
+    event_type: str
+    message: str
+    error_message: str | None = None
+    worker_id: str | None = None
+    attempt: int | None = None
+    retry_count: int | None = None
+
+
+@dataclass
+class V1WorkflowRun:
+    metadata: APIResourceMeta
+    status: V1TaskStatus
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration: int | None
+    additional_metadata: dict[str, Any]
+    display_name: str
+    workflow_id: str
+    output: Any
+    error_message: str | None
+    input: Any
+    created_at: datetime
+    parent_task_external_id: str | None
+    tenant_id: str = "default"
+
+
+@dataclass
+class V1WorkflowRunDetails:
+    run: V1WorkflowRun
+    task_events: list[V1TaskEvent]
+    shape: list[dict[str, Any]]
+    tasks: list[V1TaskSummary]
+    workflow_config: dict[str, Any] = field(default_factory=dict)
+
+
+def _ms(start: datetime | None, end: datetime | None) -> int | None:
+    return int((end - start).total_seconds() * 1000) if start and end else None
+
+
+def _task_status(status: str) -> V1TaskStatus:
+    return V1TaskStatus.QUEUED if status == StepStatus.PENDING else V1TaskStatus(status)
+
+
+def _task_summary(step: StepRun, run: WorkflowRun) -> V1TaskSummary:
+    error = task_run_error(step).serialize(include_metadata=True) if step.status == StepStatus.FAILED else None
+    return V1TaskSummary(
+        metadata=APIResourceMeta(str(step.id), step.created_at, step.created_at), task_external_id=str(step.id),
+        status=_task_status(step.status), created_at=step.created_at, started_at=step.started_at,
+        finished_at=step.finished_at, duration=_ms(step.started_at, step.finished_at),
+        display_name=f"{step.name}-{int(step.created_at.timestamp())}", input=run.input or {},
+        output=step.output or {}, error_message=error, retry_count=step.attempt, attempt=step.attempt + 1,
+        additional_metadata=run.additional_metadata, action_id=step.action, workflow_id=run.workflow_name,
+        workflow_name=run.workflow_name, workflow_run_external_id=str(run.id), type="TASK",
+        parent_task_external_id=str(run.parent_step_id) if run.parent_step_id else None,
+        num_spawned_children=WorkflowRun.objects.filter(parent_step_id=step.id).count(),
+    )
+
+
+def _run_summary(run: WorkflowRun, steps: list[StepRun]) -> V1TaskSummary:
+    failed = [s for s in steps if s.status == StepStatus.FAILED]
+    return V1TaskSummary(
+        metadata=APIResourceMeta(str(run.id), run.created_at, run.created_at), task_external_id=str(run.id),
+        status=V1TaskStatus(run.status), created_at=run.created_at, started_at=run.started_at,
+        finished_at=run.finished_at, duration=_ms(run.started_at, run.finished_at),
+        display_name=f"{run.workflow_name}-{int(run.created_at.timestamp())}", input=run.input or {},
+        output=run.output or {}, error_message=task_run_error(failed[-1]).serialize(True) if failed else None,
+        retry_count=max((s.attempt for s in steps), default=0), attempt=max((s.attempt for s in steps), default=0) + 1,
+        additional_metadata=run.additional_metadata, action_id=None, workflow_id=run.workflow_name,
+        workflow_name=run.workflow_name, workflow_run_external_id=str(run.id), type="DAG",
+        parent_task_external_id=str(run.parent_step_id) if run.parent_step_id else None,
+        children=[_task_summary(s, run) for s in steps],
+    )
+
+
+class RunsClient:
+    """`hatchet.runs`."""
+
+    # Reading -----------------------------------------------------------------------------------------------
+    def get_details(self, external_id: str) -> WorkflowRunDetail:
+        def read() -> WorkflowRunDetail:
+            run = WorkflowRun.objects.get(id=external_id)
+            steps = StepRun.objects.filter(run=run)
+            return WorkflowRunDetail(
+                external_id=str(run.id), status=V1TaskStatus(run.status), input=run.input,
+                additional_metadata=run.additional_metadata,
+                task_runs={
+                    s.name: TaskRunDetail(
+                        external_id=str(s.id), readable_id=s.name, output=s.output,
+                        error=task_run_error(s).serialize(True) if s.status == StepStatus.FAILED else None,
+                        status=_task_status(s.status),
+                    )
+                    for s in steps
+                },
+                done=run.status in TERMINAL_RUN_STATUSES,
+            )
+
+        return run_db(read)
+
+    async def aio_get_details(self, external_id: str) -> WorkflowRunDetail:
+        return await aio_db(lambda: self.get_details(external_id))
+
+    def get(self, workflow_run_id: str) -> V1WorkflowRunDetails:
+        def read() -> V1WorkflowRunDetails:
+            run = WorkflowRun.objects.get(id=workflow_run_id)
+            steps = list(StepRun.objects.filter(run=run).order_by("created_at", "name"))
+            failed = [s for s in steps if s.status == StepStatus.FAILED]
+            by_parent = {s.name: [c for c in steps if s.name in c.parents] for s in steps}
+            return V1WorkflowRunDetails(
+                run=V1WorkflowRun(
+                    metadata=APIResourceMeta(str(run.id), run.created_at, run.created_at),
+                    status=V1TaskStatus(run.status), started_at=run.started_at, finished_at=run.finished_at,
+                    duration=_ms(run.started_at, run.finished_at), additional_metadata=run.additional_metadata,
+                    display_name=f"{run.workflow_name}-{int(run.created_at.timestamp())}",
+                    workflow_id=run.workflow_name, output=run.output or {},
+                    error_message=task_run_error(failed[-1]).serialize(True) if failed else None,
+                    input=run.input or {}, created_at=run.created_at,
+                    parent_task_external_id=str(run.parent_step_id) if run.parent_step_id else None,
+                ),
+                task_events=_task_events(steps),
+                shape=[
+                    {"task_external_id": str(s.id), "step_id": s.name, "task_name": s.name,
+                     "children_step_ids": [c.name for c in by_parent[s.name]]}
+                    for s in steps
+                ],
+                tasks=[_task_summary(s, run) for s in steps],
+            )
+
+        return run_db(read)
+
+    async def aio_get(self, workflow_run_id: str) -> V1WorkflowRunDetails:
+        return await aio_db(lambda: self.get(workflow_run_id))
+
+    def get_status(self, workflow_run_id: str) -> V1TaskStatus:
+        status = run_db(lambda: _status(workflow_run_id))
+        if status is None:
+            raise ValueError(f"Workflow run {workflow_run_id} not found")
+        return V1TaskStatus(status)
+
+    async def aio_get_status(self, workflow_run_id: str) -> V1TaskStatus:
+        return await aio_db(lambda: self.get_status(workflow_run_id))
+
+    def get_task_run(self, task_run_id: str) -> V1TaskSummary:
+        def read() -> V1TaskSummary:
+            step = StepRun.objects.select_related("run").get(id=task_run_id)
+            return _task_summary(step, step.run)
+
+        return run_db(read)
+
+    async def aio_get_task_run(self, task_run_id: str) -> V1TaskSummary:
+        return await aio_db(lambda: self.get_task_run(task_run_id))
+
+    def list(
+        self,
+        since: datetime | None = None,
+        only_tasks: bool = False,
+        offset: int | None = None,
+        limit: int | None = None,
+        statuses: list[V1TaskStatus] | None = None,
+        until: datetime | None = None,
+        additional_metadata: dict[str, str] | None = None,
+        workflow_ids: list[str] | None = None,
+        worker_id: str | None = None,
+        parent_task_external_id: str | None = None,
+        triggering_event_external_id: str | None = None,
+        include_payloads: bool = True,
+    ) -> V1TaskSummaryList:
+        def read() -> V1TaskSummaryList:
+            runs = _filtered_runs(
+                RunFilter(since=since or timezone.now() - timedelta(days=1), until=until, statuses=statuses,
+                          workflow_ids=workflow_ids, additional_metadata=additional_metadata)
+            )
+            if parent_task_external_id:
+                runs = runs.filter(parent_step_id=parent_task_external_id)
+            if triggering_event_external_id:
+                runs = runs.filter(additional_metadata__contains={"hatchet__event_id": triggering_event_external_id})
+            size, start = limit or 50, offset or 0
+            total = runs.count()
+            page = list(runs.order_by("-created_at")[start : start + size])
+            rows: list[V1TaskSummary] = []
+            for run in page:
+                steps = list(StepRun.objects.filter(run=run))
+                if worker_id and not any(str(s.worker_id) == worker_id for s in steps):
+                    continue
+                rows.extend([_task_summary(s, run) for s in steps] if only_tasks else [_run_summary(run, steps)])
+            return V1TaskSummaryList(
+                rows, PaginationResponse(start // size + 1, start // size + 2, -(-total // size))
+            )
+
+        return run_db(read)
+
+    async def aio_list(self, **kwargs: Any) -> V1TaskSummaryList:
+        return await aio_db(lambda: self.list(**kwargs))
+
+    def list_with_pagination(self, **kwargs: Any) -> list[V1TaskSummary]:
+        return self.list(limit=10_000, **kwargs).rows
+
+    def get_result(self, run_id: str) -> Any:
+        return run_db(lambda: WorkflowRun.objects.filter(id=run_id).values_list("output", flat=True).first())
+
+    async def aio_get_result(self, run_id: str) -> Any:
+        return await aio_db(lambda: self.get_result(run_id))
+
+    def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
+        return WorkflowRunRef(workflow_run_id)
+
+    # Triggering by name --------------------------------------------------------------------------------------
+    def create(
+        self, workflow_name: str, input: dict[str, Any], additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+    ) -> V1WorkflowRunDetails:
+        from sfpserver.engine.trigger import trigger
+
+        run_id = run_db(lambda: trigger(workflow_name, input or None, metadata=additional_metadata or {}, priority=priority))
+        return self.get(str(run_id))
+
+    async def aio_create(self, workflow_name: str, input: dict[str, Any], **kwargs: Any) -> V1WorkflowRunDetails:
+        return await aio_db(lambda: self.create(workflow_name, input, **kwargs))
+
+    # Acting --------------------------------------------------------------------------------------------------
+    def cancel(self, run_id: str) -> None:
+        run_db(lambda: _cancel(run_id))
+
+    async def aio_cancel(self, run_id: str) -> None:
+        await aio_db(lambda: _cancel(run_id))
+
+    def replay(self, run_id: str) -> None:
+        run_db(lambda: _replay(run_id))
+
+    async def aio_replay(self, run_id: str) -> None:
+        await aio_db(lambda: _replay(run_id))
+
+    def bulk_cancel(self, opts: BulkCancelReplayOpts) -> None:
+        run_db(lambda: [_cancel(i) for i in _ids(opts)])
+
+    async def aio_bulk_cancel(self, opts: BulkCancelReplayOpts) -> None:
+        await aio_db(lambda: [_cancel(i) for i in _ids(opts)])
+
+    def bulk_replay(self, opts: BulkCancelReplayOpts) -> None:
+        run_db(lambda: [_replay(i) for i in _ids(opts)])
+
+    async def aio_bulk_replay(self, opts: BulkCancelReplayOpts) -> None:
+        await aio_db(lambda: [_replay(i) for i in _ids(opts)])
+
+    # Streaming -----------------------------------------------------------------------------------------------
+    async def subscribe_to_stream(self, workflow_run_id: str) -> AsyncIterator[str]:
+        """Yield the run's stream chunks in order, ending when the run has finished and all are read."""
+        last_id = 0
+        while True:
+            chunks, status = await aio_db(functools.partial(_stream_after, workflow_run_id, last_id))
+            for event_id, message in chunks:
+                last_id = event_id
+                yield message
+            if not chunks and status in TERMINAL_RUN_STATUSES:
+                return
+            if not chunks:
+                await asyncio.sleep(0.05)
+
+
+def _stream_after(run_id: str, last_id: int) -> tuple[list[tuple[int, str]], str | None]:
+    status = _status(run_id)  # read before the chunks: a chunk written before the run ended is never missed
+    chunks = list(
+        RunEvent.objects.filter(run_id=run_id, kind=EventKind.STREAM, id__gt=last_id)
+        .order_by("id")
+        .values_list("id", "message")[:500]
+    )
+    return chunks, status
+
+
+def _task_events(steps: list[StepRun]) -> list[V1TaskEvent]:
+    events: list[V1TaskEvent] = []
+    for attempt in Attempt.objects.filter(step__in=steps).order_by("started_at"):
+        events.append(V1TaskEvent(attempt.id * 2, str(attempt.step_id), attempt.started_at, "STARTED", "",
+                                  worker_id=str(attempt.worker_id) if attempt.worker_id else None,
+                                  attempt=attempt.number + 1, retry_count=attempt.number))
+        if attempt.finished_at:
+            kind = {"COMPLETED": "FINISHED", "TIMED_OUT": "TIMED_OUT", "REASSIGNED": "REASSIGNED",
+                    "CANCELLED": "CANCELLED"}.get(attempt.outcome, "FAILED")
+            events.append(V1TaskEvent(attempt.id * 2 + 1, str(attempt.step_id), attempt.finished_at, kind,
+                                      attempt.error_message, error_message=attempt.error_message or None,
+                                      attempt=attempt.number + 1, retry_count=attempt.number))
+    return events
+
+
+def _filtered_runs(filters: RunFilter) -> Any:
+    runs = WorkflowRun.objects.filter(created_at__gte=filters.since)
+    if filters.until:
+        runs = runs.filter(created_at__lte=filters.until)
+    if filters.statuses:
+        runs = runs.filter(status__in=[str(getattr(s, "value", s)) for s in filters.statuses])
+    if filters.workflow_ids:
+        runs = runs.filter(workflow_name__in=filters.workflow_ids)
+    for key, value in (filters.additional_metadata or {}).items():
+        runs = runs.filter(additional_metadata__contains={key: value})
+    return runs
+
+
+def _ids(opts: BulkCancelReplayOpts) -> list[str]:
+    if opts.ids is not None:
+        return [str(i) for i in opts.ids]
+    assert opts.filters is not None
+    return [str(i) for i in _filtered_runs(opts.filters).values_list("id", flat=True)]
+
+
+def _cancel(run_or_task_id: str) -> None:
+    if not _valid_uuid(run_or_task_id):
+        raise ValueError(f"{run_or_task_id!r} is not a run or task id")
+    if WorkflowRun.objects.filter(id=run_or_task_id).exists():
+        lifecycle.cancel_run(run_or_task_id)
+    else:
+        lifecycle.cancel_step(run_or_task_id)
+
+
+def _replay(run_or_task_id: str) -> None:
+    if not _valid_uuid(run_or_task_id):
+        raise ValueError(f"{run_or_task_id!r} is not a run or task id")
+    try:
+        if WorkflowRun.objects.filter(id=run_or_task_id).exists():
+            lifecycle.replay_run(run_or_task_id)
+        else:
+            lifecycle.replay_step(run_or_task_id)
+    except InvalidStateError:
+        pass  # Hatchet does not replay tasks that are still running

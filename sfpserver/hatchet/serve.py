@@ -1,0 +1,17 @@
+"""Serving SDK workflows from the platform's own worker pools (`python -m workers standard|long-running`).
+
+A module listed in ENGINE_WORKFLOW_MODULES calls `serve(...)` with its workflows: their shapes and task
+code join this process's engine registry, so the pools run them and the server can trigger them by name.
+Tasks choose a pool with a required desired worker label `pool=standard|long-running`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfpserver.engine import registry
+
+
+def serve(*workflows: Any) -> None:
+    for workflow in workflows:
+        registry.register_workflow(workflow.to_definition(), workflow.handlers())

@@ -1,0 +1,27 @@
+"""Errors of the task service. The API maps each to one HTTP status and error code."""
+
+from __future__ import annotations
+
+
+class SubmissionError(Exception):
+    """Base of the task service's errors."""
+
+
+class InvalidSubmissionError(SubmissionError):
+    """A request is refused; `field` names what is wrong (dotted for nested fields)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class TaskNotFoundError(SubmissionError):
+    """No such task, or one the caller may not see (the two are not told apart)."""
+
+    def __init__(self, operation_id: object) -> None:
+        super().__init__(f"no task with operationId {operation_id}")
+
+
+class TaskStateError(SubmissionError):
+    """The operation does not apply to the task in its current state."""

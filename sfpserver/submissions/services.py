@@ -1,0 +1,293 @@
+"""sfp server's task API as a service: submit immediate, scheduled and recurring tasks, read their state,
+cancel them, stop recurring ones, and fire recurring ones when beat says so."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule
+
+from sfpserver.accounts.models import ApiToken
+from sfpserver.engine import cron as engine_cron
+from sfpserver.engine import lifecycle, schedules
+from sfpserver.engine.exceptions import InvalidWorkflowError, UnknownWorkflowError
+from sfpserver.engine.models import (
+    TERMINAL_RUN_STATUSES,
+    Attempt,
+    CronFiring,
+    RunStatus,
+    ScheduledRun,
+    StepRun,
+    StepStatus,
+    WorkflowRun,
+)
+from sfpserver.engine.progress import run_progress
+from sfpserver.engine.trigger import trigger
+from sfpserver.submissions import cron as crons
+from sfpserver.submissions.exceptions import InvalidSubmissionError, TaskNotFoundError, TaskStateError
+from sfpserver.submissions.models import RunCreator, SubmittedTask, TaskKind
+from sfpserver.submissions.payloads import check_json
+from sfpserver.submissions.task_types import known_types, workflow_for
+
+logger = logging.getLogger(__name__)
+
+_ENGINE_FIELDS = {"input": "data", "additional_metadata": "metadata", "priority": "priority"}
+
+
+@dataclass(frozen=True)
+class Submission:
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    priority: int | None = None
+    scheduled_for: datetime | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        if self.cron is not None:
+            return TaskKind.RECURRING
+        return TaskKind.SCHEDULED if self.scheduled_for is not None else TaskKind.IMMEDIATE
+
+
+def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
+    """Validate everything, then record the task (and its run, scheduled run or beat entry) in one transaction."""
+    workflow = _workflow(submission.type)
+    check_json("data", submission.data)
+    check_json("metadata", submission.metadata)
+    for name, value in submission.options.items():
+        check_json(name, value)
+    if submission.cron is not None and submission.scheduled_for is not None:
+        raise InvalidSubmissionError(
+            "recurrenceConfig", "a task is either scheduled (scheduledFor) or recurring, not both"
+        )
+    with _engine_errors(), transaction.atomic():
+        if submission.kind == TaskKind.RECURRING:
+            return _submit_recurring(submission, workflow, token)
+        if submission.kind == TaskKind.SCHEDULED:
+            return _submit_scheduled(submission, workflow, token)
+        return _submit_immediate(submission, workflow, token)
+
+
+def _workflow(task_type: str) -> str:
+    workflow = workflow_for(task_type)
+    if workflow is None:
+        raise InvalidSubmissionError(
+            "type", f"unknown task type {task_type!r}; known types: {', '.join(known_types())}"
+        )
+    return workflow
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """Name the API's fields in the engine's refusals."""
+    try:
+        yield
+    except UnknownWorkflowError as exc:
+        raise InvalidSubmissionError(
+            "type", f"the workflow of this task type is not registered: {exc.problem}"
+        ) from None
+    except InvalidWorkflowError as exc:
+        raise InvalidSubmissionError(_ENGINE_FIELDS.get(exc.field, exc.field), exc.problem) from None
+
+
+def _task(submission: Submission, workflow: str, token: ApiToken | None, **fields: Any) -> SubmittedTask:
+    return SubmittedTask.objects.create(
+        type=submission.type,
+        workflow_name=workflow,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        options=submission.options,
+        created_by=token,
+        **fields,
+    )
+
+
+def _submit_immediate(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
+    run_id = trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    RunCreator.objects.create(run_id=run_id, token=token)
+    return _task(submission, workflow, token, id=run_id, kind=TaskKind.IMMEDIATE, run_id=run_id)
+
+
+def _submit_scheduled(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
+    assert submission.scheduled_for is not None
+    scheduled_id = schedules.schedule_run(
+        workflow, submission.data, submission.scheduled_for, metadata=submission.metadata, priority=submission.priority
+    )
+    return _task(submission, workflow, token, id=scheduled_id, kind=TaskKind.SCHEDULED, scheduled_run_id=scheduled_id)
+
+
+def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
+    assert submission.cron is not None
+    expression = crons.parse_cron(submission.cron, "recurrenceConfig.cron")
+    crons.check_timezone(submission.timezone, "recurrenceConfig.timezone")
+    schedules.check_trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    task = _task(submission, workflow, token, kind=TaskKind.RECURRING, data=submission.data)
+    periodic = engine_cron.register(
+        f"task {submission.type} {task.id}",
+        workflow,
+        str(expression),
+        input=submission.data,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        tz=submission.timezone,
+    )
+    task.periodic_task, task.schedule_name = periodic, periodic.name
+    task.save(update_fields=["periodic_task", "schedule_name"])
+    return task
+
+
+def crontab_schedule(cron: crons.Cron, tz: str) -> CrontabSchedule:
+    fields = {
+        "minute": cron.minute,
+        "hour": cron.hour,
+        "day_of_month": cron.day_of_month,
+        "month_of_year": cron.month_of_year,
+        "day_of_week": cron.day_of_week,
+        "timezone": tz,
+    }
+    found = CrontabSchedule.objects.filter(**fields).first()
+    return found if found is not None else CrontabSchedule.objects.create(**fields)
+
+
+# --- state ----------------------------------------------------------------------------------------------------
+
+
+def current_run(task: SubmittedTask) -> WorkflowRun | None:
+    """The run a task's state is read from: its run, its scheduled run's, or a recurring task's latest."""
+    if task.kind == TaskKind.IMMEDIATE:
+        return task.run
+    if task.kind == TaskKind.SCHEDULED:
+        return task.scheduled_run.run if task.scheduled_run is not None else None
+    latest = firings(task).values_list("run_id", flat=True).first()
+    return WorkflowRun.objects.filter(id=latest).first() if latest is not None else None
+
+
+def firings(task: SubmittedTask) -> QuerySet[CronFiring]:
+    """The firings of a recurring task that started a run, latest first."""
+    return CronFiring.objects.filter(schedule_name=task.schedule_name, run_id__isnull=False).order_by("-fire_time")
+
+
+def as_task(run: WorkflowRun) -> SubmittedTask:
+    """An unsaved task standing for a run started outside the task API."""
+    names = {workflow: task_type for task_type in known_types() if (workflow := workflow_for(task_type))}
+    return SubmittedTask(
+        id=run.id,
+        type=names.get(run.workflow_name, run.workflow_name),
+        workflow_name=run.workflow_name,
+        kind=TaskKind.IMMEDIATE,
+        run=run,
+    )
+
+
+# --- cancel and stop --------------------------------------------------------------------------------------------
+
+
+def cancel(task: SubmittedTask) -> None:
+    """Cancel a pending or active task (for a recurring task, its current execution only)."""
+    scheduled_id = task.scheduled_run_id if task.kind == TaskKind.SCHEDULED else None
+    if scheduled_id is not None and schedules.cancel_scheduled_run(scheduled_id):
+        return
+    run = current_run(task)
+    if run is None:
+        raise TaskStateError(_nothing_to_cancel(task))
+    if run.status in TERMINAL_RUN_STATUSES or not lifecycle.cancel_run(run.id):
+        run.refresh_from_db(fields=["status"])
+        raise TaskStateError(f"task {task.id} is {run.status.lower()}; only pending or active tasks can be cancelled")
+
+
+def _nothing_to_cancel(task: SubmittedTask) -> str:
+    if task.kind == TaskKind.RECURRING:
+        return f"no execution of recurring task {task.id} is pending or active; stop-recurring stops future runs"
+    if task.scheduled_run is not None and task.scheduled_run.status == ScheduledRun.Status.CANCELLED:
+        return f"task {task.id} is cancelled; only pending or active tasks can be cancelled"
+    return f"task {task.id} has no run to cancel any more"
+
+
+def stop_recurring(task: SubmittedTask) -> None:
+    """Stop future firings of a recurring task; a running execution goes on (cancel it with DELETE)."""
+    if task.kind != TaskKind.RECURRING:
+        raise TaskStateError(f"task {task.id} is {task.kind}, not recurring")
+    with transaction.atomic():
+        if task.stopped_at is None:
+            task.stopped_at = timezone.now()
+            task.save(update_fields=["stopped_at"])
+        if task.periodic_task is not None and task.periodic_task.enabled:
+            task.periodic_task.enabled = False
+            task.periodic_task.save()
+
+
+def recurring_instances(task: SubmittedTask, limit: int) -> list[tuple[CronFiring, WorkflowRun]]:
+    """Each firing of a recurring task with the run it started, latest first."""
+    if task.kind != TaskKind.RECURRING:
+        raise TaskStateError(f"task {task.id} is {task.kind}, not recurring")
+    shown = list(firings(task)[:limit])
+    runs = WorkflowRun.objects.in_bulk([firing.run_id for firing in shown])
+    return [(firing, runs[firing.run_id]) for firing in shown if firing.run_id in runs]
+
+
+# --- state of a task -------------------------------------------------------------------------------------------
+
+TASK_STATUS = {
+    RunStatus.QUEUED: "pending",
+    RunStatus.RUNNING: "active",
+    RunStatus.COMPLETED: "completed",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class TaskState:
+    status: str
+    progress: int
+    error: dict[str, str] | None = None
+    result: Any = None
+
+
+def task_state(task: SubmittedTask) -> TaskState:
+    """sfp server's view of a task: status, progress 0-100, error {message, stack} and result."""
+    run = current_run(task)
+    if run is None:
+        return _state_without_run(task)
+    status = TASK_STATUS[RunStatus(run.status)]
+    error = run_error(run) if status in ("failed", "cancelled") else None
+    return TaskState(status, run_progress(run), error, run.output if status == "completed" else None)
+
+
+def _state_without_run(task: SubmittedTask) -> TaskState:
+    if task.kind == TaskKind.SCHEDULED:
+        scheduled = task.scheduled_run
+        if scheduled is not None and scheduled.status == ScheduledRun.Status.CANCELLED:
+            return TaskState("cancelled", 0, {"message": "the task was cancelled before it started", "stack": ""})
+        if scheduled is None:
+            raise TaskNotFoundError(task.id)
+    if task.kind == TaskKind.RECURRING and task.stopped_at is not None:
+        return TaskState("cancelled", 0, {"message": "the recurring task was stopped before it first ran", "stack": ""})
+    if task.kind == TaskKind.IMMEDIATE:
+        raise TaskNotFoundError(task.id)  # its run was pruned: results are kept for a limited time
+    return TaskState("pending", 0)
+
+
+def run_error(run: WorkflowRun) -> dict[str, str]:
+    """The message of a failed or cancelled run and the traceback of its last failed attempt."""
+    failed = StepRun.objects.filter(run_id=run.id, status__in=[StepStatus.FAILED, StepStatus.CANCELLED])
+    message = run.error or next((s.error for s in failed.order_by("finished_at") if s.error), "")
+    attempt = (
+        Attempt.objects.filter(step__run_id=run.id)
+        .exclude(traceback="")
+        .order_by("-finished_at", "-id")
+        .values_list("traceback", flat=True)
+        .first()
+    )
+    return {"message": message or f"the run is {run.status.lower()}", "stack": attempt or ""}

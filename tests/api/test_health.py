@@ -1,0 +1,96 @@
+"""Ping, readiness, and the OpenAPI schema and docs pages: all without a token."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+ALL_GOOD = {
+    "postgres": {"ok": True, "detail": "reachable"},
+    "redis": {"ok": True, "detail": "reachable"},
+    "migrations": {"ok": True, "detail": "all applied"},
+}
+
+
+def test_ping_answers_without_a_token(anonymous: APIClient) -> None:
+    response = anonymous.get("/sfp/api/ping")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+@override_settings(API_READY_POOLS=["nobody-serves-this"])
+def test_readiness_is_503_naming_a_pool_without_a_live_worker(anonymous: APIClient) -> None:
+    response = anonymous.get("/sfp/api/ready")
+    assert (response.status_code, response.json()) == (
+        503,
+        {
+            "ready": False,
+            "checks": {
+                **ALL_GOOD,
+                "workers": {
+                    "ok": False,
+                    "detail": "no live worker in pool(s) nobody-serves-this (nobody-serves-this: 0 live)",
+                },
+            },
+        },
+    )
+
+
+@override_settings(API_READY_POOLS=[], REDIS_URL="redis://:hunter2@127.0.0.1:1/0")
+def test_readiness_is_503_when_redis_cannot_be_reached_without_showing_its_url(anonymous: APIClient) -> None:
+    response = anonymous.get("/sfp/api/ready")
+    assert (response.status_code, response.json()) == (
+        503,
+        {
+            "ready": False,
+            "checks": {
+                **ALL_GOOD,
+                "redis": {"ok": False, "detail": "cannot reach the broker (ConnectionError)"},
+                "workers": {"ok": True, "detail": "no pool is required (API_READY_POOLS is empty)"},
+            },
+        },
+    )
+    assert "hunter2" not in response.content.decode()
+
+
+def test_the_openapi_schema_documents_every_endpoint(anonymous: APIClient) -> None:
+    response = anonymous.get("/sfp/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert sorted(schema["paths"]) == [
+        "/sfp/api/ping",
+        "/sfp/api/ready",
+        "/sfp/api/runs",
+        "/sfp/api/runs/{run_id}",
+        "/sfp/api/runs/{run_id}/cancel",
+        "/sfp/api/runs/{run_id}/events",
+        "/sfp/api/runs/{run_id}/retry-failed",
+        "/sfp/api/runs/{run_id}/steps/{step_id}/replay",
+        "/sfp/api/schedules",
+        "/sfp/api/schedules/{schedule_id}",
+        "/sfp/api/tasks",
+        "/sfp/api/tasks/{operation_id}",
+        "/sfp/api/tasks/{operation_id}/recurring-instances",
+        "/sfp/api/tasks/{operation_id}/result",
+        "/sfp/api/tasks/{operation_id}/status",
+        "/sfp/api/tasks/{operation_id}/stop-recurring",
+        "/sfp/api/workers",
+    ]
+    submit_task = schema["paths"]["/sfp/api/tasks"]["post"]
+    assert submit_task["security"] == [{"bearerAuth": []}]
+    assert sorted(submit_task["responses"]) == ["201", "400", "401", "403", "404", "409", "413", "415"]
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), f"{method.upper()} {path} has no summary"
+            assert "content" in operation["responses"][min(operation["responses"])], f"{method} {path}"
+
+
+@pytest.mark.parametrize("page", ["/sfp/api/docs/", "/sfp/api/redoc/"])
+def test_the_docs_pages_render(anonymous: APIClient, page: str) -> None:
+    response = anonymous.get(page)
+    assert response.status_code == 200
+    assert "/sfp/api/schema/" in response.content.decode()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, Processes, wait_until
+from workers.lifeline import die_with_parent
+
+HEALTH_PORT = int(os.environ.get("TEST_HEALTH_PORT", "18011"))
+
+
+def health() -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{HEALTH_PORT}/health", timeout=1) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except OSError:
+        return 0, {}
+
+
+def start_sdk_worker(procs: Processes) -> subprocess.Popen[bytes]:
+    env = procs.env(
+        HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED="true", HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT=str(HEALTH_PORT)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.hatchet.run_worker"], cwd=ROOT, env=env, start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
+    procs.procs["sdk-worker"] = proc
+    wait_until(lambda: health()[0] == 200, timeout=60, what="the SDK worker's /health")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def sdk_worker(platform: Processes) -> Iterator[subprocess.Popen[bytes]]:
+    proc = start_sdk_worker(platform)
+    yield proc
+    if "sdk-worker" in platform.procs:
+        platform.stop("sdk-worker")
