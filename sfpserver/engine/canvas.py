@@ -29,31 +29,33 @@ class _Compiler:
 
     def compile(self, sig: Any, parents: tuple[str, ...], join: bool) -> tuple[str, ...]:
         """Add `sig` after `parents`; return its leaves. `join`: the parents' results arrive as one list."""
+        node: Any = sig
         if isinstance(sig, _chain):
             leaves, joined = parents, join
-            for item in sig.tasks:
+            for item in node.tasks:
                 leaves = self.compile(item, leaves, joined)
                 joined = isinstance(item, group) or len(leaves) > 1
             return leaves
         if isinstance(sig, chord):
-            header = self.compile(group(sig.tasks), parents, join)
-            return self.compile(sig.body, header, True)
+            header = self.compile(group(node.tasks), parents, join)
+            return self.compile(node.body, header, True)
         if isinstance(sig, group):
-            leaves: list[str] = []
-            for item in sig.tasks:
-                leaves.extend(self.compile(item, parents, join))
-            return tuple(leaves)
+            branches: list[str] = []
+            for item in node.tasks:
+                branches.extend(self.compile(item, parents, join))
+            return tuple(branches)
         if isinstance(sig, Signature):
             return (self._task(sig, parents, join),)
         raise InvalidWorkflowError("canvas", f"cannot run {type(sig).__name__} durably")
 
     def _task(self, sig: Signature, parents: tuple[str, ...], join: bool) -> str:
         options: Mapping[str, Any] = sig.options
-        name = f"{len(self.steps) + 1:02d}-{sig.task.rsplit('.', 1)[-1]}"
+        task_name = str(sig.task)
+        name = f"{len(self.steps) + 1:02d}-{task_name.rsplit('.', 1)[-1]}"
         self.steps.append(
             StepDef(
                 name=name,
-                action=f"{ACTION_PREFIX}:{sig.task}",
+                action=f"{ACTION_PREFIX}:{task_name}",
                 parents=parents,
                 retries=int(options.get("retries", 0)),
                 backoff_factor=options.get("retry_backoff"),

@@ -70,7 +70,9 @@ def evaluate_rate_limits(specs: Iterable[Mapping[str, Any]], variables: Mapping[
         limit = spec.get("limit")
         if isinstance(limit, str):
             limit = evaluate(limit, variables, field="rate_limits.limit")
-        limits.append({"key": str(key), "units": int(units), "limit": int(limit), "window": spec["window_seconds"]})
+        if not isinstance(limit, int):
+            raise InvalidWorkflowError("rate_limits.limit", f"must evaluate to a whole number, got {limit!r}")
+        limits.append({"key": str(key), "units": int(units), "limit": limit, "window": spec["window_seconds"]})
     return limits
 
 

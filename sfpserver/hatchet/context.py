@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from uuid import UUID
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -187,7 +188,7 @@ def _failed_task_errors(run_id: str) -> dict[str, str]:
 
     from sfpserver.engine.models import StepRun, StepStatus
 
-    failed = StepRun.objects.filter(run_id=run_id, status=StepStatus.FAILED)
+    failed = StepRun.objects.filter(run_id=UUID(run_id), status=StepStatus.FAILED)
     return {step.name: task_run_error(step).serialize(include_metadata=True) for step in failed}
 
 

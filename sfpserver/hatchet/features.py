@@ -5,7 +5,9 @@ from __future__ import annotations
 import fnmatch
 import json
 from dataclasses import dataclass
+import builtins
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.utils import timezone
@@ -169,7 +171,7 @@ class ScheduledClient:
         self, workflow_name: str, trigger_at: datetime, input: Any = None,
         additional_metadata: dict[str, Any] | None = None, priority: int | None = None,
     ) -> ScheduledWorkflows:
-        when = trigger_at.replace(tzinfo=timezone.utc) if trigger_at.tzinfo is None else trigger_at
+        when = trigger_at.replace(tzinfo=dt_timezone.utc) if trigger_at.tzinfo is None else trigger_at
         data = input.model_dump(mode="json") if hasattr(input, "model_dump") else input
         row = run_db(lambda: ScheduledRun.objects.create(
             workflow_name=workflow_name, trigger_at=when, input=data or None,
@@ -199,7 +201,7 @@ class ScheduledClient:
     def delete(self, scheduled_id: str) -> None:
         run_db(lambda: ScheduledRun.objects.filter(id=scheduled_id, status="SCHEDULED").update(status="CANCELLED"))
 
-    def bulk_delete(self, scheduled_ids: list[str] | None = None, **_: Any) -> None:
+    def bulk_delete(self, scheduled_ids: builtins.list[str] | None = None, **_: Any) -> None:
         for scheduled_id in scheduled_ids or []:
             self.delete(scheduled_id)
 

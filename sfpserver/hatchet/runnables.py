@@ -282,7 +282,10 @@ def _run_coroutine(coro: Any, inv: Invocation) -> Any:
     loop = asyncio.new_event_loop()
     try:
         task = loop.create_task(coro)
-        inv.on_stop(lambda: loop.call_soon_threadsafe(task.cancel))
+        def stop() -> None:
+            loop.call_soon_threadsafe(task.cancel)
+
+        inv.on_stop(stop)
         try:
             return loop.run_until_complete(task)
         except asyncio.CancelledError:
@@ -577,7 +580,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
 
     def add_task(self, task: Standalone[Any, Any]) -> None:
         original = task._task
-        copy = Task(
+        copy: Task[TWorkflowInput, Any] = Task(
             original.fn, self, name=original.name, schedule_timeout=original.schedule_timeout,
             execution_timeout=original.execution_timeout, retries=original.retries,
             rate_limits=original.rate_limits, desired_worker_labels=original.desired_worker_labels,
@@ -694,13 +697,13 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
         task_ref = self._task_ref(ref.workflow_run_id)
         return await task_ref.aio_result() if wait_for_result else task_ref
 
-    def run_many(self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False, wait_for_result: bool = True) -> list[Any]:  # type: ignore[override]
+    def run_many(self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False, wait_for_result: bool = True) -> list[Any]:
         results = super().run_many(workflows, return_exceptions=return_exceptions, wait_for_result=wait_for_result)
         if not wait_for_result:
             return [self._task_ref(r.workflow_run_id) for r in results]
         return [r if isinstance(r, BaseException) else self._extract(r) for r in results]
 
-    async def aio_run_many(self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False, wait_for_result: bool = True) -> list[Any]:  # type: ignore[override]
+    async def aio_run_many(self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False, wait_for_result: bool = True) -> list[Any]:
         results = await super().aio_run_many(workflows, return_exceptions=return_exceptions, wait_for_result=wait_for_result)
         if not wait_for_result:
             return [self._task_ref(r.workflow_run_id) for r in results]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -89,12 +90,12 @@ def task_run_error(step: StepRun) -> TaskRunError:
 
 
 def _status(run_id: str) -> str | None:
-    return WorkflowRun.objects.filter(id=run_id).values_list("status", flat=True).first()
+    return WorkflowRun.objects.filter(id=UUID(run_id)).values_list("status", flat=True).first()
 
 
 def _outcome(run_id: str, *, for_async: bool) -> dict[str, Any]:
     run = WorkflowRun.objects.get(id=run_id)
-    steps = list(StepRun.objects.filter(run_id=run_id))
+    steps = list(StepRun.objects.filter(run_id=run.id))
     if run.status == "FAILED":
         errors = [task_run_error(s) for s in steps if s.status == StepStatus.FAILED and s.error]
         raise FailedTaskRunExceptionGroup(f"Workflow run {run_id} failed.", errors)
@@ -435,7 +436,7 @@ class RunsClient:
     async def aio_list(self, **kwargs: Any) -> V1TaskSummaryList:
         return await aio_db(lambda: self.list(**kwargs))
 
-    def list_with_pagination(self, **kwargs: Any) -> list[V1TaskSummary]:
+    def list_with_pagination(self, **kwargs: Any) -> builtins.list[V1TaskSummary]:
         return self.list(limit=10_000, **kwargs).rows
 
     def get_result(self, run_id: str) -> Any:
@@ -474,16 +475,16 @@ class RunsClient:
         await aio_db(lambda: _replay(run_id))
 
     def bulk_cancel(self, opts: BulkCancelReplayOpts) -> None:
-        run_db(lambda: [_cancel(i) for i in _ids(opts)])
+        run_db(lambda: _each(_cancel, _ids(opts)))
 
     async def aio_bulk_cancel(self, opts: BulkCancelReplayOpts) -> None:
-        await aio_db(lambda: [_cancel(i) for i in _ids(opts)])
+        await aio_db(lambda: _each(_cancel, _ids(opts)))
 
     def bulk_replay(self, opts: BulkCancelReplayOpts) -> None:
-        run_db(lambda: [_replay(i) for i in _ids(opts)])
+        run_db(lambda: _each(_replay, _ids(opts)))
 
     async def aio_bulk_replay(self, opts: BulkCancelReplayOpts) -> None:
-        await aio_db(lambda: [_replay(i) for i in _ids(opts)])
+        await aio_db(lambda: _each(_replay, _ids(opts)))
 
     # Streaming -----------------------------------------------------------------------------------------------
     async def subscribe_to_stream(self, workflow_run_id: str) -> AsyncIterator[str]:
@@ -503,7 +504,7 @@ class RunsClient:
 def _stream_after(run_id: str, last_id: int) -> tuple[list[tuple[int, str]], str | None]:
     status = _status(run_id)  # read before the chunks: a chunk written before the run ended is never missed
     chunks = list(
-        RunEvent.objects.filter(run_id=run_id, kind=EventKind.STREAM, id__gt=last_id)
+        RunEvent.objects.filter(run_id=UUID(run_id), kind=EventKind.STREAM, id__gt=last_id)
         .order_by("id")
         .values_list("id", "message")[:500]
     )
@@ -536,6 +537,11 @@ def _filtered_runs(filters: RunFilter) -> Any:
     for key, value in (filters.additional_metadata or {}).items():
         runs = runs.filter(additional_metadata__contains={key: value})
     return runs
+
+
+def _each(action: Callable[[str], None], ids: list[str]) -> None:
+    for run_or_task_id in ids:
+        action(run_or_task_id)
 
 
 def _ids(opts: BulkCancelReplayOpts) -> list[str]:

@@ -137,7 +137,7 @@ def test_children_get_parent_ids_and_metadata_and_a_retried_parent_reuses_them()
     assert children.count() == 4  # the retry spawned nothing new
     for child in children:
         assert child.additional_metadata["team"] == "core"
-        assert child.output["SdkChild".lower()]["parent"] == str(parent_run.id)
+        assert (child.output or {})["sdkchild"]["parent"] == str(parent_run.id)
 
 
 def test_an_event_starts_the_workflows_listening_for_it_with_event_metadata() -> None:

@@ -37,7 +37,9 @@ def test_a_cron_is_a_django_celery_beat_entry_and_fires_once_per_fire_time() -> 
     fired = cron.fire_due(later) + cron.fire_due(later)  # a second scheduler pass at the same time
     firings = CronFiring.objects.filter(schedule_name=task.name)
     assert firings.count() >= 1 and fired == firings.count()
-    run = WorkflowRun.objects.get(id=firings.order_by("-fire_time").first().run_id)  # type: ignore[union-attr]
+    latest = firings.order_by("-fire_time").first()
+    assert latest is not None and latest.run_id is not None
+    run = WorkflowRun.objects.get(id=latest.run_id)
     assert wf.hatchet.runs.get_run_ref(str(run.id)).result()["sdkdouble"] == {"doubled": 6}
     assert [c.name for c in wf.hatchet.cron.list(workflow_name="SdkDouble")] == ["every-minute"]
     wf.hatchet.cron.delete(created.metadata.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -203,7 +204,7 @@ def round_robin(input: KeyedInput, ctx: Context) -> dict[str, float]:
     return {"started": started, "finished": time.time()}
 
 
-def _keyed(name: str, strategy: ConcurrencyLimitStrategy, max_runs: int = 1):  # type: ignore[no-untyped-def]
+def _keyed(name: str, strategy: ConcurrencyLimitStrategy, max_runs: int = 1) -> Any:
     @hatchet.task(
         name=name, input_validator=KeyedInput, execution_timeout=timedelta(seconds=30),
         concurrency=ConcurrencyExpression(expression="input.group", max_runs=max_runs, limit_strategy=strategy),
