@@ -217,7 +217,7 @@ def _recycle_connection() -> None:
     died meanwhile fails the claim with an OperationalError, which with_db_retry answers by reconnecting. One
     round trip and one transaction less per step (see bench/)."""
     close_old_connections()
-    connection.health_check_done = True
+    connection.health_check_done = True  # type: ignore[attr-defined]  # a BaseDatabaseWrapper attribute the stubs omit
 
 
 def _run(inv: Invocation) -> None:
