@@ -25,8 +25,10 @@ def process_seconds(pid: int) -> float:
 
 
 def tree(root: int) -> dict[int, float]:
-    """CPU seconds of a process and of each of its direct children (a postmaster and its backends)."""
-    found = {root: process_seconds(root)}
+    """CPU seconds of a process and of each of its direct children (a postmaster and its backends); the root's
+    entry includes the children it has reaped (cutime, cstime), so backends that exit are not lost."""
+    fields = _stat(root)
+    found = {root: sum(int(value) for value in fields[11:15]) / TICKS if fields else 0.0}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat(int(entry.name))
@@ -36,8 +38,8 @@ def tree(root: int) -> dict[int, float]:
 
 
 def tree_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two snapshots by the processes alive at the second (those that exited are lost)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+    """CPU used between two snapshots: a child that exited in between moved its time into the root's."""
+    return sum(after.values()) - sum(before.values())
 
 
 def postmaster_pid(pgdata: Path) -> int | None:
