@@ -104,7 +104,8 @@ def throughput(options: Options, node: Node, pgdata: Path | None) -> tuple[Throu
         idle = counter.read() - after
     finally:
         counter.close()
-    return result, Commits(options.runs, after - before, own, idle, seconds)
+    reads = counter.cost_per_read  # one read inside each interval, when the counter reads in the counted database
+    return result, Commits(options.runs, after - before, own + reads, idle - reads, seconds)
 
 
 def _drain(count: int) -> tuple[Throughput, int]:

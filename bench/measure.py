@@ -43,19 +43,17 @@ class CommitCounter:
     def __init__(self) -> None:
         params = connection.get_connection_params()
         self.database = params["dbname"]
-        self.own_database = False
         try:
             self._conn = psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True)
-        except psycopg.Error:  # no access to `postgres`: count in the same database and subtract our reads
+            self.cost_per_read = 0
+        except psycopg.Error:  # no access to `postgres`: read in the counted database, each read one commit
             self._conn = psycopg.connect(**params, autocommit=True)
-            self.own_database = True
-        self.reads = 0
+            self.cost_per_read = 1
 
     def read(self) -> int:
         row = self._conn.execute(
             "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", [self.database]
         ).fetchone()
-        self.reads += 1
         assert row is not None
         return int(row[0])
 
