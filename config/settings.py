@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.embedded import DEFAULT_PG_PORT, DEFAULT_REDIS_PORT
-from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from config.env import SettingError, env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "sfpserver.engine",
     "sfpserver.hatchet",
     "sfpserver.vault",
+    "tasks",
 ]
 
 MIDDLEWARE = [
@@ -98,7 +99,7 @@ STANDARD_DEFAULT_TIMEOUT = env_float("STANDARD_DEFAULT_TIMEOUT", 60.0, minimum=1
 LONG_RUNNING_DEFAULT_TIMEOUT = env_float("LONG_RUNNING_DEFAULT_TIMEOUT", 4 * 3600.0, minimum=1)
 
 # --- Engine ------------------------------------------------------------------------------------------------
-ENGINE_WORKFLOW_MODULES = env_list("ENGINE_WORKFLOW_MODULES", ["tasks.demo"])
+ENGINE_WORKFLOW_MODULES = env_list("ENGINE_WORKFLOW_MODULES", ["tasks.demo", "tasks.operations"])
 ENGINE_HEARTBEAT_INTERVAL = env_float("ENGINE_HEARTBEAT_INTERVAL", 1.0, minimum=0.1)
 ENGINE_WORKER_DEAD_AFTER = env_float("ENGINE_WORKER_DEAD_AFTER", 6.0, minimum=1)
 ENGINE_MAX_REASSIGNMENTS = env_int("ENGINE_MAX_REASSIGNMENTS", 10, minimum=0)
@@ -114,6 +115,17 @@ ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
 VAULT_KEYS = env_secret("VAULT_KEYS")
 VAULT_REQUIRE_KEYS = env_bool("VAULT_REQUIRE_KEYS", False)
 VAULT_LOCAL_KEY_FILE = Path(env_str("VAULT_LOCAL_KEY_FILE", str(BASE_DIR / ".local" / "vault.key")))
+
+# --- sfp operations (tasks/) --------------------------------------------------------------------------------
+# Org-bound sfp commands run against the real CLI ("real") or the Salesforce stand-in ("standin",
+# tasks/sfp/standin.py), which speaks the CLI's observable contract; org-free commands always run the real CLI.
+SFP_CLI = env_str("SFP_CLI", "standin")
+if SFP_CLI not in ("standin", "real"):
+    raise SettingError(f"SFP_CLI: expected 'standin' or 'real', got {SFP_CLI!r}")
+SFP_BIN = env_str("SFP_BIN", str(BASE_DIR / ".local" / "node" / "node_modules" / ".bin" / "sfp"))
+SFP_WORK_DIR = Path(env_str("SFP_WORK_DIR", str(BASE_DIR / ".local" / "work")))
+SFP_KILL_GRACE = env_float("SFP_KILL_GRACE", 5.0, minimum=0)  # SIGTERM, then SIGKILL the CLI's process group
+SFP_STALE_WORKSPACE_HOURS = env_float("SFP_STALE_WORKSPACE_HOURS", 24.0, minimum=0.01)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
