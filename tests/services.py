@@ -19,7 +19,7 @@ TEST_PG_PORT = int(os.environ.get("TEST_PG_PORT", "54339"))
 TEST_REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "63809"))
 
 FAST_ENGINE = {
-    "ENGINE_WORKFLOW_MODULES": "tests.engine.workflows,tests.vault.workflows,tasks.operations",
+    "ENGINE_WORKFLOW_MODULES": "tests.engine.workflows,tests.vault.workflows,tasks.operations,tests.tasks.workflows",
     "ENGINE_HEARTBEAT_INTERVAL": "0.5",
     "ENGINE_WORKER_DEAD_AFTER": "3",
     "ENGINE_REDISPATCH_AFTER": "3",

@@ -16,6 +16,7 @@ import ctypes
 import json
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from tasks.sfp.workspace import Workspace
 logger = logging.getLogger(__name__)
 
 TAIL_LINES = 20
+DRAIN_SECONDS = 2.0  # output still read after the command exited, before its leftovers are killed
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
 QUIET_CLI = {
     "SFPOWERSCRIPTS_NOCOLOR": "1",
@@ -202,21 +204,49 @@ def _feed(proc: subprocess.Popen[bytes], data: str) -> None:
 
 
 def _stream(io: StepIO, proc: subprocess.Popen[bytes], directory: Path) -> tuple[list[str], ProgressTracker, MetricsTail]:
+    """Log every line as it comes and follow metrics.log. Ends at end of output, or DRAIN_SECONDS after the
+    command exited even if a background child of it still holds the output open (it is killed next)."""
     tracker, tail = ProgressTracker(), MetricsTail(directory / METRICS_LOG)
     lines: list[str] = []
-    assert proc.stdout is not None
-    for raw in iter(proc.stdout.readline, b""):
-        line = clean(raw.decode("utf-8", errors="replace"))
-        lines.append(line)
-        del lines[:-TAIL_LINES * 10]
-        if line:
-            io.log(line)
-        moved = tracker.feed_line(line)
+    pending: queue.Queue[bytes | None] = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stdout, pending), name=f"sfp-out-{proc.pid}", daemon=True).start()
+    exited_at: float | None = None
+    while True:
+        try:
+            raw = pending.get(timeout=0.25)
+        except queue.Empty:
+            raw = b""
+            if proc.poll() is not None:
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at > DRAIN_SECONDS:
+                    break
+        if raw is None:
+            break
+        moved = _take_line(io, raw, lines, tracker) if raw else False
         for event in tail.read_new():
             moved = tracker.feed_metric(event) or moved
         if moved:
             io.progress(tracker.percent, tracker.message)
     return lines, tracker, tail
+
+
+def _pump(stream: IO[bytes] | None, pending: queue.Queue[bytes | None]) -> None:
+    try:
+        for raw in iter(stream.readline, b"") if stream is not None else ():
+            pending.put(raw)
+    except (OSError, ValueError):
+        pass  # the pipe was closed under us: the command is over
+    finally:
+        pending.put(None)
+
+
+def _take_line(io: StepIO, raw: bytes, lines: list[str], tracker: ProgressTracker) -> bool:
+    line = clean(raw.decode("utf-8", errors="replace"))
+    lines.append(line)
+    del lines[: -TAIL_LINES * 10]
+    if line:
+        io.log(line)
+    return tracker.feed_line(line)
 
 
 def _finish(
