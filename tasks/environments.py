@@ -43,15 +43,23 @@ def describe_environment(name: str) -> dict[str, Any]:
     try:
         described = vault.describe(name)
     except CredentialMissing:
-        raise EnvironmentLockError(f"unknown environment {name!r}: no org credential by that name in the vault") from None
+        raise EnvironmentLockError(
+            f"unknown environment {name!r}: no org credential by that name in the vault"
+        ) from None
     if described["kind"] != "sfdx_auth_url":
         raise EnvironmentLockError(f"environment {name!r} is a {described['kind']} credential, not a Salesforce org")
     return dict(described["metadata"])
 
 
 def lock(
-    name: str, *, minutes: int, wait_seconds: float = 0, reason: str = "", repository: str = "",
-    run_id: str | None = None, keep_waiting: Callable[[], bool] = lambda: True,
+    name: str,
+    *,
+    minutes: int,
+    wait_seconds: float = 0,
+    reason: str = "",
+    repository: str = "",
+    run_id: str | None = None,
+    keep_waiting: Callable[[], bool] = lambda: True,
 ) -> dict[str, Any]:
     org = describe_environment(name)
     deadline = time.monotonic() + wait_seconds
@@ -70,8 +78,12 @@ def lock(
 def _try_lock(name: str, minutes: int, reason: str, repository: str, run_id: str | None) -> EnvironmentLock | Any:
     now = timezone.now()
     fields = {
-        "ticket": uuid.uuid4(), "reason": reason, "repository": repository, "run_id": run_id,
-        "acquired_at": now, "expires_at": now + timedelta(minutes=minutes),
+        "ticket": uuid.uuid4(),
+        "reason": reason,
+        "repository": repository,
+        "run_id": run_id,
+        "acquired_at": now,
+        "expires_at": now + timedelta(minutes=minutes),
     }
     try:
         with transaction.atomic():
@@ -102,7 +114,11 @@ def unlock(name: str, ticket: str) -> dict[str, Any]:
 
 def _response(held: EnvironmentLock, org: dict[str, Any], minutes: int) -> dict[str, Any]:
     return {
-        "ticketId": str(held.ticket), "status": "acquired", "environmentName": held.environment,
-        "duration": minutes, "expiresAt": held.expires_at.isoformat(),
-        "salesforceUsername": org.get("username"), "instanceUrl": org.get("instance_url"),
+        "ticketId": str(held.ticket),
+        "status": "acquired",
+        "environmentName": held.environment,
+        "duration": minutes,
+        "expiresAt": held.expires_at.isoformat(),
+        "salesforceUsername": org.get("username"),
+        "instanceUrl": org.get("instance_url"),
     }

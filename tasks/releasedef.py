@@ -22,21 +22,21 @@ class ReleaseDefinitionError(ValueError):
 
 class Changelog(BaseModel):
     model_config = ConfigDict(extra="allow")
-    workItemFilters: list[str] = Field(default_factory=list)  # noqa: N815 - the file's own key names
-    workItemUrl: str | None = None  # noqa: N815
+    workItemFilters: list[str] = Field(default_factory=list)
+    workItemUrl: str | None = None
     limit: int | None = None
-    repoUrl: str | None = None  # noqa: N815
-    showAllArtifacts: bool | None = None  # noqa: N815
+    repoUrl: str | None = None
+    showAllArtifacts: bool | None = None
 
 
 class ReleaseDefinition(BaseModel):
     model_config = ConfigDict(extra="allow")
     release: str = Field(min_length=1, max_length=200)
     artifacts: dict[str, str] = Field(min_length=1)
-    skipIfAlreadyInstalled: bool = False  # noqa: N815
-    baselineOrg: str | None = None  # noqa: N815
-    promotePackagesBeforeDeploymentToOrg: str | None = None  # noqa: N815
-    packageDependencies: dict[str, str] = Field(default_factory=dict)  # noqa: N815
+    skipIfAlreadyInstalled: bool = False
+    baselineOrg: str | None = None
+    promotePackagesBeforeDeploymentToOrg: str | None = None
+    packageDependencies: dict[str, str] = Field(default_factory=dict)
     changelog: Changelog | None = None
 
     @field_validator("artifacts", mode="before")

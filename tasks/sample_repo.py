@@ -19,8 +19,10 @@ from pathlib import Path
 
 API_VERSION = "60.0"
 IDENTITY = {
-    "GIT_AUTHOR_NAME": "Sample Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Sample Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
+    "GIT_AUTHOR_NAME": "Sample Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Sample Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
 }
 CLASS_META = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<ApexClass xmlns="http://soap.sforce.com/2006/04/metadata">'
@@ -37,8 +39,11 @@ class SampleRepository:
 
 
 def _git(args: list[str], cwd: Path) -> str:
-    env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}, **IDENTITY,
-           "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+        **IDENTITY,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
     return done.stdout
 
@@ -53,18 +58,30 @@ def _project(work: Path, packages: tuple[str, ...]) -> None:
         {"path": f"src/{name}", "package": name, "versionNumber": "1.0.0.NEXT", "type": "source", "default": index == 0}
         for index, name in enumerate(packages)
     ]
-    project = {"packageDirectories": directories, "namespace": "", "sourceApiVersion": API_VERSION,
-               "sfdcLoginUrl": "https://login.salesforce.com"}
+    project = {
+        "packageDirectories": directories,
+        "namespace": "",
+        "sourceApiVersion": API_VERSION,
+        "sfdcLoginUrl": "https://login.salesforce.com",
+    }
     _write(work / "sfdx-project.json", json.dumps(project, indent=2) + "\n")
-    _write(work / "config" / "project-scratch-def.json", json.dumps({"orgName": "sample", "edition": "Developer"}) + "\n")
-    _write(work / "config" / "poolconfig.json",
-           json.dumps({"tag": "dev", "maxAllocation": 2, "expiry": 2, "batchSize": 2, "installAll": True}) + "\n")
-    _write(work / "config" / "release-config.yaml",
-           "releaseName: sample\nincludeOnlyArtifacts:\n" + "".join(f"  - {name}\n" for name in packages))
+    _write(
+        work / "config" / "project-scratch-def.json", json.dumps({"orgName": "sample", "edition": "Developer"}) + "\n"
+    )
+    _write(
+        work / "config" / "poolconfig.json",
+        json.dumps({"tag": "dev", "maxAllocation": 2, "expiry": 2, "batchSize": 2, "installAll": True}) + "\n",
+    )
+    _write(
+        work / "config" / "release-config.yaml",
+        "releaseName: sample\nincludeOnlyArtifacts:\n" + "".join(f"  - {name}\n" for name in packages),
+    )
     for name in packages:
         cls = name.capitalize()
-        _write(work / "src" / name / "main" / "default" / "classes" / f"{cls}.cls",
-               f"public with sharing class {cls} {{\n    public static String name() {{ return '{name}'; }}\n}}\n")
+        _write(
+            work / "src" / name / "main" / "default" / "classes" / f"{cls}.cls",
+            f"public with sharing class {cls} {{\n    public static String name() {{ return '{name}'; }}\n}}\n",
+        )
         _write(work / "src" / name / "main" / "default" / "classes" / f"{cls}.cls-meta.xml", CLASS_META)
     _write(work / ".forceignore", "**/jsconfig.json\n")
     _write(work / ".gitignore", "artifacts/\n.sfpowerscripts/\n.sfdx/\n.sf/\nbuildResult.json\nimpacted-package.json\n")

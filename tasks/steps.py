@@ -105,12 +105,24 @@ class SfpStep:
 
     # Commands ---------------------------------------------------------------------------------------------
     def sfp(
-        self, *args: str, org_bound: bool = True, stdin: str | None = None, env: Mapping[str, str] | None = None,
-        cwd: Path | None = None, check: bool = True,
+        self,
+        *args: str,
+        org_bound: bool = True,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        check: bool = True,
     ) -> SfpResult:
         return run_sfp(
-            self.io, list(args), workspace=self.ws, org_bound=org_bound, cwd=cwd, stdin=stdin, env=env,
-            simulate=self._simulation(command_name(args)), check=check,
+            self.io,
+            list(args),
+            workspace=self.ws,
+            org_bound=org_bound,
+            cwd=cwd,
+            stdin=stdin,
+            env=env,
+            simulate=self._simulation(command_name(args)),
+            check=check,
         )
 
     def _simulation(self, command: str) -> Mapping[str, Any]:

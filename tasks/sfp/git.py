@@ -27,8 +27,10 @@ SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/\\][^\s]*$")
 REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/@{}^~-]{0,254}$")
 TOKEN_HELPER = '!f() { test "$1" = get || exit 0; echo username=x-access-token; echo "password=$SFP_GIT_TOKEN"; }; f'
 IDENTITY = {
-    "GIT_AUTHOR_NAME": "sfp server", "GIT_AUTHOR_EMAIL": "sfp-server@localhost",
-    "GIT_COMMITTER_NAME": "sfp server", "GIT_COMMITTER_EMAIL": "sfp-server@localhost",
+    "GIT_AUTHOR_NAME": "sfp server",
+    "GIT_AUTHOR_EMAIL": "sfp-server@localhost",
+    "GIT_COMMITTER_NAME": "sfp server",
+    "GIT_COMMITTER_EMAIL": "sfp-server@localhost",
 }
 
 
@@ -84,20 +86,30 @@ def _shown(url: str) -> str:
 def git_env(workspace: Workspace, *, token: str | None = None, ssh_key: Path | None = None) -> dict[str, str]:
     env = {name: os.environ[name] for name in ("PATH", "LANG", "TZ") if name in os.environ}
     env.update(IDENTITY)
-    env.update({
-        "HOME": str(workspace.home), "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_ALLOW_PROTOCOL": "file:ssh:https", "GCM_INTERACTIVE": "never",
-    })
+    env.update(
+        {
+            "HOME": str(workspace.home),
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_ALLOW_PROTOCOL": "file:ssh:https",
+            "GCM_INTERACTIVE": "never",
+        }
+    )
     ssh = "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
     if ssh_key is not None:
         ssh += f" -i {ssh_key} -o IdentitiesOnly=yes"
     env["GIT_SSH_COMMAND"] = ssh
     if token:
-        env.update({
-            "SFP_GIT_TOKEN": token, "GIT_CONFIG_COUNT": "2",
-            "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
-            "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": TOKEN_HELPER,
-        })
+        env.update(
+            {
+                "SFP_GIT_TOKEN": token,
+                "GIT_CONFIG_COUNT": "2",
+                "GIT_CONFIG_KEY_0": "credential.helper",
+                "GIT_CONFIG_VALUE_0": "",
+                "GIT_CONFIG_KEY_1": "credential.helper",
+                "GIT_CONFIG_VALUE_1": TOKEN_HELPER,
+            }
+        )
     return env
 
 
@@ -144,8 +156,14 @@ def run_git(args: list[str], workspace: Workspace, cwd: Path, env: Mapping[str, 
 def _git(args: list[str], env: Mapping[str, str], cwd: Path | None, what: str) -> str:
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=CLONE_TIMEOUT,
-            stdin=subprocess.DEVNULL, check=False,
+            ["git", *args],
+            cwd=cwd,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=CLONE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise RepositoryError(f"{what}: git did not finish within {CLONE_TIMEOUT}s") from None
@@ -157,5 +175,7 @@ def _git(args: list[str], env: Mapping[str, str], cwd: Path | None, what: str) -
 
 def _reason(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("hint:")]
-    fatal = [line.removeprefix("fatal: ").removeprefix("error: ") for line in lines if line.startswith(("fatal:", "error:"))]
+    fatal = [
+        line.removeprefix("fatal: ").removeprefix("error: ") for line in lines if line.startswith(("fatal:", "error:"))
+    ]
     return "; ".join(fatal or lines[-1:])[:500]

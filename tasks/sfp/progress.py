@@ -21,7 +21,9 @@ from typing import Any
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 STATUS = re.compile(r"Status:\s*(?P<status>\S+)\s+Progress:\s*(?P<done>\d+)\s*/\s*(?P<total>\d+)")
-GROUP = re.compile(r"(?:Installing|Validating/Synchronizing|Validating|Synchronizing):\s*(?P<index>\d+)\s*/\s*(?P<count>\d+)\s+(?P<package>\S+)")
+GROUP = re.compile(
+    r"(?:Installing|Validating/Synchronizing|Validating|Synchronizing):\s*(?P<index>\d+)\s*/\s*(?P<count>\d+)\s+(?P<package>\S+)"
+)
 METRICS_LOG = Path(".sfpowerscripts") / "logs" / "metrics.log"
 BUILD_RESULT = "buildResult.json"
 

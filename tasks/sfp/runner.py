@@ -101,15 +101,18 @@ class SfpResult:
 
     def as_output(self) -> dict[str, Any]:
         return {
-            "command": self.command, "exit_code": self.exit_code, "outcome": self.outcome.status,
-            "reason": self.outcome.reason, "metrics": self.metrics,
+            "command": self.command,
+            "exit_code": self.exit_code,
+            "outcome": self.outcome.status,
+            "reason": self.outcome.reason,
+            "metrics": self.metrics,
             **({"build_result": self.build_result} if self.build_result is not None else {}),
         }
 
 
 def command_name(args: Sequence[str]) -> str:
     """`install`, `validate org`, `pool prepare`, ...: the leading words before the first flag (max two)."""
-    words = []
+    words: list[str] = []
     for arg in args:
         if arg.startswith("-") or len(words) == 2:
             break
@@ -179,8 +182,14 @@ def run_sfp(
 def _spawn(argv: list[str], cwd: Path, env: dict[str, str], with_stdin: bool) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     except OSError as exc:
         raise SfpError(f"could not start {argv[0]}: {exc.strerror}", retryable=False) from None
@@ -203,7 +212,9 @@ def _feed(proc: subprocess.Popen[bytes], data: str) -> None:
         pass  # the program exited without reading: its output says why
 
 
-def _stream(io: StepIO, proc: subprocess.Popen[bytes], directory: Path) -> tuple[list[str], ProgressTracker, MetricsTail]:
+def _stream(
+    io: StepIO, proc: subprocess.Popen[bytes], directory: Path
+) -> tuple[list[str], ProgressTracker, MetricsTail]:
     """Log every line as it comes and follow metrics.log. Ends at end of output, or DRAIN_SECONDS after the
     command exited even if a background child of it still holds the output open (it is killed next)."""
     tracker, tail = ProgressTracker(), MetricsTail(directory / METRICS_LOG)
@@ -250,8 +261,15 @@ def _take_line(io: StepIO, raw: bytes, lines: list[str], tracker: ProgressTracke
 
 
 def _finish(
-    io: StepIO, command: str, exit_code: int, lines: list[str], tracker: ProgressTracker, tail: MetricsTail,
-    directory: Path, stopped: bool, check: bool,
+    io: StepIO,
+    command: str,
+    exit_code: int,
+    lines: list[str],
+    tracker: ProgressTracker,
+    tail: MetricsTail,
+    directory: Path,
+    stopped: bool,
+    check: bool,
 ) -> SfpResult:
     tail.read_new()
     build_result = read_build_result(directory) if command in ("build", "quickbuild") else None
@@ -260,8 +278,15 @@ def _finish(
     outcome = outcomes.decide(command, exit_code, lines, build_result)
     if outcome.ok:
         io.progress(100.0, f"sfp {command}: {outcome.status}")
-    result = SfpResult(command, exit_code, outcome, 100.0 if outcome.ok else tracker.percent,
-                       metric_summary(tail.events), build_result, lines[-TAIL_LINES:])
+    result = SfpResult(
+        command,
+        exit_code,
+        outcome,
+        100.0 if outcome.ok else tracker.percent,
+        metric_summary(tail.events),
+        build_result,
+        lines[-TAIL_LINES:],
+    )
     if check and not outcome.ok:
         raise SfpFailed(failure_message(result), retryable=outcome.retryable)
     return result

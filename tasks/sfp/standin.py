@@ -131,8 +131,9 @@ def pause(sim: dict[str, Any], share: float) -> None:
 
 
 def elapsed(started: float) -> str:
-    seconds = int(time.monotonic() - started)
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{int((time.monotonic() - started) * 1000) % 1000:03d}"
+    millis = int((time.monotonic() - started) * 1000)
+    seconds = millis // 1000
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{millis % 1000:03d}"
 
 
 # --- orgs ---------------------------------------------------------------------------------------------------
@@ -178,13 +179,18 @@ def login(flags: dict[str, list[str]]) -> None:
         raw = str(data.get("sfdxAuthUrl") or (data.get("result") or {}).get("sfdxAuthUrl") or "")
     match = AUTH_URL.match(raw)
     if match is None:
-        say("Error (1): Invalid SFDX authorization URL. Must be in the format "
-            "force://<clientId>:<clientSecret>:<refreshToken>@<instanceUrl>")
+        say(
+            "Error (1): Invalid SFDX authorization URL. Must be in the format "
+            "force://<clientId>:<clientSecret>:<refreshToken>@<instanceUrl>"
+        )
         raise Failed("bad auth url")
     alias = flag(flags, "a", "alias") or "default"
     orgs = known_orgs()
-    orgs[alias] = {"username": f"{alias}@{match['host']}", "instanceUrl": f"https://{match['host']}",
-                   "orgId": "00D" + uuid.uuid5(uuid.NAMESPACE_DNS, match["host"]).hex[:15].upper()}
+    orgs[alias] = {
+        "username": f"{alias}@{match['host']}",
+        "instanceUrl": f"https://{match['host']}",
+        "orgId": "00D" + uuid.uuid5(uuid.NAMESPACE_DNS, match["host"]).hex[:15].upper(),
+    }
     store = org_store()
     store.parent.mkdir(parents=True, exist_ok=True)
     store.write_text(json.dumps(orgs), encoding="utf-8")
@@ -236,13 +242,24 @@ def install_queue(org: dict[str, str], packages: list[str], sim: dict[str, Any],
         say("Type: source")
         say("Skip Testing: false")
         ok = deploy(org, package, sim, 1 / max(1, len(packages)))
-        metric("package.installation.elapsed_time", "timers", 1000, package=package, type="source", target_org=org["username"])
+        metric(
+            "package.installation.elapsed_time",
+            "timers",
+            1000,
+            package=package,
+            type="source",
+            target_org=org["username"],
+        )
         say("::endgroup::")
         if not ok:
             failed.append(package)
             break
         deployed.append(package)
-    for name, value in (("packages.scheduled", len(packages)), ("succeeded.packages", len(deployed)), ("failed.packages", len(failed))):
+    for name, value in (
+        ("packages.scheduled", len(packages)),
+        ("succeeded.packages", len(deployed)),
+        ("failed.packages", len(failed)),
+    ):
         metric(f"{op}.{name}", "guage", value, target_org=org["username"])
     say(f"{len(deployed)} artifacts installed in {elapsed(started)} with {{{len(failed)}}} errors")
     if failed:
@@ -276,7 +293,11 @@ def cmd_build(flags: dict[str, list[str]], sim: dict[str, Any]) -> None:
         name = p["package"]
         say(f"Package creation initiated for {name}")
         pause(sim, 1 / max(1, len(packages)))
-        version = str(p.get("versionNumber", "1.0.0.NEXT")).replace("NEXT", str(build_number)).replace("LATEST", str(build_number))
+        version = (
+            str(p.get("versionNumber", "1.0.0.NEXT"))
+            .replace("NEXT", str(build_number))
+            .replace("LATEST", str(build_number))
+        )
         if name in (sim.get("failed_packages") or []):
             results.append({"name": name, "version": version, "elapsed_time": 1, "versionId": None, "status": "failed"})
             metric("build.failed.packages", "count", package=name)
@@ -287,11 +308,18 @@ def cmd_build(flags: dict[str, list[str]], sim: dict[str, Any]) -> None:
         metric("build.succeeded.packages", "count", package=name)
         say(f"Created artifact for {name} at {artifact_dir}/{name}_sfpowerscripts_artifact_{version}.zip")
     failed = [r for r in results if r["status"] == "failed"]
-    summary = {"scheduled_packages": len(packages), "elapsed_time": int((time.monotonic() - started) * 1000),
-               "succeeded": len(results) - len(failed), "failed": len(failed),
-               "sucessfullReleaseConfigs": [], "failedReleaseConfigs": []}
-    Path("buildResult.json").write_text(json.dumps({"packages": results, "summary": summary}, indent=2), encoding="utf-8")
-    metric("build.duration", "guage", summary["elapsed_time"])
+    summary = {
+        "scheduled_packages": len(packages),
+        "elapsed_time": int((time.monotonic() - started) * 1000),
+        "succeeded": len(results) - len(failed),
+        "failed": len(failed),
+        "sucessfullReleaseConfigs": [],
+        "failedReleaseConfigs": [],
+    }
+    Path("buildResult.json").write_text(
+        json.dumps({"packages": results, "summary": summary}, indent=2), encoding="utf-8"
+    )
+    metric("build.duration", "guage", float(int((time.monotonic() - started) * 1000)))
     say(f"{len(results) - len(failed)} artifacts created in {elapsed(started)} minutes with {len(failed)} errors")
     if failed:
         output("build-error-info.md", "\n".join(f"- {r['name']}: failed" for r in failed) + "\n")
@@ -324,7 +352,9 @@ def cmd_validate(flags: dict[str, list[str]], sim: dict[str, Any]) -> None:
     org = require_org(flags, "o", "targetorg", what="targetorg")
     mode = flag(flags, "mode")
     if mode not in ("individual", "fastfeedback", "thorough", "ff-release-config", "thorough-release-config"):
-        raise Usage(f"Expected --mode=individual|fastfeedback|thorough|ff-release-config|thorough-release-config, got {mode}")
+        raise Usage(
+            f"Expected --mode=individual|fastfeedback|thorough|ff-release-config|thorough-release-config, got {mode}"
+        )
     packages = [p["package"] for p in project_packages()]
     metric("validate.scheduled", "count", mode=mode)
     if should_fail(sim) and not sim.get("failed_packages"):
@@ -342,7 +372,9 @@ def cmd_validate(flags: dict[str, list[str]], sim: dict[str, Any]) -> None:
 
 def cmd_release(flags: dict[str, list[str]], sim: dict[str, Any]) -> None:
     org = require_org(flags, "o", "targetorg", what="targetorg")
-    definitions = [p.strip() for value in flags.get("p", []) + flags.get("releasedefinition", []) for p in value.split(",")]
+    definitions = [
+        p.strip() for value in flags.get("p", []) + flags.get("releasedefinition", []) for p in value.split(",")
+    ]
     if not definitions:
         raise Usage("Missing required flag releasedefinition")
     if flag(flags, "npm"):
@@ -365,7 +397,10 @@ def cmd_release(flags: dict[str, list[str]], sim: dict[str, Any]) -> None:
             metric("release.failed", "count", release=definition["release"])
             raise
         metric("release.succeeded", "count", release=definition["release"])
-        output("release-changelog.md", f"# {definition['release']}\n" + "".join(f"- {n} {v}\n" for n, v in artifacts.items()))
+        output(
+            "release-changelog.md",
+            f"# {definition['release']}\n" + "".join(f"- {n} {v}\n" for n, v in artifacts.items()),
+        )
 
 
 def _release_definition(path: str) -> dict[str, Any]:
@@ -376,7 +411,11 @@ def _release_definition(path: str) -> dict[str, Any]:
     except (OSError, yaml.YAMLError) as exc:
         say(f"Error: unable to read release definition {path}: {type(exc).__name__}")
         raise Failed("bad definition") from None
-    if not isinstance(data, dict) or not isinstance(data.get("release"), str) or not isinstance(data.get("artifacts"), dict):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("release"), str)
+        or not isinstance(data.get("artifacts"), dict)
+    ):
         say(f"Error: release definition {path} does not meet schema requirements (release, artifacts)")
         raise Failed("bad definition")
     return data
@@ -413,7 +452,8 @@ def cmd_pool_prepare(flags: dict[str, list[str]], sim: dict[str, Any]) -> None:
         metric("prepare.org.failed" if failed else "prepare.org.succeeded", "count", poolName=tag)
     metric("prepare.succeededorgs", "guage", wanted - failed, poolName=tag)
     metric("prepare.failedorgs", "guage", failed, poolName=tag)
-    say(f"Provisioned {{{wanted - failed}}}  scratchorgs out of {wanted} requested with {failed} failed in {elapsed(started)}")
+    took = elapsed(started)
+    say(f"Provisioned {{{wanted - failed}}}  scratchorgs out of {wanted} requested with {failed} failed in {took}")
     if failed:
         say("Error: UnableToProvisionAny - all scratch orgs failed to provision")
         raise Failed("UnableToProvisionAny")
@@ -439,10 +479,15 @@ def cmd_apextests(flags: dict[str, list[str]], sim: dict[str, Any]) -> None:
     results = Path(".testresults")
     results.mkdir(exist_ok=True)
     (results / f"test-result-{run_id}-junit.xml").write_text(
-        f'<testsuites><testsuite name="{level}" tests="{classes * 5}" failures="{failures}"/></testsuites>\n', encoding="utf-8"
+        f'<testsuites><testsuite name="{level}" tests="{classes * 5}" failures="{failures}"/></testsuites>\n',
+        encoding="utf-8",
     )
-    (results / f"test-result-{run_id}.json").write_text(json.dumps({"summary": {
-        "testRunId": run_id, "testsRan": classes * 5, "failing": failures, "testRunCoverage": "82%"}}), encoding="utf-8")
+    (results / f"test-result-{run_id}.json").write_text(
+        json.dumps(
+            {"summary": {"testRunId": run_id, "testsRan": classes * 5, "failing": failures, "testRunCoverage": "82%"}}
+        ),
+        encoding="utf-8",
+    )
     metric("apextest.tests.ran", "guage", classes * 5, test_level=str(level))
     metric("apextest.testcoverage", "guage", 82, test_level=str(level))
     say(f"{classes * 5} tests ran, {failures} failed; coverage 82%")
@@ -488,13 +533,24 @@ def cmd_artifacts_query(flags: dict[str, list[str]], sim: dict[str, Any]) -> Non
 
 
 COMMANDS: dict[str, Callable[[dict[str, list[str]], dict[str, Any]], None]] = {
-    "build": cmd_build, "quickbuild": cmd_build, "install": cmd_install, "deploy": cmd_install,
-    "validate org": cmd_validate, "release": cmd_release, "pool prepare": cmd_pool_prepare, "prepare": cmd_pool_prepare,
-    "apextests trigger": cmd_apextests, "project:pull": cmd_org_operation("Retrieving"),
-    "project:push": cmd_org_operation("Deploying"), "project:analyze": cmd_analyze,
-    "artifacts query": cmd_artifacts_query, "profile retrieve": cmd_org_operation("Retrieving profiles"),
-    "profile reconcile": cmd_org_operation("Reconciling profiles"), "profile merge": cmd_org_operation("Merging profiles"),
-    "flow activate": cmd_org_operation("Activating flows"), "flow deactivate": cmd_org_operation("Deactivating flows"),
+    "build": cmd_build,
+    "quickbuild": cmd_build,
+    "install": cmd_install,
+    "deploy": cmd_install,
+    "validate org": cmd_validate,
+    "release": cmd_release,
+    "pool prepare": cmd_pool_prepare,
+    "prepare": cmd_pool_prepare,
+    "apextests trigger": cmd_apextests,
+    "project:pull": cmd_org_operation("Retrieving"),
+    "project:push": cmd_org_operation("Deploying"),
+    "project:analyze": cmd_analyze,
+    "artifacts query": cmd_artifacts_query,
+    "profile retrieve": cmd_org_operation("Retrieving profiles"),
+    "profile reconcile": cmd_org_operation("Reconciling profiles"),
+    "profile merge": cmd_org_operation("Merging profiles"),
+    "flow activate": cmd_org_operation("Activating flows"),
+    "flow deactivate": cmd_org_operation("Deactivating flows"),
     "flow cleanup": cmd_org_operation("Cleaning up flows"),
 }
 

@@ -19,11 +19,21 @@ QUEUED_FOR = timedelta(hours=24)
 ON_LONG_RUNNING: dict[str, Any] = {"desired_worker_labels": pool(LONG_RUNNING), "schedule_timeout": QUEUED_FOR}
 
 
-def run_apex_tests(step: SfpStep, org: str, level: str, *, package: str | None = None, coverage: int = 75,
-                   wait_minutes: int = 0) -> dict[str, Any]:
+def run_apex_tests(
+    step: SfpStep, org: str, level: str, *, package: str | None = None, coverage: int = 75, wait_minutes: int = 0
+) -> dict[str, Any]:
     step.login(org)
     result = step.sfp(
-        "apextests", "trigger", "-o", org, "-l", level, "-p", str(coverage), "-w", str(wait_minutes),
+        "apextests",
+        "trigger",
+        "-o",
+        org,
+        "-l",
+        level,
+        "-p",
+        str(coverage),
+        "-w",
+        str(wait_minutes),
         *flags(("-n", package)),
     )
     return {**result.as_output(), "target_org": org, "test_results": _test_summaries(step)}
@@ -54,14 +64,23 @@ apex_tests_workflow = hatchet.workflow(name="sfp-apex-tests", input_validator=Ap
 
 
 @apex_tests_workflow.task(
-    execution_timeout=timedelta(hours=8), retries=1, backoff_factor=2,
-    credentials_from_input=["target_org", *REPO], **ON_LONG_RUNNING,
+    execution_timeout=timedelta(hours=8),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["target_org", *REPO],
+    **ON_LONG_RUNNING,
 )
 def apex_tests(input: ApexTestsInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
         _prepare(step, input)
-        return run_apex_tests(step, input.target_org, input.test_level, package=input.package,
-                              coverage=input.coverage_percent, wait_minutes=input.wait_minutes)
+        return run_apex_tests(
+            step,
+            input.target_org,
+            input.test_level,
+            package=input.package,
+            coverage=input.coverage_percent,
+            wait_minutes=input.wait_minutes,
+        )
 
 
 # --- bulk metadata operations -------------------------------------------------------------------------------
@@ -70,8 +89,11 @@ bulk_metadata_workflow = hatchet.workflow(name="sfp-bulk-metadata", input_valida
 
 
 @bulk_metadata_workflow.task(
-    execution_timeout=timedelta(hours=4), retries=1, backoff_factor=2,
-    credentials_from_input=["target_org", *REPO], **ON_LONG_RUNNING,
+    execution_timeout=timedelta(hours=4),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["target_org", *REPO],
+    **ON_LONG_RUNNING,
 )
 def bulk_metadata(input: BulkMetadataInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
@@ -98,8 +120,11 @@ def _build_input(input: PipelineInput, ctx: Context) -> BuildInput:
 
 
 @pipeline_workflow.task(
-    execution_timeout=timedelta(hours=3), retries=1, backoff_factor=2,
-    credentials_from_input=["staging_org", "devhub", *REPO], **ON_LONG_RUNNING,
+    execution_timeout=timedelta(hours=3),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["staging_org", "devhub", *REPO],
+    **ON_LONG_RUNNING,
 )
 def validate(input: PipelineInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
@@ -107,8 +132,13 @@ def validate(input: PipelineInput, ctx: Context) -> dict[str, Any]:
 
 
 @pipeline_workflow.task(
-    parents=[validate], execution_timeout=timedelta(hours=2), retries=2, backoff_factor=2, backoff_max_seconds=300,
-    credentials_from_input=["staging_org", "devhub", *REPO], **ON_LONG_RUNNING,
+    parents=[validate],
+    execution_timeout=timedelta(hours=2),
+    retries=2,
+    backoff_factor=2,
+    backoff_max_seconds=300,
+    credentials_from_input=["staging_org", "devhub", *REPO],
+    **ON_LONG_RUNNING,
 )
 def deploy_staging(input: PipelineInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
@@ -116,8 +146,12 @@ def deploy_staging(input: PipelineInput, ctx: Context) -> dict[str, Any]:
 
 
 @pipeline_workflow.task(
-    parents=[deploy_staging], execution_timeout=timedelta(hours=8), retries=1, backoff_factor=2,
-    credentials_from_input=["staging_org"], **ON_LONG_RUNNING,
+    parents=[deploy_staging],
+    execution_timeout=timedelta(hours=8),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["staging_org"],
+    **ON_LONG_RUNNING,
 )
 def run_tests(input: PipelineInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
@@ -126,8 +160,13 @@ def run_tests(input: PipelineInput, ctx: Context) -> dict[str, Any]:
 
 
 @pipeline_workflow.task(
-    parents=[validate, run_tests], execution_timeout=timedelta(hours=2), retries=1, backoff_factor=2, backoff_max_seconds=300,
-    credentials_from_input=["production_org", "devhub", *REPO], **ON_LONG_RUNNING,
+    parents=[validate, run_tests],
+    execution_timeout=timedelta(hours=2),
+    retries=1,
+    backoff_factor=2,
+    backoff_max_seconds=300,
+    credentials_from_input=["production_org", "devhub", *REPO],
+    **ON_LONG_RUNNING,
 )
 def deploy_production(input: PipelineInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:

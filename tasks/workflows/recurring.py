@@ -44,11 +44,21 @@ def analyse(input: AnalysisInput, ctx: Context) -> dict[str, Any]:
             checkout = step.checkout(repository)
             report_dir = step.ws.root / "report"
             result = step.sfp(
-                "project:analyze", "--output-format", "json", "--report-dir", str(report_dir),
+                "project:analyze",
+                "--output-format",
+                "json",
+                "--report-dir",
+                str(report_dir),
                 *flags(("--fail-on", input.fail_on)),
             )
-            reports.append({**result.as_output(), "url": repository.url, "commit": checkout.commit,
-                            "report": _read_json(report_dir / "analysis.json")})
+            reports.append(
+                {
+                    **result.as_output(),
+                    "url": repository.url,
+                    "commit": checkout.commit,
+                    "report": _read_json(report_dir / "analysis.json"),
+                }
+            )
         ctx.progress(100.0 * index / len(input.repositories), f"analysed {repository.url}")
     if not reports:
         ctx.log("no repositories to analyse: set them in the cron entry's input")
@@ -87,8 +97,9 @@ def check_org(input: OrgHealthInput, ctx: Context) -> dict[str, Any]:
 @health_workflow.task(execution_timeout=timedelta(minutes=5), **ON_STANDARD)
 def discover_orgs(input: HealthCheckInput, ctx: Context) -> dict[str, Any]:
     orgs = input.orgs if input.orgs is not None else [c["name"] for c in vault.list_credentials("sfdx_auth_url")]
-    items = [org_health_workflow.create_bulk_run_item(input=OrgHealthInput(org=org, simulate=input.simulate))
-             for org in orgs]
+    items = [
+        org_health_workflow.create_bulk_run_item(input=OrgHealthInput(org=org, simulate=input.simulate)) for org in orgs
+    ]
     refs = org_health_workflow.run_many(items, wait_for_result=False) if items else []
     ctx.log(f"checking {len(orgs)} org(s)")
     return {"orgs": orgs, "runs": [ref.workflow_run_id for ref in refs]}

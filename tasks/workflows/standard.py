@@ -39,7 +39,13 @@ def build_artifacts(step: SfpStep, input: BuildInput, command: str = "build") ->
     checkout = step.checkout(input.repository)
     step.login(input.devhub)
     result = step.sfp(
-        command, "-v", input.devhub, "--branch", input.branch or input.repository.ref, "--artifactdir", "artifacts",
+        command,
+        "-v",
+        input.devhub,
+        "--branch",
+        input.branch or input.repository.ref,
+        "--artifactdir",
+        "artifacts",
         *flags(("-p", input.packages), ("--diffcheck", input.diffcheck), ("--buildnumber", input.build_number)),
     )
     artifacts = sorted(path.name for path in (step.ws.repo / "artifacts").glob("*.zip"))
@@ -51,7 +57,10 @@ quickbuild_workflow = hatchet.workflow(name="sfp-quickbuild", input_validator=Bu
 
 
 @build_workflow.task(
-    execution_timeout=timedelta(hours=2), retries=1, backoff_factor=2, credentials_from_input=["devhub", *REPO],
+    execution_timeout=timedelta(hours=2),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["devhub", *REPO],
     **ON_STANDARD,
 )
 def build(input: BuildInput, ctx: Context) -> dict[str, Any]:
@@ -60,7 +69,10 @@ def build(input: BuildInput, ctx: Context) -> dict[str, Any]:
 
 
 @quickbuild_workflow.task(
-    execution_timeout=timedelta(hours=1), retries=1, backoff_factor=2, credentials_from_input=["devhub", *REPO],
+    execution_timeout=timedelta(hours=1),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["devhub", *REPO],
     **ON_STANDARD,
 )
 def quickbuild(input: BuildInput, ctx: Context) -> dict[str, Any]:
@@ -77,15 +89,24 @@ def install_to(step: SfpStep, input: BuildInput, org: str, *, skip_installed: bo
     built = build_artifacts(step, input, "build")
     step.login(org)
     result = step.sfp(
-        "install", "-o", org, "--artifactdir", "artifacts", "--waittime", "120",
+        "install",
+        "-o",
+        org,
+        "--artifactdir",
+        "artifacts",
+        "--waittime",
+        "120",
         *flags(("--skipifalreadyinstalled", skip_installed)),
     )
     return {**result.as_output(), "commit": built["commit"], "artifacts": built["artifacts"], "target_org": org}
 
 
 @install_workflow.task(
-    execution_timeout=timedelta(hours=2), retries=1, backoff_factor=2,
-    credentials_from_input=["target_org", "devhub", *REPO], **ON_STANDARD,
+    execution_timeout=timedelta(hours=2),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["target_org", "devhub", *REPO],
+    **ON_STANDARD,
 )
 def install(input: InstallInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
@@ -97,20 +118,33 @@ def install(input: InstallInput, ctx: Context) -> dict[str, Any]:
 validate_workflow = hatchet.workflow(name="sfp-validate", input_validator=ValidateInput)
 
 
-def validate_against(step: SfpStep, input: ValidateInput | Any, org: str, devhub: str | None, mode: str) -> dict[str, Any]:
+def validate_against(
+    step: SfpStep, input: ValidateInput | Any, org: str, devhub: str | None, mode: str
+) -> dict[str, Any]:
     checkout = step.checkout(input.repository)
     step.login(org, devhub)
     result = step.sfp(
-        "validate", "org", "-o", org, "--mode", mode,
-        *flags(("--coveragepercent", getattr(input, "coverage_percent", None)),
-               ("--releaseconfig", getattr(input, "release_config", None)), ("-v", devhub)),
+        "validate",
+        "org",
+        "-o",
+        org,
+        "--mode",
+        mode,
+        *flags(
+            ("--coveragepercent", getattr(input, "coverage_percent", None)),
+            ("--releaseconfig", getattr(input, "release_config", None)),
+            ("-v", devhub),
+        ),
     )
     return {**result.as_output(), "commit": checkout.commit, "target_org": org}
 
 
 @validate_workflow.task(
-    execution_timeout=timedelta(hours=3), retries=1, backoff_factor=2,
-    credentials_from_input=["target_org", "devhub", *REPO], **ON_STANDARD,
+    execution_timeout=timedelta(hours=3),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["target_org", "devhub", *REPO],
+    **ON_STANDARD,
 )
 def validate(input: ValidateInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
@@ -123,8 +157,11 @@ release_workflow = hatchet.workflow(name="sfp-release", input_validator=ReleaseI
 
 
 @release_workflow.task(
-    execution_timeout=timedelta(hours=2), retries=1, backoff_factor=2,
-    credentials_from_input=["target_org", "devhub", "npm_token_credential", *REPO], **ON_STANDARD,
+    execution_timeout=timedelta(hours=2),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["target_org", "devhub", "npm_token_credential", *REPO],
+    **ON_STANDARD,
 )
 def release(input: ReleaseInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
@@ -139,8 +176,18 @@ def release(input: ReleaseInput, ctx: Context) -> dict[str, Any]:
         path.write_text(releasedef.dump(definition), encoding="utf-8")
         step.login(input.target_org, input.devhub)
         npm_args, env = npm_access(step, input)
-        result = step.sfp("release", "-p", str(path), "-o", input.target_org, "--waittime", "120", *npm_args,
-                          *flags(("-v", input.devhub)), env=env)
+        result = step.sfp(
+            "release",
+            "-p",
+            str(path),
+            "-o",
+            input.target_org,
+            "--waittime",
+            "120",
+            *npm_args,
+            *flags(("-v", input.devhub)),
+            env=env,
+        )
         return {**result.as_output(), "release": definition.release, "artifacts": definition.artifacts}
 
 
@@ -170,16 +217,31 @@ def generate_release_definition(input: ReleaseDefinitionInput, ctx: Context) -> 
         checkout = step.checkout(input.repository)
         step.repo_file(input.release_config)
         result = step.sfp(
-            "releasedefinition", "generate", "-c", input.gitref, "-f", input.release_config, "-n", input.release_name,
-            "--nopush", org_bound=False,
+            "releasedefinition",
+            "generate",
+            "-c",
+            input.gitref,
+            "-f",
+            input.release_config,
+            "-n",
+            input.release_name,
+            "--nopush",
+            org_bound=False,
         )
         text = releasedef.from_cli_output(result.lines)
         if text is None:
-            raise SfpError("sfp releasedefinition generate printed no release definition: "
-                           + " ".join(line for line in result.lines[-5:] if line), retryable=False)
+            raise SfpError(
+                "sfp releasedefinition generate printed no release definition: "
+                + " ".join(line for line in result.lines[-5:] if line),
+                retryable=False,
+            )
         definition = releasedef.parse(text)
-        return {**result.as_output(), "commit": checkout.commit, "release_definition": text,
-                "artifacts": definition.artifacts}
+        return {
+            **result.as_output(),
+            "commit": checkout.commit,
+            "release_definition": text,
+            "artifacts": definition.artifacts,
+        }
 
 
 # --- scratch-org pool ---------------------------------------------------------------------------------------
@@ -188,8 +250,11 @@ pool_prepare_workflow = hatchet.workflow(name="sfp-pool-prepare", input_validato
 
 
 @pool_prepare_workflow.task(
-    execution_timeout=timedelta(hours=3), retries=1, backoff_factor=2,
-    credentials_from_input=["devhub", "npm_token_credential", *REPO], **ON_STANDARD,
+    execution_timeout=timedelta(hours=3),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["devhub", "npm_token_credential", *REPO],
+    **ON_STANDARD,
 )
 def prepare_pool(input: PoolPrepareInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
@@ -206,15 +271,20 @@ source_tracking_workflow = hatchet.workflow(name="sfp-source-tracking", input_va
 
 
 @source_tracking_workflow.task(
-    execution_timeout=timedelta(hours=1), retries=1, backoff_factor=2,
-    credentials_from_input=["target_org", *REPO], **ON_STANDARD,
+    execution_timeout=timedelta(hours=1),
+    retries=1,
+    backoff_factor=2,
+    credentials_from_input=["target_org", *REPO],
+    **ON_STANDARD,
 )
 def track_source(input: SourceTrackingInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
         checkout = step.checkout(input.repository)
         step.login(input.target_org)
         result = step.sfp(
-            f"project:{input.direction}", "-o", input.target_org,
+            f"project:{input.direction}",
+            "-o",
+            input.target_org,
             *flags(("-p", input.packages), ("-i", input.ignore_conflicts and input.direction == "pull")),
         )
         changed = git.run_git(["status", "--porcelain"], step.ws, step.ws.repo).splitlines()
@@ -233,8 +303,12 @@ def configure_environment(input: EnvironmentLockInput, ctx: Context) -> dict[str
         return environments.unlock(input.environment, str(input.ticket))
     ctx.log(f"locking environment {input.environment} for {input.duration_minutes} min")
     return environments.lock(
-        input.environment, minutes=input.duration_minutes, wait_seconds=60 * input.wait_minutes,
-        reason=input.reason, repository=input.repository, run_id=ctx.workflow_run_id,
+        input.environment,
+        minutes=input.duration_minutes,
+        wait_seconds=60 * input.wait_minutes,
+        reason=input.reason,
+        repository=input.repository,
+        run_id=ctx.workflow_run_id,
         keep_waiting=lambda: not ctx.is_cancelled,
     )
 
@@ -258,7 +332,14 @@ def impact(input: ImpactInput, ctx: Context) -> dict[str, Any]:
 
 
 WORKFLOWS = [
-    build_workflow, quickbuild_workflow, install_workflow, validate_workflow, release_workflow,
-    release_definition_workflow, pool_prepare_workflow, source_tracking_workflow, environment_workflow,
+    build_workflow,
+    quickbuild_workflow,
+    install_workflow,
+    validate_workflow,
+    release_workflow,
+    release_definition_workflow,
+    pool_prepare_workflow,
+    source_tracking_workflow,
+    environment_workflow,
     impact_workflow,
 ]

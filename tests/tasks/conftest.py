@@ -13,7 +13,7 @@ from sfpserver.engine.models import WorkflowRun
 from sfpserver.engine.trigger import trigger
 from sfpserver.vault import services
 from tasks.sample_repo import SampleRepository, make_sample_repository
-from tests.engine.helpers import wait_for_run
+from tests.engine.helpers import steps, wait_for_run
 
 
 @pytest.fixture
@@ -32,8 +32,9 @@ class Org:
 def store_org(name: str, *, org_type: str = "sandbox") -> Org:
     secret, refresh = uuid.uuid4().hex.upper(), f"5Aep861.{uuid.uuid4().hex}"
     url = f"force://PlatformCLI:{secret}:{refresh}@{name}.my.salesforce.com"
-    services.store("sfdx_auth_url", name, url, metadata={"username": f"ci@{name}.example", "org_type": org_type},
-                   actor="tests")
+    services.store(
+        "sfdx_auth_url", name, url, metadata={"username": f"ci@{name}.example", "org_type": org_type}, actor="tests"
+    )
     return Org(name, url, refresh, secret)
 
 
@@ -48,3 +49,10 @@ def orgs(db_access: None) -> dict[str, Org]:
 
 def run(workflow: str, input: dict[str, Any], timeout: float = 90) -> WorkflowRun:
     return wait_for_run(trigger(workflow, input), timeout=timeout)
+
+
+def output(run_id: Any, step: str) -> dict[str, Any]:
+    """The output of a finished step (a dict for every sfp task)."""
+    value = steps(run_id)[step].output
+    assert isinstance(value, dict), value
+    return value

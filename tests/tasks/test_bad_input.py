@@ -4,6 +4,7 @@ error that says which and why and contains no secret."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -18,11 +19,13 @@ from tests.tasks.conftest import Org, run
 pytestmark = pytest.mark.usefixtures("platform")
 
 
-def install_input(sample: SampleRepository, orgs: dict[str, Org], target: str, **repository: object) -> dict[str, object]:
+def install_input(
+    sample: SampleRepository, orgs: dict[str, Org], target: str, **repository: object
+) -> dict[str, object]:
     return {"repository": {"url": sample.url, **repository}, "devhub": orgs["devhub"].name, "target_org": target}
 
 
-def failed_once(run_id: object, step_name: str) -> str:
+def failed_once(run_id: Any, step_name: str) -> str:
     step = steps(run_id)[step_name]
     assert step.status == "FAILED"
     assert len(attempts(step)) == 1  # the task allows a retry; none was used
@@ -33,13 +36,19 @@ def test_an_unknown_org_fails_the_step_at_once_naming_it(sample: SampleRepositor
     finished = run("sfp-install", install_input(sample, orgs, "no-such-org"))
 
     assert finished.status == "FAILED"
-    assert failed_once(finished.id, "install") == "unknown org or credential 'no-such-org': it does not exist in the vault"
+    assert (
+        failed_once(finished.id, "install") == "unknown org or credential 'no-such-org': it does not exist in the vault"
+    )
 
 
-def test_a_missing_repository_token_fails_the_step_naming_the_credential(sample: SampleRepository, orgs: dict[str, Org]) -> None:
+def test_a_missing_repository_token_fails_the_step_naming_the_credential(
+    sample: SampleRepository, orgs: dict[str, Org]
+) -> None:
     finished = run("sfp-install", install_input(sample, orgs, orgs["staging"].name, token_credential="gh-missing"))
 
-    assert failed_once(finished.id, "install") == "unknown org or credential 'gh-missing': it does not exist in the vault"
+    assert (
+        failed_once(finished.id, "install") == "unknown org or credential 'gh-missing': it does not exist in the vault"
+    )
 
 
 def test_a_malformed_auth_url_fails_the_step_without_showing_it(sample: SampleRepository, orgs: dict[str, Org]) -> None:
@@ -68,7 +77,7 @@ def test_an_uncloneable_repository_fails_the_step_saying_why(tmp_path: object, o
 def test_a_ref_that_does_not_exist_fails_the_step_naming_it(sample: SampleRepository) -> None:
     finished = run("sfp-impact", {"repository": {"url": sample.url, "ref": "no-such-branch"}})
 
-    assert failed_once(finished.id, "impact") .startswith(f"ref 'no-such-branch' does not exist in {sample.url}")
+    assert failed_once(finished.id, "impact").startswith(f"ref 'no-such-branch' does not exist in {sample.url}")
 
 
 def test_a_malformed_release_definition_is_refused_at_trigger(db_access: None) -> None:
@@ -88,5 +97,7 @@ def test_a_repository_url_with_a_password_is_refused_without_echoing_it(db_acces
     with pytest.raises(InvalidInputError) as refused:
         trigger("sfp-impact", {"repository": {"url": f"https://bot:{password}@github.com/acme/repo.git"}})
 
-    assert "repository.url: Value error, repository URL 'https://github.com/acme/repo.git' carries credentials" in str(refused.value)
+    assert "repository.url: Value error, repository URL 'https://github.com/acme/repo.git' carries credentials" in str(
+        refused.value
+    )
     assert password not in str(refused.value)

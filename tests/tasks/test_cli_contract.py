@@ -19,8 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_install_groups_and_status_lines_become_a_rising_percentage() -> None:
     tracker = ProgressTracker()
     seen = []
-    for line in ["::group::Installing: 1/2  core", "Status: InProgress Progress: 5/10", "Status: Succeeded Progress: 10/10",
-                 "::group::Installing: 2/2  ui", "Status: InProgress Progress: 1/4", "Status: InProgress Progress: 0/4"]:
+    for line in [
+        "::group::Installing: 1/2  core",
+        "Status: InProgress Progress: 5/10",
+        "Status: Succeeded Progress: 10/10",
+        "::group::Installing: 2/2  ui",
+        "Status: InProgress Progress: 1/4",
+        "Status: InProgress Progress: 0/4",
+    ]:
         if tracker.feed_line(clean(line)):
             seen.append(tracker.percent)
     assert seen == [25.0, 50.0, 62.5]  # the last line would go backwards: ignored
@@ -29,7 +35,9 @@ def test_install_groups_and_status_lines_become_a_rising_percentage() -> None:
 
 def test_build_metrics_count_packages_done_out_of_scheduled(tmp_path: Path) -> None:
     log = tmp_path / "metrics.log"
-    events = [{"metric": "sfpowerscripts.build.scheduled.packages", "type": "count", "tags": {"package": p}} for p in "abcd"]
+    events = [
+        {"metric": "sfpowerscripts.build.scheduled.packages", "type": "count", "tags": {"package": p}} for p in "abcd"
+    ]
     events.append({"metric": "sfpowerscripts.build.succeeded.packages", "type": "count", "tags": {"package": "a"}})
     log.write_text("".join(json.dumps(e) + "\n" for e in events) + '{"metric": "sfpowerscripts.build.dur')
     tail, tracker = MetricsTail(log), ProgressTracker()
@@ -44,12 +52,17 @@ def test_exit_codes_are_paired_with_what_the_command_wrote() -> None:
     decide = outcomes.decide
     assert decide("install", 0, ["2 artifacts installed in 00:01 with {0} errors"], None).status == "succeeded"
     assert decide("install", 0, ["1 artifacts installed in 00:01 with {1} errors"], None).status == "failed"
-    assert decide("build", 0, [], {"summary": {"failed": 2}}).reason == "2 package(s) failed to build (buildResult.json)"
+    assert (
+        decide("build", 0, [], {"summary": {"failed": 2}}).reason == "2 package(s) failed to build (buildResult.json)"
+    )
     assert decide("build", 0, ["No packages found to be built.. Exiting.."], None).status == "nothing_to_do"
     assert decide("pool prepare", 0, ["Pool dev: MaxCapacity"], None).status == "nothing_to_do"
     assert decide("install", 1, ["boom"], None) == outcomes.Outcome("failed", "exit code 1", retryable=True)
     assert decide("install", 2, [], None).retryable is False
-    assert decide("install", 1, ["NamedOrgNotFoundError: No authorization information found for x."], None).retryable is False
+    assert (
+        decide("install", 1, ["NamedOrgNotFoundError: No authorization information found for x."], None).retryable
+        is False
+    )
     assert decide("install", -15, [], None).status == "interrupted"
 
 
@@ -61,8 +74,13 @@ def test_command_names_are_the_leading_words() -> None:
 
 def standin(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tasks.sfp.standin", *args], cwd=tmp_path, input=stdin, text=True, capture_output=True,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), **env}, check=False,
+        [sys.executable, "-m", "tasks.sfp.standin", *args],
+        cwd=tmp_path,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), **env},
+        check=False,
     )
 
 
@@ -91,6 +109,8 @@ def test_the_standin_fails_while_the_attempt_is_below_fail_attempts(tmp_path: Pa
     second = standin(tmp_path, "install", "-o", "o", SFP_STANDIN_SIMULATE=simulate, SFP_STANDIN_ATTEMPT="1")
     assert (first.returncode, second.returncode) == (1, 0)
     assert "Artifacts failed to install: [core]" in first.stdout
-    metrics = [json.loads(line) for line in (tmp_path / ".sfpowerscripts" / "logs" / "metrics.log").read_text().splitlines()]
+    metrics = [
+        json.loads(line) for line in (tmp_path / ".sfpowerscripts" / "logs" / "metrics.log").read_text().splitlines()
+    ]
     failed = [m["value"] for m in metrics if m["metric"] == "sfpowerscripts.install.failed.packages"]
     assert failed == [1, 0]

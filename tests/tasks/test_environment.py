@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
 from tests.engine.helpers import steps
 from tests.tasks.conftest import Org, run
+from tests.tasks.conftest import output as step_output
 
 pytestmark = pytest.mark.usefixtures("platform")
 
 
-def output(run_id: object) -> dict[str, object]:
-    return steps(run_id)["configure_environment"].output
+def output(run_id: Any) -> dict[str, Any]:
+    return step_output(run_id, "configure_environment")
 
 
-def error(run_id: object) -> str:
+def error(run_id: Any) -> str:
     return str(steps(run_id)["configure_environment"].error)
 
 
@@ -26,7 +28,10 @@ def test_an_environment_is_locked_with_a_ticket_and_unlocked_only_with_it(orgs: 
     assert locked.status == "COMPLETED"
     lock = output(locked.id)
     assert (lock["status"], lock["environmentName"], lock["duration"]) == ("acquired", env, 30)
-    assert (lock["salesforceUsername"], lock["instanceUrl"]) == (f"ci@{env}.example", f"https://{env}.my.salesforce.com")
+    assert (lock["salesforceUsername"], lock["instanceUrl"]) == (
+        f"ci@{env}.example",
+        f"https://{env}.my.salesforce.com",
+    )
 
     busy = run("sfp-environment", {"environment": env, "action": "lock"})
     assert busy.status == "FAILED"

@@ -14,8 +14,8 @@ from sfpserver.engine.models import EventKind, RunEvent, Worker, WorkerStatus
 from sfpserver.vault import services
 from tasks.sample_repo import SampleRepository
 from tests.conftest import Processes, wait_until
-from tests.engine.helpers import steps, wait_for_run
-from tests.tasks.conftest import Org, run, store_org
+from tests.engine.helpers import wait_for_run
+from tests.tasks.conftest import Org, output, run, store_org
 from tests.vault.test_leak import database_hits, redis_hits
 
 POOLS = {"standard": ("standard", "--count", "2"), "long-running": ("long-running", "--count", "1")}
@@ -50,7 +50,9 @@ class Canaries:
         services.store("github_token", "leak-github", self.github, actor="tests")
 
     def needles(self) -> list[str]:
-        org_parts = [part for org in self.orgs.values() for part in (org.client_secret, org.refresh_token, org.auth_url)]
+        org_parts = [
+            part for org in self.orgs.values() for part in (org.client_secret, org.refresh_token, org.auth_url)
+        ]
         return [*org_parts, self.npm, self.github]
 
     def org(self, role: str) -> Org:
@@ -61,30 +63,56 @@ CARELESS = {"org login": {"leak_stdin": True}, "release": {"leak_env": ["SFP_NPM
 
 
 @pytest.mark.usefixtures("debug_logging_pools")
-def test_planted_canaries_appear_nowhere_after_operations_use_them(platform: Processes, sample: SampleRepository) -> None:
+def test_planted_canaries_appear_nowhere_after_operations_use_them(
+    platform: Processes, sample: SampleRepository
+) -> None:
     canaries = Canaries()
     repository = {"url": sample.url, "token_credential": "leak-github"}
     org = canaries.org
 
-    pipeline = run("sfp-release-pipeline", {
-        "repository": repository, "devhub": org("devhub").name, "staging_org": org("staging").name,
-        "production_org": org("prod").name, "simulate": {**CARELESS, "deploy_staging:install": {"fail_attempts": 1}},
-    }, timeout=120)
-    release = run("sfp-release", {
-        "target_org": org("staging").name, "release_definition": "release: r1\nartifacts:\n  core: 1.0.0-1\n",
-        "npm_scope": "@acme", "npm_token_credential": "leak-npm",
-        "simulate": {**CARELESS, "release": {"leak_env": ["SFP_NPM_TOKEN"], "fail": True}},
-    })
-    install = run("sfp-install", {
-        "repository": repository, "devhub": org("devhub").name, "target_org": org("prod").name,
-        "simulate": {**CARELESS, "install": {"fail": True, "message": "boom"}},
-    })
+    pipeline = run(
+        "sfp-release-pipeline",
+        {
+            "repository": repository,
+            "devhub": org("devhub").name,
+            "staging_org": org("staging").name,
+            "production_org": org("prod").name,
+            "simulate": {**CARELESS, "deploy_staging:install": {"fail_attempts": 1}},
+        },
+        timeout=120,
+    )
+    release = run(
+        "sfp-release",
+        {
+            "target_org": org("staging").name,
+            "release_definition": "release: r1\nartifacts:\n  core: 1.0.0-1\n",
+            "npm_scope": "@acme",
+            "npm_token_credential": "leak-npm",
+            "simulate": {**CARELESS, "release": {"leak_env": ["SFP_NPM_TOKEN"], "fail": True}},
+        },
+    )
+    install = run(
+        "sfp-install",
+        {
+            "repository": repository,
+            "devhub": org("devhub").name,
+            "target_org": org("prod").name,
+            "simulate": {**CARELESS, "install": {"fail": True, "message": "boom"}},
+        },
+    )
     health = run("sfp-health-check", {"orgs": [org("staging").name, "leak-missing-org"]})
-    children = [wait_for_run(child) for child in steps(health.id)["discover_orgs"].output["runs"]]
+    children = [wait_for_run(child) for child in output(health.id, "discover_orgs")["runs"]]
 
-    assert (pipeline.status, release.status, install.status, health.status) == ("COMPLETED", "FAILED", "FAILED", "COMPLETED")
+    assert (pipeline.status, release.status, install.status, health.status) == (
+        "COMPLETED",
+        "FAILED",
+        "FAILED",
+        "COMPLETED",
+    )
     assert [child.status for child in children] == ["COMPLETED", "COMPLETED"]
-    printed = set(RunEvent.objects.filter(kind=EventKind.LOG, message__startswith="debug: ").values_list("message", flat=True))
+    printed = set(
+        RunEvent.objects.filter(kind=EventKind.LOG, message__startswith="debug: ").values_list("message", flat=True)
+    )
     assert {"debug: read auth url ***", "debug: SFP_NPM_TOKEN=***"} <= printed  # the CLI did print them
 
     needles = canaries.needles()

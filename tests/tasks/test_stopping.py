@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import psutil
 import pytest
@@ -36,8 +37,10 @@ def slow_tests_input(org: Org, marker: str, seconds: int = 120) -> dict[str, obj
     return {"target_org": org.name, "simulate": {"apextests trigger": simulate}}
 
 
-def helper_started(run_id: object) -> bool:
-    return RunEvent.objects.filter(run_id=run_id, kind=EventKind.LOG, message__startswith="started helper process").exists()
+def helper_started(run_id: Any) -> bool:
+    return RunEvent.objects.filter(
+        run_id=run_id, kind=EventKind.LOG, message__startswith="started helper process"
+    ).exists()
 
 
 def test_cancelling_a_run_kills_the_whole_cli_process_group(orgs: dict[str, Org]) -> None:
@@ -72,7 +75,8 @@ def second_long_running_worker(platform: Processes) -> object:
     platform.start_node("long-running-2", "long-running", concurrency=1, CELERY_VISIBILITY_TIMEOUT="1")
     wait_until(
         lambda: Worker.objects.filter(status=WorkerStatus.ACTIVE, pool="long-running").count() > before,
-        timeout=60, what="the second long-running worker",
+        timeout=60,
+        what="the second long-running worker",
     )
     yield
     platform.stop("long-running-2")

@@ -10,8 +10,8 @@ from sfpserver.hatchet.serve import serve
 from tasks.client import hatchet
 from tasks.inputs import ApexTestsInput
 from tasks.pools import STANDARD, pool
-from tasks.workflows.long_running import run_apex_tests
 from tasks.steps import sfp_step
+from tasks.workflows.long_running import run_apex_tests
 
 # The Apex test run of sfp-apex-tests, on the standard pool with a 4-second execution timeout.
 short_tests = hatchet.workflow(name="t-sfp-short-tests", input_validator=ApexTestsInput)
