@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.embedded import DEFAULT_PG_PORT, DEFAULT_REDIS_PORT
-from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from config.env import SettingError, env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "sfpserver.accounts",
     "sfpserver.submissions",
     "sfpserver.api",
+    "tasks",
 ]
 
 MIDDLEWARE = [
@@ -107,7 +108,7 @@ STANDARD_DEFAULT_TIMEOUT = env_float("STANDARD_DEFAULT_TIMEOUT", 60.0, minimum=1
 LONG_RUNNING_DEFAULT_TIMEOUT = env_float("LONG_RUNNING_DEFAULT_TIMEOUT", 4 * 3600.0, minimum=1)
 
 # --- Engine ------------------------------------------------------------------------------------------------
-ENGINE_WORKFLOW_MODULES = env_list("ENGINE_WORKFLOW_MODULES", ["tasks.demo"])
+ENGINE_WORKFLOW_MODULES = env_list("ENGINE_WORKFLOW_MODULES", ["tasks.demo", "tasks.operations"])
 ENGINE_HEARTBEAT_INTERVAL = env_float("ENGINE_HEARTBEAT_INTERVAL", 1.0, minimum=0.1)
 ENGINE_WORKER_DEAD_AFTER = env_float("ENGINE_WORKER_DEAD_AFTER", 6.0, minimum=1)
 ENGINE_MAX_REASSIGNMENTS = env_int("ENGINE_MAX_REASSIGNMENTS", 10, minimum=0)
@@ -160,6 +161,17 @@ SPECTACULAR_SETTINGS = {
 if importlib.util.find_spec("drf_spectacular_sidecar") is not None:
     INSTALLED_APPS.append("drf_spectacular_sidecar")
     SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
+
+# --- sfp operations (tasks/) --------------------------------------------------------------------------------
+# Org-bound sfp commands run against the real CLI ("real") or the Salesforce stand-in ("standin",
+# tasks/sfp/standin.py), which speaks the CLI's observable contract; org-free commands always run the real CLI.
+SFP_CLI = env_str("SFP_CLI", "standin")
+if SFP_CLI not in ("standin", "real"):
+    raise SettingError(f"SFP_CLI: expected 'standin' or 'real', got {SFP_CLI!r}")
+SFP_BIN = env_str("SFP_BIN", str(BASE_DIR / ".local" / "node" / "node_modules" / ".bin" / "sfp"))
+SFP_WORK_DIR = Path(env_str("SFP_WORK_DIR", str(BASE_DIR / ".local" / "work")))
+SFP_KILL_GRACE = env_float("SFP_KILL_GRACE", 5.0, minimum=0)  # SIGTERM, then SIGKILL the CLI's process group
+SFP_STALE_WORKSPACE_HOURS = env_float("SFP_STALE_WORKSPACE_HOURS", 24.0, minimum=0.01)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
