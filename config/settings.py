@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_celery_beat",
+    "channels",
     "rest_framework",
     "drf_spectacular",
     "sfpserver.engine",
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "sfpserver.accounts",
     "sfpserver.submissions",
     "sfpserver.api",
+    "sfpserver.live",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +162,23 @@ SPECTACULAR_SETTINGS = {
 if importlib.util.find_spec("drf_spectacular_sidecar") is not None:
     INSTALLED_APPS.append("drf_spectacular_sidecar")
     SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
+
+# --- Live feed (/ws/runs/) and dashboard (/dashboard/), sfpserver/live ----------------------------------------
+# The engine's after-commit signals are published to this layer from every process that loads Django apps.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
+            "prefix": env_str("LIVE_CHANNEL_PREFIX", "sfp-live"),
+            "capacity": env_int("LIVE_CHANNEL_CAPACITY", 1000, minimum=10),  # per socket; past it: dropped
+            "expiry": 30,
+        },
+    }
+}
+LIVE_RECENT_EVENTS = env_int("LIVE_RECENT_EVENTS", 200, minimum=0)  # events in a run's snapshot
+LIVE_RECENT_RUNS = env_int("LIVE_RECENT_RUNS", 50, minimum=1)  # runs in the all-runs snapshot
+LIVE_PUBLISH_BACKLOG = env_int("LIVE_PUBLISH_BACKLOG", 10000, minimum=1)  # unsent messages kept per process
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
