@@ -19,12 +19,35 @@ TRACEBACK_TAIL = 2000  # characters of an attempt's traceback shown live; the AP
 
 _RUN_FIELDS = ("id", "workflow_name", "status", "error", "priority", "created_at", "started_at", "finished_at")
 _STEP_FIELDS = (
-    "id", "run_id", "name", "kind", "parents", "queue", "status", "attempt", "retries", "app_retry_count",
-    "internal_retry_count", "error", "error_type", "worker__name", "queued_at", "available_at", "started_at",
-    "finished_at", "created_at",
+    "id",
+    "run_id",
+    "name",
+    "kind",
+    "parents",
+    "queue",
+    "status",
+    "attempt",
+    "retries",
+    "app_retry_count",
+    "internal_retry_count",
+    "error",
+    "error_type",
+    "worker__name",
+    "queued_at",
+    "available_at",
+    "started_at",
+    "finished_at",
+    "created_at",
 )
 _ATTEMPT_FIELDS = (
-    "step_id", "number", "outcome", "worker_name", "started_at", "finished_at", "error_type", "error_message",
+    "step_id",
+    "number",
+    "outcome",
+    "worker_name",
+    "started_at",
+    "finished_at",
+    "error_type",
+    "error_message",
     "traceback",
 )
 
@@ -113,9 +136,11 @@ def progress(status: str, steps: list[dict[str, Any]]) -> int:
 
 def recent_events(run_id: UUID | str, limit: int) -> list[dict[str, Any]]:
     """The run's last `limit` events, oldest first."""
-    rows = RunEvent.objects.filter(run_id=run_id).order_by("-id").values(
-        "id", "run_id", "step_id", "attempt", "kind", "message", "data", "created_at"
-    )[:limit]
+    rows = (
+        RunEvent.objects.filter(run_id=run_id)
+        .order_by("-id")
+        .values("id", "run_id", "step_id", "attempt", "kind", "message", "data", "created_at")[:limit]
+    )
     return plain(list(reversed(rows)))
 
 

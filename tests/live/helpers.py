@@ -54,7 +54,8 @@ def claim(run_id: UUID, name: str) -> StepRun:
 
 def progress(run_id: UUID, name: str, percent: float) -> int:
     current = step(run_id, name)
-    return events.record(run_id, current.id, current.attempt, EventKind.PROGRESS, f"{percent}%", {"percent": percent}).id
+    data = {"percent": percent}
+    return events.record(run_id, current.id, current.attempt, EventKind.PROGRESS, f"{percent}%", data).id
 
 
 def log(run_id: UUID, name: str, line: str) -> int:
@@ -87,8 +88,13 @@ class WebsocketCommunicator(ApplicationCommunicator):
 
     def __init__(self, app: Any, url: str, headers: list[tuple[bytes, bytes]]) -> None:
         parts = urlsplit(url)
-        scope = {"type": "websocket", "path": parts.path, "query_string": parts.query.encode(), "headers": headers,
-                 "subprotocols": []}
+        scope = {
+            "type": "websocket",
+            "path": parts.path,
+            "query_string": parts.query.encode(),
+            "headers": headers,
+            "subprotocols": [],
+        }
         super().__init__(app, scope)
 
     async def connect(self, timeout: float = 1) -> tuple[bool, Any]:
