@@ -79,6 +79,7 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = False
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".local" / "static"
+SERVE_STATIC = env_bool("SERVE_STATIC", True)  # the ASGI app serves /static/ itself (config/asgi.py)
 
 # --- Celery: the transport. Postgres holds the truth (sfpserver/engine). -------------------------------
 CELERY_BROKER_URL = REDIS_URL
