@@ -216,7 +216,8 @@
       const [workers, queues] = await Promise.all([api("GET", "/sfp/api/workers"), api("GET", "/dashboard/queues")]);
       $("workers").tBodies[0].replaceChildren(...workers.map((w) => el("tr", {},
         el("td", { text: w.name }), el("td", { text: w.pool }),
-        el("td", {}, badge(w.live ? "COMPLETED" : "FAILED"), " ", w.status.toLowerCase()),
+        el("td", {}, el("span", { class: `badge ${w.live ? "COMPLETED" : "FAILED"}`, text: w.live ? "live" : "silent" }),
+          " ", w.status.toLowerCase()),
         el("td", { text: `${w.heartbeat_age_seconds.toFixed(1)} s ago` }),
         el("td", { text: w.running_steps.map((r) => r.step).join(", ") }))));
       $("queues").tBodies[0].replaceChildren(...queues.queues.map((q) => el("tr", {},
