@@ -166,14 +166,16 @@ if importlib.util.find_spec("drf_spectacular_sidecar") is not None:
 
 # --- Live feed (/ws/runs/) and dashboard (/dashboard/), sfpserver/live ----------------------------------------
 # The engine's after-commit signals are published to this layer from every process that loads Django apps.
+# Redis pub/sub: one PUBLISH per message, fanned out to the sockets inside each API process (the list-based
+# RedisChannelLayer pushes one copy per socket through Redis: seconds of lag at a few hundred sockets, see
+# bench/ws_lag.py). At most once, which the feed's snapshot-on-connect makes up for.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
+            # redis-py 8 reads with a 5 s socket timeout by default; a quiet subscriber must not count as dead.
+            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 15}],
             "prefix": env_str("LIVE_CHANNEL_PREFIX", "sfp-live"),
-            "capacity": env_int("LIVE_CHANNEL_CAPACITY", 1000, minimum=10),  # per socket; past it: dropped
-            "expiry": 30,
         },
     }
 }

@@ -73,8 +73,10 @@ class WorkflowRunAdmin(ReadOnly, Operates, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """A finished run may be deleted (as retention does); a live one never, its workers still report."""
-        return obj is not None and obj.status in TERMINAL_RUN_STATUSES and super(ReadOnly, self).has_delete_permission(
-            request, obj
+        return (
+            obj is not None
+            and obj.status in TERMINAL_RUN_STATUSES
+            and super(ReadOnly, self).has_delete_permission(request, obj)
         )
 
     @admin.action(description="Cancel the selected runs", permissions=["operate"])

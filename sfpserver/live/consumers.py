@@ -9,6 +9,7 @@ compared with `<=`: two steps' events can commit in the opposite order of their 
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -18,6 +19,8 @@ from django.conf import settings
 
 from sfpserver.live import groups, state
 from sfpserver.live.viewers import Viewer, viewer_for
+
+logger = logging.getLogger(__name__)
 
 UNAUTHORIZED = 4401  # close codes of a refused handshake (the HTTP answer is 403 either way)
 NOT_FOUND = 4404
@@ -66,13 +69,16 @@ class RunsFeed(AsyncJsonWebsocketConsumer):
         return {"type": "snapshot", "run": state.run_state(self.run_id), "events": events, "last_event_id": last}
 
     async def live_message(self, message: dict[str, Any]) -> None:
-        payload = message["payload"]
-        if payload["type"] == "event" and payload["event"]["id"] in self.duplicates:
-            self.duplicates.discard(payload["event"]["id"])
+        event_id = message["event_id"]
+        if event_id is not None and event_id in self.duplicates:
+            self.duplicates.discard(event_id)
             return
         if self.run_id is None and not await self._may_see(message["run_id"]):
             return
-        await self.send_json(payload)
+        try:
+            await self.send(text_data=message["text"])
+        except RuntimeError:  # the client left; its disconnect is the next thing this consumer handles
+            logger.debug("live feed: message for a closed socket dropped")
 
     async def _may_see(self, run_id: str) -> bool:
         if self.viewer.sees_everything:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -14,4 +15,6 @@ def run_group(run_id: UUID | str) -> str:
 
 
 def envelope(run_id: UUID | str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"type": MESSAGE_TYPE, "run_id": str(run_id), "payload": payload}
+    """The payload is encoded to JSON once, here, not once per socket; consumers read only the ids."""
+    event_id = payload["event"]["id"] if payload["type"] == "event" else None
+    return {"type": MESSAGE_TYPE, "run_id": str(run_id), "event_id": event_id, "text": json.dumps(payload)}

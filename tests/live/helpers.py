@@ -154,7 +154,7 @@ class Feed:
         await self.communicator.disconnect()
 
 
-def run_status(run_id: UUID, status: str) -> Callable[[dict[str, Any]], bool]:
+def run_status(run_id: UUID | str, status: str) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m["type"] in ("run", "step") and m["run"]["id"] == str(run_id) and m["run"]["status"] == status
 
 

@@ -33,8 +33,15 @@ def test_the_asgi_app_serves_the_dashboard_script() -> None:
     from config.asgi import application
 
     async def fetch() -> tuple[int, bytes]:
-        scope = {"type": "http", "method": "GET", "path": "/static/live/dashboard.js", "query_string": b"",
-                 "headers": [(b"host", b"127.0.0.1")], "http_version": "1.1", "scheme": "http"}
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/static/live/dashboard.js",
+            "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1")],
+            "http_version": "1.1",
+            "scheme": "http",
+        }
         communicator = ApplicationCommunicator(application, scope)
         await communicator.send_input({"type": "http.request", "body": b""})
         start = await communicator.receive_output(5)
