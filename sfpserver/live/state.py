@@ -137,7 +137,7 @@ def progress(status: str, steps: list[dict[str, Any]]) -> int:
 def recent_events(run_id: UUID | str, limit: int) -> list[dict[str, Any]]:
     """The run's last `limit` events, oldest first."""
     rows = (
-        RunEvent.objects.filter(run_id=run_id)
+        RunEvent.objects.filter(run_id=UUID(str(run_id)))
         .order_by("-id")
         .values("id", "run_id", "step_id", "attempt", "kind", "message", "data", "created_at")[:limit]
     )
