@@ -68,6 +68,11 @@ def complete(run_id: UUID, name: str) -> None:
     assert lifecycle.complete(current.id, current.attempt, {"step": name})
 
 
+def complete_claimed(run_id: UUID, name: str) -> None:
+    current = step(run_id, name)
+    assert lifecycle.complete(current.id, current.attempt, {"step": name})
+
+
 def fail(run_id: UUID, name: str, message: str) -> None:
     current = claim(run_id, name)
     assert lifecycle.fail(current.id, current.attempt, ErrorInfo("RuntimeError", message), retryable=True)

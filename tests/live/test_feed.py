@@ -63,10 +63,7 @@ def test_a_client_that_connects_late_gets_the_current_state_then_every_later_cha
 
 
 def _finish_build_and_publish(run_id: Any) -> None:
-    build = helpers.step(run_id, "build")
-    from sfpserver.engine import lifecycle
-
-    assert lifecycle.complete(build.id, build.attempt, {"step": "build"})
+    helpers.complete_claimed(run_id, "build")
     helpers.complete(run_id, "publish")
 
 
