@@ -16,6 +16,10 @@ from tests.conftest import ROOT, Processes, wait_until
 from tests.live.browser import Browser, chromium_path
 
 SCREENSHOT = ROOT / ".local" / "screenshots" / "dashboard.png"
+CHROMIUM = chromium_path()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it with apt-get"
+)
 
 
 def _free_port() -> int:
@@ -48,10 +52,8 @@ def server(platform: Processes) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it with apt-get")
-    opened = Browser(executable)
+    assert CHROMIUM is not None
+    opened = Browser(CHROMIUM)
     try:
         yield opened
     finally:
