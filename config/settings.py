@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_celery_beat",
+    "channels",
     "rest_framework",
     "drf_spectacular",
     "sfpserver.engine",
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "sfpserver.submissions",
     "sfpserver.api",
     "tasks",
+    "sfpserver.live",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +80,7 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = False
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".local" / "static"
+SERVE_STATIC = env_bool("SERVE_STATIC", True)  # the ASGI app serves /static/ itself (config/asgi.py)
 
 # --- Celery: the transport. Postgres holds the truth (sfpserver/engine). -------------------------------
 CELERY_BROKER_URL = REDIS_URL
@@ -172,6 +175,25 @@ SFP_BIN = env_str("SFP_BIN", str(BASE_DIR / ".local" / "node" / "node_modules" /
 SFP_WORK_DIR = Path(env_str("SFP_WORK_DIR", str(BASE_DIR / ".local" / "work")))
 SFP_KILL_GRACE = env_float("SFP_KILL_GRACE", 5.0, minimum=0)  # SIGTERM, then SIGKILL the CLI's process group
 SFP_STALE_WORKSPACE_HOURS = env_float("SFP_STALE_WORKSPACE_HOURS", 24.0, minimum=0.01)
+
+# --- Live feed (/ws/runs/) and dashboard (/dashboard/), sfpserver/live ----------------------------------------
+# The engine's after-commit signals are published to this layer from every process that loads Django apps.
+# Redis pub/sub: one PUBLISH per message, fanned out to the sockets inside each API process (the list-based
+# RedisChannelLayer pushes one copy per socket through Redis: seconds of lag at a few hundred sockets, see
+# bench/ws_lag.py). At most once, which the feed's snapshot-on-connect makes up for.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default; a quiet subscriber must not count as dead.
+            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 15}],
+            "prefix": env_str("LIVE_CHANNEL_PREFIX", "sfp-live"),
+        },
+    }
+}
+LIVE_RECENT_EVENTS = env_int("LIVE_RECENT_EVENTS", 200, minimum=0)  # events in a run's snapshot
+LIVE_RECENT_RUNS = env_int("LIVE_RECENT_RUNS", 50, minimum=1)  # runs in the all-runs snapshot
+LIVE_PUBLISH_BACKLOG = env_int("LIVE_PUBLISH_BACKLOG", 10000, minimum=1)  # unsent messages kept per process
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
