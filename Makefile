@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The pinned sfp CLI (tasks/sfp/npm) in a project-local, git-ignored prefix; run by the sfp operations.
+NODE_PREFIX := .local/node
+SFP_STAMP := $(NODE_PREFIX)/.installed
 
 .PHONY: run test lint format bench install clean
 
@@ -12,12 +15,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+$(SFP_STAMP): tasks/sfp/npm/package.json tasks/sfp/npm/package-lock.json
+	mkdir -p $(NODE_PREFIX)
+	cp tasks/sfp/npm/package.json tasks/sfp/npm/package-lock.json $(NODE_PREFIX)/
+	cd $(NODE_PREFIX) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(SFP_STAMP)
 
-run: $(STAMP)
+install: $(STAMP) $(SFP_STAMP)
+
+run: $(STAMP) $(SFP_STAMP)
 	$(PY) -m workers up
 
-test: $(STAMP)
+test: $(STAMP) $(SFP_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -1,8 +1,25 @@
-"""ASGI entry point: `uvicorn config.asgi:application`."""
+"""ASGI entry point: `uvicorn config.asgi:application`. HTTP goes to Django (REST, admin, dashboard),
+WebSocket to the live feed (sfpserver/live), which authenticates by token or by the Django session."""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+django_asgi_app = get_asgi_application()  # sets Django up before the consumers are imported
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from sfpserver.live.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        # The dashboard's script and the admin's styles, straight from the apps (SERVE_STATIC=false to leave
+        # them to a proxy that serves `collectstatic`'s STATIC_ROOT).
+        "http": ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app,
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)

@@ -45,7 +45,7 @@ def main() -> int:
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "workers", *args], start_new_session=True, preexec_fn=die_with_parent
             )
-        _announce()
+        _announce(_dashboard_link())
         _run_demo(lambda: stopping)
         while not stopping and all(p.poll() is None for p in procs.values()):
             time.sleep(0.5)
@@ -63,10 +63,28 @@ def main() -> int:
     return 0
 
 
-def _announce() -> None:
+def _dashboard_link() -> str:
+    """The dashboard's address with a fresh member token in its fragment (which no server sees): one click
+    signs a local user in. Each start revokes the token the previous start printed."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from sfpserver.accounts import tokens
+    from sfpserver.accounts.models import ApiToken
+
+    name = "make run dashboard"
+    for old in ApiToken.objects.filter(name=name, revoked_at__isnull=True):
+        tokens.revoke(old)
+    issued = tokens.issue(name, "member", expires_in_days=1)
+    return f"http://127.0.0.1:{API_PORT}/dashboard/#token={issued.secret}"
+
+
+def _announce(dashboard: str) -> None:
     print(
         "\nsfp server task platform is up\n"
-        f"  API        http://127.0.0.1:{API_PORT}/\n"
+        f"  dashboard  {dashboard}\n"
+        f"  API        http://127.0.0.1:{API_PORT}/sfp/api/docs/\n"
         f"  admin      http://127.0.0.1:{API_PORT}/admin/\n"
         f"  Flower     http://127.0.0.1:{FLOWER_PORT}/\n"
         f"  Postgres   {os.environ['DATABASE_URL']}\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.embedded import DEFAULT_PG_PORT, DEFAULT_REDIS_PORT
-from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from config.env import SettingError, env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_celery_beat",
+    "channels",
     "rest_framework",
     "drf_spectacular",
     "sfpserver.engine",
@@ -33,6 +34,8 @@ INSTALLED_APPS = [
     "sfpserver.accounts",
     "sfpserver.submissions",
     "sfpserver.api",
+    "tasks",
+    "sfpserver.live",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +80,7 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = False
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".local" / "static"
+SERVE_STATIC = env_bool("SERVE_STATIC", True)  # the ASGI app serves /static/ itself (config/asgi.py)
 
 # --- Celery: the transport. Postgres holds the truth (sfpserver/engine). -------------------------------
 CELERY_BROKER_URL = REDIS_URL
@@ -111,7 +115,7 @@ STANDARD_DEFAULT_TIMEOUT = env_float("STANDARD_DEFAULT_TIMEOUT", 60.0, minimum=1
 LONG_RUNNING_DEFAULT_TIMEOUT = env_float("LONG_RUNNING_DEFAULT_TIMEOUT", 4 * 3600.0, minimum=1)
 
 # --- Engine ------------------------------------------------------------------------------------------------
-ENGINE_WORKFLOW_MODULES = env_list("ENGINE_WORKFLOW_MODULES", ["tasks.demo"])
+ENGINE_WORKFLOW_MODULES = env_list("ENGINE_WORKFLOW_MODULES", ["tasks.demo", "tasks.operations"])
 ENGINE_HEARTBEAT_INTERVAL = env_float("ENGINE_HEARTBEAT_INTERVAL", 1.0, minimum=0.1)
 ENGINE_WORKER_DEAD_AFTER = env_float("ENGINE_WORKER_DEAD_AFTER", 6.0, minimum=1)
 ENGINE_MAX_REASSIGNMENTS = env_int("ENGINE_MAX_REASSIGNMENTS", 10, minimum=0)
@@ -164,6 +168,36 @@ SPECTACULAR_SETTINGS = {
 if importlib.util.find_spec("drf_spectacular_sidecar") is not None:
     INSTALLED_APPS.append("drf_spectacular_sidecar")
     SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
+
+# --- sfp operations (tasks/) --------------------------------------------------------------------------------
+# Org-bound sfp commands run against the real CLI ("real") or the Salesforce stand-in ("standin",
+# tasks/sfp/standin.py), which speaks the CLI's observable contract; org-free commands always run the real CLI.
+SFP_CLI = env_str("SFP_CLI", "standin")
+if SFP_CLI not in ("standin", "real"):
+    raise SettingError(f"SFP_CLI: expected 'standin' or 'real', got {SFP_CLI!r}")
+SFP_BIN = env_str("SFP_BIN", str(BASE_DIR / ".local" / "node" / "node_modules" / ".bin" / "sfp"))
+SFP_WORK_DIR = Path(env_str("SFP_WORK_DIR", str(BASE_DIR / ".local" / "work")))
+SFP_KILL_GRACE = env_float("SFP_KILL_GRACE", 5.0, minimum=0)  # SIGTERM, then SIGKILL the CLI's process group
+SFP_STALE_WORKSPACE_HOURS = env_float("SFP_STALE_WORKSPACE_HOURS", 24.0, minimum=0.01)
+
+# --- Live feed (/ws/runs/) and dashboard (/dashboard/), sfpserver/live ----------------------------------------
+# The engine's after-commit signals are published to this layer from every process that loads Django apps.
+# Redis pub/sub: one PUBLISH per message, fanned out to the sockets inside each API process (the list-based
+# RedisChannelLayer pushes one copy per socket through Redis: seconds of lag at a few hundred sockets, see
+# bench/ws_lag.py). At most once, which the feed's snapshot-on-connect makes up for.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default; a quiet subscriber must not count as dead.
+            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 15}],
+            "prefix": env_str("LIVE_CHANNEL_PREFIX", "sfp-live"),
+        },
+    }
+}
+LIVE_RECENT_EVENTS = env_int("LIVE_RECENT_EVENTS", 200, minimum=0)  # events in a run's snapshot
+LIVE_RECENT_RUNS = env_int("LIVE_RECENT_RUNS", 50, minimum=1)  # runs in the all-runs snapshot
+LIVE_PUBLISH_BACKLOG = env_int("LIVE_PUBLISH_BACKLOG", 10000, minimum=1)  # unsent messages kept per process
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from django.conf import settings
 from workers.lifeline import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = ROOT / ".local" / "test" / "logs"
 
 
 def test_database_url() -> str:
@@ -26,10 +28,12 @@ def test_database_url() -> str:
 
 
 class Processes:
-    """Platform processes started for tests, on the test database."""
+    """Platform processes started for tests, on the test database. Their output still reaches the console
+    (and pytest's capture) and is also kept in a file per process (`log_files`), for the leak checks."""
 
     def __init__(self) -> None:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.log_files: list[Path] = []
 
     def env(self, **extra: str) -> dict[str, str]:
         return {**os.environ, "DATABASE_URL": test_database_url(), **extra}
@@ -37,10 +41,18 @@ class Processes:
     def start(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "workers", *args], cwd=ROOT, env=self.env(**env), start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         self.procs[name] = proc
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log_file = LOG_DIR / f"{name}-{proc.pid}.log"
+        self.log_files.append(log_file)
+        threading.Thread(target=_tee, args=(proc, log_file), name=f"tee-{name}", daemon=True).start()
         return proc
+
+    def logs(self) -> str:
+        """Everything the processes started so far have printed."""
+        return "".join(path.read_text(errors="replace") for path in self.log_files if path.exists())
 
     def start_node(self, name: str, queue: str, concurrency: int = 2, **env: str) -> subprocess.Popen[bytes]:
         return self.start(
@@ -65,6 +77,18 @@ class Processes:
     def stop_all(self) -> None:
         for name in list(self.procs):
             self.stop(name)
+
+
+def _tee(proc: subprocess.Popen[bytes], log_file: Path) -> None:
+    assert proc.stdout is not None
+    with log_file.open("wb") as sink:
+        for chunk in iter(proc.stdout.readline, b""):
+            sink.write(chunk)
+            sink.flush()
+            try:
+                os.write(2, chunk)
+            except OSError:
+                pass
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:

@@ -74,7 +74,7 @@ def node_main(args: argparse.Namespace) -> int:
     worker.configure(pool=args.pool, queues=queues, slots=args.concurrency, name=args.name)
     app.worker_main([
         "worker", "--pool", "threads", "--concurrency", str(args.concurrency), "--queues", ",".join(queues),
-        "--hostname", args.name, "--prefetch-multiplier", str(args.prefetch), "--loglevel", "WARNING",
+        "--hostname", args.name, "--prefetch-multiplier", str(args.prefetch), "--loglevel", settings.LOG_LEVEL,
         "--without-mingle", "--without-gossip",
     ])
     return 0

@@ -158,6 +158,32 @@ def _check_acyclic(steps: tuple[StepDef, ...]) -> None:
         visit(name, [])
 
 
+def resolve_args(args: Mapping[str, Any], run_input: Any) -> dict[str, Any]:
+    """A step's args for one run: the names that `args["credentials_from_input"]` points at in the run's input
+    (dotted paths; lists along the way are walked item by item) join `args["credentials"]`. Recorded on the step run at
+    trigger time, so what a step may lease is fixed in Postgres before any of its code runs."""
+    resolved = dict(args)
+    paths = resolved.get("credentials_from_input") or []
+    if not paths:
+        return resolved
+    names = list(resolved.get("credentials") or [])
+    for path in paths:
+        for name in _dotted(run_input, str(path).split(".")):
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+    resolved["credentials"] = names
+    return resolved
+
+
+def _dotted(value: Any, parts: list[str]) -> list[Any]:
+    """The values at a dotted path; a list on the way contributes each of its items."""
+    if isinstance(value, list):
+        return [found for item in value for found in _dotted(item, parts)]
+    if not parts:
+        return [value]
+    return _dotted(value.get(parts[0]), parts[1:]) if isinstance(value, Mapping) else []
+
+
 def descendants(steps: Mapping[str, tuple[str, ...] | list[str]], roots: set[str]) -> set[str]:
     """Every step downstream of `roots` (not including them), given each step's parents."""
     children: dict[str, set[str]] = {}

@@ -15,8 +15,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, registry
-from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef
+from sfpserver.engine import gates, registry, signals
+from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
 from sfpserver.engine.models import ConcurrencySlot, RateLimitBucket, StepKind, StepRun, StepStatus, WorkflowRun
@@ -64,6 +64,8 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
         )
         gated_runs = {p.run.id for p in new if any(step.gated for step in p.steps)}
         gates.admit_after_commit(gate_keys, gated_runs)
+        for p in new:
+            signals.after_commit_run_changed(p.run.id)  # the live feed shows a new run while it is queued
     return [existing or p.run.id for p, existing in zip(prepared, run_ids, strict=True)]
 
 
@@ -155,7 +157,7 @@ def _steps(
         steps.append(
             StepRun(
                 id=uuid4(), run=run, name=step.name, action=step.action, kind=step.kind, parents=list(step.parents),
-                pending_parents=len(step.parents), queue=step.queue, priority=run.priority, args=dict(step.args),
+                pending_parents=len(step.parents), queue=step.queue, priority=run.priority, args=resolve_args(step.args, run.input),
                 retries=step.retries, backoff_factor=step.backoff_factor, backoff_max_seconds=step.backoff_max_seconds,
                 execution_timeout=execution_timeout, schedule_timeout=step.schedule_timeout,
                 status=StepStatus.QUEUED if is_root else StepStatus.PENDING,

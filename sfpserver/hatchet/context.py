@@ -115,6 +115,18 @@ class Context:
             inv = self._inv
             await aio_db(lambda: inv.put_stream(text))
 
+    # Extensions (not in Hatchet) ----------------------------------------------------------------------
+    @property
+    def invocation(self) -> Invocation | None:
+        """The engine's view of this attempt (None in mock runs): leases, stop callbacks."""
+        return self._inv
+
+    def progress(self, percent: float, message: str = "") -> None:
+        """Record a progress event (0-100) for this attempt; shown by the API and the live feed."""
+        if self._inv is not None:
+            inv = self._inv
+            run_db(lambda: inv.progress(max(0.0, min(100.0, float(percent))), message))
+
     def refresh_timeout(self, increment_by: Duration) -> None:
         if isinstance(increment_by, str):
             warn("passing a string duration is deprecated; use a timedelta", DeprecationWarning, stacklevel=2)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_type_hints
 from warnings import warn
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.exceptions import StepInterrupted
@@ -92,6 +92,8 @@ class Task(Generic[TWorkflowInput, R]):
         concurrency: int | list[ConcurrencyExpression] | ConcurrencyExpression | None = None,
         slot_cost: int | None = None,
         durable: bool = False,
+        credentials: list[str] | None = None,
+        credentials_from_input: list[str] | None = None,
     ) -> None:
         self.fn = fn
         self.workflow = workflow
@@ -109,6 +111,9 @@ class Task(Generic[TWorkflowInput, R]):
         self.concurrency = _concurrency_list(concurrency)
         self.slot_cost = slot_cost
         self.durable = durable
+        # Extension (not in Hatchet): vault credentials the task may lease, by name or by input field path.
+        self.credentials = list(credentials or [])
+        self.credentials_from_input = list(credentials_from_input or [])
         self.is_async = inspect.iscoroutinefunction(fn)
         self._output_adapter = _return_adapter(fn)
 
@@ -156,10 +161,18 @@ class Task(Generic[TWorkflowInput, R]):
             execution_timeout=duration_seconds(self.execution_timeout, 60.0),
             schedule_timeout=duration_seconds(self.schedule_timeout, 300.0),
             queue=_queue(self),
-            args={"desired_worker_labels": [d.model_dump(mode="json") for d in self.desired_worker_labels]},
+            args=self._args(),
             concurrency=tuple(concurrency_spec(c) for c in self.concurrency),
             rate_limits=tuple(rate_limit_spec(r) for r in self.rate_limits),
         )
+
+    def _args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"desired_worker_labels": [d.model_dump(mode="json") for d in self.desired_worker_labels]}
+        if self.credentials:
+            args["credentials"] = list(self.credentials)
+        if self.credentials_from_input:
+            args["credentials_from_input"] = list(self.credentials_from_input)
+        return args
 
     # Execution on a worker ----------------------------------------------------------------------------------
     def handle(self, inv: Invocation, lifespan: Any = None) -> Any:
@@ -386,8 +399,18 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         return WorkflowDef(
             name=self.name, steps=tuple(steps), default_priority=self.default_priority,
             default_metadata=self.default_additional_metadata, triggers=self.spec_extras(),
+            input_validator=self._engine_input,
             concurrency=tuple(concurrency_spec(c) for c in self.concurrency),
         ).validate()
+
+    def _engine_input(self, raw: Any) -> Any:
+        """Validates input at trigger time, wherever the run is triggered from (SDK, API, cron). The error
+        names each field and problem but never quotes the input (it may hold something secret)."""
+        try:
+            return self.serialize_input(self.validate_input(raw))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors())
+            raise ValueError(problems) from None
 
     def spec_extras(self) -> dict[str, Any]:
         return {
@@ -507,6 +530,8 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         cancel_if: list[Any] | None = None,
         slot_cost: int | None = None,
         _durable: bool = False,
+        credentials: list[str] | None = None,
+        credentials_from_input: list[str] | None = None,
     ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         defaults = self.task_defaults
 
@@ -520,6 +545,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
                 backoff_factor=_fall_back(backoff_factor, None, defaults.backoff_factor),
                 backoff_max_seconds=_fall_back(backoff_max_seconds, None, defaults.backoff_max_seconds),
                 concurrency=concurrency, slot_cost=slot_cost, durable=_durable,
+                credentials=credentials, credentials_from_input=credentials_from_input,
             )
             self.tasks.append(task)
             return task

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from sfpserver.live import views
+
+app_name = "live"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("queues", views.QueuesView.as_view(), name="queues"),
+]

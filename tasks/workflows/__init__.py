@@ -1,0 +1,1 @@
+"""The sfp operations as SDK workflows, by pool: standard, long-running, recurring."""
