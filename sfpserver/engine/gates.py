@@ -180,7 +180,7 @@ def release_ready(run_ids: Iterable[UUID]) -> int:
             if _slots_held(step) and _take_rate_limits(step):
                 now = timezone.now()
                 StepRun.objects.filter(id=step.id).update(available_at=now, dispatched_at=now)
-                ready.append(Dispatch(step.id, step.attempt, step.queue))
+                ready.append(Dispatch(step.id, step.attempt, step.queue, step.priority))
     if ready:
         publish(ready)
     return len(ready)

@@ -171,9 +171,9 @@ WITH r AS (
                                     THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
      WHERE run_id = (SELECT run_id FROM s) AND status = 'PENDING' AND kind <> 'ON_FAILURE'
        AND (SELECT name FROM s) = ANY(parents)
- RETURNING id, attempt, queue, status, gated
+ RETURNING id, attempt, queue, status, gated, priority
 )
-SELECT s.run_id, s.id, s.gated, c.id, c.attempt, c.queue, c.status, c.gated FROM s LEFT JOIN c ON true
+SELECT s.run_id, s.id, s.gated, c.id, c.attempt, c.queue, c.status, c.gated, c.priority FROM s LEFT JOIN c ON true
 """
 
 
@@ -223,10 +223,10 @@ def _jsonb(value: Any) -> str | None:
 
 
 def _queue_released(run_id: UUID, children: list[tuple[Any, ...]]) -> None:
-    """Children (id, attempt, queue, status, gated) whose join just counted down: publish those now QUEUED
-    after commit, or hold them for their gates."""
+    """Children (id, attempt, queue, status, gated, priority) whose join just counted down: publish those now
+    QUEUED after commit, or hold them for their gates."""
     queued = [child for child in children if child[3] == StepStatus.QUEUED]
-    dispatch_after_commit(Dispatch(child[0], child[1], child[2]) for child in queued if not child[4])
+    dispatch_after_commit(Dispatch(child[0], child[1], child[2], child[5]) for child in queued if not child[4])
     gated = [child[0] for child in queued if child[4]]
     if gated:
         _hold_for_gates(StepRun.objects.filter(id__in=gated), run_id)
@@ -288,7 +288,7 @@ def _requeue(step: StepRun, *, delay: float, app_retry: bool, error: ErrorInfo |
         gates.release_step(step.id)
         _hold_for_gates(StepRun.objects.filter(id=step.id), step.run_id, is_retry=True)
     elif delay == 0:
-        dispatch_after_commit([Dispatch(step.id, step.attempt, step.queue)])
+        dispatch_after_commit([Dispatch(step.id, step.attempt, step.queue, step.priority)])
 
 
 def _fail_for_good(step: StepRun, error: ErrorInfo) -> None:
@@ -429,7 +429,7 @@ def _cancel_descendants(run_id: UUID, roots: set[str], reason: str) -> None:
 def _queue_on_failure(run_id: UUID) -> None:
     now = timezone.now()
     steps = StepRun.objects.filter(run_id=run_id, kind=StepKind.ON_FAILURE, status=StepStatus.PENDING)
-    queued = [Dispatch(s.id, s.attempt, s.queue) for s in steps]
+    queued = [Dispatch(s.id, s.attempt, s.queue, s.priority) for s in steps]
     steps.update(
         status=StepStatus.QUEUED, queued_at=now, available_at=now, dispatched_at=now,
         schedule_deadline=now + timedelta(seconds=300),
@@ -562,7 +562,7 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         if queue_now and step.gated:
             _hold_for_gates(StepRun.objects.filter(id=step.id), run.id)
         elif queue_now:
-            ready.append(Dispatch(step.id, step.attempt, step.queue))
+            ready.append(Dispatch(step.id, step.attempt, step.queue, step.priority))
     _restore_run_slots(run, steps)
     run.status, run.output, run.error, run.finished_at = RunStatus.RUNNING, None, "", None
     run.save(update_fields=["status", "output", "error", "finished_at"])

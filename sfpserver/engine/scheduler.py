@@ -141,7 +141,7 @@ UPDATE engine_steprun SET dispatched_at = now()
                WHERE status = 'QUEUED' AND available_at <= now()
                  AND (dispatched_at IS NULL OR dispatched_at < now() - make_interval(secs => %(after)s))
                ORDER BY available_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
-RETURNING id, attempt, queue
+RETURNING id, attempt, queue, priority
 """
 
 

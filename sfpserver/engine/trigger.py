@@ -57,7 +57,7 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
                 raise
             new = []
         dispatch_after_commit(
-            Dispatch(step.id, step.attempt, step.queue)
+            Dispatch(step.id, step.attempt, step.queue, step.priority)
             for p in new
             for step in p.steps
             if step.status == StepStatus.QUEUED and not step.gated

@@ -116,3 +116,7 @@ wf("t.long_pool", step("long", "slow", queue="long-running"))
 wf("t.fault", step("one", "echo", queue=FAULT_QUEUE), step("two", "slow", "one", queue=FAULT_QUEUE),
    step("three", "echo", "two", queue=FAULT_QUEUE))
 wf("t.reporting_chain", *(step(f"s{i}", "reporting", *([f"s{i - 1}"] if i else [])) for i in range(5)))
+
+PRIORITY_QUEUE = "prio"  # served by a one-slot node the priority test starts
+wf("t.prio_block", step("block", "slow", queue=PRIORITY_QUEUE))
+wf("t.prio", step("only", "echo", queue=PRIORITY_QUEUE))
