@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench install clean update
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Graceful update of a deployment: drain → restart on the new image → resume (deploy/update.sh).
+# DEPLOY=compose (default) or k8s; DRAIN_TIMEOUT=seconds (default 600).
+DEPLOY ?= compose
+update:
+	deploy/update.sh $(DEPLOY)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
