@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_PREFIX := .local/node
 SFP_STAMP := $(NODE_PREFIX)/.installed
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench install clean update
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Graceful update of a deployment: drain → restart on the new image → resume (deploy/update.sh).
+# DEPLOY=compose (default) or k8s; DRAIN_TIMEOUT=seconds (default 600).
+DEPLOY ?= compose
+update:
+	deploy/update.sh $(DEPLOY)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -68,3 +68,10 @@ def env_secret(name: str, default: str = "") -> str:
         except OSError as exc:
             raise SettingError(f"{name}_FILE: cannot read {path!r}: {exc.strerror}") from None
     return os.environ.get(name, default)
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (os.environ.get(name) or default).strip().lower()
+    if value not in choices:
+        raise SettingError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value

@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.embedded import DEFAULT_PG_PORT, DEFAULT_REDIS_PORT
-from config.env import SettingError, env_bool, env_float, env_int, env_list, env_secret, env_str
+from config.env import SettingError, env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "sfpserver.api",
     "tasks",
     "sfpserver.live",
+    "sfpserver.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -199,14 +200,41 @@ LIVE_RECENT_EVENTS = env_int("LIVE_RECENT_EVENTS", 200, minimum=0)  # events in 
 LIVE_RECENT_RUNS = env_int("LIVE_RECENT_RUNS", 50, minimum=1)  # runs in the all-runs snapshot
 LIVE_PUBLISH_BACKLOG = env_int("LIVE_PUBLISH_BACKLOG", 10000, minimum=1)  # unsent messages kept per process
 
+# --- Monitoring (sfpserver/monitoring): /metrics for VictoriaMetrics ---------------------------------------
+# With METRICS_TOKEN set, /metrics wants `Authorization: Bearer <token>`; without, it is open (keep it off the
+# public network). Histograms and "finished" counts cover the attempts and runs of the last window.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 300, minimum=10)
+
+# --- Logging: JSON lines (VictoriaLogs) by default, LOG_FORMAT=plain for a terminal ---------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "plain"))
+LOGGING_CONFIG = "sfpserver.monitoring.logs.configure"  # dictConfig(LOGGING), and warnings become log records
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"}},
-    # Masks the credentials leased by the attempts running in this process (sfpserver/vault/redaction.py).
-    "filters": {"redact_secrets": {"()": "sfpserver.vault.redaction.RedactingFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
+    "formatters": {
+        "json": {"()": "sfpserver.monitoring.logs.JsonFormatter"},
+        "plain": {"()": "sfpserver.monitoring.logs.PlainFormatter"},
+    },
+    "filters": {
+        "worker_context": {"()": "sfpserver.monitoring.logs.WorkerContextFilter"},
+        # Masks the credentials leased by the attempts running in this process (sfpserver/vault/redaction.py).
+        # Every handler must carry it.
+        "redact_secrets": {"()": "sfpserver.vault.redaction.RedactingFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["worker_context", "redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"celery": {"level": "WARNING"}, "kombu": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler would print a second, plain copy of its records.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "celery": {"level": "WARNING"},
+        "kombu": {"level": "WARNING"},
+    },
 }

@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from sfpserver.monitoring.views import metrics
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sfp/api/", include("sfpserver.api.urls")),
     path("dashboard/", include("sfpserver.live.urls")),
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
+    path("metrics", metrics, name="metrics"),
 ]

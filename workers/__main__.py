@@ -95,22 +95,30 @@ def scheduler_main() -> int:
     return 0
 
 
-def flower_main(port: int) -> int:
+def flower_main(host: str, port: int) -> int:
     _django()
     from config.celery import app
 
-    app.start(["flower", f"--port={port}", "--address=127.0.0.1"])
+    app.start(["flower", f"--port={port}", f"--address={host}"])
     return 0
 
 
 def api_main(host: str, port: int) -> int:
     import uvicorn
 
-    uvicorn.run("config.asgi:application", host=host, port=port, log_level="warning", lifespan="off")
+    _django()  # settings.LOGGING first: uvicorn's own records then go through it (log_config=None)
+    uvicorn.run(
+        "config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return dispatch(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workers")
     sub = parser.add_subparsers(dest="command", required=True)
     for pool in ("standard", "long-running"):
@@ -124,13 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     node.add_argument("--name", required=True)
     sub.add_parser("scheduler")
     flower = sub.add_parser("flower")
+    flower.add_argument("--host", default=os.environ.get("FLOWER_HOST", "127.0.0.1"))
     flower.add_argument("--port", type=int, default=int(os.environ.get("FLOWER_PORT", "5555")))
     api = sub.add_parser("api")
     api.add_argument("--host", default=os.environ.get("API_HOST", "127.0.0.1"))
     api.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "8000")))
     sub.add_parser("up")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def dispatch(args: argparse.Namespace) -> int:
     if args.command in ("standard", "long-running"):
         return pool_main(args.command, args.count)
     if args.command == "node":
@@ -138,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "scheduler":
         return scheduler_main()
     if args.command == "flower":
-        return flower_main(args.port)
+        return flower_main(args.host, args.port)
     if args.command == "api":
         return api_main(args.host, args.port)
     from config.launcher import main as up

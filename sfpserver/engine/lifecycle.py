@@ -22,6 +22,7 @@ from django.utils import timezone
 from sfpserver.engine import gates, signals
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
+from sfpserver.engine.drain import STEP_MAY_START_SQL
 from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
 from sfpserver.engine.models import (
     TERMINAL_STEP_STATUSES,
@@ -65,31 +66,31 @@ class Claimed:
     parent_outputs: dict[str, Any]
 
 
-_CLAIM_SQL = """
+_CLAIM_SQL = f"""
 WITH s AS (
     UPDATE engine_steprun
        SET status = 'RUNNING', worker_id = %(worker)s, started_at = now(),
            timeout_at = now() + make_interval(secs => execution_timeout)
-     WHERE id = %(step)s AND attempt = %(attempt)s AND status = 'QUEUED'
- RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at
+     WHERE id = %(step)s AND attempt = %(attempt)s AND status = 'QUEUED' AND {STEP_MAY_START_SQL}
+ RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at
 ), a AS (
-    INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, started_at, outcome,
+    INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
                                 error_type, error_message, traceback)
-    SELECT id, attempt, %(worker)s, %(worker_name)s, now(), 'RUNNING', '', '', '' FROM s
+    SELECT id, attempt, %(worker)s, %(worker_name)s, available_at, now(), 'RUNNING', '', '', '' FROM s
 ), r AS (
     UPDATE engine_workflowrun SET status = 'RUNNING', started_at = coalesce(started_at, now())
      WHERE id = (SELECT run_id FROM s) AND status = 'QUEUED'
 )
 SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
        wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
-       (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{}'::jsonb)
+       (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
           FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents))
   FROM s JOIN engine_workflowrun wr ON wr.id = s.run_id
 """
 
 
 def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name: str) -> Claimed | None:
-    """Compare-and-set QUEUED -> RUNNING for this attempt; None when the message is stale.
+    """Compare-and-set QUEUED -> RUNNING for this attempt; None when the message is stale or a drain is on.
 
     One statement, so it is its own transaction (no BEGIN/COMMIT round trips) unless the caller has one open.
     """
@@ -138,6 +139,10 @@ def _running_step(step_id: UUID | str, attempt: int) -> StepRun | None:
         .filter(id=step_id, attempt=attempt, status=StepStatus.RUNNING)
         .first()
     )
+
+
+def _log_context(step: StepRun) -> dict[str, Any]:
+    return {"run_id": str(step.run_id), "step": step.name, "step_id": str(step.id), "attempt": step.attempt}
 
 
 def _end_attempt(step: StepRun, outcome: str, error: ErrorInfo | None = None) -> None:
@@ -309,7 +314,10 @@ def time_out(step_id: UUID | str, attempt: int) -> bool:
     if step is None:
         return False
     error = ErrorInfo("TimeoutError", f"Task exceeded timeout of {format_duration(step)}")
-    return fail(step_id, attempt, error, outcome=AttemptOutcome.TIMED_OUT)
+    timed_out = fail(step_id, attempt, error, outcome=AttemptOutcome.TIMED_OUT)
+    if timed_out:
+        logger.info("step timed out: %s", error.message, extra={"step_id": str(step_id), "attempt": attempt})
+    return timed_out
 
 
 def format_duration(seconds: float) -> str:
@@ -333,6 +341,7 @@ def reassign(step_id: UUID | str, attempt: int, reason: str) -> bool:
             return False
         error = ErrorInfo("WorkerLost", reason)
         _end_attempt(step, AttemptOutcome.REASSIGNED, error)
+        logger.warning("step reassigned: %s", reason, extra=_log_context(step))
         if step.internal_retry_count < settings.ENGINE_MAX_REASSIGNMENTS:
             _requeue(step, delay=0, app_retry=False, error=None)
         else:

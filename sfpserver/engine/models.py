@@ -103,7 +103,7 @@ class WorkflowRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["finished_at"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["parent_step", "child_key"], condition=Q(child_key__isnull=False), name="uniq_child_key"
@@ -178,6 +178,7 @@ class Attempt(models.Model):
     number = models.IntegerField()
     worker = models.ForeignKey(Worker, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     worker_name = models.CharField(max_length=200, blank=True, default="")
+    available_at = models.DateTimeField(null=True, blank=True)  # when it could have started: queue wait ends at start
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING)
@@ -187,6 +188,7 @@ class Attempt(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["step", "number"], name="uniq_attempt_number")]
+        indexes = [models.Index(fields=["started_at"]), models.Index(fields=["finished_at"])]  # windowed metrics
         ordering = ["step", "number"]
 
 
@@ -245,6 +247,21 @@ class CronFiring(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["schedule_name", "fire_time"], name="uniq_cron_firing")]
+
+
+class EngineState(models.Model):
+    """Engine-wide switches, in one row (id 1). While `draining`, no step starts anywhere (engine/drain.py)."""
+
+    id = models.SmallIntegerField(primary_key=True, default=1)
+    draining = models.BooleanField(default=False)
+    drain_started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="engine_state_single_row")]
+
+    def __str__(self) -> str:
+        return "draining" if self.draining else "running"
 
 
 class SlotState(models.TextChoices):

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from sfpserver.engine import events, lifecycle, registry
+from sfpserver.engine import drain, events, lifecycle, registry
 from sfpserver.engine.exceptions import NonRetryableError, StepInterrupted
 from sfpserver.engine.lifecycle import Claimed, ErrorInfo
 from sfpserver.engine.models import EventKind
@@ -75,6 +75,13 @@ class Invocation:
     def parent_outputs(self) -> dict[str, Any]:
         return self.claimed.parent_outputs
 
+    def log_context(self) -> dict[str, Any]:
+        """The `extra` of this attempt's log records (the JSON log lines carry them as fields)."""
+        return {
+            "run_id": str(self.run_id), "workflow": self.claimed.workflow_name, "step": self.claimed.name,
+            "step_id": str(self.step_id), "attempt": self.attempt,
+        }
+
     # Reporting (a database outage pauses the step's code here instead of failing the step) -------------------
     def log(self, message: str) -> None:
         self._record(EventKind.LOG, message)
@@ -97,7 +104,7 @@ class Invocation:
             try:
                 text = redactor(text)
             except Exception:  # a broken redactor must not let the text through
-                logger.exception("redactor failed", extra={"step_id": str(self.step_id)})
+                logger.exception("redactor failed", extra=self.log_context())
                 return "[redaction failed]"
         return text
 
@@ -133,7 +140,7 @@ class Invocation:
             try:
                 callback()
             except Exception:  # a failing finish callback must not stop the others
-                logger.exception("finish callback failed", extra={"step_id": str(self.step_id)})
+                logger.exception("finish callback failed", extra=self.log_context())
 
     def interrupt(self, reason: str) -> None:
         if self.cancelled.is_set():
@@ -144,7 +151,7 @@ class Invocation:
             try:
                 callback()
             except Exception:  # noqa: BLE001 - a failing stop callback must not stop the others
-                logger.exception("stop callback failed", extra={"step_id": str(self.step_id)})
+                logger.exception("stop callback failed", extra=self.log_context())
         timer = threading.Timer(settings.ENGINE_CANCEL_GRACE, self._raise_in_thread)
         timer.daemon = True
         timer.start()
@@ -199,7 +206,11 @@ def execute(step_id: str, attempt: int, worker_id: UUID | None, worker_name: str
     _recycle_connection()
     claimed = with_db_retry(lambda: lifecycle.claim(step_id, attempt, worker_id, worker_name), "claim a step")
     if claimed is None:
-        logger.debug("discarding stale message for step %s attempt %s", step_id, attempt)
+        context = {"step_id": str(step_id), "attempt": attempt}
+        if with_db_retry(lambda: drain.push_back(step_id, attempt), "leave a step for after the drain"):
+            logger.info("draining: step left queued until resume", extra=context)
+        else:
+            logger.debug("discarding stale message for step %s attempt %s", step_id, attempt, extra=context)
         return
     inv = Invocation(claimed, worker_id, worker_name)
     running.add(inv)
@@ -222,8 +233,10 @@ def _recycle_connection() -> None:
 
 def _run(inv: Invocation) -> None:
     handler = registry.resolve_action(inv.claimed.action)
-    extra = {"run_id": str(inv.run_id), "step": inv.claimed.name, "attempt": inv.attempt}
+    extra = inv.log_context()
+    logger.info("step started", extra=extra)
     if handler is None:
+        logger.error("step failed: no code for action %s", inv.claimed.action, extra=extra)
         error = ErrorInfo("UnknownAction", f"no code for action {inv.claimed.action!r} on worker {inv.worker_name}")
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=False), "record a failure")
         return
@@ -242,7 +255,10 @@ def _run(inv: Invocation) -> None:
         logger.info("step attempt failed: %s: %s", error.type, error.message, extra=extra)
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=retryable), "record a failure")
         return
-    with_db_retry(lambda: lifecycle.complete(inv.step_id, inv.attempt, payload), "record an output")
+    if with_db_retry(lambda: lifecycle.complete(inv.step_id, inv.attempt, payload), "record an output"):
+        logger.info("step completed", extra=extra)
+    else:
+        logger.info("step output discarded: the attempt is no longer current", extra=extra)
 
 
 def to_json(value: Any) -> Any:

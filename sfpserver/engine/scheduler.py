@@ -22,8 +22,9 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from sfpserver.engine import cron, gates, lifecycle, trigger
+from sfpserver.engine import cron, drain, gates, lifecycle, trigger
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
+from sfpserver.engine.drain import STEP_MAY_START_SQL
 from sfpserver.engine.exceptions import EngineError
 from sfpserver.engine.models import (
     TERMINAL_RUN_STATUSES,
@@ -135,11 +136,13 @@ def _safely(job: Callable[[], object]) -> None:
         logger.exception("scheduler job %s failed", job.__name__)
 
 
-_RELEASE_DUE_SQL = """
+# While a drain is on, only the steps that running steps wait for are released (engine/drain.py).
+_RELEASE_DUE_SQL = f"""
 UPDATE engine_steprun SET dispatched_at = now()
  WHERE id IN (SELECT id FROM engine_steprun
                WHERE status = 'QUEUED' AND available_at <= now()
                  AND (dispatched_at IS NULL OR dispatched_at < now() - make_interval(secs => %(after)s))
+                 AND {STEP_MAY_START_SQL}
                ORDER BY available_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
 RETURNING id, attempt, queue, priority
 """
@@ -154,6 +157,9 @@ def release_due_steps() -> int:
 
 
 def time_out_schedules() -> int:
+    """Cancel queued steps past their schedule deadline; not while a drain holds them (resume extends it)."""
+    if drain.is_draining():
+        return 0
     due = StepRun.objects.filter(status=StepStatus.QUEUED, schedule_deadline__lte=timezone.now())
     return sum(lifecycle.time_out_schedule(step_id, attempt) for step_id, attempt in due.values_list("id", "attempt")[:BATCH])
 
@@ -168,13 +174,16 @@ def reap_dead_workers() -> int:
     dead = list(
         Worker.objects.filter(
             status__in=[WorkerStatus.ACTIVE, WorkerStatus.PAUSED], last_heartbeat__lt=silent_since
-        ).values_list("id", "name")
+        ).values_list("id", "name", "pool")
     )
     count = 0
-    for worker_id, name in dead:
+    for worker_id, name, pool in dead:
         if not Worker.objects.filter(id=worker_id, last_heartbeat__lt=silent_since).update(status=WorkerStatus.DEAD):
             continue
-        logger.warning("worker %s is dead (no heartbeat for %ss)", name, settings.ENGINE_WORKER_DEAD_AFTER)
+        logger.warning(
+            "worker %s is dead (no heartbeat for %ss)", name, settings.ENGINE_WORKER_DEAD_AFTER,
+            extra={"worker": name, "pool": pool},
+        )
         reason = f"Worker did not send a heartbeat for {settings.ENGINE_WORKER_DEAD_AFTER:g} seconds"
         running = StepRun.objects.filter(worker_id=worker_id, status=StepStatus.RUNNING)
         count += sum(lifecycle.reassign(step_id, attempt, reason) for step_id, attempt in running.values_list("id", "attempt"))
@@ -224,7 +233,7 @@ def fire_scheduled_runs() -> int:
                     due.workflow_name, due.input, metadata=due.additional_metadata, priority=due.priority
                 )
             except EngineError as exc:
-                logger.error("scheduled run %s could not start: %s", due.id, exc)
+                logger.error("scheduled run %s could not start: %s", due.id, exc, extra={"workflow": due.workflow_name})
                 due.status = ScheduledRun.Status.CANCELLED
             else:
                 due.status, due.run_id = ScheduledRun.Status.TRIGGERED, run_id

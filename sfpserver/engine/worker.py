@@ -81,13 +81,25 @@ def _register() -> None:
     )
 
 
+_pausing: threading.Thread | None = None
+
+
 def _on_shutting_down(**_: Any) -> None:
-    _draining.set()
-    _set_status(WorkerStatus.PAUSED)  # takes no new work; running steps finish while it keeps beating
+    """Celery calls this from its SIGTERM handler, which may have interrupted this very thread inside a
+    database call: using the thread's connection here could deadlock on the connection's lock (it did, when a
+    second SIGTERM arrived during the first one's update). So the first signal hands the update to a thread."""
+    global _pausing
+    if _draining.is_set():
+        return
+    _draining.set()  # takes no new work; running steps finish while it keeps beating
+    _pausing = threading.Thread(target=_set_status, args=(WorkerStatus.PAUSED,), name="engine-pause", daemon=True)
+    _pausing.start()
 
 
 def _on_shutdown(**_: Any) -> None:
     _stop.set()
+    if _pausing is not None:
+        _pausing.join(timeout=10)  # PAUSED must not land after STOPPED
     _set_status(WorkerStatus.STOPPED)
 
 
