@@ -170,3 +170,14 @@ def test_a_worker_process_writes_only_json_lines_with_the_run_step_attempt_worke
     assert all({"timestamp", "level", "logger", "message", "process"} <= set(r) for r in records)
     # On stdout, Celery's own shutdown notice at most (not a log record); no banner.
     assert [line for line in stdout.read_text().splitlines() if line.strip() and "shutdown" not in line] == []
+
+
+def test_a_log_handler_without_the_redacting_filter_fails_the_system_check(settings: Any) -> None:
+    from sfpserver.monitoring.checks import check_every_log_handler_masks_secrets
+
+    assert check_every_log_handler_masks_secrets() == []
+    settings.LOGGING = {
+        **settings.LOGGING,
+        "handlers": {**settings.LOGGING["handlers"], "file": {"class": "logging.FileHandler", "filters": []}},
+    }
+    assert [error.id for error in check_every_log_handler_masks_secrets()] == ["monitoring.E001"]
