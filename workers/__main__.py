@@ -73,6 +73,7 @@ def node_main(args: argparse.Namespace) -> int:
     queues = [q for q in args.queues.split(",") if q]
     worker.configure(pool=args.pool, queues=queues, slots=args.concurrency, name=args.name)
     app.worker_main([
+        "--quiet",  # no banner on stdout: what a worker writes is log lines (settings.LOGGING)
         "worker", "--pool", "threads", "--concurrency", str(args.concurrency), "--queues", ",".join(queues),
         "--hostname", args.name, "--prefetch-multiplier", str(args.prefetch), "--loglevel", settings.LOG_LEVEL,
         "--without-mingle", "--without-gossip",

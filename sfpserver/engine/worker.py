@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -61,12 +64,43 @@ def run_step(step_id: str, attempt: int) -> None:
 
 def _on_ready(**_: Any) -> None:
     assert _identity is not None
+    _drop_reentrant_signals()
     registry.load_workflow_modules()
     runtime.with_db_retry(registry.publish_definitions, "publish workflow definitions")
     runtime.with_db_retry(_register, "register the worker")
     thread = threading.Thread(target=_heartbeat_loop, name="engine-heartbeat", daemon=True)
     thread.start()
     logger.info("worker %s ready on %s", _identity.name, ",".join(_identity.queues))
+
+
+def _drop_reentrant_signals() -> None:
+    """Celery's shutdown handlers take its signal dispatcher's lock; a second SIGTERM arriving while the first
+    one is handled interrupts that same thread and waits on the lock forever, so the worker hangs until it is
+    killed. Two arrive whenever a process group or cgroup is signalled and a supervisor forwards the signal
+    too (workers/__main__.py supervise, systemd's control-group kill). A signal that arrives while a handler
+    runs is dropped: the shutdown it asks for is already under way. Called once Celery's handlers are in."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            signal.signal(signum, _non_reentrant(handler))
+
+
+def _non_reentrant(handler: Callable[[int, FrameType | None], Any]) -> Callable[[int, FrameType | None], None]:
+    running = False
+
+    def guarded(signum: int, frame: FrameType | None) -> None:
+        nonlocal running
+        if running:
+            return
+        running = True
+        try:
+            handler(signum, frame)
+        finally:
+            running = False
+
+    return guarded
 
 
 def _register() -> None:

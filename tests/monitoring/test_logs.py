@@ -141,11 +141,11 @@ def test_a_worker_process_writes_only_json_lines_with_the_run_step_attempt_worke
     platform: Processes, tmp_path: Path
 ) -> None:
     queue = f"logs-{uuid4().hex[:8]}"
-    stderr = tmp_path / "stderr.log"
-    with stderr.open("w") as sink:
+    stderr, stdout = tmp_path / "stderr.log", tmp_path / "stdout.log"
+    with stderr.open("w") as errors, stdout.open("w") as output:
         node = subprocess.Popen(
             [sys.executable, "-m", "workers", "node", "--pool", "logs-pool", "--queues", queue, "--name", queue],
-            cwd=ROOT, env=platform.env(LOG_FORMAT="json", LOG_LEVEL="INFO"), stderr=sink, stdout=subprocess.DEVNULL,
+            cwd=ROOT, env=platform.env(LOG_FORMAT="json", LOG_LEVEL="INFO"), stderr=errors, stdout=output,
             start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
     try:
@@ -168,3 +168,16 @@ def test_a_worker_process_writes_only_json_lines_with_the_run_step_attempt_worke
         (workflow.name, "flaky", queue, "logs-pool")
     }
     assert all({"timestamp", "level", "logger", "message", "process"} <= set(r) for r in records)
+    # On stdout, Celery's own shutdown notice at most (not a log record); no banner.
+    assert [line for line in stdout.read_text().splitlines() if line.strip() and "shutdown" not in line] == []
+
+
+def test_a_log_handler_without_the_redacting_filter_fails_the_system_check(settings: Any) -> None:
+    from sfpserver.monitoring.checks import check_every_log_handler_masks_secrets
+
+    assert check_every_log_handler_masks_secrets() == []
+    settings.LOGGING = {
+        **settings.LOGGING,
+        "handlers": {**settings.LOGGING["handlers"], "file": {"class": "logging.FileHandler", "filters": []}},
+    }
+    assert [error.id for error in check_every_log_handler_masks_secrets()] == ["monitoring.E001"]
