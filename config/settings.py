@@ -150,7 +150,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "sfp server task platform API",
     "DESCRIPTION": "Tasks (sfp server's shapes), runs, workers and schedules. Authenticate with "
-    "`Authorization: Bearer <token>`; errors answer `{\"error\": CODE, \"detail\": ...}`.",
+    '`Authorization: Bearer <token>`; errors answer `{"error": CODE, "detail": ...}`.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/sfp/api",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,8 +41,13 @@ class Processes:
 
     def start(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workers", *args], cwd=ROOT, env=self.env(**env), start_new_session=True,
-            preexec_fn=die_with_parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "workers", *args],
+            cwd=ROOT,
+            env=self.env(**env),
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         self.procs[name] = proc
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -85,10 +91,8 @@ def _tee(proc: subprocess.Popen[bytes], log_file: Path) -> None:
         for chunk in iter(proc.stdout.readline, b""):
             sink.write(chunk)
             sink.flush()
-            try:
+            with contextlib.suppress(OSError):
                 os.write(2, chunk)
-            except OSError:
-                pass
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:
@@ -107,7 +111,7 @@ def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> It
     from django.test.utils import setup_databases, teardown_databases
 
     with django_db_blocker.unblock():
-        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})  # type: ignore[arg-type]  # a set, as Django passes it
     yield
     with django_db_blocker.unblock():
         _disconnect_everyone()
@@ -145,7 +149,8 @@ def platform(live_db: None) -> Iterator[Processes]:
     procs.start("scheduler", "scheduler")
     wait_until(
         lambda: Worker.objects.filter(status=WorkerStatus.ACTIVE, pool__in=["standard", "long-running"]).count() >= 3,
-        timeout=60, what="workers to register",
+        timeout=60,
+        what="workers to register",
     )
     yield procs
     procs.stop_all()

@@ -19,7 +19,16 @@ TEST_PG_PORT = int(os.environ.get("TEST_PG_PORT", "54339"))
 TEST_REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "63809"))
 
 FAST_ENGINE = {
-    "ENGINE_WORKFLOW_MODULES": "tests.engine.workflows,tests.engine.celery_tasks,tests.vault.workflows,tasks.demo,tasks.operations,tests.tasks.workflows",
+    "ENGINE_WORKFLOW_MODULES": ",".join(
+        [
+            "tests.engine.workflows",
+            "tests.engine.celery_tasks",
+            "tests.vault.workflows",
+            "tasks.demo",
+            "tasks.operations",
+            "tests.tasks.workflows",
+        ]
+    ),
     "ENGINE_HEARTBEAT_INTERVAL": "0.5",
     "ENGINE_WORKER_DEAD_AFTER": "3",
     "ENGINE_REDISPATCH_AFTER": "3",
@@ -30,11 +39,14 @@ FAST_ENGINE = {
     "SFP_KILL_GRACE": "2",
 }
 
+
 def _start() -> EmbeddedServices:
     for key, value in FAST_ENGINE.items():
         os.environ.setdefault(key, value)
     # A fresh vault key per test run, shared with the worker processes the tests start.
-    os.environ.setdefault("SFP_WORK_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".local", "test", "work"))
+    os.environ.setdefault(
+        "SFP_WORK_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".local", "test", "work")
+    )
     os.environ.setdefault("VAULT_KEYS", "test:" + base64.b64encode(secrets.token_bytes(32)).decode())
     return ensure_services("test", TEST_PG_PORT, TEST_REDIS_PORT)
 

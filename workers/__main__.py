@@ -1,12 +1,12 @@
 """Entry points of the platform's processes.
 
-    python -m workers standard        the standard pool: WORKER_COUNT worker processes
-    python -m workers long-running    the long-running pool
-    python -m workers node ...        one Celery worker process (what the pools start)
-    python -m workers scheduler       timers, reaper and sweeper (single leader)
-    python -m workers flower          Flower, seeing both pools
-    python -m workers api             the ASGI server (REST, admin, dashboard, WebSocket)
-    python -m workers up              everything above, plus embedded Postgres/Redis when not configured
+python -m workers standard        the standard pool: WORKER_COUNT worker processes
+python -m workers long-running    the long-running pool
+python -m workers node ...        one Celery worker process (what the pools start)
+python -m workers scheduler       timers, reaper and sweeper (single leader)
+python -m workers flower          Flower, seeing both pools
+python -m workers api             the ASGI server (REST, admin, dashboard, WebSocket)
+python -m workers up              everything above, plus embedded Postgres/Redis when not configured
 """
 
 from __future__ import annotations
@@ -53,9 +53,22 @@ def pool_main(pool_name: str, count: int | None) -> int:
     pool = get_pool(pool_name)
     host = socket.gethostname()
     commands = [
-        [sys.executable, "-m", "workers", "node", "--pool", pool.name, "--queues", pool.queue,
-         "--concurrency", str(pool.concurrency), "--prefetch", str(pool.prefetch_multiplier),
-         "--name", f"{pool.name}-{index}@{host}"]
+        [
+            sys.executable,
+            "-m",
+            "workers",
+            "node",
+            "--pool",
+            pool.name,
+            "--queues",
+            pool.queue,
+            "--concurrency",
+            str(pool.concurrency),
+            "--prefetch",
+            str(pool.prefetch_multiplier),
+            "--name",
+            f"{pool.name}-{index}@{host}",
+        ]
         for index in range(1, (count or pool.processes) + 1)
     ]
     return supervise(commands)
@@ -72,12 +85,26 @@ def node_main(args: argparse.Namespace) -> int:
         app.conf.broker_transport = settings.WORKER_BROKER_TRANSPORT
     queues = [q for q in args.queues.split(",") if q]
     worker.configure(pool=args.pool, queues=queues, slots=args.concurrency, name=args.name)
-    app.worker_main([
-        "--quiet",  # no banner on stdout: what a worker writes is log lines (settings.LOGGING)
-        "worker", "--pool", "threads", "--concurrency", str(args.concurrency), "--queues", ",".join(queues),
-        "--hostname", args.name, "--prefetch-multiplier", str(args.prefetch), "--loglevel", settings.LOG_LEVEL,
-        "--without-mingle", "--without-gossip",
-    ])
+    app.worker_main(
+        [
+            "--quiet",  # no banner on stdout: what a worker writes is log lines (settings.LOGGING)
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(args.concurrency),
+            "--queues",
+            ",".join(queues),
+            "--hostname",
+            args.name,
+            "--prefetch-multiplier",
+            str(args.prefetch),
+            "--loglevel",
+            settings.LOG_LEVEL,
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    )
     return 0
 
 
@@ -108,9 +135,7 @@ def api_main(host: str, port: int) -> int:
     import uvicorn
 
     _django()  # settings.LOGGING first: uvicorn's own records then go through it (log_config=None)
-    uvicorn.run(
-        "config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None
-    )
+    uvicorn.run("config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None)
     return 0
 
 

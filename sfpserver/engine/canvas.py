@@ -62,8 +62,11 @@ class _Compiler:
                 execution_timeout=options.get("time_limit"),
                 queue=options.get("queue") or STANDARD_QUEUE,
                 args={
-                    "args": list(sig.args), "kwargs": dict(sig.kwargs), "immutable": bool(sig.immutable),
-                    "join": join or len(parents) > 1, "parents_order": list(parents),
+                    "args": list(sig.args),
+                    "kwargs": dict(sig.kwargs),
+                    "immutable": bool(sig.immutable),
+                    "join": join or len(parents) > 1,
+                    "parents_order": list(parents),
                 },
             )
         )

@@ -22,24 +22,34 @@ logger = logging.getLogger(__name__)
 
 CRON_TASK = "engine.cron"
 ALIASES = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *", "@hourly": "0 * * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
-
-
 
 
 def normalize(expression: str) -> str:
     """A 5-field cron expression (aliases expanded); InvalidWorkflowError naming the problem otherwise."""
     text = ALIASES.get(expression.strip(), expression.strip()) if isinstance(expression, str) else ""
     if len(text.split()) != 5 or not croniter.is_valid(text):
-        raise InvalidWorkflowError("cron", f"invalid cron expression {expression!r}: expected 5 fields like '*/5 * * * *'")
+        raise InvalidWorkflowError(
+            "cron", f"invalid cron expression {expression!r}: expected 5 fields like '*/5 * * * *'"
+        )
     return text
 
 
 def register(
-    name: str, workflow: str, expression: str, *, input: Any = None, metadata: dict[str, Any] | None = None,
-    priority: int | None = None, tz: str = "UTC",
+    name: str,
+    workflow: str,
+    expression: str,
+    *,
+    input: Any = None,
+    metadata: dict[str, Any] | None = None,
+    priority: int | None = None,
+    tz: str = "UTC",
 ) -> PeriodicTask:
     minute, hour, day, month, weekday = normalize(expression).split()
     crontab, _ = CrontabSchedule.objects.get_or_create(
@@ -75,7 +85,9 @@ def fire_due(now: datetime | None = None) -> int:
     """Trigger every enabled cron whose latest fire time has not been recorded yet."""
     now = now or timezone.now()
     fired = 0
-    for task in PeriodicTask.objects.filter(task=CRON_TASK, enabled=True, crontab__isnull=False).select_related("crontab"):
+    for task in PeriodicTask.objects.filter(task=CRON_TASK, enabled=True, crontab__isnull=False).select_related(
+        "crontab"
+    ):
         assert task.crontab is not None
         due = croniter(expression_of(task), now.astimezone(task.crontab.timezone)).get_prev(datetime)
         if due < task.date_changed.replace(second=0, microsecond=0):
@@ -90,7 +102,9 @@ def _fire(task: PeriodicTask, due: datetime) -> int:
         with transaction.atomic():
             firing = CronFiring.objects.create(schedule_name=task.name, fire_time=due)
             firing.run_id = trigger.trigger(
-                params["workflow"], params.get("input"), metadata=params.get("metadata") or {},
+                params["workflow"],
+                params.get("input"),
+                metadata=params.get("metadata") or {},
                 priority=params.get("priority"),
             )
             firing.save(update_fields=["run_id"])
@@ -99,5 +113,7 @@ def _fire(task: PeriodicTask, due: datetime) -> int:
     except EngineError as exc:
         logger.error("cron %s could not start %s: %s", task.name, params.get("workflow"), exc)
         return 0
-    PeriodicTask.objects.filter(id=task.id).update(last_run_at=timezone.now(), total_run_count=models.F("total_run_count") + 1)
+    PeriodicTask.objects.filter(id=task.id).update(
+        last_run_at=timezone.now(), total_run_count=models.F("total_run_count") + 1
+    )
     return 1

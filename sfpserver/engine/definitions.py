@@ -44,10 +44,14 @@ class StepDef:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> StepDef:
-        return cls(**{
-            **spec, "parents": tuple(spec.get("parents", ())), "concurrency": tuple(spec.get("concurrency", ())),
-            "rate_limits": tuple(spec.get("rate_limits", ())),
-        })
+        return cls(
+            **{
+                **spec,
+                "parents": tuple(spec.get("parents", ())),
+                "concurrency": tuple(spec.get("concurrency", ())),
+                "rate_limits": tuple(spec.get("rate_limits", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,9 @@ def _check_step(step: StepDef, names: set[str]) -> None:
             continue
         if not _is_number(value) or value <= 0:
             raise InvalidWorkflowError(f"{where}.{attr}", f"must be a positive number of seconds, got {value!r}")
-    if step.backoff_factor is not None and (not _is_number(step.backoff_factor) or not 1 <= step.backoff_factor <= 1000):
+    if step.backoff_factor is not None and (
+        not _is_number(step.backoff_factor) or not 1 <= step.backoff_factor <= 1000
+    ):
         raise InvalidWorkflowError(f"{where}.backoff_factor", f"must be from 1 to 1000, got {step.backoff_factor!r}")
     max_s = step.backoff_max_seconds
     if max_s is not None and (not isinstance(max_s, int) or not 1 <= max_s <= MAX_BACKOFF_SECONDS):
@@ -147,7 +153,7 @@ def _check_acyclic(steps: tuple[StepDef, ...]) -> None:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = path[path.index(name) :] + [name]
+            cycle = [*path[path.index(name) :], name]
             raise InvalidWorkflowError("steps", f"the steps form a cycle: {' -> '.join(cycle)}")
         state[name] = 1
         for parent in parents[name]:

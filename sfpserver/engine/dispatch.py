@@ -42,11 +42,14 @@ def publish(batch: list[Dispatch]) -> None:
 
     failed: list[UUID] = []
     try:
-        with app.producer_or_acquire() as producer:
+        with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]  # celery-types lacks it
             for item in batch:
                 try:
                     app.send_task(
-                        RUN_STEP_TASK, args=[str(item.step_id), item.attempt], queue=item.queue, producer=producer,
+                        RUN_STEP_TASK,
+                        args=[str(item.step_id), item.attempt],
+                        queue=item.queue,
+                        producer=producer,
                         priority=broker_priority(item.priority),
                     )
                 except Exception:  # noqa: BLE001 - any broker failure leaves the step for the sweeper

@@ -13,9 +13,32 @@ from sfpserver.engine.exceptions import InvalidWorkflowError
 
 _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _ALLOWED = (
-    ast.Expression, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Compare, ast.Eq, ast.NotEq,
-    ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Constant,
-    ast.Name, ast.Attribute, ast.Subscript, ast.Load, ast.IfExp,
+    ast.Expression,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Mod,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.Constant,
+    ast.Name,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Load,
+    ast.IfExp,
 )
 
 
@@ -57,7 +80,7 @@ def evaluate(expression: str, variables: Mapping[str, Any], *, field: str) -> An
     return _eval(tree.body, variables, expression, field)
 
 
-def _eval(node: ast.AST, env: Mapping[str, Any], source: str, field: str) -> Any:  # noqa: PLR0911
+def _eval(node: ast.AST, env: Mapping[str, Any], source: str, field: str) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
@@ -72,8 +95,13 @@ def _eval(node: ast.AST, env: Mapping[str, Any], source: str, field: str) -> Any
         left, right = _eval(node.left, env, source, field), _eval(node.right, env, source, field)
         if isinstance(node.op, ast.Add) and (isinstance(left, str) or isinstance(right, str)):
             return f"{left}{right}"
-        ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-               ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b}
+        ops = {
+            ast.Add: lambda a, b: a + b,
+            ast.Sub: lambda a, b: a - b,
+            ast.Mult: lambda a, b: a * b,
+            ast.Div: lambda a, b: a / b,
+            ast.Mod: lambda a, b: a % b,
+        }
         return ops[type(node.op)](left, right)
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env, source, field)

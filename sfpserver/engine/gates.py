@@ -82,8 +82,14 @@ def evaluate_rate_limits(specs: Iterable[Mapping[str, Any]], variables: Mapping[
 def add_step_slots(steps: Iterable[StepRun], *, is_retry: bool = False) -> set[str]:
     """Create WAITING slots for gated steps that just became QUEUED; returns the keys to admit."""
     slots = [
-        ConcurrencySlot(key=k["key"], strategy=k["strategy"], max_runs=k["max_runs"], run_id=step.run_id,
-                        step_id=step.id, is_retry=is_retry)
+        ConcurrencySlot(
+            key=k["key"],
+            strategy=k["strategy"],
+            max_runs=k["max_runs"],
+            run_id=step.run_id,
+            step_id=step.id,
+            is_retry=is_retry,
+        )
         for step in steps
         for k in step.gates.get("concurrency", [])
     ]
@@ -187,9 +193,9 @@ def release_ready(run_ids: Iterable[UUID]) -> int:
 
 
 def _slots_held(step: StepRun) -> bool:
-    slots = ConcurrencySlot.objects.filter(run_id=step.run_id).filter(step_id__isnull=True) | ConcurrencySlot.objects.filter(
-        step_id=step.id
-    )
+    slots = ConcurrencySlot.objects.filter(run_id=step.run_id).filter(
+        step_id__isnull=True
+    ) | ConcurrencySlot.objects.filter(step_id=step.id)
     return not slots.exclude(state=SlotState.HOLDING).exists()
 
 

@@ -102,9 +102,20 @@ def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name
     if row is None:
         return None
     claimed = Claimed(
-        step_id=row[0], run_id=row[1], name=row[2], action=row[3], attempt=row[4], retries=row[5],
-        args=_json(row[6]) or {}, timeout_at=row[7], workflow_name=row[8], input=_json(row[9]),
-        metadata=_json(row[10]) or {}, priority=row[11], parent_step_id=row[12], parent_outputs=_json(row[13]) or {},
+        step_id=row[0],
+        run_id=row[1],
+        name=row[2],
+        action=row[3],
+        attempt=row[4],
+        retries=row[5],
+        args=_json(row[6]) or {},
+        timeout_at=row[7],
+        workflow_name=row[8],
+        input=_json(row[9]),
+        metadata=_json(row[10]) or {},
+        priority=row[11],
+        parent_step_id=row[12],
+        parent_outputs=_json(row[13]) or {},
     )
     signals.after_commit_step_changed(claimed.run_id, claimed.step_id, StepStatus.RUNNING)
     return claimed
@@ -134,11 +145,7 @@ def _lock_run_of(step_id: UUID | str) -> UUID | None:
 
 
 def _running_step(step_id: UUID | str, attempt: int) -> StepRun | None:
-    return (
-        StepRun.objects.select_for_update()
-        .filter(id=step_id, attempt=attempt, status=StepStatus.RUNNING)
-        .first()
-    )
+    return StepRun.objects.select_for_update().filter(id=step_id, attempt=attempt, status=StepStatus.RUNNING).first()
 
 
 def _log_context(step: StepRun) -> dict[str, Any]:
@@ -440,7 +447,10 @@ def _queue_on_failure(run_id: UUID) -> None:
     steps = StepRun.objects.filter(run_id=run_id, kind=StepKind.ON_FAILURE, status=StepStatus.PENDING)
     queued = [Dispatch(s.id, s.attempt, s.queue, s.priority) for s in steps]
     steps.update(
-        status=StepStatus.QUEUED, queued_at=now, available_at=now, dispatched_at=now,
+        status=StepStatus.QUEUED,
+        queued_at=now,
+        available_at=now,
+        dispatched_at=now,
         schedule_deadline=now + timedelta(seconds=300),
     )
     dispatch_after_commit(queued)
@@ -505,7 +515,7 @@ def _restore_run_slots(run: WorkflowRun, steps: list[StepRun]) -> None:
     """A finished run gave its workflow-level slots back; running it again needs them again."""
     from sfpserver.engine.models import ConcurrencySlot
 
-    keys = next((s.gates.get("run_concurrency", []) for s in steps if s.gated), [])
+    keys: list[dict[str, Any]] = next((s.gates.get("run_concurrency", []) for s in steps if s.gated), [])
     if keys and not ConcurrencySlot.objects.filter(run_id=run.id, step__isnull=True).exists():
         ConcurrencySlot.objects.bulk_create(
             [ConcurrencySlot(key=k["key"], strategy=k["strategy"], max_runs=k["max_runs"], run_id=run.id) for k in keys]

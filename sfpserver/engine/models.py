@@ -236,7 +236,6 @@ class ScheduledRun(models.Model):
         indexes = [models.Index(fields=["trigger_at"], condition=Q(status="SCHEDULED"), name="scheduled_due")]
 
 
-
 class CronFiring(models.Model):
     """One firing of a cron schedule; unique on (schedule, fire time) so nothing fires twice."""
 

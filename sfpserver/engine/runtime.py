@@ -78,8 +78,11 @@ class Invocation:
     def log_context(self) -> dict[str, Any]:
         """The `extra` of this attempt's log records (the JSON log lines carry them as fields)."""
         return {
-            "run_id": str(self.run_id), "workflow": self.claimed.workflow_name, "step": self.claimed.name,
-            "step_id": str(self.step_id), "attempt": self.attempt,
+            "run_id": str(self.run_id),
+            "workflow": self.claimed.workflow_name,
+            "step": self.claimed.name,
+            "step_id": str(self.step_id),
+            "attempt": self.attempt,
         }
 
     # Reporting (a database outage pauses the step's code here instead of failing the step) -------------------
@@ -97,6 +100,7 @@ class Invocation:
         with_db_retry(
             lambda: events.record(self.run_id, self.step_id, self.attempt, kind, text, data), "record an event"
         )
+
     # Redaction ------------------------------------------------------------------------------------------
     def redact(self, text: str) -> str:
         """`text` with every redactor applied; if one fails, nothing of the text is kept (fail closed)."""
@@ -150,7 +154,7 @@ class Invocation:
         for callback in list(self._stop_callbacks):
             try:
                 callback()
-            except Exception:  # noqa: BLE001 - a failing stop callback must not stop the others
+            except Exception:
                 logger.exception("stop callback failed", extra=self.log_context())
         timer = threading.Timer(settings.ENGINE_CANCEL_GRACE, self._raise_in_thread)
         timer.daemon = True
@@ -158,7 +162,9 @@ class Invocation:
 
     def _raise_in_thread(self) -> None:
         if not self._finished.is_set():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), ctypes.py_object(StepInterrupted))
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self.thread_id), ctypes.py_object(StepInterrupted)
+            )
 
 
 class _Running:
@@ -282,5 +288,3 @@ def error_info(exc: BaseException) -> ErrorInfo:
         message=str(exc),
         traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
     )
-
-

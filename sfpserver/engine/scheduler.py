@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -79,10 +80,8 @@ class LeaderLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-            except psycopg.Error:
-                pass
         self._conn = None
 
 
@@ -117,8 +116,15 @@ def tick(leading_for: float = float("inf")) -> None:
     """One pass over every due-time job. Silence is judged only over a span the leader itself was connected:
     after a database outage (or a new leader taking over) workers get one full ENGINE_WORKER_DEAD_AFTER to
     beat again before any of them is declared dead."""
-    jobs = (release_due_steps, time_out_schedules, time_out_attempts, fire_scheduled_runs, cron.fire_due, gates.tick,
-            prune_finished_runs)
+    jobs = (
+        release_due_steps,
+        time_out_schedules,
+        time_out_attempts,
+        fire_scheduled_runs,
+        cron.fire_due,
+        gates.tick,
+        prune_finished_runs,
+    )
     for job in jobs:
         _safely(job)
     if leading_for >= settings.ENGINE_WORKER_DEAD_AFTER:
@@ -132,7 +138,7 @@ def _safely(job: Callable[[], object]) -> None:
     except DatabaseError:
         logger.warning("scheduler job %s hit a database error; retrying next tick", job.__name__)
         connection.close()
-    except Exception:  # noqa: BLE001 - one bad job must not stop the loop
+    except Exception:
         logger.exception("scheduler job %s failed", job.__name__)
 
 
@@ -161,7 +167,9 @@ def time_out_schedules() -> int:
     if drain.is_draining():
         return 0
     due = StepRun.objects.filter(status=StepStatus.QUEUED, schedule_deadline__lte=timezone.now())
-    return sum(lifecycle.time_out_schedule(step_id, attempt) for step_id, attempt in due.values_list("id", "attempt")[:BATCH])
+    return sum(
+        lifecycle.time_out_schedule(step_id, attempt) for step_id, attempt in due.values_list("id", "attempt")[:BATCH]
+    )
 
 
 def time_out_attempts() -> int:
@@ -181,12 +189,16 @@ def reap_dead_workers() -> int:
         if not Worker.objects.filter(id=worker_id, last_heartbeat__lt=silent_since).update(status=WorkerStatus.DEAD):
             continue
         logger.warning(
-            "worker %s is dead (no heartbeat for %ss)", name, settings.ENGINE_WORKER_DEAD_AFTER,
+            "worker %s is dead (no heartbeat for %ss)",
+            name,
+            settings.ENGINE_WORKER_DEAD_AFTER,
             extra={"worker": name, "pool": pool},
         )
         reason = f"Worker did not send a heartbeat for {settings.ENGINE_WORKER_DEAD_AFTER:g} seconds"
         running = StepRun.objects.filter(worker_id=worker_id, status=StepStatus.RUNNING)
-        count += sum(lifecycle.reassign(step_id, attempt, reason) for step_id, attempt in running.values_list("id", "attempt"))
+        count += sum(
+            lifecycle.reassign(step_id, attempt, reason) for step_id, attempt in running.values_list("id", "attempt")
+        )
     return count
 
 

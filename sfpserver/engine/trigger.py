@@ -77,7 +77,9 @@ class _Prepared:
 
 def _prepare(request: TriggerRequest) -> _Prepared:
     definition = (
-        request.workflow.validate() if isinstance(request.workflow, WorkflowDef) else registry.get_workflow(request.workflow)
+        request.workflow.validate()
+        if isinstance(request.workflow, WorkflowDef)
+        else registry.get_workflow(request.workflow)
     )
     run_input = _validated_input(definition, request.input)
     metadata = _metadata(definition, request.metadata)
@@ -87,8 +89,13 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     if request.child_index is not None and (not isinstance(request.child_index, int) or request.child_index < 0):
         raise InvalidWorkflowError("child_index", f"must be a whole number >= 0, got {request.child_index!r}")
     run = WorkflowRun(
-        id=uuid4(), workflow_name=definition.name, input=run_input, additional_metadata=metadata,
-        priority=priority, parent_step_id=request.parent_step_id, child_index=request.child_index,
+        id=uuid4(),
+        workflow_name=definition.name,
+        input=run_input,
+        additional_metadata=metadata,
+        priority=priority,
+        parent_step_id=request.parent_step_id,
+        child_index=request.child_index,
         child_key=request.child_key,
     )
     variables = {"input": run_input or {}, "additional_metadata": metadata}
@@ -118,7 +125,9 @@ def _metadata(definition: WorkflowDef, metadata: Mapping[str, Any] | None) -> di
         raise InvalidWorkflowError("additional_metadata", f"must be JSON-serialisable: {exc}") from None
 
 
-def _step_gates(definition: WorkflowDef, step: StepDef, run_keys: list[gates.Key], variables: dict[str, Any]) -> dict[str, Any]:
+def _step_gates(
+    definition: WorkflowDef, step: StepDef, run_keys: list[gates.Key], variables: dict[str, Any]
+) -> dict[str, Any]:
     keys = gates.evaluate_keys(f"{definition.name}:{step.name}", step.concurrency, variables)
     limits = gates.evaluate_rate_limits(step.rate_limits, variables)
     for limit in limits:
@@ -128,7 +137,11 @@ def _step_gates(definition: WorkflowDef, step: StepDef, run_keys: list[gates.Key
             )
     if not (keys or limits or run_keys):
         return {}
-    return {"concurrency": [asdict(k) for k in keys], "run_concurrency": [asdict(k) for k in run_keys], "rate_limits": limits}
+    return {
+        "concurrency": [asdict(k) for k in keys],
+        "run_concurrency": [asdict(k) for k in run_keys],
+        "rate_limits": limits,
+    }
 
 
 def _create_slots(prepared: list[_Prepared]) -> set[str]:
@@ -152,17 +165,32 @@ def _steps(
         step_gates = _step_gates(definition, step, run_keys, variables)
         is_root = not step.parents and step.kind != StepKind.ON_FAILURE
         execution_timeout = step.execution_timeout or (
-            settings.LONG_RUNNING_DEFAULT_TIMEOUT if step.queue == LONG_RUNNING_QUEUE else settings.STANDARD_DEFAULT_TIMEOUT
+            settings.LONG_RUNNING_DEFAULT_TIMEOUT
+            if step.queue == LONG_RUNNING_QUEUE
+            else settings.STANDARD_DEFAULT_TIMEOUT
         )
         steps.append(
             StepRun(
-                id=uuid4(), run=run, name=step.name, action=step.action, kind=step.kind, parents=list(step.parents),
-                pending_parents=len(step.parents), queue=step.queue, priority=run.priority, args=resolve_args(step.args, run.input),
-                retries=step.retries, backoff_factor=step.backoff_factor, backoff_max_seconds=step.backoff_max_seconds,
-                execution_timeout=execution_timeout, schedule_timeout=step.schedule_timeout,
+                id=uuid4(),
+                run=run,
+                name=step.name,
+                action=step.action,
+                kind=step.kind,
+                parents=list(step.parents),
+                pending_parents=len(step.parents),
+                queue=step.queue,
+                priority=run.priority,
+                args=resolve_args(step.args, run.input),
+                retries=step.retries,
+                backoff_factor=step.backoff_factor,
+                backoff_max_seconds=step.backoff_max_seconds,
+                execution_timeout=execution_timeout,
+                schedule_timeout=step.schedule_timeout,
                 status=StepStatus.QUEUED if is_root else StepStatus.PENDING,
-                gates=step_gates, gated=bool(step_gates),
-                queued_at=now if is_root else None, available_at=now if is_root and not step_gates else None,
+                gates=step_gates,
+                gated=bool(step_gates),
+                queued_at=now if is_root else None,
+                available_at=now if is_root and not step_gates else None,
                 dispatched_at=now if is_root and not step_gates else None,
                 schedule_deadline=now + timedelta(seconds=step.schedule_timeout) if is_root else None,
             )
@@ -175,7 +203,9 @@ def _existing_child(prepared: _Prepared) -> UUID | None:
     if run.parent_step_id is None or (run.child_key is None and run.child_index is None):
         return None
     found = WorkflowRun.objects.filter(parent_step_id=run.parent_step_id)
-    found = found.filter(child_key=run.child_key) if run.child_key is not None else found.filter(
-        child_key__isnull=True, child_index=run.child_index
+    found = (
+        found.filter(child_key=run.child_key)
+        if run.child_key is not None
+        else found.filter(child_key__isnull=True, child_index=run.child_index)
     )
     return found.values_list("id", flat=True).first()

@@ -108,9 +108,15 @@ def _register() -> None:
     Worker.objects.update_or_create(
         id=_identity.id,
         defaults={
-            "name": _identity.name, "pool": _identity.pool, "queues": _identity.queues,
-            "hostname": socket.gethostname(), "pid": os.getpid(), "slots": _identity.slots,
-            "labels": _identity.labels, "status": WorkerStatus.ACTIVE, "last_heartbeat": timezone.now(),
+            "name": _identity.name,
+            "pool": _identity.pool,
+            "queues": _identity.queues,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "slots": _identity.slots,
+            "labels": _identity.labels,
+            "status": WorkerStatus.ACTIVE,
+            "last_heartbeat": timezone.now(),
         },
     )
 

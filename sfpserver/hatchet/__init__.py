@@ -28,11 +28,28 @@ _EXPORTS = {
     **{
         name: "types"
         for name in (
-            "BulkCancelReplayOpts", "BulkPushEventOptions", "BulkPushEventWithMetadata", "ConcurrencyExpression",
-            "ConcurrencyLimitStrategy", "DesiredWorkerLabel", "EmptyModel", "Priority", "PushEventOptions",
-            "RateLimit", "RateLimitDuration", "RunFilter", "RunStatus", "ScheduleTriggerWorkflowOptions",
-            "StickyStrategy", "TaskDefaults", "TriggerWorkflowOptions", "V1TaskStatus", "WorkerLabel",
-            "WorkerLabelComparator", "WorkerStatus", "WorkflowRunTriggerConfig",
+            "BulkCancelReplayOpts",
+            "BulkPushEventOptions",
+            "BulkPushEventWithMetadata",
+            "ConcurrencyExpression",
+            "ConcurrencyLimitStrategy",
+            "DesiredWorkerLabel",
+            "EmptyModel",
+            "Priority",
+            "PushEventOptions",
+            "RateLimit",
+            "RateLimitDuration",
+            "RunFilter",
+            "RunStatus",
+            "ScheduleTriggerWorkflowOptions",
+            "StickyStrategy",
+            "TaskDefaults",
+            "TriggerWorkflowOptions",
+            "V1TaskStatus",
+            "WorkerLabel",
+            "WorkerLabelComparator",
+            "WorkerStatus",
+            "WorkflowRunTriggerConfig",
         )
     },
 }

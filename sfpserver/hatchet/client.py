@@ -80,10 +80,20 @@ class Hatchet:
         idempotency: Any = None,
     ) -> Workflow[Any]:
         return Workflow(
-            self, name=name, description=description, input_validator=input_validator, on_events=on_events,
-            on_crons=on_crons, cron_input=cron_input, version=version, sticky=sticky,
-            default_priority=default_priority, concurrency=concurrency, task_defaults=task_defaults,
-            default_filters=default_filters, default_additional_metadata=default_additional_metadata,
+            self,
+            name=name,
+            description=description,
+            input_validator=input_validator,
+            on_events=on_events,
+            on_crons=on_crons,
+            cron_input=cron_input,
+            version=version,
+            sticky=sticky,
+            default_priority=default_priority,
+            concurrency=concurrency,
+            task_defaults=task_defaults,
+            default_filters=default_filters,
+            default_additional_metadata=default_additional_metadata,
             idempotency=idempotency,
         )
 
@@ -115,23 +125,40 @@ class Hatchet:
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         def decorator(fn: Callable[..., R]) -> Standalone[Any, R]:
             standalone: Standalone[Any, R] = Standalone(
-                self, name=name or fn.__name__, description=description, input_validator=input_validator,
-                on_events=on_events, on_crons=on_crons, cron_input=cron_input, version=version, sticky=sticky,
-                default_priority=default_priority, default_filters=default_filters,
-                default_additional_metadata=default_additional_metadata, idempotency=idempotency,
+                self,
+                name=name or fn.__name__,
+                description=description,
+                input_validator=input_validator,
+                on_events=on_events,
+                on_crons=on_crons,
+                cron_input=cron_input,
+                version=version,
+                sticky=sticky,
+                default_priority=default_priority,
+                default_filters=default_filters,
+                default_additional_metadata=default_additional_metadata,
+                idempotency=idempotency,
             )
             standalone.task(
-                name=name or fn.__name__, schedule_timeout=schedule_timeout, execution_timeout=execution_timeout,
-                retries=retries, rate_limits=rate_limits, desired_worker_labels=desired_worker_labels,
-                backoff_factor=backoff_factor, backoff_max_seconds=backoff_max_seconds,
+                name=name or fn.__name__,
+                schedule_timeout=schedule_timeout,
+                execution_timeout=execution_timeout,
+                retries=retries,
+                rate_limits=rate_limits,
+                desired_worker_labels=desired_worker_labels,
+                backoff_factor=backoff_factor,
+                backoff_max_seconds=backoff_max_seconds,
                 concurrency=concurrency if not isinstance(concurrency, ConcurrencyExpression) else [concurrency],
-                slot_cost=slot_cost, _durable=_durable,
+                slot_cost=slot_cost,
+                _durable=_durable,
             )(fn)
             return standalone
 
         return decorator
 
-    def durable_task(self, *, name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
+    def durable_task(
+        self, *, name: str | None = None, **kwargs: Any
+    ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         kwargs.pop("eviction_policy", None)
         return self.task(name=name, **kwargs, _durable=True)
 
@@ -144,8 +171,9 @@ class Hatchet:
         workflows: list[Any] | None = None,
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
     ) -> Worker:
-        return Worker(name, slots=slots, durable_slots=durable_slots, labels=labels, workflows=workflows,
-                      lifespan=lifespan)
+        return Worker(
+            name, slots=slots, durable_slots=durable_slots, labels=labels, workflows=workflows, lifespan=lifespan
+        )
 
 
 __all__ = ["Hatchet", "ensure_django", "timedelta"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from uuid import UUID
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 from warnings import warn
 
 from sfpserver.hatchet.dbsync import aio_db, run_db
@@ -196,9 +196,8 @@ class Context:
 
 
 def _failed_task_errors(run_id: str) -> dict[str, str]:
-    from sfpserver.hatchet.runs import task_run_error
-
     from sfpserver.engine.models import StepRun, StepStatus
+    from sfpserver.hatchet.runs import task_run_error
 
     failed = StepRun.objects.filter(run_id=UUID(run_id), status=StepStatus.FAILED)
     return {step.name: task_run_error(step).serialize(include_metadata=True) for step in failed}

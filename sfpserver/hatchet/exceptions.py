@@ -11,11 +11,11 @@ from sfpserver.engine.exceptions import NonRetryableError
 TASK_RUN_ERROR_METADATA_KEY = "__hatchet_error_metadata__"
 
 
-class NonRetryableException(NonRetryableError):  # noqa: N818 - Hatchet's name
+class NonRetryableException(NonRetryableError):
     """Raise from a task to fail it without using its remaining retries."""
 
 
-class RetryAfterException(Exception):  # noqa: N818 - Hatchet's name
+class RetryAfterException(Exception):
     def __init__(self, message: str = "", *, after: timedelta) -> None:
         super().__init__(message)
         self.after = after
@@ -88,7 +88,7 @@ class TaskRunError(Exception):
         return cls(str(exc), type(exc).__name__, trace, task_run_external_id)
 
 
-class FailedTaskRunExceptionGroup(ValueError):  # noqa: N818 - Hatchet's name
+class FailedTaskRunExceptionGroup(ValueError):
     def __init__(self, message: str, exceptions: list[TaskRunError]) -> None:
         super().__init__(message)
         self.message = message

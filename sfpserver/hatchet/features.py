@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import json
 from dataclasses import dataclass
-import builtins
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -49,15 +48,22 @@ def _matches(pattern: str, key: str) -> bool:
     return pattern == key or ("*" in pattern and fnmatch.fnmatchcase(key, pattern))
 
 
-def _push(key: str, payload: dict[str, Any], metadata: dict[str, Any], priority: int | None, scope: str | None) -> Event:
+def _push(
+    key: str, payload: dict[str, Any], metadata: dict[str, Any], priority: int | None, scope: str | None
+) -> Event:
     from sfpserver.hatchet.models import Event as EventRow
     from sfpserver.hatchet.runnables import current_context
 
     ctx = current_context.get()
     if ctx is not None and ctx._inv is not None:
-        metadata = {"hatchet__source_workflow_run_id": ctx.workflow_run_id,
-                    "hatchet__source_step_run_id": ctx.task_run_id, **metadata}
-    row = EventRow.objects.create(key=key, payload=payload, additional_metadata=metadata, scope=scope, priority=priority)
+        metadata = {
+            "hatchet__source_workflow_run_id": ctx.workflow_run_id,
+            "hatchet__source_step_run_id": ctx.task_run_id,
+            **metadata,
+        }
+    row = EventRow.objects.create(
+        key=key, payload=payload, additional_metadata=metadata, scope=scope, priority=priority
+    )
     run_metadata = {**metadata, "hatchet__event_id": str(row.id), "hatchet__event_key": key}
     requests = [
         TriggerRequest(definition.name, payload or None, metadata=run_metadata, priority=priority)
@@ -71,8 +77,13 @@ def _push(key: str, payload: dict[str, Any], metadata: dict[str, Any], priority:
 
 class EventClient:
     def push(
-        self, event_key: str, payload: dict[str, Any], options: PushEventOptions | None = None,
-        additional_metadata: dict[str, Any] | None = None, priority: int | None = None, scope: str | None = None,
+        self,
+        event_key: str,
+        payload: dict[str, Any],
+        options: PushEventOptions | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        scope: str | None = None,
     ) -> Event:
         opts = options or PushEventOptions()
         metadata = {**opts.additional_metadata, **(additional_metadata or {})}
@@ -82,8 +93,10 @@ class EventClient:
         return await aio_db(lambda: self.push(event_key, payload, **kwargs))
 
     def bulk_push(self, events: list[BulkPushEventWithMetadata], options: Any = None) -> list[Event]:
-        return [self.push(e.key, e.payload, additional_metadata=e.additional_metadata, priority=e.priority, scope=e.scope)
-                for e in events]
+        return [
+            self.push(e.key, e.payload, additional_metadata=e.additional_metadata, priority=e.priority, scope=e.scope)
+            for e in events
+        ]
 
     async def aio_bulk_push(self, events: list[BulkPushEventWithMetadata], options: Any = None) -> list[Event]:
         return await aio_db(lambda: self.bulk_push(events, options))
@@ -110,17 +123,29 @@ class _Meta:
 
 class CronClient:
     def create(
-        self, workflow_name: str, cron_name: str, expression: str, input: Any = None,
-        additional_metadata: dict[str, Any] | None = None, priority: int | None = None,
+        self,
+        workflow_name: str,
+        cron_name: str,
+        expression: str,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
     ) -> CronWorkflows:
         normalized = validate_cron(expression)
         data = input.model_dump(mode="json") if hasattr(input, "model_dump") else (input or {})
-        task = run_db(lambda: engine_cron.register(
-            f"{workflow_name}:{cron_name}", workflow_name, normalized, input=data or None,
-            metadata=additional_metadata or {}, priority=priority,
-        ))
-        return CronWorkflows(_Meta(str(task.id)), workflow_name, normalized, cron_name, data,
-                             additional_metadata or {}, True)
+        task = run_db(
+            lambda: engine_cron.register(
+                f"{workflow_name}:{cron_name}",
+                workflow_name,
+                normalized,
+                input=data or None,
+                metadata=additional_metadata or {},
+                priority=priority,
+            )
+        )
+        return CronWorkflows(
+            _Meta(str(task.id)), workflow_name, normalized, cron_name, data, additional_metadata or {}, True
+        )
 
     async def aio_create(self, *args: Any, **kwargs: Any) -> CronWorkflows:
         return await aio_db(lambda: self.create(*args, **kwargs))
@@ -142,9 +167,17 @@ class CronClient:
                 params = json.loads(task.kwargs or "{}")
                 if workflow_name and params.get("workflow") != workflow_name:
                     continue
-                rows.append(CronWorkflows(_Meta(str(task.id)), params.get("workflow", ""), engine_cron.expression_of(task),
-                                          task.name.split(":", 1)[-1], params.get("input"),
-                                          params.get("metadata") or {}, task.enabled))
+                rows.append(
+                    CronWorkflows(
+                        _Meta(str(task.id)),
+                        params.get("workflow", ""),
+                        engine_cron.expression_of(task),
+                        task.name.split(":", 1)[-1],
+                        params.get("input"),
+                        params.get("metadata") or {},
+                        task.enabled,
+                    )
+                )
             return rows
 
         return run_db(read)
@@ -162,21 +195,37 @@ class ScheduledWorkflows:
 
 
 def _scheduled(row: ScheduledRun) -> ScheduledWorkflows:
-    return ScheduledWorkflows(_Meta(str(row.id)), row.workflow_name, row.trigger_at, row.input,
-                              row.additional_metadata, row.status, str(row.run_id) if row.run_id else None)
+    return ScheduledWorkflows(
+        _Meta(str(row.id)),
+        row.workflow_name,
+        row.trigger_at,
+        row.input,
+        row.additional_metadata,
+        row.status,
+        str(row.run_id) if row.run_id else None,
+    )
 
 
 class ScheduledClient:
     def create(
-        self, workflow_name: str, trigger_at: datetime, input: Any = None,
-        additional_metadata: dict[str, Any] | None = None, priority: int | None = None,
+        self,
+        workflow_name: str,
+        trigger_at: datetime,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
     ) -> ScheduledWorkflows:
-        when = trigger_at.replace(tzinfo=dt_timezone.utc) if trigger_at.tzinfo is None else trigger_at
+        when = trigger_at.replace(tzinfo=UTC) if trigger_at.tzinfo is None else trigger_at
         data = input.model_dump(mode="json") if hasattr(input, "model_dump") else input
-        row = run_db(lambda: ScheduledRun.objects.create(
-            workflow_name=workflow_name, trigger_at=when, input=data or None,
-            additional_metadata=additional_metadata or {}, priority=priority,
-        ))
+        row = run_db(
+            lambda: ScheduledRun.objects.create(
+                workflow_name=workflow_name,
+                trigger_at=when,
+                input=data or None,
+                additional_metadata=additional_metadata or {},
+                priority=priority,
+            )
+        )
         return _scheduled(row)
 
     async def aio_create(self, *args: Any, **kwargs: Any) -> ScheduledWorkflows:
@@ -260,8 +309,15 @@ def worker_status(worker: Worker) -> WorkerStatus:
 
 
 def _worker_info(w: Worker) -> WorkerInfo:
-    return WorkerInfo(_Meta(str(w.id)), w.name, worker_status(w), w.last_heartbeat,
-                      [{"key": k, "value": v} for k, v in (w.labels or {}).items()], w.slots, w.pool)
+    return WorkerInfo(
+        _Meta(str(w.id)),
+        w.name,
+        worker_status(w),
+        w.last_heartbeat,
+        [{"key": k, "value": v} for k, v in (w.labels or {}).items()],
+        w.slots,
+        w.pool,
+    )
 
 
 class WorkersClient:
@@ -282,8 +338,11 @@ class WorkersClient:
         return self.get(worker_id)
 
     def unpause(self, worker_id: str) -> WorkerInfo:
-        run_db(lambda: Worker.objects.filter(id=worker_id, status=EngineWorkerStatus.PAUSED).update(
-            status=EngineWorkerStatus.ACTIVE))
+        run_db(
+            lambda: Worker.objects.filter(id=worker_id, status=EngineWorkerStatus.PAUSED).update(
+                status=EngineWorkerStatus.ACTIVE
+            )
+        )
         return self.get(worker_id)
 
 
@@ -293,7 +352,11 @@ class RateLimitsClient:
         from sfpserver.hatchet.types import RATE_LIMIT_SECONDS
 
         window = RATE_LIMIT_SECONDS[RateLimitDuration(duration)]
-        run_db(lambda: RateLimitBucket.objects.update_or_create(key=key, defaults={"limit": limit, "window_seconds": window}))
+        run_db(
+            lambda: RateLimitBucket.objects.update_or_create(
+                key=key, defaults={"limit": limit, "window_seconds": window}
+            )
+        )
 
     async def aio_put(self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND) -> None:
         await aio_db(lambda: self.put(key, limit, duration))

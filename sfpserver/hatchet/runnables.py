@@ -8,7 +8,7 @@ import dataclasses
 import inspect
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_type_hints
 from warnings import warn
 
@@ -167,7 +167,9 @@ class Task(Generic[TWorkflowInput, R]):
         )
 
     def _args(self) -> dict[str, Any]:
-        args: dict[str, Any] = {"desired_worker_labels": [d.model_dump(mode="json") for d in self.desired_worker_labels]}
+        args: dict[str, Any] = {
+            "desired_worker_labels": [d.model_dump(mode="json") for d in self.desired_worker_labels]
+        }
         if self.credentials:
             args["credentials"] = list(self.credentials)
         if self.credentials_from_input:
@@ -179,12 +181,20 @@ class Task(Generic[TWorkflowInput, R]):
         claimed = inv.claimed
         ctx_class = DurableContext if self.durable else Context
         ctx = ctx_class(
-            invocation=inv, task=self, workflow_run_id=str(claimed.run_id), task_run_id=str(claimed.step_id),
-            parent_outputs=claimed.parent_outputs, additional_metadata=claimed.metadata,
-            retry_count=claimed.attempt, max_attempts=claimed.retries + 1, priority=claimed.priority,
-            workflow_name=claimed.workflow_name, task_name=self.name,
+            invocation=inv,
+            task=self,
+            workflow_run_id=str(claimed.run_id),
+            task_run_id=str(claimed.step_id),
+            parent_outputs=claimed.parent_outputs,
+            additional_metadata=claimed.metadata,
+            retry_count=claimed.attempt,
+            max_attempts=claimed.retries + 1,
+            priority=claimed.priority,
+            workflow_name=claimed.workflow_name,
+            task_name=self.name,
             worker_id=str(inv.worker_id) if inv.worker_id else None,
-            parent_workflow_run_id=_parent_run_id(claimed.parent_step_id), lifespan=lifespan,
+            parent_workflow_run_id=_parent_run_id(claimed.parent_step_id),
+            lifespan=lifespan,
         )
         workflow_input = self.workflow.validate_input(claimed.input)
         token = current_context.set(ctx)
@@ -199,15 +209,27 @@ class Task(Generic[TWorkflowInput, R]):
 
     # Unit testing without a broker ----------------------------------------------------------------------
     def _mock_context(
-        self, additional_metadata: dict[str, Any] | None, parent_outputs: dict[str, Any] | None,
-        retry_count: int, lifespan: Any,
+        self,
+        additional_metadata: dict[str, Any] | None,
+        parent_outputs: dict[str, Any] | None,
+        retry_count: int,
+        lifespan: Any,
     ) -> Context:
         ctx_class = DurableContext if self.durable else Context
         return ctx_class(
-            invocation=None, task=self, workflow_run_id="mock-workflow-run", task_run_id="mock-task-run",
-            parent_outputs=dict(parent_outputs or {}), additional_metadata=dict(additional_metadata or {}),
-            retry_count=retry_count, max_attempts=self.retries + 1, priority=1,
-            workflow_name=self.workflow.name, task_name=self.name, lifespan=lifespan, task_run_errors={},
+            invocation=None,
+            task=self,
+            workflow_run_id="mock-workflow-run",
+            task_run_id="mock-task-run",
+            parent_outputs=dict(parent_outputs or {}),
+            additional_metadata=dict(additional_metadata or {}),
+            retry_count=retry_count,
+            max_attempts=self.retries + 1,
+            priority=1,
+            workflow_name=self.workflow.name,
+            task_name=self.name,
+            lifespan=lifespan,
+            task_run_errors={},
         )
 
     def mock_run(
@@ -254,8 +276,10 @@ def _return_adapter(fn: Callable[..., Any]) -> TypeAdapter[Any] | None:
 
 def concurrency_spec(expression: ConcurrencyExpression) -> dict[str, Any]:
     return {
-        "expression": expression.expression, "max_runs": expression.max_runs,
-        "strategy": expression.limit_strategy.value, "name": expression.name,
+        "expression": expression.expression,
+        "max_runs": expression.max_runs,
+        "strategy": expression.limit_strategy.value,
+        "name": expression.name,
         "is_tenant_scoped": expression.is_tenant_scoped,
     }
 
@@ -264,8 +288,11 @@ def rate_limit_spec(limit: RateLimit) -> dict[str, Any]:
     from sfpserver.hatchet.types import RATE_LIMIT_SECONDS
 
     return {
-        "static_key": limit.static_key, "dynamic_key": limit.dynamic_key, "units": limit.units,
-        "limit": None if limit.static_key else limit.limit, "window_seconds": RATE_LIMIT_SECONDS[limit.duration],
+        "static_key": limit.static_key,
+        "dynamic_key": limit.dynamic_key,
+        "units": limit.units,
+        "limit": None if limit.static_key else limit.limit,
+        "window_seconds": RATE_LIMIT_SECONDS[limit.duration],
     }
 
 
@@ -283,7 +310,6 @@ def _parent_run_id(parent_step_id: Any) -> str | None:
     if parent_step_id is None:
         return None
     from sfpserver.engine.models import StepRun
-
     from sfpserver.hatchet.dbsync import run_db
 
     run_id = run_db(lambda: StepRun.objects.filter(id=parent_step_id).values_list("run_id", flat=True).first())
@@ -295,6 +321,7 @@ def _run_coroutine(coro: Any, inv: Invocation) -> Any:
     loop = asyncio.new_event_loop()
     try:
         task = loop.create_task(coro)
+
         def stop() -> None:
             loop.call_soon_threadsafe(task.cancel)
 
@@ -370,7 +397,11 @@ class BaseWorkflow(Generic[TWorkflowInput]):
 
     # Definition -------------------------------------------------------------------------------------------
     def all_tasks(self) -> list[Task[TWorkflowInput, Any]]:
-        return [*self.tasks, *([self.on_failure] if self.on_failure else []), *([self.on_success] if self.on_success else [])]
+        return [
+            *self.tasks,
+            *([self.on_failure] if self.on_failure else []),
+            *([self.on_success] if self.on_success else []),
+        ]
 
     def to_definition(self) -> WorkflowDef:
         """The engine definition; raises ValueError for what Hatchet refuses at registration."""
@@ -397,8 +428,11 @@ class BaseWorkflow(Generic[TWorkflowInput]):
             leaves = tuple(t.name for t in self.tasks if t.name not in children)
             steps[-1] = dataclasses.replace(steps[-1], parents=leaves)
         return WorkflowDef(
-            name=self.name, steps=tuple(steps), default_priority=self.default_priority,
-            default_metadata=self.default_additional_metadata, triggers=self.spec_extras(),
+            name=self.name,
+            steps=tuple(steps),
+            default_priority=self.default_priority,
+            default_metadata=self.default_additional_metadata,
+            triggers=self.spec_extras(),
             input_validator=self._engine_input,
             concurrency=tuple(concurrency_spec(c) for c in self.concurrency),
         ).validate()
@@ -424,15 +458,23 @@ class BaseWorkflow(Generic[TWorkflowInput]):
 
     # Triggering ----------------------------------------------------------------------------------------
     def _trigger(
-        self, input: Any, options: TriggerWorkflowOptions | None, *, child_key: str | None = None,
-        additional_metadata: dict[str, Any] | None = None, priority: int | None = None,
+        self,
+        input: Any,
+        options: TriggerWorkflowOptions | None,
+        *,
+        child_key: str | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
     ) -> str:
         from sfpserver.hatchet.runs import trigger_workflow
 
         opts = options or TriggerWorkflowOptions()
         return trigger_workflow(
-            self, self.serialize_input(input), child_key=child_key or opts.child_key,
-            child_index=opts.child_index, additional_metadata={**opts.additional_metadata, **(additional_metadata or {})},
+            self,
+            self.serialize_input(input),
+            child_key=child_key or opts.child_key,
+            child_index=opts.child_index,
+            additional_metadata={**opts.additional_metadata, **(additional_metadata or {})},
             priority=priority if priority is not None else opts.priority,
         )
 
@@ -451,7 +493,10 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         opts = (options or TriggerWorkflowOptions()).model_copy(
             update={
                 "child_key": child_key or (options.child_key if options else None),
-                "additional_metadata": {**((options.additional_metadata if options else {}) or {}), **(additional_metadata or {})},
+                "additional_metadata": {
+                    **((options.additional_metadata if options else {}) or {}),
+                    **(additional_metadata or {}),
+                },
                 "priority": priority if priority is not None else (options.priority if options else None),
             }
         )
@@ -474,8 +519,11 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         priority: int | None = None,
     ) -> Any:
         return self._client.scheduled.create(
-            workflow_name=self.name, trigger_at=run_at, input=self.serialize_input(input) or {},
-            additional_metadata=additional_metadata or {}, priority=priority,
+            workflow_name=self.name,
+            trigger_at=run_at,
+            input=self.serialize_input(input) or {},
+            additional_metadata=additional_metadata or {},
+            priority=priority,
         )
 
     async def aio_schedule(self, run_at: datetime, input: Any = None, **kwargs: Any) -> Any:
@@ -492,8 +540,12 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         priority: int | None = None,
     ) -> Any:
         return self._client.cron.create(
-            workflow_name=self.name, cron_name=cron_name, expression=expression,
-            input=self.serialize_input(input) or {}, additional_metadata=additional_metadata or {}, priority=priority,
+            workflow_name=self.name,
+            cron_name=cron_name,
+            expression=expression,
+            input=self.serialize_input(input) or {},
+            additional_metadata=additional_metadata or {},
+            priority=priority,
         )
 
     async def aio_create_cron(self, cron_name: str, expression: str, input: Any = None, **kwargs: Any) -> Any:
@@ -537,31 +589,44 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
 
         def decorator(fn: Callable[..., R]) -> Task[TWorkflowInput, R]:
             task: Task[TWorkflowInput, R] = Task(
-                fn, self, name=name or fn.__name__,
+                fn,
+                self,
+                name=name or fn.__name__,
                 schedule_timeout=_fall_back(schedule_timeout, DEFAULT_SCHEDULE_TIMEOUT, defaults.schedule_timeout),
                 execution_timeout=_fall_back(execution_timeout, DEFAULT_EXECUTION_TIMEOUT, defaults.execution_timeout),
-                parents=parents, retries=_fall_back(retries, 0, defaults.retries), rate_limits=rate_limits,
+                parents=parents,
+                retries=_fall_back(retries, 0, defaults.retries),
+                rate_limits=rate_limits,
                 desired_worker_labels=desired_worker_labels,
                 backoff_factor=_fall_back(backoff_factor, None, defaults.backoff_factor),
                 backoff_max_seconds=_fall_back(backoff_max_seconds, None, defaults.backoff_max_seconds),
-                concurrency=concurrency, slot_cost=slot_cost, durable=_durable,
-                credentials=credentials, credentials_from_input=credentials_from_input,
+                concurrency=concurrency,
+                slot_cost=slot_cost,
+                durable=_durable,
+                credentials=credentials,
+                credentials_from_input=credentials_from_input,
             )
             self.tasks.append(task)
             return task
 
         return decorator
 
-    def durable_task(self, name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
+    def durable_task(
+        self, name: str | None = None, **kwargs: Any
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         kwargs.pop("eviction_policy", None)
         return self.task(name, **kwargs, _durable=True)
 
-    def _hook(self, kind: str, suffix: str, name: str | None, **kwargs: Any) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
+    def _hook(
+        self, kind: str, suffix: str, name: str | None, **kwargs: Any
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         def decorator(fn: Callable[..., R]) -> Task[TWorkflowInput, R]:
             current = self.on_failure if kind == "ON_FAILURE" else self.on_success
             if current is not None:
                 raise ValueError(f"Workflow {self.name} already has an {suffix.strip('-').replace('-', ' ')} task")
-            task: Task[TWorkflowInput, R] = Task(fn, self, name=f"{(name or fn.__name__).lower()}{suffix}", kind=kind, **kwargs)
+            task: Task[TWorkflowInput, R] = Task(
+                fn, self, name=f"{(name or fn.__name__).lower()}{suffix}", kind=kind, **kwargs
+            )
             if kind == "ON_FAILURE":
                 self.on_failure = task
             else:
@@ -582,9 +647,16 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         concurrency: int | list[ConcurrencyExpression] | None = None,
     ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         return self._hook(
-            "ON_FAILURE", "-on-failure", name, schedule_timeout=schedule_timeout, execution_timeout=execution_timeout,
-            retries=retries, rate_limits=rate_limits, backoff_factor=backoff_factor,
-            backoff_max_seconds=backoff_max_seconds, concurrency=concurrency,
+            "ON_FAILURE",
+            "-on-failure",
+            name,
+            schedule_timeout=schedule_timeout,
+            execution_timeout=execution_timeout,
+            retries=retries,
+            rate_limits=rate_limits,
+            backoff_factor=backoff_factor,
+            backoff_max_seconds=backoff_max_seconds,
+            concurrency=concurrency,
         )
 
     def on_success_task(
@@ -599,18 +671,31 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         concurrency: int | list[ConcurrencyExpression] | None = None,
     ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         return self._hook(
-            "ON_SUCCESS", "-on-success", name, schedule_timeout=schedule_timeout, execution_timeout=execution_timeout,
-            retries=retries, rate_limits=rate_limits, backoff_factor=backoff_factor,
-            backoff_max_seconds=backoff_max_seconds, concurrency=concurrency,
+            "ON_SUCCESS",
+            "-on-success",
+            name,
+            schedule_timeout=schedule_timeout,
+            execution_timeout=execution_timeout,
+            retries=retries,
+            rate_limits=rate_limits,
+            backoff_factor=backoff_factor,
+            backoff_max_seconds=backoff_max_seconds,
+            concurrency=concurrency,
         )
 
     def add_task(self, task: Standalone[Any, Any]) -> None:
         original = task._task
         copy: Task[TWorkflowInput, Any] = Task(
-            original.fn, self, name=original.name, schedule_timeout=original.schedule_timeout,
-            execution_timeout=original.execution_timeout, retries=original.retries,
-            rate_limits=original.rate_limits, desired_worker_labels=original.desired_worker_labels,
-            backoff_factor=original.backoff_factor, backoff_max_seconds=original.backoff_max_seconds,
+            original.fn,
+            self,
+            name=original.name,
+            schedule_timeout=original.schedule_timeout,
+            execution_timeout=original.execution_timeout,
+            retries=original.retries,
+            rate_limits=original.rate_limits,
+            desired_worker_labels=original.desired_worker_labels,
+            backoff_factor=original.backoff_factor,
+            backoff_max_seconds=original.backoff_max_seconds,
             concurrency=original.concurrency,
         )
         self.tasks.append(copy)
@@ -628,7 +713,11 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         desired_worker_id: str | None = None,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> Any:
-        ref = self._ref(self._trigger(input, options, child_key=child_key, additional_metadata=additional_metadata, priority=priority))
+        ref = self._ref(
+            self._trigger(
+                input, options, child_key=child_key, additional_metadata=additional_metadata, priority=priority
+            )
+        )
         return ref.result() if wait_for_result else ref
 
     async def aio_run(
@@ -646,9 +735,16 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         from sfpserver.hatchet.dbsync import aio_db
 
         ctx = contextvars.copy_context()
-        run_id = await aio_db(lambda: ctx.run(
-            self._trigger, input, options, child_key=child_key, additional_metadata=additional_metadata, priority=priority
-        ))
+        run_id = await aio_db(
+            lambda: ctx.run(
+                self._trigger,
+                input,
+                options,
+                child_key=child_key,
+                additional_metadata=additional_metadata,
+                priority=priority,
+            )
+        )
         ref = self._ref(run_id)
         return await ref.aio_result() if wait_for_result else ref
 
@@ -656,7 +752,9 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         warn("run_no_wait is deprecated; use run(wait_for_result=False)", DeprecationWarning, stacklevel=2)
         return self.run(input, options, wait_for_result=False, **kwargs)
 
-    async def aio_run_no_wait(self, input: Any = None, options: TriggerWorkflowOptions | None = None, **kwargs: Any) -> Any:
+    async def aio_run_no_wait(
+        self, input: Any = None, options: TriggerWorkflowOptions | None = None, **kwargs: Any
+    ) -> Any:
         warn("aio_run_no_wait is deprecated; use aio_run(wait_for_result=False)", DeprecationWarning, stacklevel=2)
         return await self.aio_run(input, options, wait_for_result=False, **kwargs)
 
@@ -670,7 +768,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         for ref in refs:
             try:
                 results.append(ref.result())
-            except Exception as exc:  # noqa: BLE001 - returned in place when asked to
+            except Exception as exc:
                 if not return_exceptions:
                     raise
                 results.append(exc)
@@ -713,24 +811,42 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
         output = result.get(self._task.name) or result or {}
         return cast(R, self._task.validate_output(output))
 
-    def run(self, input: Any = None, options: TriggerWorkflowOptions | None = None, wait_for_result: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+    def run(  # type: ignore[override]
+        self,
+        input: Any = None,
+        options: TriggerWorkflowOptions | None = None,
+        wait_for_result: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         ref = super().run(input, options, wait_for_result=False, **kwargs)
         task_ref = self._task_ref(ref.workflow_run_id)
         return task_ref.result() if wait_for_result else task_ref
 
-    async def aio_run(self, input: Any = None, options: TriggerWorkflowOptions | None = None, wait_for_result: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def aio_run(  # type: ignore[override]
+        self,
+        input: Any = None,
+        options: TriggerWorkflowOptions | None = None,
+        wait_for_result: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         ref = await super().aio_run(input, options, wait_for_result=False, **kwargs)
         task_ref = self._task_ref(ref.workflow_run_id)
         return await task_ref.aio_result() if wait_for_result else task_ref
 
-    def run_many(self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False, wait_for_result: bool = True) -> list[Any]:
+    def run_many(
+        self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False, wait_for_result: bool = True
+    ) -> list[Any]:
         results = super().run_many(workflows, return_exceptions=return_exceptions, wait_for_result=wait_for_result)
         if not wait_for_result:
             return [self._task_ref(r.workflow_run_id) for r in results]
         return [r if isinstance(r, BaseException) else self._extract(r) for r in results]
 
-    async def aio_run_many(self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False, wait_for_result: bool = True) -> list[Any]:
-        results = await super().aio_run_many(workflows, return_exceptions=return_exceptions, wait_for_result=wait_for_result)
+    async def aio_run_many(
+        self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False, wait_for_result: bool = True
+    ) -> list[Any]:
+        results = await super().aio_run_many(
+            workflows, return_exceptions=return_exceptions, wait_for_result=wait_for_result
+        )
         if not wait_for_result:
             return [self._task_ref(r.workflow_run_id) for r in results]
         return [r if isinstance(r, BaseException) else self._extract(r) for r in results]
@@ -761,4 +877,4 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
 
 
 def utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -42,8 +42,13 @@ POLL_START, POLL_MAX = 0.05, 0.5
 
 
 def _request(
-    workflow: BaseWorkflow[Any], input: Any, *, child_key: str | None, child_index: int | None,
-    additional_metadata: dict[str, Any], priority: int | None,
+    workflow: BaseWorkflow[Any],
+    input: Any,
+    *,
+    child_key: str | None,
+    child_index: int | None,
+    additional_metadata: dict[str, Any],
+    priority: int | None,
 ) -> TriggerRequest:
     ctx = current_context.get()
     metadata = dict(additional_metadata)
@@ -54,8 +59,13 @@ def _request(
         if child_key is None and child_index is None:
             child_index = _next_child_index(ctx)
     return TriggerRequest(
-        workflow.to_definition(), input, metadata=metadata, priority=priority, parent_step_id=parent_step_id,
-        child_index=child_index, child_key=child_key,
+        workflow.to_definition(),
+        input,
+        metadata=metadata,
+        priority=priority,
+        parent_step_id=parent_step_id,
+        child_index=child_index,
+        child_key=child_key,
     )
 
 
@@ -73,8 +83,12 @@ def trigger_workflow(workflow: BaseWorkflow[Any], input: Any, **options: Any) ->
 def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
     requests = [
         _request(
-            workflow, item.input, child_key=item.options.child_key, child_index=item.options.child_index,
-            additional_metadata=item.options.additional_metadata, priority=item.options.priority,
+            workflow,
+            item.input,
+            child_key=item.options.child_key,
+            child_index=item.options.child_index,
+            additional_metadata=item.options.additional_metadata,
+            priority=item.options.priority,
         )
         for item in items
     ]
@@ -289,13 +303,25 @@ def _task_status(status: str) -> V1TaskStatus:
 def _task_summary(step: StepRun, run: WorkflowRun) -> V1TaskSummary:
     error = task_run_error(step).serialize(include_metadata=True) if step.status == StepStatus.FAILED else None
     return V1TaskSummary(
-        metadata=APIResourceMeta(str(step.id), step.created_at, step.created_at), task_external_id=str(step.id),
-        status=_task_status(step.status), created_at=step.created_at, started_at=step.started_at,
-        finished_at=step.finished_at, duration=_ms(step.started_at, step.finished_at),
-        display_name=f"{step.name}-{int(step.created_at.timestamp())}", input=run.input or {},
-        output=step.output or {}, error_message=error, retry_count=step.attempt, attempt=step.attempt + 1,
-        additional_metadata=run.additional_metadata, action_id=step.action, workflow_id=run.workflow_name,
-        workflow_name=run.workflow_name, workflow_run_external_id=str(run.id), type="TASK",
+        metadata=APIResourceMeta(str(step.id), step.created_at, step.created_at),
+        task_external_id=str(step.id),
+        status=_task_status(step.status),
+        created_at=step.created_at,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+        duration=_ms(step.started_at, step.finished_at),
+        display_name=f"{step.name}-{int(step.created_at.timestamp())}",
+        input=run.input or {},
+        output=step.output or {},
+        error_message=error,
+        retry_count=step.attempt,
+        attempt=step.attempt + 1,
+        additional_metadata=run.additional_metadata,
+        action_id=step.action,
+        workflow_id=run.workflow_name,
+        workflow_name=run.workflow_name,
+        workflow_run_external_id=str(run.id),
+        type="TASK",
         parent_task_external_id=str(run.parent_step_id) if run.parent_step_id else None,
         num_spawned_children=WorkflowRun.objects.filter(parent_step_id=step.id).count(),
     )
@@ -304,14 +330,25 @@ def _task_summary(step: StepRun, run: WorkflowRun) -> V1TaskSummary:
 def _run_summary(run: WorkflowRun, steps: list[StepRun]) -> V1TaskSummary:
     failed = [s for s in steps if s.status == StepStatus.FAILED]
     return V1TaskSummary(
-        metadata=APIResourceMeta(str(run.id), run.created_at, run.created_at), task_external_id=str(run.id),
-        status=V1TaskStatus(run.status), created_at=run.created_at, started_at=run.started_at,
-        finished_at=run.finished_at, duration=_ms(run.started_at, run.finished_at),
-        display_name=f"{run.workflow_name}-{int(run.created_at.timestamp())}", input=run.input or {},
-        output=run.output or {}, error_message=task_run_error(failed[-1]).serialize(True) if failed else None,
-        retry_count=max((s.attempt for s in steps), default=0), attempt=max((s.attempt for s in steps), default=0) + 1,
-        additional_metadata=run.additional_metadata, action_id=None, workflow_id=run.workflow_name,
-        workflow_name=run.workflow_name, workflow_run_external_id=str(run.id), type="DAG",
+        metadata=APIResourceMeta(str(run.id), run.created_at, run.created_at),
+        task_external_id=str(run.id),
+        status=V1TaskStatus(run.status),
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration=_ms(run.started_at, run.finished_at),
+        display_name=f"{run.workflow_name}-{int(run.created_at.timestamp())}",
+        input=run.input or {},
+        output=run.output or {},
+        error_message=task_run_error(failed[-1]).serialize(True) if failed else None,
+        retry_count=max((s.attempt for s in steps), default=0),
+        attempt=max((s.attempt for s in steps), default=0) + 1,
+        additional_metadata=run.additional_metadata,
+        action_id=None,
+        workflow_id=run.workflow_name,
+        workflow_name=run.workflow_name,
+        workflow_run_external_id=str(run.id),
+        type="DAG",
         parent_task_external_id=str(run.parent_step_id) if run.parent_step_id else None,
         children=[_task_summary(s, run) for s in steps],
     )
@@ -326,11 +363,15 @@ class RunsClient:
             run = WorkflowRun.objects.get(id=external_id)
             steps = StepRun.objects.filter(run=run)
             return WorkflowRunDetail(
-                external_id=str(run.id), status=V1TaskStatus(run.status), input=run.input,
+                external_id=str(run.id),
+                status=V1TaskStatus(run.status),
+                input=run.input,
                 additional_metadata=run.additional_metadata,
                 task_runs={
                     s.name: TaskRunDetail(
-                        external_id=str(s.id), readable_id=s.name, output=s.output,
+                        external_id=str(s.id),
+                        readable_id=s.name,
+                        output=s.output,
                         error=task_run_error(s).serialize(True) if s.status == StepStatus.FAILED else None,
                         status=_task_status(s.status),
                     )
@@ -353,18 +394,27 @@ class RunsClient:
             return V1WorkflowRunDetails(
                 run=V1WorkflowRun(
                     metadata=APIResourceMeta(str(run.id), run.created_at, run.created_at),
-                    status=V1TaskStatus(run.status), started_at=run.started_at, finished_at=run.finished_at,
-                    duration=_ms(run.started_at, run.finished_at), additional_metadata=run.additional_metadata,
+                    status=V1TaskStatus(run.status),
+                    started_at=run.started_at,
+                    finished_at=run.finished_at,
+                    duration=_ms(run.started_at, run.finished_at),
+                    additional_metadata=run.additional_metadata,
                     display_name=f"{run.workflow_name}-{int(run.created_at.timestamp())}",
-                    workflow_id=run.workflow_name, output=run.output or {},
+                    workflow_id=run.workflow_name,
+                    output=run.output or {},
                     error_message=task_run_error(failed[-1]).serialize(True) if failed else None,
-                    input=run.input or {}, created_at=run.created_at,
+                    input=run.input or {},
+                    created_at=run.created_at,
                     parent_task_external_id=str(run.parent_step_id) if run.parent_step_id else None,
                 ),
                 task_events=_task_events(steps),
                 shape=[
-                    {"task_external_id": str(s.id), "step_id": s.name, "task_name": s.name,
-                     "children_step_ids": [c.name for c in by_parent[s.name]]}
+                    {
+                        "task_external_id": str(s.id),
+                        "step_id": s.name,
+                        "task_name": s.name,
+                        "children_step_ids": [c.name for c in by_parent[s.name]],
+                    }
                     for s in steps
                 ],
                 tasks=[_task_summary(s, run) for s in steps],
@@ -411,8 +461,13 @@ class RunsClient:
     ) -> V1TaskSummaryList:
         def read() -> V1TaskSummaryList:
             runs = _filtered_runs(
-                RunFilter(since=since or timezone.now() - timedelta(days=1), until=until, statuses=statuses,
-                          workflow_ids=workflow_ids, additional_metadata=additional_metadata)
+                RunFilter(
+                    since=since or timezone.now() - timedelta(days=1),
+                    until=until,
+                    statuses=statuses,
+                    workflow_ids=workflow_ids,
+                    additional_metadata=additional_metadata,
+                )
             )
             if parent_task_external_id:
                 runs = runs.filter(parent_step_id=parent_task_external_id)
@@ -427,9 +482,7 @@ class RunsClient:
                 if worker_id and not any(str(s.worker_id) == worker_id for s in steps):
                     continue
                 rows.extend([_task_summary(s, run) for s in steps] if only_tasks else [_run_summary(run, steps)])
-            return V1TaskSummaryList(
-                rows, PaginationResponse(start // size + 1, start // size + 2, -(-total // size))
-            )
+            return V1TaskSummaryList(rows, PaginationResponse(start // size + 1, start // size + 2, -(-total // size)))
 
         return run_db(read)
 
@@ -450,12 +503,17 @@ class RunsClient:
 
     # Triggering by name --------------------------------------------------------------------------------------
     def create(
-        self, workflow_name: str, input: dict[str, Any], additional_metadata: dict[str, Any] | None = None,
+        self,
+        workflow_name: str,
+        input: dict[str, Any],
+        additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> V1WorkflowRunDetails:
         from sfpserver.engine.trigger import trigger
 
-        run_id = run_db(lambda: trigger(workflow_name, input or None, metadata=additional_metadata or {}, priority=priority))
+        run_id = run_db(
+            lambda: trigger(workflow_name, input or None, metadata=additional_metadata or {}, priority=priority)
+        )
         return self.get(str(run_id))
 
     async def aio_create(self, workflow_name: str, input: dict[str, Any], **kwargs: Any) -> V1WorkflowRunDetails:
@@ -514,15 +572,37 @@ def _stream_after(run_id: str, last_id: int) -> tuple[list[tuple[int, str]], str
 def _task_events(steps: list[StepRun]) -> list[V1TaskEvent]:
     events: list[V1TaskEvent] = []
     for attempt in Attempt.objects.filter(step__in=steps).order_by("started_at"):
-        events.append(V1TaskEvent(attempt.id * 2, str(attempt.step_id), attempt.started_at, "STARTED", "",
-                                  worker_id=str(attempt.worker_id) if attempt.worker_id else None,
-                                  attempt=attempt.number + 1, retry_count=attempt.number))
+        events.append(
+            V1TaskEvent(
+                attempt.id * 2,
+                str(attempt.step_id),
+                attempt.started_at,
+                "STARTED",
+                "",
+                worker_id=str(attempt.worker_id) if attempt.worker_id else None,
+                attempt=attempt.number + 1,
+                retry_count=attempt.number,
+            )
+        )
         if attempt.finished_at:
-            kind = {"COMPLETED": "FINISHED", "TIMED_OUT": "TIMED_OUT", "REASSIGNED": "REASSIGNED",
-                    "CANCELLED": "CANCELLED"}.get(attempt.outcome, "FAILED")
-            events.append(V1TaskEvent(attempt.id * 2 + 1, str(attempt.step_id), attempt.finished_at, kind,
-                                      attempt.error_message, error_message=attempt.error_message or None,
-                                      attempt=attempt.number + 1, retry_count=attempt.number))
+            kind = {
+                "COMPLETED": "FINISHED",
+                "TIMED_OUT": "TIMED_OUT",
+                "REASSIGNED": "REASSIGNED",
+                "CANCELLED": "CANCELLED",
+            }.get(attempt.outcome, "FAILED")
+            events.append(
+                V1TaskEvent(
+                    attempt.id * 2 + 1,
+                    str(attempt.step_id),
+                    attempt.finished_at,
+                    kind,
+                    attempt.error_message,
+                    error_message=attempt.error_message or None,
+                    attempt=attempt.number + 1,
+                    retry_count=attempt.number,
+                )
+            )
     return events
 
 

@@ -61,7 +61,9 @@ class ConcurrencyExpression(BaseModel):
 
     @classmethod
     def from_int(cls, max_runs: int) -> ConcurrencyExpression:
-        return cls(expression="'constant'", max_runs=max_runs, limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN)
+        return cls(
+            expression="'constant'", max_runs=max_runs, limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN
+        )
 
 
 class RateLimitDuration(str, Enum):

@@ -102,11 +102,25 @@ class Worker:
 
         signals.worker_ready.connect(lambda **_: self._ready.set(), weak=False)
         signals.worker_shutting_down.connect(lambda **_: self._stopping.set(), weak=False)
-        app.worker_main([
-            "worker", "--pool", "threads", "--concurrency", str(min(self.slots, MAX_THREADS)),
-            "--queues", ",".join(queues), "--hostname", node, "--prefetch-multiplier", "1",
-            "--loglevel", "WARNING", "--without-mingle", "--without-gossip",
-        ])
+        app.worker_main(
+            [
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(min(self.slots, MAX_THREADS)),
+                "--queues",
+                ",".join(queues),
+                "--hostname",
+                node,
+                "--prefetch-multiplier",
+                "1",
+                "--loglevel",
+                "WARNING",
+                "--without-mingle",
+                "--without-gossip",
+            ]
+        )
 
     # Lifespan ----------------------------------------------------------------------------------------------
     def _enter_lifespan(self) -> tuple[asyncio.AbstractEventLoop, AsyncGenerator[Any, None]] | None:
@@ -135,24 +149,25 @@ class Worker:
         if not env_bool("HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED", False):
             return
         port = env_int("HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT", 8001)
-        address = env_str("HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS", "0.0.0.0")  # noqa: S104 - Hatchet's default
+        address = env_str("HATCHET_CLIENT_WORKER_HEALTHCHECK_BIND_ADDRESS", "0.0.0.0")
         worker = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 if self.path.split("?")[0] != "/health":
                     self.send_error(404)
                     return
                 healthy = worker._ready.is_set() and not worker._stopping.is_set()
-                body = json.dumps({"status": "HEALTHY" if healthy else "UNHEALTHY", "name": worker.name,
-                                   "slots": worker.slots}).encode()
+                body = json.dumps(
+                    {"status": "HEALTHY" if healthy else "UNHEALTHY", "name": worker.name, "slots": worker.slots}
+                ).encode()
                 self.send_response(200 if healthy else 503)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         server = ThreadingHTTPServer((address, port), Handler)

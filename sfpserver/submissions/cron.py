@@ -8,7 +8,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from celery.schedules import crontab_parser
-from croniter import croniter  # type: ignore[import-untyped]
+from croniter import croniter
 
 from sfpserver.engine.cron import ALIASES
 from sfpserver.submissions.exceptions import InvalidSubmissionError

@@ -28,10 +28,9 @@ def steps(run_id: UUID) -> dict[str, StepRun]:
 
 def executions(run_id: UUID, step: str) -> int:
     """How many times the step's code really started (each execution logs once)."""
-    return RunEvent.objects.filter(
-        run_id=run_id, kind=EventKind.LOG, message__startswith=f"executed:{step}:"
-    ).count()
+    return RunEvent.objects.filter(run_id=run_id, kind=EventKind.LOG, message__startswith=f"executed:{step}:").count()
 
 
 def attempts(step: StepRun) -> list[dict[str, Any]]:
-    return list(Attempt.objects.filter(step=step).order_by("number").values("number", "outcome", "error_message"))
+    rows = Attempt.objects.filter(step=step).order_by("number").values("number", "outcome", "error_message")
+    return [dict(row) for row in rows]

@@ -21,11 +21,11 @@ def nothing_recorded(db_access: None) -> Iterator[None]:
     """Asserts after the test that no run, step or broker message appeared."""
     runs, steps = WorkflowRun.objects.count(), StepRun.objects.count()
     with app.connection_for_write() as conn:
-        queued = conn.default_channel.client.llen("standard")
+        queued = conn.default_channel.client.llen("standard")  # type: ignore[attr-defined]
     yield
     assert (WorkflowRun.objects.count(), StepRun.objects.count()) == (runs, steps)
     with app.connection_for_write() as conn:
-        assert conn.default_channel.client.llen("standard") == queued
+        assert conn.default_channel.client.llen("standard") == queued  # type: ignore[attr-defined]
 
 
 def _wf(*steps: StepDef) -> WorkflowDef:
@@ -39,7 +39,9 @@ class TestRefusals:
             trigger("nope")
 
     def test_a_cycle_is_refused_and_named(self) -> None:
-        cyclic = _wf(StepDef("a", "x", parents=("c",)), StepDef("b", "x", parents=("a",)), StepDef("c", "x", parents=("b",)))
+        cyclic = _wf(
+            StepDef("a", "x", parents=("c",)), StepDef("b", "x", parents=("a",)), StepDef("c", "x", parents=("b",))
+        )
         with pytest.raises(InvalidWorkflowError, match="cycle: a -> c -> b -> a") as caught:
             trigger(cyclic)
         assert caught.value.field == "steps"
@@ -97,9 +99,11 @@ def test_backoff_is_factor_to_the_power_of_the_retry_capped() -> None:
 def test_inconsistent_engine_timings_fail_the_system_checks() -> None:
     from django.core.management.base import SystemCheckError
 
-    with override_settings(ENGINE_WORKER_DEAD_AFTER=1.0, ENGINE_HEARTBEAT_INTERVAL=1.0):
-        with pytest.raises(SystemCheckError, match="engine.E001"):
-            call_command("check")
+    with (
+        override_settings(ENGINE_WORKER_DEAD_AFTER=1.0, ENGINE_HEARTBEAT_INTERVAL=1.0),
+        pytest.raises(SystemCheckError, match=r"engine\.E001"),
+    ):
+        call_command("check")
 
 
 def test_retention_prunes_only_finished_runs_older_than_the_cutoff(db_access: None) -> None:
@@ -109,7 +113,9 @@ def test_retention_prunes_only_finished_runs_older_than_the_cutoff(db_access: No
 
     from sfpserver.engine.scheduler import prune_before
 
-    old = WorkflowRun.objects.create(workflow_name="old", status="COMPLETED", finished_at=timezone.now() - timedelta(days=40))
+    old = WorkflowRun.objects.create(
+        workflow_name="old", status="COMPLETED", finished_at=timezone.now() - timedelta(days=40)
+    )
     StepRun.objects.create(run=old, name="s", action="x", queue="standard", execution_timeout=1, schedule_timeout=1)
     recent = WorkflowRun.objects.create(workflow_name="recent", status="COMPLETED", finished_at=timezone.now())
     running = WorkflowRun.objects.create(workflow_name="running", status="RUNNING")

@@ -17,8 +17,11 @@ def test_retries_go_ahead_of_high_which_goes_ahead_of_low() -> None:
 def test_queued_high_priority_runs_start_before_low_priority_ones(platform: Processes) -> None:
     platform.start_node("prio-node", PRIORITY_QUEUE, concurrency=1)
     try:
-        wait_until(lambda: Worker.objects.filter(name="prio-node", status="ACTIVE").exists(), timeout=60,
-                   what="the one-slot node")
+        wait_until(
+            lambda: Worker.objects.filter(name="prio-node", status="ACTIVE").exists(),
+            timeout=60,
+            what="the one-slot node",
+        )
         blocker = trigger("t.prio_block", {"seconds": 2})
         wait_until(lambda: executions(blocker, "block") == 1, what="the node to be busy")
         low = [trigger("t.prio", {"n": i}, priority=1) for i in range(3)]

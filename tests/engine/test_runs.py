@@ -137,20 +137,20 @@ def test_cancelling_a_run_stops_running_code_within_seconds() -> None:
     from sfpserver.engine.models import Worker
 
     wait_until(
-        lambda: not Worker.objects.filter(id=long.worker_id).filter(
-            id__in=[s.worker_id for s in [long] if s.worker_id]
-        ).exists()
+        lambda: not Worker.objects.filter(id=long.worker_id)
+        .filter(id__in=[s.worker_id for s in [long] if s.worker_id])
+        .exists()
         or _slot_free(long.worker_id),
-        timeout=10, what="the worker to stop the cancelled code",
+        timeout=10,
+        what="the worker to stop the cancelled code",
     )
     assert time.monotonic() - cancelled_at < 10
     assert Attempt.objects.get(step=long).outcome == AttemptOutcome.CANCELLED
 
 
 def _slot_free(worker_id: object) -> bool:
-    from sfpserver.engine.runtime import running  # noqa: F401 - the worker is another process
-
     from sfpserver.engine.models import RunEvent
+    from sfpserver.engine.runtime import running  # noqa: F401 - the worker is another process
 
     return RunEvent.objects.filter(message__startswith="executed:long").exists()
 

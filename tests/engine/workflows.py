@@ -68,7 +68,7 @@ def spin_forever(inv: Any) -> None:
 
 
 def wf(name: str, *steps: StepDef, **kwargs: Any) -> None:
-    handlers = {step.action: HANDLERS[step.action.split(":", 1)[1]] for step in steps}
+    handlers: dict[str, Any] = {step.action: HANDLERS[step.action.split(":", 1)[1]] for step in steps}
     register_workflow(WorkflowDef(name=name, steps=steps, **kwargs), handlers)
 
 
@@ -113,8 +113,12 @@ wf("t.timeout", step("stuck", "spin", execution_timeout=1.0, retries=1))
 wf("t.schedule_timeout", step("never", "echo", queue="nobody-serves-this", schedule_timeout=1.0))
 wf("t.cancel", step("long", "slow"), step("after", "echo", "long"))
 wf("t.long_pool", step("long", "slow", queue="long-running"))
-wf("t.fault", step("one", "echo", queue=FAULT_QUEUE), step("two", "slow", "one", queue=FAULT_QUEUE),
-   step("three", "echo", "two", queue=FAULT_QUEUE))
+wf(
+    "t.fault",
+    step("one", "echo", queue=FAULT_QUEUE),
+    step("two", "slow", "one", queue=FAULT_QUEUE),
+    step("three", "echo", "two", queue=FAULT_QUEUE),
+)
 wf("t.reporting_chain", *(step(f"s{i}", "reporting", *([f"s{i - 1}"] if i else [])) for i in range(5)))
 
 PRIORITY_QUEUE = "prio"  # served by a one-slot node the priority test starts

@@ -31,7 +31,10 @@ def start_sdk_worker(procs: Processes) -> subprocess.Popen[bytes]:
         HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED="true", HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT=str(HEALTH_PORT)
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.hatchet.run_worker"], cwd=ROOT, env=env, start_new_session=True,
+        [sys.executable, "-m", "tests.hatchet.run_worker"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
         preexec_fn=die_with_parent,
     )
     procs.procs["sdk-worker"] = proc

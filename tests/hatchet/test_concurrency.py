@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -29,8 +30,10 @@ def test_round_robin_never_runs_two_of_the_same_group_at_once() -> None:
     items = [wf.KeyedInput(group=g, index=i, seconds=0.4) for i, g in enumerate("AABBA")]
     results = wf.round_robin.run_many([wf.round_robin.create_bulk_run_item(item) for item in items])
     for group in "AB":
-        spans = sorted((r["started"], r["finished"]) for r, item in zip(results, items, strict=True) if item.group == group)
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        spans = sorted(
+            (r["started"], r["finished"]) for r, item in zip(results, items, strict=True) if item.group == group
+        )
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, f"group {group} overlapped"
     a_spans = [(r["started"], r["finished"]) for r, i in zip(results, items, strict=True) if i.group == "A"]
     b_spans = [(r["started"], r["finished"]) for r, i in zip(results, items, strict=True) if i.group == "B"]
@@ -40,7 +43,9 @@ def test_round_robin_never_runs_two_of_the_same_group_at_once() -> None:
 def test_cancel_in_progress_keeps_only_the_newest_run_of_a_key() -> None:
     refs = []
     for index in range(4):
-        refs.append(wf.cancel_in_progress.run(wf.KeyedInput(group="cip", index=index, seconds=3), wait_for_result=False))
+        refs.append(
+            wf.cancel_in_progress.run(wf.KeyedInput(group="cip", index=index, seconds=3), wait_for_result=False)
+        )
         time.sleep(0.4)
     assert _wait_all_done(refs) == ["CANCELLED", "CANCELLED", "CANCELLED", "COMPLETED"]
     first = StepRun.objects.get(run_id=refs[0].workflow_run_id)

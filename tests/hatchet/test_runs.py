@@ -83,7 +83,11 @@ def test_task_run_errors_round_trip_through_the_wire_format() -> None:
     error = TaskRunError("bad thing", "Custom: Error", "Traceback (most recent call last):\n  x", "abc")
     parsed = TaskRunError.deserialize(error.serialize(include_metadata=True))
     assert (parsed.exc, parsed.exc_type, parsed.trace, parsed.task_run_external_id) == (
-        "bad thing", "Custom: Error", "Traceback (most recent call last):\n  x", "abc")
+        "bad thing",
+        "Custom: Error",
+        "Traceback (most recent call last):\n  x",
+        "abc",
+    )
 
 
 def test_an_execution_timeout_fails_the_task_with_hatchets_message() -> None:
@@ -104,8 +108,10 @@ def test_an_illegal_output_fails_the_task() -> None:
 
 def test_cancelling_a_run_raises_value_error_for_result_and_stops_the_tasks() -> None:
     ref = wf.cancellable.run(wait_for_result=False)
-    wait_until(lambda: StepRun.objects.filter(run_id=ref.workflow_run_id, status="RUNNING").count() == 2,
-               what="both tasks to start")
+    wait_until(
+        lambda: StepRun.objects.filter(run_id=ref.workflow_run_id, status="RUNNING").count() == 2,
+        what="both tasks to start",
+    )
     wf.hatchet.runs.cancel(ref.workflow_run_id)
     with pytest.raises(ValueError, match=f"Workflow run {ref.workflow_run_id} was cancelled."):
         ref.result()
@@ -142,14 +148,19 @@ def test_children_get_parent_ids_and_metadata_and_a_retried_parent_reuses_them()
 
 def test_an_event_starts_the_workflows_listening_for_it_with_event_metadata() -> None:
     event = wf.hatchet.event.push("sdk:user:created", {"user": "ada"}, additional_metadata={"source": "test"})
-    run = wait_until(lambda: WorkflowRun.objects.filter(workflow_name="SdkOnEvent",
-                                                        additional_metadata__contains={"hatchet__event_id": event.event_id}).first(),
-                     what="the event's run")
+    run = wait_until(
+        lambda: WorkflowRun.objects.filter(
+            workflow_name="SdkOnEvent", additional_metadata__contains={"hatchet__event_id": event.event_id}
+        ).first(),
+        what="the event's run",
+    )
     result = wf.hatchet.runs.get_run_ref(str(run.id)).result()
     assert result["sdkonevent"] == {"payload": {"user": "ada"}, "event_key": "sdk:user:created"}
     assert run.additional_metadata["source"] == "test"
     wf.hatchet.event.push("sdk:order:created", {})
-    assert not WorkflowRun.objects.filter(workflow_name="SdkOnEvent", additional_metadata__contains={"hatchet__event_key": "sdk:order:created"}).exists()
+    assert not WorkflowRun.objects.filter(
+        workflow_name="SdkOnEvent", additional_metadata__contains={"hatchet__event_key": "sdk:order:created"}
+    ).exists()
 
 
 def test_the_runs_client_reads_details_and_lists_runs() -> None:
@@ -171,8 +182,11 @@ def test_replaying_a_task_reruns_it_and_its_descendants_only() -> None:
     ref.result()
     second = StepRun.objects.get(run_id=ref.workflow_run_id, name="second")
     wf.hatchet.runs.replay(str(second.id))
-    wait_until(lambda: StepRun.objects.get(id=second.id).attempt == 1 and
-               WorkflowRun.objects.get(id=ref.workflow_run_id).status == "COMPLETED", what="the replay")
+    wait_until(
+        lambda: StepRun.objects.get(id=second.id).attempt == 1
+        and WorkflowRun.objects.get(id=ref.workflow_run_id).status == "COMPLETED",
+        what="the replay",
+    )
     steps = {s.name: s.attempt for s in StepRun.objects.filter(run_id=ref.workflow_run_id)}
     assert steps == {"first": 0, "second": 1, "third": 0, "final": 1}
 

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.usefixtures("sdk_worker")
 
 def test_a_scheduled_run_starts_when_due_and_completes() -> None:
     scheduled = wf.double.schedule(timezone.now() + timedelta(seconds=1), wf.StepInput(value=7))
-    row = wait_until(lambda: ScheduledRun.objects.filter(id=scheduled.metadata.id, status="TRIGGERED").first(),
-                     what="the scheduled run to fire")
+    row = wait_until(
+        lambda: ScheduledRun.objects.filter(id=scheduled.metadata.id, status="TRIGGERED").first(),
+        what="the scheduled run to fire",
+    )
     assert wf.double.get_result(str(row.run_id)) == wf.StepOutput(doubled=14)
 
 
@@ -49,5 +51,7 @@ def test_a_cron_is_a_django_celery_beat_entry_and_fires_once_per_fire_time() -> 
 def test_a_disabled_cron_does_not_fire() -> None:
     created = wf.double.create_cron("disabled", "* * * * *", wf.StepInput(value=1))
     PeriodicTask.objects.filter(id=created.metadata.id).update(enabled=False)
-    assert cron.fire_due(timezone.now() + timedelta(minutes=2)) == 0 or not CronFiring.objects.filter(
-        schedule_name=f"SdkDouble:disabled").exists()
+    assert (
+        cron.fire_due(timezone.now() + timedelta(minutes=2)) == 0
+        or not CronFiring.objects.filter(schedule_name="SdkDouble:disabled").exists()
+    )

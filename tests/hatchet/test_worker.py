@@ -16,20 +16,30 @@ from tests.conftest import ROOT, Processes, wait_until
 from workers.lifeline import die_with_parent
 
 
-def test_sigterm_pauses_the_worker_lets_running_tasks_finish_then_tears_down(platform: Processes, tmp_path: Path) -> None:
+def test_sigterm_pauses_the_worker_lets_running_tasks_finish_then_tears_down(
+    platform: Processes, tmp_path: Path
+) -> None:
     from tests.hatchet.drain_worker import slow
 
     marker = tmp_path / "marker"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.hatchet.drain_worker"], cwd=ROOT,
-        env=platform.env(DRAIN_MARKER=str(marker)), start_new_session=True, preexec_fn=die_with_parent,
+        [sys.executable, "-m", "tests.hatchet.drain_worker"],
+        cwd=ROOT,
+        env=platform.env(DRAIN_MARKER=str(marker)),
+        start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     try:
-        worker = wait_until(lambda: Worker.objects.filter(name="sdk-drain-worker", pid=proc.pid, status="ACTIVE").first(),
-                            timeout=60, what="the drain worker")
+        worker = wait_until(
+            lambda: Worker.objects.filter(name="sdk-drain-worker", pid=proc.pid, status="ACTIVE").first(),
+            timeout=60,
+            what="the drain worker",
+        )
         ref = slow.run(wait_for_result=False)
-        wait_until(lambda: StepRun.objects.filter(run_id=ref.workflow_run_id, status="RUNNING").exists(),
-                   what="the task to start")
+        wait_until(
+            lambda: StepRun.objects.filter(run_id=ref.workflow_run_id, status="RUNNING").exists(),
+            what="the task to start",
+        )
         os.killpg(proc.pid, signal.SIGTERM)
         wait_until(lambda: Worker.objects.get(id=worker.id).status == "PAUSED", timeout=5, what="PAUSED")
         late = slow.run(wait_for_result=False)  # arrives while draining: must not start here
@@ -96,7 +106,9 @@ def test_an_invalid_cron_is_refused(hatchet: Hatchet) -> None:
 
 def test_max_runs_must_be_positive_and_a_rate_limit_takes_one_key() -> None:
     with pytest.raises(ValueError, match="max_runs must be greater than 0"):
-        ConcurrencyExpression(expression="input.x", max_runs=0, limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN)
+        ConcurrencyExpression(
+            expression="input.x", max_runs=0, limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN
+        )
     with pytest.raises(ValueError, match="Cannot have both static key and dynamic key set"):
         RateLimit(static_key="a", dynamic_key="input.b", limit=1)
     with pytest.raises(ValueError, match="CEL based keys requires limit to be set"):

@@ -53,8 +53,11 @@ async def third(input: StepInput, ctx: Context) -> dict[str, int]:
 
 @dag.task(parents=[second, third])
 def final(input: StepInput, ctx: Context) -> dict[str, object]:
-    return {"sum": ctx.task_output(second)["plus_one"] + ctx.task_output(third)["times_ten"],
-            "retry_count": ctx.retry_count, "workflow_run_id": ctx.workflow_run_id}
+    return {
+        "sum": ctx.task_output(second)["plus_one"] + ctx.task_output(third)["times_ten"],
+        "retry_count": ctx.retry_count,
+        "workflow_run_id": ctx.workflow_run_id,
+    }
 
 
 # Retries and failures
@@ -194,9 +197,11 @@ class KeyedInput(BaseModel):
 
 
 @hatchet.task(
-    name="SdkRoundRobin", input_validator=KeyedInput,
-    concurrency=ConcurrencyExpression(expression="input.group", max_runs=1,
-                                      limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN),
+    name="SdkRoundRobin",
+    input_validator=KeyedInput,
+    concurrency=ConcurrencyExpression(
+        expression="input.group", max_runs=1, limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN
+    ),
 )
 def round_robin(input: KeyedInput, ctx: Context) -> dict[str, float]:
     started = time.time()
@@ -206,7 +211,9 @@ def round_robin(input: KeyedInput, ctx: Context) -> dict[str, float]:
 
 def _keyed(name: str, strategy: ConcurrencyLimitStrategy, max_runs: int = 1) -> Any:
     @hatchet.task(
-        name=name, input_validator=KeyedInput, execution_timeout=timedelta(seconds=30),
+        name=name,
+        input_validator=KeyedInput,
+        execution_timeout=timedelta(seconds=30),
         concurrency=ConcurrencyExpression(expression="input.group", max_runs=max_runs, limit_strategy=strategy),
     )
     def keyed(input: KeyedInput, ctx: Context) -> dict[str, float]:
@@ -245,6 +252,25 @@ def rate_limited(input: EmptyModel, ctx: Context) -> dict[str, float]:
     return {"at": time.time()}
 
 
-ALL = [cancel_in_progress, cancel_newest, except_newest, except_oldest, serial_pipeline, rate_limited,
-       dag, retrying, failing, non_retryable, timeouts, double, bad_output, cancellable, self_cancel, streamer, child, parent,
-       on_event, round_robin]
+ALL = [
+    cancel_in_progress,
+    cancel_newest,
+    except_newest,
+    except_oldest,
+    serial_pipeline,
+    rate_limited,
+    dag,
+    retrying,
+    failing,
+    non_retryable,
+    timeouts,
+    double,
+    bad_output,
+    cancellable,
+    self_cancel,
+    streamer,
+    child,
+    parent,
+    on_event,
+    round_robin,
+]
