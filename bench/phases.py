@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench import durable_side, plain_side, report, workflows
+from bench import durable_side, facade, plain_side, report, workflows
 from bench.procs import durable_node
 from bench.results import progress
 from bench.run import Options
@@ -31,9 +31,12 @@ def run_all(options: Options, pgdata: Path | None) -> None:
         handoffs = durable_side.chain_handoffs(options.chains)
         progress(f"durable throughput: {options.runs} one-step runs (and {options.settle:.0f}s waits for pg stats)")
         durable, commits = durable_side.throughput(options, node, pgdata)
+        progress(f"facade overhead: {options.runs // 2} one-step runs through the engine, then through the SDK")
+        facade_figures = facade.measure(options.runs // 2)
     finally:
         node.stop()
     report.durable(durable, plain)
     report.latency(starts, handoffs, hops, options)
     report.commits(commits)
+    facade.report(*facade_figures)
     report.footer()

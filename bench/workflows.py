@@ -38,3 +38,22 @@ register_workflow(
     ),
     {NOOP_ACTION: noop},
 )
+
+
+# The same no-op through the Hatchet-compatible SDK, for the facade's overhead (served by the same node).
+def _sdk_noop() -> Any:
+    from sfpserver.hatchet import Context, DesiredWorkerLabel, EmptyModel, Hatchet
+    from sfpserver.hatchet.serve import serve
+
+    hatchet = Hatchet()
+
+    @hatchet.task(name=SDK_SINGLE, desired_worker_labels=[DesiredWorkerLabel(key="pool", value=QUEUE, required=True)])
+    def sdk_noop(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    serve(sdk_noop)
+    return sdk_noop
+
+
+SDK_SINGLE = "bench.sdk_noop"
+sdk_noop = _sdk_noop()

@@ -147,8 +147,9 @@ def test_queue_depth_counts_queued_steps_in_postgres_and_messages_in_redis_per_q
     assert value(samples, "sfp_steps", queue=idle_queue, status="QUEUED") == 3
     assert value(samples, "sfp_steps", queue=idle_queue, status="PENDING") == 1
     assert value(samples, "sfp_steps", queue=idle_queue, status="RUNNING") == 0
-    assert value(samples, "sfp_broker_queue_length", queue=idle_queue, priority=0) == 3
-    assert value(samples, "sfp_broker_queue_length", queue=idle_queue, priority=3) == 1  # the priority sub-queue
+    # The three step messages go out at LOW priority (kombu's step 9); the hand-made one lands in step 3.
+    assert value(samples, "sfp_broker_queue_length", queue=idle_queue, priority=9) == 3
+    assert value(samples, "sfp_broker_queue_length", queue=idle_queue, priority=3) == 1
     assert value(samples, "sfp_runs", workflow=workflow.name, status="QUEUED") == 1
     lifecycle.cancel_run(run_id)
 
