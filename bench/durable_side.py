@@ -24,6 +24,7 @@ from sfpserver.engine.trigger import TriggerRequest, trigger, trigger_many
 
 LATENCY_POLL = 0.005
 DRAIN_POLL = 0.1
+QUIET_COMMITS_PER_SECOND = 5
 
 _FORGET_SQL = """
 DELETE FROM engine_runevent WHERE run_id IN (SELECT id FROM engine_workflowrun WHERE workflow_name LIKE 'bench.%');
@@ -97,15 +98,28 @@ def throughput(options: Options, node: Node, pgdata: Path | None) -> tuple[Throu
         before, window = counter.read(), time.monotonic()
         cpu_before = cpu.Snapshot.take(node.proc.pid, postmaster)
         result, own = _drain(options.runs)
+        _wait_for_quiet(counter)  # the CPU figures include what the runs set off after their commits
         result.cpu = cpu_before.per_item_ms(cpu.Snapshot.take(node.proc.pid, postmaster), options.runs)
         time.sleep(options.settle)
+        window_reads = counter.reads  # `before` and the quiet checks; the read of `after` lands in the idle one
         after, seconds = counter.read(), time.monotonic() - window
         time.sleep(seconds)
         idle = counter.read() - after
     finally:
         counter.close()
-    reads = counter.cost_per_read  # one read inside each interval, when the counter reads in the counted database
-    return result, Commits(options.runs, after - before, own + reads, idle - reads, seconds)
+    cost = counter.cost_per_read  # 0 unless the counter has to read in the database it counts
+    return result, Commits(options.runs, after - before, own + cost * window_reads, idle - cost, seconds)
+
+
+def _wait_for_quiet(counter: CommitCounter, limit: float = 120.0) -> None:
+    """Wait until what the runs set off after their commits (e.g. the live feed's reads) is done too: two
+    seconds in a row with no more commits than a heartbeat makes."""
+    deadline, quiet, last = time.monotonic() + limit, 0, counter.read()
+    while quiet < 2 and time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = counter.read()
+        quiet = quiet + 1 if now - last <= QUIET_COMMITS_PER_SECOND else 0
+        last = now
 
 
 def _drain(count: int) -> tuple[Throughput, int]:

@@ -49,12 +49,14 @@ class CommitCounter:
         except psycopg.Error:  # no access to `postgres`: read in the counted database, each read one commit
             self._conn = psycopg.connect(**params, autocommit=True)
             self.cost_per_read = 1
+        self.reads = 0
 
     def read(self) -> int:
         row = self._conn.execute(
             "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", [self.database]
         ).fetchone()
         assert row is not None
+        self.reads += 1
         return int(row[0])
 
     def close(self) -> None:
