@@ -9,15 +9,17 @@ compared with `<=`: two steps' events can commit in the opposite order of their 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from sfpserver.live import groups, state
+from sfpserver.live import audience, groups, state
 from sfpserver.live.viewers import Viewer, viewer_for
 
 logger = logging.getLogger(__name__)
@@ -45,14 +47,26 @@ class RunsFeed(AsyncJsonWebsocketConsumer):
         self.visible: dict[str, tuple[bool, float]] = {}  # run id -> (may see, until when that holds)
         self.duplicates: set[int] = set()
         self.group = groups.run_group(run_id) if run_id else groups.ALL_RUNS
+        await sync_to_async(audience.announce)()  # before subscribing: publishers start sending from here on
+        self.keepalive = asyncio.ensure_future(self._keep_announcing())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         snapshot = await database_sync_to_async(self.snapshot)()
         await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "keepalive", None) is not None:
+            self.keepalive.cancel()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _keep_announcing(self) -> None:
+        while True:
+            await asyncio.sleep(audience.REFRESH)
+            try:
+                await sync_to_async(audience.announce)()
+            except Exception:  # noqa: BLE001 - a Redis hiccup only delays the next refresh
+                logger.debug("live feed: could not refresh the audience key", exc_info=True)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """Clients have nothing to say; a `{"type": "ping"}` gets a pong (keep-alive through proxies)."""

@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from sfpserver.live import groups, state
+from sfpserver.live import audience, groups, state
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ class Publisher:
                 self._jobs.task_done()
 
     def _handle(self, job: Job) -> None:
+        if not audience.present():  # nobody watching: no state reads, no messages
+            self._forget(job)
+            return
         if job.event is not None:
             event = state.plain(job.event)
             self._send(job.run_id, {"type": "event", "event": event}, to_all=event.get("kind") in FOR_ALL)
