@@ -5,6 +5,7 @@ directly (`trigger_many` of a bare WorkflowDef), on the same worker node."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from django.db.models import Max
 from django.utils import timezone
@@ -16,9 +17,9 @@ from sfpserver.engine.models import TERMINAL_RUN_STATUSES, RunStatus, WorkflowRu
 from sfpserver.engine.trigger import TriggerRequest, trigger_many
 
 
-def _timed(name: str, count: int, start: object) -> Throughput:
+def _timed(name: str, count: int, start: Callable[[], object]) -> Throughput:
     started, began = timezone.now(), time.monotonic()
-    start()  # type: ignore[operator]
+    start()
     runs = WorkflowRun.objects.filter(workflow_name=name, created_at__gte=started)
     wait_until(
         lambda: runs.filter(status__in=TERMINAL_RUN_STATUSES).count() >= count,

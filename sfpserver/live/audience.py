@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from functools import cache
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -22,7 +23,8 @@ _local = threading.local()
 
 @cache
 def _key() -> str:
-    return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'sfp-live')}:audience"
+    config: dict[str, Any] = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    return f"{config.get('prefix', 'sfp-live')}:audience"
 
 
 def _client() -> redis.Redis:
