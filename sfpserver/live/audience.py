@@ -23,7 +23,7 @@ _local = threading.local()
 
 @cache
 def _key() -> str:
-    config: dict[str, Any] = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    config: Any = settings.CHANNEL_LAYERS["default"]["CONFIG"]
     return f"{config.get('prefix', 'sfp-live')}:audience"
 
 
