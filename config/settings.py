@@ -132,6 +132,11 @@ ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
 VAULT_KEYS = env_secret("VAULT_KEYS")
 VAULT_REQUIRE_KEYS = env_bool("VAULT_REQUIRE_KEYS", False)
 VAULT_LOCAL_KEY_FILE = Path(env_str("VAULT_LOCAL_KEY_FILE", str(BASE_DIR / ".local" / "vault.key")))
+# Workers lease credentials over HTTP when both are set (VAULT_LEASE_URL: the API's base URL, e.g.
+# http://api:8000/sfp/api; VAULT_LEASE_TOKEN: an application-role token); otherwise in-process.
+VAULT_LEASE_URL = env_str("VAULT_LEASE_URL")
+VAULT_LEASE_TOKEN = env_secret("VAULT_LEASE_TOKEN")
+VAULT_LEASE_TIMEOUT = env_float("VAULT_LEASE_TIMEOUT", 10.0, minimum=0.1)
 
 # --- REST API (/sfp/api/) -----------------------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)  # larger bodies: 413

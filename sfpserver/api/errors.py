@@ -18,6 +18,7 @@ from sfpserver.accounts.exceptions import TokenError
 from sfpserver.api.parsers import PayloadTooLarge
 from sfpserver.engine.exceptions import InvalidStateError, InvalidWorkflowError, RunNotFoundError, UnknownWorkflowError
 from sfpserver.submissions.exceptions import InvalidSubmissionError, TaskNotFoundError, TaskStateError
+from sfpserver.vault.exceptions import CredentialMissing, CredentialUnreadable, InvalidCredential, LeaseRefused
 
 NON_FIELD_KEYS = {"non_field_errors", "__all__"}
 BEARER_CHALLENGE = 'Bearer realm="sfpserver"'
@@ -74,7 +75,10 @@ def _unsupported(exc: Any) -> tuple[int, str, Any]:
 
 _MAPPERS: list[tuple[Any, Any]] = [
     (UnknownWorkflowError, _unknown_workflow),
-    ((InvalidWorkflowError, InvalidSubmissionError), _domain_field_error),
+    ((InvalidWorkflowError, InvalidSubmissionError, InvalidCredential), _domain_field_error),
+    (CredentialMissing, _simple(404, "credential_missing")),
+    (CredentialUnreadable, _simple(409, "credential_unreadable")),
+    (LeaseRefused, _simple(403, "lease_refused")),
     ((RunNotFoundError, TaskNotFoundError, Http404), _simple(404, "not_found")),
     ((InvalidStateError, TaskStateError), _simple(409, "invalid_state")),
     (TokenError, _simple(401, "invalid_token")),

@@ -8,7 +8,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from sfpserver.api.errors import not_found_view
-from sfpserver.api.views import health, runs, schedules, tasks, workers
+from sfpserver.api.views import credentials, health, runs, schedules, tasks, workers
 
 app_name = "api"
 
@@ -37,5 +37,8 @@ urlpatterns = [
     path("workers", workers.WorkerListView.as_view(), name="workers"),
     path("schedules", schedules.ScheduleListView.as_view(), name="schedules"),
     path("schedules/<int:schedule_id>", schedules.ScheduleDetailView.as_view(), name="schedule"),
+    path("credentials", credentials.CredentialListView.as_view(), name="credentials"),
+    path("credentials/<str:name>", credentials.CredentialDetailView.as_view(), name="credential"),
+    path("internal/leases", credentials.LeaseView.as_view(), name="leases"),
     re_path(r"^[\s\S]*$", not_found_view),  # any path, even one holding a newline
 ]

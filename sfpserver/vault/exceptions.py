@@ -66,3 +66,14 @@ class LeaseRefused(VaultError):
 
     def __reduce__(self) -> tuple[type, tuple[str]]:
         return (type(self), (self.reason,))
+
+
+class LeaseUnavailable(VaultError):
+    """The lease endpoint could not be reached or failed (network, timeout, 5xx): transient, so retryable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"credential lease unavailable: {reason}")
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (type(self), (self.reason,))

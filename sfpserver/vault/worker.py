@@ -9,8 +9,8 @@ anything, so log lines, stream chunks, progress messages, the error text and tra
 attempt are masked; both are cleared by the engine's `on_finish` hook once the outcome is recorded,
 however the attempt ended (completed, failed, timed out, cancelled).
 
-`lease_for` is the one seam where secrets enter the worker. Today it calls the vault's service in-process;
-the worker's HTTP client for the lease endpoint replaces it, with the same signature.
+`lease_for` is the one seam where secrets enter the worker: over HTTP (sfpserver/vault/lease_client.py) when
+the settings VAULT_LEASE_URL and VAULT_LEASE_TOKEN are both set, else the vault's service in-process.
 """
 
 from __future__ import annotations
@@ -29,7 +29,17 @@ __all__ = ["LeasedSecrets", "Redactor", "declared", "lease_for", "secrets_for"]
 
 
 def lease_for(inv: Invocation, names: Sequence[str]) -> dict[str, str]:
-    """Fetch the decrypted values of `names` for this attempt. THE SEAM: replaced by the HTTP lease client."""
+    """Fetch the decrypted values of `names` for this attempt, over HTTP if configured, else in-process."""
+    from django.conf import settings
+
+    url, token = getattr(settings, "VAULT_LEASE_URL", ""), getattr(settings, "VAULT_LEASE_TOKEN", "")
+    if url and token:
+        from sfpserver.vault.lease_client import lease_over_http
+
+        timeout = float(getattr(settings, "VAULT_LEASE_TIMEOUT", 10.0))
+        return lease_over_http(
+            url, token, timeout, step_id=inv.step_id, attempt=inv.attempt, worker_id=inv.worker_id, names=list(names)
+        )
     from sfpserver.vault import services
 
     return services.lease(inv.step_id, inv.attempt, inv.worker_id, list(names), requester=f"worker:{inv.worker_name}")

@@ -1,0 +1,38 @@
+"""Credentials (write-only: no response carries a secret) and the workers' credential lease."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from sfpserver.api.serializers.common import StrictSerializer
+
+
+class CredentialResponse(serializers.Serializer):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    fingerprint = serializers.CharField(help_text="a keyed hash of the value: tells two values apart, reveals none")
+    metadata = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    rotated_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class CredentialReplaceRequest(StrictSerializer):
+    kind = serializers.CharField(help_text="sfdx_auth_url, github_token, npm_token or generic")
+    secret = serializers.CharField(write_only=True, trim_whitespace=False, help_text="never shown again")
+    metadata = serializers.JSONField(required=False, default=dict)
+
+
+class CredentialCreateRequest(CredentialReplaceRequest):
+    name = serializers.CharField(trim_whitespace=False)
+
+
+class LeaseRequest(StrictSerializer):
+    step_id = serializers.UUIDField()
+    attempt = serializers.IntegerField(min_value=0)
+    worker_id = serializers.UUIDField()
+    names = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+
+
+class LeaseResponse(serializers.Serializer):
+    credentials = serializers.DictField(child=serializers.CharField(), help_text="name -> decrypted value")

@@ -1,0 +1,125 @@
+"""Credentials (owner only, write-only: responses describe a credential, never show its value) and the
+workers' lease endpoint (application tokens: the one response that carries secrets, by design)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sfpserver.accounts.permissions import Capability
+from sfpserver.api.serializers.credentials import (
+    CredentialCreateRequest,
+    CredentialReplaceRequest,
+    CredentialResponse,
+    LeaseRequest,
+    LeaseResponse,
+)
+from sfpserver.api.views.common import caller
+from sfpserver.engine.exceptions import InvalidStateError
+from sfpserver.vault import services
+from sfpserver.vault.exceptions import CredentialMissing
+
+TAGS = ["credentials"]
+
+
+def _actor(request: Request) -> str:
+    return f"api:{caller(request).name}"
+
+
+def _described(description: dict[str, Any], code: int = status.HTTP_200_OK) -> Response:
+    return Response(CredentialResponse(description).data, status=code)
+
+
+class CredentialListView(APIView):
+    capabilities = {"GET": Capability.MANAGE_CREDENTIALS, "POST": Capability.MANAGE_CREDENTIALS}
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="list_credentials",
+        parameters=[OpenApiParameter("kind", str, description="only credentials of this kind")],
+        responses={200: CredentialResponse(many=True)},
+        summary="Credentials (never their values)",
+    )
+    def get(self, request: Request) -> Response:
+        kind = request.query_params.get("kind") or None
+        return Response(CredentialResponse(services.list_credentials(kind), many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="create_credential",
+        request=CredentialCreateRequest,
+        responses={201: CredentialResponse},
+        summary="Store a new credential (409 if the name is taken: PUT replaces)",
+    )
+    def post(self, request: Request) -> Response:
+        body = CredentialCreateRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if services.exists(data["name"]):
+            raise InvalidStateError(
+                f"credential {data['name']!r} already exists; PUT /sfp/api/credentials/{data['name']} replaces it"
+            )
+        stored = services.store(
+            data["kind"], data["name"], data["secret"], metadata=data["metadata"], actor=_actor(request)
+        )
+        return _described(services.as_description(stored), status.HTTP_201_CREATED)
+
+
+class CredentialDetailView(APIView):
+    capabilities = {
+        "GET": Capability.MANAGE_CREDENTIALS,
+        "PUT": Capability.MANAGE_CREDENTIALS,
+        "DELETE": Capability.MANAGE_CREDENTIALS,
+    }
+
+    @extend_schema(tags=TAGS, operation_id="get_credential", responses={200: CredentialResponse}, summary="Credential")
+    def get(self, request: Request, name: str) -> Response:
+        return _described(services.describe(name))
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="replace_credential",
+        request=CredentialReplaceRequest,
+        responses={200: CredentialResponse},
+        summary="Replace a credential's value (a rotation)",
+    )
+    def put(self, request: Request, name: str) -> Response:
+        body = CredentialReplaceRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if not services.exists(name):
+            raise CredentialMissing(name)
+        stored = services.store(data["kind"], name, data["secret"], metadata=data["metadata"], actor=_actor(request))
+        return _described(services.as_description(stored))
+
+    @extend_schema(tags=TAGS, operation_id="delete_credential", responses={204: None}, summary="Delete a credential")
+    def delete(self, request: Request, name: str) -> Response:
+        if not services.delete(name, actor=_actor(request)):
+            raise CredentialMissing(name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LeaseView(APIView):
+    capabilities = {"POST": Capability.WORKER_ENDPOINTS}
+
+    @extend_schema(
+        tags=["internal"],
+        operation_id="lease_credentials",
+        request=LeaseRequest,
+        responses={200: LeaseResponse},
+        summary="Workers: lease the credentials a running step attempt declared",
+    )
+    def post(self, request: Request) -> Response:
+        body = LeaseRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        requester = f"worker:{caller(request).name}"
+        values = services.lease(data["step_id"], data["attempt"], data["worker_id"], data["names"], requester=requester)
+        response = Response({"credentials": values})
+        response["Cache-Control"] = "no-store"
+        return response
