@@ -61,6 +61,9 @@ def test_the_openapi_schema_documents_every_endpoint(anonymous: APIClient) -> No
     schema = response.json()
     assert schema["openapi"].startswith("3.")
     assert sorted(schema["paths"]) == [
+        "/sfp/api/credentials",
+        "/sfp/api/credentials/{name}",
+        "/sfp/api/internal/leases",
         "/sfp/api/ping",
         "/sfp/api/ready",
         "/sfp/api/runs",
@@ -86,7 +89,8 @@ def test_the_openapi_schema_documents_every_endpoint(anonymous: APIClient) -> No
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method.upper()} {path} has no summary"
-            assert "content" in operation["responses"][min(operation["responses"])], f"{method} {path}"
+            first = min(operation["responses"])
+            assert first == "204" or "content" in operation["responses"][first], f"{method} {path}"
 
 
 @pytest.mark.parametrize("page", ["/sfp/api/docs/", "/sfp/api/redoc/"])

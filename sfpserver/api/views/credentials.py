@@ -22,7 +22,8 @@ from sfpserver.api.serializers.credentials import (
 from sfpserver.api.views.common import caller
 from sfpserver.engine.exceptions import InvalidStateError
 from sfpserver.vault import services
-from sfpserver.vault.exceptions import CredentialMissing
+from sfpserver.vault.exceptions import CredentialMissing, InvalidCredential
+from sfpserver.vault.models import CredentialKind
 
 TAGS = ["credentials"]
 
@@ -47,6 +48,8 @@ class CredentialListView(APIView):
     )
     def get(self, request: Request) -> Response:
         kind = request.query_params.get("kind") or None
+        if kind is not None and kind not in CredentialKind.values:
+            raise InvalidCredential("kind", f"must be one of {', '.join(CredentialKind.values)}")
         return Response(CredentialResponse(services.list_credentials(kind), many=True).data)
 
     @extend_schema(
