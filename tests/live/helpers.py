@@ -159,8 +159,9 @@ class Feed:
         await self.communicator.disconnect()
 
 
-def run_status(run_id: UUID | str, status: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda m: m["type"] in ("run", "step") and m["run"]["id"] == str(run_id) and m["run"]["status"] == status
+def run_status(run_id: UUID | str, *statuses: str) -> Callable[[dict[str, Any]], bool]:
+    """A state message of the run in one of `statuses`."""
+    return lambda m: m["type"] in ("run", "step") and m["run"]["id"] == str(run_id) and m["run"]["status"] in statuses
 
 
 def steps_of(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
