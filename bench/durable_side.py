@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -77,15 +78,30 @@ def trigger_to_start(count: int) -> list[float]:
     return [ms(created, started) for created, started in rows if started is not None]
 
 
-def chain_handoffs(count: int) -> list[float]:
-    """In each 10-step chain: a step's started_at minus its parent's finished_at."""
+@dataclass
+class HandOffs:
+    """Per hand-off in the chains: child code start - parent code start (as the plain Celery hop is timed), and
+    from Postgres's timestamps, child started_at - parent finished_at."""
+
+    code: list[float]
+    database: list[float]
+
+
+def chain_handoffs(count: int) -> HandOffs:
     run_ids = run_one_at_a_time(workflows.CHAIN, count)
-    by_run: dict[UUID, dict[str, tuple[Any, Any]]] = defaultdict(dict)
-    rows = StepRun.objects.filter(run_id__in=run_ids).values_list("run_id", "name", "started_at", "finished_at")
-    for run_id, name, started, finished in rows:
-        by_run[run_id][name] = (started, finished)
+    by_run: dict[UUID, dict[str, tuple[Any, Any, Any]]] = defaultdict(dict)
+    fields = ("run_id", "name", "started_at", "finished_at", "output")
+    rows = StepRun.objects.filter(run_id__in=run_ids).values_list(*fields)
+    for run_id, name, started, finished, output in rows:
+        by_run[run_id][name] = (started, finished, (output or {}).get("started"))
     names = workflows.chain_step_names()
-    return [ms(steps[parent][1], steps[child][0]) for steps in by_run.values() for parent, child in pairwise(names)]
+    result = HandOffs([], [])
+    for steps in by_run.values():
+        for parent, child in pairwise(names):
+            result.database.append(ms(steps[parent][1], steps[child][0]))
+            if steps[parent][2] is not None and steps[child][2] is not None:
+                result.code.append((steps[child][2] - steps[parent][2]) * 1000)
+    return result
 
 
 def throughput(options: Options, node: Node, pgdata: Path | None) -> tuple[Throughput, Commits]:

@@ -13,6 +13,18 @@ from bench.run import Options
 WARM_UP_RUNS = 20
 
 
+def _handoffs_through_broker(options: Options, env: dict[str, str]) -> durable_side.HandOffs:
+    """The chains again on a node with ENGINE_HAND_OFF=false: every step goes through Redis."""
+    progress(f"hand-off latency through the broker: {options.chains} chains on a node with ENGINE_HAND_OFF=false")
+    node = durable_node(workflows.QUEUE, options.concurrency, {**env, "ENGINE_HAND_OFF": "false"})
+    try:
+        durable_side.wait_registered(node)
+        durable_side.run_one_at_a_time(workflows.SINGLE, WARM_UP_RUNS)
+        return durable_side.chain_handoffs(options.chains)
+    finally:
+        node.stop()
+
+
 def run_all(options: Options, pgdata: Path | None) -> None:
     """Every phase in turn; `pgdata` (an embedded server's) lets the report count Postgres's CPU time."""
     env = dict(os.environ)
@@ -35,8 +47,9 @@ def run_all(options: Options, pgdata: Path | None) -> None:
         facade_figures = facade.measure(options.runs // 2)
     finally:
         node.stop()
+    brokered = _handoffs_through_broker(options, env)
     report.durable(durable, plain)
-    report.latency(starts, handoffs, hops, options)
+    report.latency(starts, handoffs, brokered, hops, options)
     report.commits(commits)
     facade.report(*facade_figures)
     report.footer()

@@ -9,6 +9,7 @@ from bench import machine
 from bench.measure import percentile
 
 if TYPE_CHECKING:
+    from bench.durable_side import HandOffs
     from bench.results import Commits, Throughput
     from bench.run import Options
 
@@ -66,17 +67,24 @@ def _quantiles(values: Sequence[float]) -> str:
     return f"p50 {percentile(values, 50):6.2f} ms   p99 {percentile(values, 99):6.2f} ms"
 
 
-def latency(starts: Sequence[float], handoffs: Sequence[float], hops: Sequence[float], options: Options) -> None:
-    p50 = percentile(handoffs, 50)
+def latency(
+    starts: Sequence[float], handoffs: HandOffs, brokered: HandOffs, hops: Sequence[float], options: Options
+) -> None:
+    p50 = percentile(handoffs.code, 50)
     print()
-    print("latency (durable: Postgres timestamps)")
+    print("latency")
     print(f"  trigger → step start    {_quantiles(starts)}   ({len(starts)} sequential triggers: run created_at → step")
-    print(f"{INDENT}started_at)")
+    print(f"{INDENT}started_at, Postgres timestamps)")
     print(
-        f"  step → step hand-off    {_quantiles(handoffs)}   target p50 < {TARGET_HANDOFF_P50_MS:.0f} ms: "
+        f"  step → step hand-off    {_quantiles(handoffs.code)}   target p50 < {TARGET_HANDOFF_P50_MS:.0f} ms: "
         f"{verdict(p50 < TARGET_HANDOFF_P50_MS)}"
     )
-    print(f"{INDENT}({len(handoffs)} hand-offs in {options.chains} chains: started_at - parent finished_at)")
+    print(f"{INDENT}({len(handoffs.code)} hand-offs in {options.chains} chains of no-op steps: a step's code start -")
+    print(f"{INDENT}its parent's code start, timed like the plain hop below; the default settings: the")
+    print(f"{INDENT}worker that completes a step claims the child it releases in the same transaction)")
+    print(f"{INDENT}Postgres timestamps, started_at - parent finished_at: {_quantiles(handoffs.database)}")
+    print(f"  through the broker      {_quantiles(brokered.code)}   (ENGINE_HAND_OFF=false: every step is a")
+    print(f"{INDENT}Redis message; Postgres timestamps: {_quantiles(brokered.database)})")
     print(f"  plain Celery hop        {_quantiles(hops)}   ({len(hops)} hops: a task publishes the next;")
     print(f"{INDENT}next start - its start; what Celery alone costs a hand-off)")
 

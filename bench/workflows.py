@@ -5,6 +5,7 @@ Listed in ENGINE_WORKFLOW_MODULES for the bench process and its worker nodes (se
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sfpserver.engine.definitions import StepDef, WorkflowDef
@@ -15,6 +16,7 @@ SINGLE = "bench.noop"
 CHAIN = "bench.chain10"
 CHAIN_LENGTH = 10
 NOOP_ACTION = "bench:noop"
+STAMP_ACTION = "bench:stamp"
 
 
 def noop(_inv: Any) -> None:
@@ -22,8 +24,13 @@ def noop(_inv: Any) -> None:
     return None
 
 
-def _step(name: str, *parents: str) -> StepDef:
-    return StepDef(name=name, action=NOOP_ACTION, parents=parents, queue=QUEUE)
+def stamp(_inv: Any) -> dict[str, float]:
+    """A chain step: when its code started (the plain Celery hop records the same)."""
+    return {"started": time.time()}
+
+
+def _step(name: str, *parents: str, action: str = NOOP_ACTION) -> StepDef:
+    return StepDef(name=name, action=action, parents=parents, queue=QUEUE)
 
 
 def chain_step_names() -> list[str]:
@@ -34,9 +41,11 @@ register_workflow(WorkflowDef(name=SINGLE, steps=(_step("noop"),)), {NOOP_ACTION
 register_workflow(
     WorkflowDef(
         name=CHAIN,
-        steps=tuple(_step(name, *([f"s{i - 1}"] if i else [])) for i, name in enumerate(chain_step_names())),
+        steps=tuple(
+            _step(name, *([f"s{i - 1}"] if i else []), action=STAMP_ACTION) for i, name in enumerate(chain_step_names())
+        ),
     ),
-    {NOOP_ACTION: noop},
+    {STAMP_ACTION: stamp},
 )
 
 

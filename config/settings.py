@@ -72,6 +72,11 @@ DATABASE_URL = env_str("DATABASE_URL", f"postgres://postgres@127.0.0.1:{DEFAULT_
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
 }
+# The engine's hot statements are prepared once per connection (sfpserver/engine/sql.py); Django's own queries
+# never are. Turn off behind a connection pooler that cannot keep prepared statements (PgBouncer < 1.21 in
+# transaction mode).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if DB_PREPARED_STATEMENTS else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0")
 
@@ -124,6 +129,13 @@ ENGINE_REDISPATCH_AFTER = env_float("ENGINE_REDISPATCH_AFTER", 60.0, minimum=1)
 ENGINE_TICK = env_float("ENGINE_TICK", 0.5, minimum=0.05)
 ENGINE_CANCEL_GRACE = env_float("ENGINE_CANCEL_GRACE", 1.0, minimum=0)
 ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
+# A step that completes on a worker serving its released child's queue claims that child in the same
+# transaction and runs it in the same thread, without a broker round trip (lifecycle.complete). Off: every
+# step goes through the broker (strict priority order across a queue, any worker of the pool may take it).
+ENGINE_HAND_OFF = env_bool("ENGINE_HAND_OFF", True)
+# A step the database shows running on a live worker, claimed longer ago than this, that no thread of that worker
+# runs (its claim committed but the reply was lost) is re-queued by the worker's heartbeat.
+ENGINE_ORPHAN_GRACE = env_float("ENGINE_ORPHAN_GRACE", 10.0, minimum=1)
 
 # --- Vault: credentials encrypted at rest (sfpserver/vault) ----------------------------------------------
 # Comma-separated `keyid:base64key` entries (32-byte AES-256 keys), newest first; every entry decrypts.

@@ -34,6 +34,7 @@ FAST_ENGINE = {
     "ENGINE_REDISPATCH_AFTER": "3",
     "ENGINE_TICK": "0.2",
     "ENGINE_CANCEL_GRACE": "0.5",
+    "ENGINE_ORPHAN_GRACE": "2",
     "LOG_LEVEL": "WARNING",
     "SFP_CLI": "standin",
     "SFP_KILL_GRACE": "2",

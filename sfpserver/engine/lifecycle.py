@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, signals
+from sfpserver.engine import gates, signals, sql
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.drain import STEP_MAY_START_SQL
@@ -64,19 +65,23 @@ class Claimed:
     priority: int
     parent_step_id: UUID | None
     parent_outputs: dict[str, Any]
+    run_gated: bool = True  # some step of the run waits for concurrency or rate-limit gates (gates.py)
 
 
-_CLAIM_SQL = f"""
+def _claim_sql(which: str) -> str:
+    """The claim: compare-and-set QUEUED -> RUNNING of the step `which` picks, its attempt's row, the run
+    marked RUNNING, and everything the step's code needs (input, metadata, its parents' outputs)."""
+    return f"""
 WITH s AS (
     UPDATE engine_steprun
-       SET status = 'RUNNING', worker_id = %(worker)s, started_at = now(),
-           timeout_at = now() + make_interval(secs => execution_timeout)
-     WHERE id = %(step)s AND attempt = %(attempt)s AND status = 'QUEUED' AND {STEP_MAY_START_SQL}
- RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at
+       SET status = 'RUNNING', worker_id = %(worker)s, started_at = clock_timestamp(),
+           timeout_at = clock_timestamp() + make_interval(secs => execution_timeout)
+     WHERE {which} AND status = 'QUEUED' AND {STEP_MAY_START_SQL}
+ RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
 ), a AS (
     INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
                                 error_type, error_message, traceback)
-    SELECT id, attempt, %(worker)s, %(worker_name)s, available_at, now(), 'RUNNING', '', '', '' FROM s
+    SELECT id, attempt, %(worker)s, %(worker_name)s, available_at, started_at, 'RUNNING', '', '', '' FROM s
 ), r AS (
     UPDATE engine_workflowrun SET status = 'RUNNING', started_at = coalesce(started_at, now())
      WHERE id = (SELECT run_id FROM s) AND status = 'QUEUED'
@@ -84,9 +89,37 @@ WITH s AS (
 SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
        wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
        (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
-          FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents))
+          FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents)),
+       EXISTS (SELECT 1 FROM engine_steprun g WHERE g.run_id = s.run_id AND g.gated)
   FROM s JOIN engine_workflowrun wr ON wr.id = s.run_id
 """
+
+
+_CLAIM_SQL = _claim_sql("id = %(step)s AND attempt = %(attempt)s")
+
+# The hand-off: in the transaction that completes step %(parent)s, the child it released (queued_at is the
+# transaction's now()) on one of the worker's queues, highest priority first. Gated children wait for gates.py.
+_HAND_OFF_SQL = _claim_sql("""id = (
+    SELECT child.id FROM engine_steprun child
+     WHERE child.run_id = (SELECT run_id FROM engine_steprun WHERE id = %(parent)s)
+       AND child.status = 'QUEUED' AND child.queued_at = now() AND NOT child.gated
+       AND child.queue = ANY(%(queues)s)
+       AND (SELECT name FROM engine_steprun WHERE id = %(parent)s) = ANY(child.parents)
+     ORDER BY child.priority DESC, child.id
+     LIMIT 1)""")
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """The worker that claims: its id, its name, and the queues it serves. A step completing on it hands its
+    released child on one of `hand_off_queues` to it directly (empty: every child goes through the broker)."""
+
+    id: UUID | None
+    name: str
+    hand_off_queues: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        return {"worker": self.id, "worker_name": self.name}
 
 
 def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name: str) -> Claimed | None:
@@ -94,14 +127,17 @@ def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name
 
     One statement, so it is its own transaction (no BEGIN/COMMIT round trips) unless the caller has one open.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_SQL, {"step": str(step_id), "attempt": attempt, "worker": worker_id, "worker_name": worker_name}
-        )
-        row = cursor.fetchone()
-    if row is None:
+    params = {"step": str(step_id), "attempt": attempt, "worker": worker_id, "worker_name": worker_name}
+    rows = sql.fetch(_CLAIM_SQL, params)
+    if not rows:
         return None
-    claimed = Claimed(
+    claimed = _claimed(rows[0])
+    signals.after_commit_step_changed(claimed.run_id, claimed.step_id, StepStatus.RUNNING)
+    return claimed
+
+
+def _claimed(row: tuple[Any, ...]) -> Claimed:
+    return Claimed(
         step_id=row[0],
         run_id=row[1],
         name=row[2],
@@ -116,9 +152,8 @@ def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name
         priority=row[11],
         parent_step_id=row[12],
         parent_outputs=_json(row[13]) or {},
+        run_gated=row[14],
     )
-    signals.after_commit_step_changed(claimed.run_id, claimed.step_id, StepStatus.RUNNING)
-    return claimed
 
 
 def _json(value: Any) -> Any:
@@ -189,44 +224,48 @@ SELECT s.run_id, s.id, s.gated, c.id, c.attempt, c.queue, c.status, c.gated, c.p
 """
 
 
-_STEP_STATES_SQL = """
-SELECT id, name, kind, status, error, gated FROM engine_steprun
- WHERE run_id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
-"""
+@dataclass(frozen=True)
+class Completion:
+    """A recorded output. `next`: the released child this worker claimed in the same transaction, if any."""
+
+    next: Claimed | None = None
 
 
-def complete(step_id: UUID | str, attempt: int, output: Any) -> bool:
-    """Record the output of a running attempt and release the steps waiting on it. False if fenced.
+def complete(
+    step_id: UUID | str, attempt: int, output: Any, *, claimant: Claimant | None = None, run_gated: bool = True
+) -> Completion | None:
+    """Record the output of a running attempt and release the steps waiting on it. None if fenced.
 
-    One statement locks the run (serialising the joins of parallel branches), fences and completes the step and
-    its attempt, and counts down the join of each child (the Postgres-backed chord). A second statement, sent in
-    the same round trip, reads the states of the run's steps after the lock was granted, so it sees every branch
-    that committed before; a step with no child left to release settles the run with them.
+    The first statement locks the run (serialising the joins of parallel branches), fences and completes the
+    step and its attempt, and counts down the join of each child (the Postgres-backed chord). The second
+    settles the run if nothing can still run in it; it sees every branch that committed before the lock was
+    granted. With a `claimant`, a third claims for it one released child on its queues: the hand-off skips
+    the broker, and the claim commits with the completion.
+
+    The statements go in one round trip. When no step of the run is gated (`run_gated`, known at claim), they
+    are the whole transaction and that round trip commits it. Otherwise what gates.py must do for released
+    children and slots happens in the same transaction, which then commits in a second round trip.
     """
     params = {"step": str(step_id), "attempt": attempt, "output": _jsonb(output), "now": timezone.now()}
-    with transaction.atomic():
-        rows, states = _pipelined(_COMPLETE_SQL, _STEP_STATES_SQL, params)
+    statements = [(_COMPLETE_SQL, params), (_SETTLE_STEP_RUN_SQL, params)]
+    if claimant is not None and claimant.hand_off_queues:
+        hand_off = {"parent": str(step_id), "queues": list(claimant.hand_off_queues), **claimant.params()}
+        statements.append((_HAND_OFF_SQL, hand_off))
+    with transaction.atomic() if run_gated else nullcontext():  # outside one, the pipeline is a transaction
+        rows, settle, *handed = sql.fetch_pipelined(*statements)
         if not rows:
-            return False
+            return None
         run_id, step, step_gated = rows[0][0], rows[0][1], rows[0][2]
+        following = _claimed(handed[0][0]) if handed and handed[0] else None
         if step_gated:
             gates.admit_after_commit(gates.release_step(step), [run_id])
-        children = [row[3:] for row in rows if row[3] is not None]
-        _queue_released(run_id, children)
-        if not children:  # no step was waiting on this one
-            _finalize_if_done(run_id, [_step_state(row) for row in states])
+        handed_id = following.step_id if following is not None else None
+        _queue_released(run_id, [row[3:] for row in rows if row[3] is not None and row[3] != handed_id])
+        _after_settle(run_id, *settle[0])
     signals.after_commit_step_changed(run_id, step, StepStatus.COMPLETED)
-    return True
-
-
-def _pipelined(first: str, second: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Run two statements one after the other in one round trip (psycopg's pipeline mode; in a transaction
-    that has not begun yet, its BEGIN goes in the same round trip too)."""
-    with connection.cursor() as one, connection.cursor() as two, connection.wrap_database_errors:
-        with connection.connection.pipeline():
-            one.execute(first, params)
-            two.execute(second, params)
-        return one.fetchall(), two.fetchall()
+    if following is not None:
+        signals.after_commit_step_changed(run_id, following.step_id, StepStatus.RUNNING)
+    return Completion(following)
 
 
 def _jsonb(value: Any) -> str | None:
@@ -456,56 +495,55 @@ def _queue_on_failure(run_id: UUID) -> None:
     dispatch_after_commit(queued)
 
 
-def _finalize_if_done(run_id: UUID, steps: list[dict[str, Any]] | None = None) -> None:
-    """When no step can still run, settle the run's status and output (Hatchet's rules, §1.23).
-
-    `steps`: the states of the run's steps, read in this transaction after the run was locked (else read here).
+def _settle_sql(run: str) -> str:
+    """Settle run `run` (an SQL expression) when no step of it can still run, by Hatchet's rules (§1.23): FAILED if
+    a step failed, else CANCELLED if one was cancelled, else COMPLETED; an on-failure step still waiting is
+    skipped; the output holds every completed step's output by name. Returns (settled, the run has gated steps).
     """
-    steps = _step_states(run_id) if steps is None else steps
-    waiting_on_failure = [s for s in steps if s["kind"] == StepKind.ON_FAILURE and s["status"] == StepStatus.PENDING]
-    others = [s for s in steps if s not in waiting_on_failure]
-    if any(s["status"] not in TERMINAL_STEP_STATUSES for s in others):
-        return
-    if waiting_on_failure:  # no failure happened: the on-failure step is skipped
-        StepRun.objects.filter(id__in=[s["id"] for s in waiting_on_failure]).update(
-            status=StepStatus.COMPLETED, output=SKIPPED_OUTPUT, finished_at=timezone.now()
-        )
-        for s in waiting_on_failure:
-            s.update(status=StepStatus.COMPLETED)
-    statuses = {s["status"] for s in steps}
-    if StepStatus.FAILED in statuses:
-        status = RunStatus.FAILED
-    elif StepStatus.CANCELLED in statuses:
-        status = RunStatus.CANCELLED
-    else:
-        status = RunStatus.COMPLETED
-    error = "\n".join(f"{s['name']}: {s['error']}" for s in steps if s["status"] == StepStatus.FAILED)
-    with connection.cursor() as cursor:  # the run's output: every completed step's output, by step name
-        cursor.execute(_SETTLE_RUN_SQL, {"run": str(run_id), "status": status, "error": error, "now": timezone.now()})
-    if any(s["gated"] for s in steps):
-        gates.admit_after_commit(gates.release_run(run_id))
-    signals.after_commit_run_changed(run_id)
-
-
-_SETTLE_RUN_SQL = """
-UPDATE engine_workflowrun
-   SET status = %(status)s, error = %(error)s, finished_at = %(now)s,
-       output = (SELECT coalesce(jsonb_object_agg(name, output), '{}'::jsonb)
-                   FROM engine_steprun WHERE run_id = %(run)s AND status = 'COMPLETED')
- WHERE id = %(run)s
+    return f"""
+WITH st AS (
+    SELECT id, name, status, error, output, gated, kind = 'ON_FAILURE' AND status = 'PENDING' AS unneeded
+      FROM engine_steprun WHERE run_id = {run}
+), ending AS (
+    SELECT CASE WHEN bool_or(status = 'FAILED') THEN 'FAILED'
+                WHEN bool_or(status = 'CANCELLED') THEN 'CANCELLED' ELSE 'COMPLETED' END AS status,
+           coalesce(string_agg(name || ': ' || error, E'\\n' ORDER BY name) FILTER (WHERE status = 'FAILED'), '')
+               AS error,
+           coalesce(jsonb_object_agg(name, CASE WHEN unneeded THEN '{SKIPPED_JSON}'::jsonb ELSE output END)
+                        FILTER (WHERE status = 'COMPLETED' OR unneeded), '{{}}'::jsonb) AS output
+      FROM st
+    HAVING bool_and(status IN ('COMPLETED', 'FAILED', 'CANCELLED') OR unneeded)
+), settled AS (
+    UPDATE engine_workflowrun wr
+       SET status = ending.status, error = ending.error, output = ending.output, finished_at = %(now)s
+      FROM ending
+     WHERE wr.id = {run} AND wr.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
+ RETURNING wr.id
+), skipped AS (
+    UPDATE engine_steprun SET status = 'COMPLETED', output = '{SKIPPED_JSON}'::jsonb, finished_at = %(now)s
+     WHERE id IN (SELECT id FROM st WHERE unneeded) AND EXISTS (SELECT 1 FROM settled)
+)
+SELECT EXISTS (SELECT 1 FROM settled), coalesce(bool_or(gated), false) FROM st
 """
 
 
-def _step_states(run_id: UUID) -> list[dict[str, Any]]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, name, kind, status, error, gated FROM engine_steprun WHERE run_id = %s", [str(run_id)]
-        )
-        return [_step_state(row) for row in cursor.fetchall()]
+SKIPPED_JSON = json.dumps(SKIPPED_OUTPUT)
+_SETTLE_RUN_SQL = _settle_sql("%(run)s")
+_SETTLE_STEP_RUN_SQL = _settle_sql("(SELECT run_id FROM engine_steprun WHERE id = %(step)s)")
 
 
-def _step_state(row: tuple[Any, ...]) -> dict[str, Any]:
-    return {"id": row[0], "name": row[1], "kind": row[2], "status": row[3], "error": row[4], "gated": row[5]}
+def _finalize_if_done(run_id: UUID) -> None:
+    """Inside a transaction that locked the run: settle it if no step of it can still run."""
+    settle = sql.fetch(_SETTLE_RUN_SQL, {"run": run_id, "now": timezone.now()})
+    _after_settle(run_id, *settle[0])
+
+
+def _after_settle(run_id: UUID, settled: bool, gated: bool) -> None:
+    if not settled:
+        return
+    if gated:
+        gates.admit_after_commit(gates.release_run(run_id))
+    signals.after_commit_run_changed(run_id)
 
 
 # --- retry and replay ---------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 
 from sfpserver.engine import drain, events, lifecycle, registry
 from sfpserver.engine.exceptions import NonRetryableError, StepInterrupted
-from sfpserver.engine.lifecycle import Claimed, ErrorInfo
+from sfpserver.engine.lifecycle import Claimant, Claimed, ErrorInfo
 from sfpserver.engine.models import EventKind
 
 logger = logging.getLogger(__name__)
@@ -207,10 +207,14 @@ def with_db_retry(operation: Callable[[], Any], what: str) -> Any:
             delay = min(delay * 2, 3.0)
 
 
-def execute(step_id: str, attempt: int, worker_id: UUID | None, worker_name: str) -> None:
-    """Run attempt `attempt` of step `step_id` if it is still due; a stale message does nothing."""
+def execute(step_id: str, attempt: int, worker: Claimant, may_hand_off: Callable[[], bool] = bool) -> None:
+    """Run attempt `attempt` of step `step_id` if it is still due; a stale message does nothing.
+
+    A completed step may hand this thread the child it released (lifecycle.complete's claimant), which then
+    runs here at once, without a broker message, and so on down a chain, while `may_hand_off()` is true.
+    """
     _recycle_connection()
-    claimed = with_db_retry(lambda: lifecycle.claim(step_id, attempt, worker_id, worker_name), "claim a step")
+    claimed = with_db_retry(lambda: lifecycle.claim(step_id, attempt, worker.id, worker.name), "claim a step")
     if claimed is None:
         context = {"step_id": str(step_id), "attempt": attempt}
         if with_db_retry(lambda: drain.push_back(step_id, attempt), "leave a step for after the drain"):
@@ -218,14 +222,15 @@ def execute(step_id: str, attempt: int, worker_id: UUID | None, worker_name: str
         else:
             logger.debug("discarding stale message for step %s attempt %s", step_id, attempt, extra=context)
         return
-    inv = Invocation(claimed, worker_id, worker_name)
-    running.add(inv)
-    try:
-        _run(inv)
-    finally:
-        inv._finished.set()
-        running.remove(inv)
-        inv._run_finish_callbacks()
+    while claimed is not None:
+        inv = Invocation(claimed, worker.id, worker.name)
+        running.add(inv)
+        try:
+            claimed = _run(inv, worker if may_hand_off() else Claimant(worker.id, worker.name))
+        finally:
+            inv._finished.set()
+            running.remove(inv)
+            inv._run_finish_callbacks()
 
 
 def _recycle_connection() -> None:
@@ -237,7 +242,8 @@ def _recycle_connection() -> None:
     connection.health_check_done = True  # type: ignore[attr-defined]  # a BaseDatabaseWrapper attribute the stubs omit
 
 
-def _run(inv: Invocation) -> None:
+def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
+    """Call the step's code and record its outcome; the child handed to this worker, if one was."""
     handler = registry.resolve_action(inv.claimed.action)
     extra = inv.log_context()
     logger.info("step started", extra=extra)
@@ -245,26 +251,41 @@ def _run(inv: Invocation) -> None:
         logger.error("step failed: no code for action %s", inv.claimed.action, extra=extra)
         error = ErrorInfo("UnknownAction", f"no code for action {inv.claimed.action!r} on worker {inv.worker_name}")
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=False), "record a failure")
-        return
+        return None
     try:
         output = handler(inv)
         payload = inv.redact_value(to_json(output))
     except StepInterrupted:
         logger.info("step stopped: %s", inv.stop_reason or "interrupted", extra=extra)
-        return
+        return None
     except Exception as exc:  # noqa: BLE001 - every error of step code is the step's outcome
         if inv.cancelled.is_set():  # the error is how the code reacted to being stopped
             logger.info("step stopped: %s", inv.stop_reason, extra=extra)
-            return
+            return None
         error = inv.redact_error(error_info(exc))
         retryable = not is_non_retryable(exc)
         logger.info("step attempt failed: %s: %s", error.type, error.message, extra=extra)
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=retryable), "record a failure")
-        return
-    if with_db_retry(lambda: lifecycle.complete(inv.step_id, inv.attempt, payload), "record an output"):
-        logger.info("step completed", extra=extra)
-    else:
+        return None
+    claimant = worker if _may_release(inv.claimed) else Claimant(worker.id, worker.name)
+    completion = with_db_retry(
+        lambda: lifecycle.complete(
+            inv.step_id, inv.attempt, payload, claimant=claimant, run_gated=inv.claimed.run_gated
+        ),
+        "record an output",
+    )
+    if completion is None:
         logger.info("step output discarded: the attempt is no longer current", extra=extra)
+        return None
+    logger.info("step completed", extra=extra)
+    return completion.next
+
+
+def _may_release(claimed: Claimed) -> bool:
+    """False when the workflow as this process defines it has no step waiting on this one: the completion then
+    skips looking for a child to hand off. A hint only: a child it misses goes through the broker as usual."""
+    definition = registry.local_workflow(claimed.workflow_name)
+    return definition is None or any(claimed.name in step.parents for step in definition.steps)
 
 
 def to_json(value: Any) -> Any:

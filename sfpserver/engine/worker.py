@@ -10,6 +10,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,6 +19,7 @@ from celery import signals as celery_signals
 from celery.exceptions import Reject
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, close_old_connections, connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from sfpserver.engine import lifecycle, registry, runtime
@@ -58,8 +60,19 @@ def run_step(step_id: str, attempt: int) -> None:
     if _draining.is_set():
         # A message that reached this worker after its shutdown began goes back to the queue untouched.
         raise Reject("worker is shutting down", requeue=True)
-    ident = _identity
-    runtime.execute(step_id, attempt, ident.id if ident else None, ident.name if ident else socket.gethostname())
+    runtime.execute(step_id, attempt, claimant(), _may_hand_off)
+
+
+def claimant() -> lifecycle.Claimant:
+    """This worker as it claims steps; with its queues for hand-offs (settings.ENGINE_HAND_OFF)."""
+    if _identity is None:  # step code run outside a worker process (tests, scripts)
+        return lifecycle.Claimant(None, socket.gethostname())
+    queues = tuple(_identity.queues) if settings.ENGINE_HAND_OFF else ()
+    return lifecycle.Claimant(_identity.id, _identity.name, queues)
+
+
+def _may_hand_off() -> bool:
+    return not _draining.is_set()
 
 
 def _on_ready(**_: Any) -> None:
@@ -165,9 +178,11 @@ def _heartbeat_loop() -> None:
 
 
 def beat() -> None:
-    """Stamp the heartbeat and stop local attempts the engine no longer wants running here."""
+    """Stamp the heartbeat, stop local attempts the engine no longer wants running here, and re-queue the
+    orphans: steps the database says run here that no thread runs (a claim whose reply was lost)."""
     assert _identity is not None
     local = runtime.running.snapshot()
+    local_ids = [inv.step_id for inv in local]
     with transaction.atomic():
         found = Worker.objects.filter(id=_identity.id).exclude(status=WorkerStatus.STOPPED)
         if not found.update(last_heartbeat=timezone.now()):
@@ -176,10 +191,16 @@ def beat() -> None:
             logger.warning("worker %s was declared dead and is back", _identity.name)
         rows = {
             row[0]: row[1:]
-            for row in StepRun.objects.filter(id__in=[inv.step_id for inv in local]).values_list(
+            for row in StepRun.objects.filter(id__in=local_ids).values_list(
                 "id", "attempt", "status", "worker_id", "timeout_at"
             )
         }
+        claimed_before = Now() - timedelta(seconds=settings.ENGINE_ORPHAN_GRACE)  # the database's clock
+        orphans = list(
+            StepRun.objects.filter(worker_id=_identity.id, status=StepStatus.RUNNING, started_at__lt=claimed_before)
+            .exclude(id__in=local_ids)
+            .values_list("id", "attempt")
+        )
     now = timezone.now()
     for inv in local:
         attempt, status, worker_id, timeout_at = rows.get(inv.step_id, (None, None, None, None))
@@ -188,3 +209,5 @@ def beat() -> None:
         elif timeout_at is not None and timeout_at <= now:
             lifecycle.time_out(inv.step_id, inv.attempt)
             inv.interrupt("timed out")
+    for step_id, attempt in orphans:
+        lifecycle.reassign(step_id, attempt, f"worker {_identity.name} claimed the step but does not run it")

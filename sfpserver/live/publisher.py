@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 2.0  # seconds for one group_send before it counts as failed
 EXIT_FLUSH_TIMEOUT = 2.0
+BATCH = 500  # jobs handled per audience check
 WARN_EVERY = 30.0  # seconds between two warnings about dropped messages
 
 
@@ -78,17 +79,33 @@ class Publisher:
 
     def _run(self) -> None:
         while True:
-            job = self._jobs.get()
+            batch = self._next_batch()
             try:
-                self._handle(job)
+                watched = audience.present()  # once per batch: every job in it was queued before this check
             except Exception as exc:  # noqa: BLE001 - the live feed must never break the engine
+                watched = False
                 self._dropped_one(f"{type(exc).__name__}: {exc}")
-                _reset_connection()
-            finally:
-                self._jobs.task_done()
+            for job in batch:
+                try:
+                    self._handle(job, watched)
+                except Exception as exc:  # noqa: BLE001 - the live feed must never break the engine
+                    self._dropped_one(f"{type(exc).__name__}: {exc}")
+                    _reset_connection()
+                finally:
+                    self._jobs.task_done()
 
-    def _handle(self, job: Job) -> None:
-        if not audience.present():  # nobody watching: no state reads, no messages
+    def _next_batch(self) -> list[Job]:
+        """The next job (waiting for one) and every job queued behind it, up to BATCH."""
+        batch = [self._jobs.get()]
+        while len(batch) < BATCH:
+            try:
+                batch.append(self._jobs.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _handle(self, job: Job, watched: bool) -> None:
+        if not watched:  # nobody watching: no state reads, no messages
             self._forget(job)
             return
         if job.event is not None:
