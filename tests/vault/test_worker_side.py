@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfpserver.engine import runtime
+from sfpserver.engine import lifecycle, runtime
 from sfpserver.engine.models import Attempt, RunEvent, StepRun, Worker
 from sfpserver.engine.trigger import trigger
 from sfpserver.vault import services, worker
@@ -26,7 +26,7 @@ def token() -> str:
 def run_here(worker_row: Worker, fail: bool) -> StepRun:
     run_id = trigger("tv.hold", {"fail": fail})
     step = StepRun.objects.get(run_id=run_id)
-    runtime.execute(str(step.id), step.attempt, worker_row.id, worker_row.name)
+    runtime.execute(str(step.id), step.attempt, lifecycle.Claimant(worker_row.id, worker_row.name))
     return StepRun.objects.get(id=step.id)
 
 
