@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench import durable_side, facade, plain_side, report, workflows
+from bench import durable_side, facade, history, plain_side, report, workflows
 from bench.procs import durable_node
 from bench.results import progress
 from bench.run import Options
@@ -29,6 +29,7 @@ def run_all(options: Options, pgdata: Path | None) -> None:
     """Every phase in turn; `pgdata` (an embedded server's) lets the report count Postgres's CPU time."""
     env = dict(os.environ)
     report.header(options)
+    history.ensure()
     durable_side.forget_old_runs()
     progress(f"plain Celery: {options.runs} pre-queued no-op messages, then {options.chains} chains of 10 tasks")
     plain, hops = plain_side.measure(options, env)

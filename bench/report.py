@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bench import machine
+from bench import history, machine
 from bench.measure import percentile
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ def header(options: Options) -> None:
         f"N         {options.runs} messages / one-step runs; {options.triggers} sequential triggers; "
         f"{options.chains} chains of 10 steps"
     )
+    print(f"history   the engine's tables hold {history.RUNS} finished runs, as a server's do (bench/history.py)")
     print()
     print("throughput (no-op work)", flush=True)
 

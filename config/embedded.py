@@ -153,6 +153,9 @@ class EmbeddedPostgres:
         raise EmbeddedServiceError("PostgreSQL accepts no connections")
 
 
+AOF_COMPACT_BYTES = 64 * 1024 * 1024
+
+
 @dataclass
 class EmbeddedRedis:
     data_dir: Path
@@ -199,7 +202,34 @@ class EmbeddedRedis:
             user=user,
         )
         _wait_for(self.is_running, "Redis")
+        _wait_for(self.is_loaded, "Redis loading its append-only file", timeout=300)
+        self._compact()
         return True
+
+    def _compact(self) -> None:
+        """Redis rewrites its append-only file when it doubles within one server's life, so a server restarted
+        often (every `make run`, every bench) would let it grow without end: rewrite it at start when big."""
+        import redis
+
+        aof = self.data_dir / "appendonly.aof"
+        if aof.exists() and aof.stat().st_size > AOF_COMPACT_BYTES:
+            client = redis.Redis(port=self.port, socket_timeout=5)
+            try:
+                client.bgrewriteaof()
+            finally:
+                client.close()
+
+    def is_loaded(self) -> bool:
+        """Redis accepts connections while it replays its append-only file, but answers LOADING until done."""
+        import redis
+
+        client = redis.Redis(port=self.port, socket_timeout=2)
+        try:
+            return bool(client.ping())
+        except redis.exceptions.BusyLoadingError:
+            return False
+        finally:
+            client.close()
 
     def stop(self) -> None:
         pidfile = self.data_dir / "redis.pid"

@@ -28,12 +28,13 @@ from sfpserver.engine.models import EngineState, StepRun, StepStatus
 
 logger = logging.getLogger(__name__)
 
-# True when a step of `engine_steprun` may start now. Used inside the claim and the sweeper's queries.
+# True when a step of `engine_steprun` may start now. Used inside the claim and the sweeper's queries (its status
+# test is written so the claim's prepared plan keeps to primary keys: see lifecycle._claim_sql).
 STEP_MAY_START_SQL = """(
     NOT EXISTS (SELECT 1 FROM engine_enginestate WHERE draining)
     OR EXISTS (SELECT 1 FROM engine_workflowrun child_run
                  JOIN engine_steprun parent_step ON parent_step.id = child_run.parent_step_id
-                WHERE child_run.id = engine_steprun.run_id AND parent_step.status = 'RUNNING')
+                WHERE child_run.id = engine_steprun.run_id AND coalesce(parent_step.status, '') = 'RUNNING')
 )"""
 
 BARRIER_LOCK_TIMEOUT = "30s"

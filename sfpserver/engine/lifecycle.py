@@ -68,6 +68,10 @@ class Claimed:
     run_gated: bool = True  # some step of the run waits for concurrency or rate-limit gates (gates.py)
 
 
+# The engine's hot statements are prepared, and Postgres may keep one generic plan for them per connection (see
+# sql.py). They find their rows by key; their status fences are written `coalesce(status, '') = ...` (status is
+# never NULL) so that no such plan can pick a status index instead: one planned while few steps were queued
+# would scan every queued step once a backlog builds (tests/engine/test_hot_plans.py).
 def _claim_sql(which: str) -> str:
     """The claim: compare-and-set QUEUED -> RUNNING of the step `which` picks, its attempt's row, the run
     marked RUNNING, and everything the step's code needs (input, metadata, its parents' outputs)."""
@@ -76,7 +80,7 @@ WITH s AS (
     UPDATE engine_steprun
        SET status = 'RUNNING', worker_id = %(worker)s, started_at = clock_timestamp(),
            timeout_at = clock_timestamp() + make_interval(secs => execution_timeout)
-     WHERE {which} AND status = 'QUEUED' AND {STEP_MAY_START_SQL}
+     WHERE {which} AND coalesce(status, '') = 'QUEUED' AND {STEP_MAY_START_SQL}
  RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
 ), a AS (
     INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
@@ -84,7 +88,7 @@ WITH s AS (
     SELECT id, attempt, %(worker)s, %(worker_name)s, available_at, started_at, 'RUNNING', '', '', '' FROM s
 ), r AS (
     UPDATE engine_workflowrun SET status = 'RUNNING', started_at = coalesce(started_at, now())
-     WHERE id = (SELECT run_id FROM s) AND status = 'QUEUED'
+     WHERE id = (SELECT run_id FROM s) AND coalesce(status, '') = 'QUEUED'
 )
 SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
        wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
@@ -102,7 +106,7 @@ _CLAIM_SQL = _claim_sql("id = %(step)s AND attempt = %(attempt)s")
 _HAND_OFF_SQL = _claim_sql("""id = (
     SELECT child.id FROM engine_steprun child
      WHERE child.run_id = (SELECT run_id FROM engine_steprun WHERE id = %(parent)s)
-       AND child.status = 'QUEUED' AND child.queued_at = now() AND NOT child.gated
+       AND coalesce(child.status, '') = 'QUEUED' AND child.queued_at = now() AND NOT child.gated
        AND child.queue = ANY(%(queues)s)
        AND (SELECT name FROM engine_steprun WHERE id = %(parent)s) = ANY(child.parents)
      ORDER BY child.priority DESC, child.id
@@ -202,7 +206,7 @@ WITH r AS (
 ), s AS (
     UPDATE engine_steprun
        SET status = 'COMPLETED', output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
-     WHERE id = %(step)s AND attempt = %(attempt)s AND status = 'RUNNING' AND run_id = (SELECT id FROM r)
+     WHERE id = %(step)s AND attempt = %(attempt)s AND coalesce(status, '') = 'RUNNING' AND run_id = (SELECT id FROM r)
  RETURNING id, run_id, name, gated
 ), a AS (
     UPDATE engine_attempt SET outcome = 'COMPLETED', finished_at = %(now)s
