@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import time
 from functools import cache
-from typing import Any
 
 import redis
-from celery import signals
 from django.conf import settings
 
 from config.celery import app
@@ -24,13 +22,6 @@ FIRST_KEY = "bench:plain:first"
 LAST_KEY = "bench:plain:last"
 HOP_TASK = "bench.plain.hop"
 HOPS_KEY = "bench:plain:hops"
-
-
-@signals.celeryd_init.connect
-def _worker_transport(conf: Any, **_: Any) -> None:
-    """The broker transport `python -m workers node` gives its worker (settings.WORKER_BROKER_TRANSPORT)."""
-    if settings.WORKER_BROKER_TRANSPORT:
-        conf.broker_transport = settings.WORKER_BROKER_TRANSPORT
 
 
 @cache

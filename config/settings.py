@@ -109,10 +109,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # connection per step costs ~10 ms; so Celery never recycles them (bench/ shows the difference).
 CELERY_DB_REUSE_MAX = 10**9
 
+# Every process but Flower (which reads the broker's kind from this name) talks to Redis through the project's
+# transport: a worker survives a broker restart mid-task, and no process builds a Redis client per command
+# (config/redis_transport.py).
+CELERY_BROKER_TRANSPORT = "config.redis_transport:Transport" if REDIS_URL.startswith("redis://") else None
+
 # --- Worker pools -------------------------------------------------------------------------------------------
-# Worker processes consume through a Redis transport that survives a broker restart mid-task
-# (config/redis_transport.py); other processes keep the stock one, so Flower still recognises the broker URL.
-WORKER_BROKER_TRANSPORT = "config.redis_transport:Transport" if REDIS_URL.startswith("redis://") else None
 WORKER_COUNT = env_int("WORKER_COUNT", 2, minimum=1)
 STANDARD_CONCURRENCY = env_int("STANDARD_CONCURRENCY", 2, minimum=1)
 LONG_RUNNING_WORKER_COUNT = env_int("LONG_RUNNING_WORKER_COUNT", 1, minimum=1)

@@ -81,8 +81,6 @@ def node_main(args: argparse.Namespace) -> int:
     from config.celery import app
     from sfpserver.engine import worker
 
-    if settings.WORKER_BROKER_TRANSPORT:
-        app.conf.broker_transport = settings.WORKER_BROKER_TRANSPORT
     queues = [q for q in args.queues.split(",") if q]
     worker.configure(pool=args.pool, queues=queues, slots=args.concurrency, name=args.name)
     app.worker_main(
@@ -127,6 +125,7 @@ def flower_main(host: str, port: int) -> int:
     _django()
     from config.celery import app
 
+    app.conf.broker_transport = None  # the stock transport, which Flower recognises (settings.py)
     app.start(["flower", f"--port={port}", f"--address={host}"])
     return 0
 

@@ -5,12 +5,18 @@ and the completion are CTEs that cost more to plan (0.3-0.5 ms) than to run (0.1
 server-binding psycopg cursor with `prepare=True` plans each of them once per connection instead. The cursor
 is opened on Django's connection, so these statements join Django's transactions, and psycopg's errors
 reach the caller as Django's (`with_db_retry` and `transaction.atomic` see the types they expect).
+
+Postgres then keeps one generic plan per statement and connection, made for the tables as they were. The
+statements are written so that plan goes by key whatever the statistics said (lifecycle.py, checked by
+tests/engine/test_hot_plans.py). On a fresh install, a plan made while a table was nearly empty scans it
+whole until autovacuum's next ANALYZE or the connection's renewal (DB_CONN_MAX_AGE) plans it again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -27,19 +33,26 @@ def _cursor() -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
         yield cursor
 
 
+@cache
+def _encoded(statement: str) -> bytes:
+    """Each statement text encoded once (psycopg would encode, and then hash, the text on every call)."""
+    return statement.encode()
+
+
 def fetch(statement: str, params: Params) -> Rows:
-    """Run one prepared statement; its rows (none for a statement that returns none)."""
+    """Run one prepared statement that returns rows; its rows."""
     with _cursor() as cursor:
-        cursor.execute(statement, params, prepare=True)
-        return cursor.fetchall() if cursor.description else []
+        cursor.execute(_encoded(statement), params, prepare=True)
+        return cursor.fetchall()
 
 
 def fetch_pipelined(*statements: tuple[str, Params]) -> list[Rows]:
-    """Run statements one after the other in one round trip (psycopg's pipeline mode; a transaction that has
-    not begun yet sends its BEGIN in the same round trip). Each sees what the ones before it changed."""
+    """Run statements that return rows one after the other in one round trip (psycopg's pipeline mode). Each
+    sees what the ones before it changed. Outside a transaction they form one, committed by that round trip;
+    in one (transaction.atomic), its BEGIN goes in the same round trip."""
     with _cursor() as first:
         cursors = [first, *(psycopg.Cursor(connection.connection) for _ in statements[1:])]
         with connection.connection.pipeline():
             for cursor, (statement, params) in zip(cursors, statements, strict=True):
-                cursor.execute(statement, params, prepare=True)
-        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+                cursor.execute(_encoded(statement), params, prepare=True)
+        return [cursor.fetchall() for cursor in cursors]
