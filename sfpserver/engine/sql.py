@@ -14,13 +14,15 @@ whole until autovacuum's next ANALYZE or the connection's renewal (DB_CONN_MAX_A
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import psycopg
 from django.db import connection
+from django.db.models import JSONField, Model
+from psycopg.types.json import Jsonb
 
 Params = Mapping[str, Any]
 Rows = list[tuple[Any, ...]]
@@ -56,3 +58,26 @@ def fetch_pipelined(*statements: tuple[str, Params]) -> list[Rows]:
             for cursor, (statement, params) in zip(cursors, statements, strict=True):
                 cursor.execute(_encoded(statement), params, prepare=True)
         return [cursor.fetchall() for cursor in cursors]
+
+
+def copy_rows(model: type[Model], objects: Sequence[Model]) -> None:
+    """Insert model instances, which carry their primary keys, with COPY: what bulk_create does, without building
+    and parsing one statement with a placeholder per value (a fraction of the time for a run_many of thousands).
+    Defaults are the instances' own (set when they were built); auto_now(_add) fields are stamped here."""
+    if not objects:
+        return
+    fields = [field for field in model._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    stamped = [field for field in fields if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)]
+    for obj in objects:
+        for field in stamped:
+            field.pre_save(obj, add=True)
+    json_fields = {index for index, field in enumerate(fields) if isinstance(field, JSONField)}
+    statement = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
+    with _cursor() as cursor, cursor.copy(statement.encode()) as copy:
+        for obj in objects:
+            row = [getattr(obj, field.attname) for field in fields]
+            for index in json_fields:
+                if row[index] is not None:
+                    row[index] = Jsonb(row[index])
+            copy.write_row(row)

@@ -15,7 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, registry, signals
+from sfpserver.engine import gates, registry, signals, sql
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
@@ -47,8 +47,8 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
         gate_keys: set[str] = set()
         try:
             with transaction.atomic():
-                WorkflowRun.objects.bulk_create([p.run for p in new])
-                StepRun.objects.bulk_create([step for p in new for step in p.steps])
+                sql.copy_rows(WorkflowRun, [p.run for p in new])
+                sql.copy_rows(StepRun, [step for p in new for step in p.steps])
                 gate_keys = _create_slots(new)
         except IntegrityError:
             # A concurrent spawn of the same child won the race: resolve every request again.

@@ -1,0 +1,64 @@
+"""What a trigger writes (with COPY, sfpserver/engine/sql.py: copy_rows) reads back as the models say: JSON as
+JSON, arrays as arrays, defaults and timestamps filled in. On a queue nobody serves, so nothing runs."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+from django.db import IntegrityError
+
+from sfpserver.engine import lifecycle
+from sfpserver.engine.definitions import StepDef, WorkflowDef
+from sfpserver.engine.models import StepRun, StepStatus, WorkflowRun
+from sfpserver.engine.trigger import TriggerRequest, trigger, trigger_many
+
+QUEUE = "trigger-rows-unserved"
+pytestmark = pytest.mark.usefixtures("db_access")
+
+
+def definition() -> WorkflowDef:
+    return WorkflowDef(
+        f"rows-{uuid4().hex[:8]}",
+        steps=(
+            StepDef("build", "t:echo", queue=QUEUE, args={"credentials_from_input": ["org"]}),
+            StepDef("deploy", "t:echo", parents=("build",), queue=QUEUE, retries=2),
+        ),
+    )
+
+
+def test_a_triggered_run_and_its_steps_read_back_as_written() -> None:
+    payload = {"org": "dev-hub", "packages": ["core", {"name": "ui", "version": "1.2"}], "dry": None}
+    run_id = trigger(definition(), payload, metadata={"team": "release"}, priority=3)
+
+    assert WorkflowRun.objects.filter(id=run_id, input__packages__1__name="ui").exists()  # jsonb, not a string
+    run = WorkflowRun.objects.get(id=run_id)
+    assert (run.input, run.additional_metadata, run.priority) == (payload, {"team": "release"}, 3)
+    assert (run.status, run.output, run.error, run.created_at is not None) == ("QUEUED", None, "", True)
+
+    steps = {s.name: s for s in StepRun.objects.filter(run_id=run_id)}
+    build, deploy = steps["build"], steps["deploy"]
+    assert StepRun.objects.filter(id=deploy.id, parents__contains=["build"]).exists()  # an array column
+    assert (build.parents, build.pending_parents, build.status, build.attempt) == ([], 0, StepStatus.QUEUED, 0)
+    assert (deploy.parents, deploy.pending_parents, deploy.status, deploy.retries) == (
+        ["build"],
+        1,
+        StepStatus.PENDING,
+        2,
+    )
+    assert build.args == {"credentials_from_input": ["org"], "credentials": ["dev-hub"]}
+    assert (build.gates, build.gated) == ({}, False)
+    assert build.queued_at is not None and deploy.queued_at is None and build.created_at is not None
+    lifecycle.cancel_run(run_id)
+
+
+def test_a_second_spawn_of_the_same_child_key_returns_the_first_run() -> None:
+    parent = trigger(definition())
+    parent_step = StepRun.objects.get(run_id=parent, name="build")
+    child = TriggerRequest(definition(), parent_step_id=parent_step.id, child_key="only-once")
+    first = trigger_many([child])[0]
+    assert trigger_many([child])[0] == first
+    with pytest.raises(IntegrityError):  # the constraint the dedupe relies on holds for COPY too
+        WorkflowRun.objects.create(workflow_name="x", parent_step_id=parent_step.id, child_key="only-once")
+    for run_id in (parent, first):
+        lifecycle.cancel_run(run_id)
