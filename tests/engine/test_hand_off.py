@@ -111,7 +111,7 @@ def test_the_completing_worker_claims_one_released_child_on_its_queue_and_the_br
 
     run = WorkflowRun.objects.get(id=run_id)
     assert run.status == "COMPLETED"
-    assert run.output["d"] == {"z": 3} and set(run.output) == {"a", "b", "c", "d", "e"}
+    assert run.output is not None and run.output["d"] == {"z": 3} and set(run.output) == {"a", "b", "c", "d", "e"}
     assert messages(broker, HERE) == 1  # nothing more was published for the handed steps
 
 
