@@ -13,6 +13,7 @@ from django.test import Client
 
 from sfpserver.accounts import tokens
 from sfpserver.live import consumers
+from sfpserver.live.viewers import Viewer
 from tests.api.conftest import Personas
 from tests.live import helpers
 from tests.live.helpers import Feed, in_thread, run_status, steps_of
@@ -116,14 +117,24 @@ def test_an_application_sees_only_its_own_runs_on_the_all_runs_feed(live_persona
         await in_thread(lambda: helpers.complete(theirs, "checkout"))()
         await in_thread(helpers.flush)()
 
-        assert _runs_in(await feeds[app.name].drain()) == {str(mine)}
-        assert _runs_in(await feeds[outsider.name].drain()) == {str(theirs)}
-        assert _runs_in(await feeds[member.name].drain()) >= {str(mine), str(theirs)}
+        # Each feed carries the runs changed since its snapshot that its viewer may see, and no other: the
+        # publisher may also still be sending changes made just before (`before`, earlier tests' runs).
+        seen = {name: _runs_in(await feed.drain()) for name, feed in feeds.items()}
+        assert str(mine) in seen[app.name] and str(theirs) not in seen[app.name]
+        assert str(theirs) in seen[outsider.name] and str(mine) not in seen[outsider.name]
+        assert seen[member.name] >= {str(mine), str(theirs)}
+        for persona in (app, outsider):
+            assert await in_thread(_not_visible)(persona.name, persona.token, seen[persona.name]) == []
         assert "event" in [m["type"] for m in feeds[app.name].received]  # its progress, on the all-runs feed
         for feed in feeds.values():
             await feed.close()
 
     async_to_sync(scenario)()
+
+
+def _not_visible(name: str, token: Any, runs: set[str]) -> list[str]:
+    viewer = Viewer(name, token)
+    return [run for run in runs if not viewer.can_see(run)]
 
 
 def _runs_in(messages: list[dict[str, Any]]) -> set[str]:
