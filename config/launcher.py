@@ -100,15 +100,18 @@ def _run_demo(stopping: object) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     from sfpserver.engine.models import StepRun, WorkflowRun
+    from sfpserver.engine.registry import get_workflow
     from sfpserver.engine.trigger import trigger
     from tasks.demo import WORKFLOW
 
     run_id = trigger(WORKFLOW, {"repository": "demo"})
     print(f"demo: started {WORKFLOW} run {run_id}", flush=True)
     seen: dict[str, str] = {}
+    order = {step.name: index for index, step in enumerate(get_workflow(WORKFLOW).steps)}  # as the DAG reads
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not stopping():  # type: ignore[operator]
-        for name, status, attempt in StepRun.objects.filter(run_id=run_id).values_list("name", "status", "attempt"):
+        rows = StepRun.objects.filter(run_id=run_id).values_list("name", "status", "attempt")
+        for name, status, attempt in sorted(rows, key=lambda row: order.get(row[0], len(order))):
             state = f"{status} (attempt {attempt + 1})"
             if seen.get(name) != state:
                 seen[name] = state
