@@ -503,11 +503,19 @@ def _settle_sql(run: str) -> str:
     """Settle run `run` (an SQL expression) when no step of it can still run, by Hatchet's rules (§1.23): FAILED if
     a step failed, else CANCELLED if one was cancelled, else COMPLETED; an on-failure step still waiting is
     skipped; the output holds every completed step's output by name. Returns (settled, the run has gated steps).
+
+    Most calls find a step still open, and stop at the first one: a completion in a fan-out of n steps reads one
+    row, not n (the run's steps are read whole only to settle it).
     """
     return f"""
-WITH st AS (
+WITH open AS (
+    SELECT 1 FROM engine_steprun
+     WHERE run_id = {run} AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
+       AND NOT (kind = 'ON_FAILURE' AND status = 'PENDING')
+     LIMIT 1
+), st AS (
     SELECT id, name, status, error, output, gated, kind = 'ON_FAILURE' AND status = 'PENDING' AS unneeded
-      FROM engine_steprun WHERE run_id = {run}
+      FROM engine_steprun WHERE run_id = {run} AND NOT EXISTS (SELECT 1 FROM open)
 ), ending AS (
     SELECT CASE WHEN bool_or(status = 'FAILED') THEN 'FAILED'
                 WHEN bool_or(status = 'CANCELLED') THEN 'CANCELLED' ELSE 'COMPLETED' END AS status,
