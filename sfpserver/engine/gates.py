@@ -180,7 +180,11 @@ def release_ready(run_ids: Iterable[UUID]) -> int:
     ready: list[Dispatch] = []
     with transaction.atomic():
         waiting = StepRun.objects.select_for_update(skip_locked=True).filter(
-            run_id__in=list(run_ids), status=StepStatus.QUEUED, gated=True, available_at__isnull=True
+            run_id__in=list(run_ids),
+            status=StepStatus.QUEUED,
+            gated=True,
+            available_at__isnull=True,
+            backoff_until__isnull=True,
         )
         for step in waiting:
             if _slots_held(step) and _take_rate_limits(step):
@@ -226,13 +230,27 @@ def _bucket(limit: Mapping[str, Any]) -> RateLimitBucket | None:
     return bucket
 
 
+def _retries_due() -> tuple[set[str], set[UUID]]:
+    """Gated retries whose backoff is over join their gates' queues (as Hatchet re-queues a retry when due)."""
+    with transaction.atomic():
+        due = list(
+            StepRun.objects.select_for_update(skip_locked=True).filter(
+                status=StepStatus.QUEUED, gated=True, backoff_until__lte=timezone.now()
+            )[:500]
+        )
+        StepRun.objects.filter(id__in=[step.id for step in due]).update(backoff_until=None)
+        keys = add_step_slots(due, is_retry=True)
+    return keys, {step.run_id for step in due}
+
+
 def tick() -> None:
     """The scheduler's safety net: admit every key with waiting slots and release what is ready."""
+    retried_keys, retried_runs = _retries_due()
     keys = set(ConcurrencySlot.objects.filter(state=SlotState.WAITING).values_list("key", flat=True))
     runs = set(
         StepRun.objects.filter(status=StepStatus.QUEUED, gated=True, available_at__isnull=True).values_list(
             "run_id", flat=True
         )[:500]
     )
-    admit(keys, runs)
+    admit(keys | retried_keys, runs | retried_runs)
     RateLimitUse.objects.filter(at__lt=timezone.now() - timedelta(days=366)).delete()

@@ -339,7 +339,11 @@ def _requeue(step: StepRun, *, delay: float, app_retry: bool, error: ErrorInfo |
     if error is not None:
         step.error, step.error_type = error.message, error.type
     step.save()
-    if step.gated:
+    if step.gated and delay > 0:  # it joins its gates' queues once the backoff is over (gates.tick)
+        due = step.available_at
+        StepRun.objects.filter(id=step.id).update(available_at=None, dispatched_at=None, backoff_until=due)
+        gates.admit_after_commit(gates.release_step(step.id), [step.run_id])
+    elif step.gated:
         gates.release_step(step.id)
         _hold_for_gates(StepRun.objects.filter(id=step.id), step.run_id, is_retry=True)
     elif delay == 0:
@@ -624,7 +628,7 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         step.status = StepStatus.QUEUED if queue_now else StepStatus.PENDING
         step.output, step.error, step.error_type = None, "", ""
         step.worker = None
-        step.started_at = step.timeout_at = step.finished_at = None
+        step.started_at = step.timeout_at = step.finished_at = step.backoff_until = None
         step.queued_at = step.available_at = step.dispatched_at = now if queue_now else None
         step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
         step.save()

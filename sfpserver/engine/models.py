@@ -158,6 +158,7 @@ class StepRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     timeout_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    backoff_until = models.DateTimeField(null=True, blank=True)  # a gated retry joins its gates after this
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="uniq_step_name_per_run")]

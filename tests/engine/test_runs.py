@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from uuid import uuid4
 
 import pytest
 
 from sfpserver.engine import lifecycle
-from sfpserver.engine.models import Attempt, AttemptOutcome, StepStatus, WorkflowRun
+from sfpserver.engine.models import Attempt, AttemptOutcome, ConcurrencySlot, StepStatus, WorkflowRun
 from sfpserver.engine.trigger import trigger
 from tests.conftest import Processes, wait_until
 from tests.engine.helpers import attempts, executions, steps, wait_for_run
@@ -65,6 +66,16 @@ def test_backoff_waits_factor_to_the_power_of_the_retry_capped_at_the_maximum() 
     second_gap = (tries[2].started_at - tries[1].finished_at).total_seconds()
     assert first_gap >= 2.0  # 2 ** 1
     assert second_gap >= 3.0  # min(3, 2 ** 2)
+
+
+def test_a_retry_under_a_concurrency_limit_waits_out_its_backoff_too() -> None:
+    run_id = trigger("t.gated_backoff", {"fail_times": 1, "group": f"g-{uuid4().hex[:8]}"})
+    run = wait_for_run(run_id)
+    assert run.status == "COMPLETED"
+    tries = list(Attempt.objects.filter(step__run_id=run_id).order_by("number"))
+    assert [t.outcome for t in tries] == [AttemptOutcome.FAILED, AttemptOutcome.COMPLETED]
+    assert (tries[1].started_at - tries[0].finished_at).total_seconds() >= 2.0  # 2 ** 1, then the gate
+    assert not ConcurrencySlot.objects.filter(run_id=run_id).exists()  # every slot given back
 
 
 def test_a_non_retryable_error_fails_at_once_with_its_context() -> None:

@@ -93,6 +93,8 @@ wf("t.chain10", *(step(f"s{i}", "echo", *([f"s{i - 1}"] if i else [])) for i in 
 wf("t.retry", step("first", "echo"), step("flaky", "flaky", "first", retries=3), step("last", "echo", "flaky"))
 wf("t.backoff", step("flaky", "flaky", retries=2, backoff_factor=2.0, backoff_max_seconds=3))
 wf("t.no_retry", step("refuse", "refuse", retries=3))
+ONE_PER_GROUP = ({"expression": "input.group", "max_runs": 1, "strategy": "GROUP_ROUND_ROBIN"},)
+wf("t.gated_backoff", step("flaky", "flaky", retries=1, backoff_factor=2.0, concurrency=ONE_PER_GROUP))
 wf(
     "t.failure",
     step("root", "echo"),
