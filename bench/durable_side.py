@@ -113,7 +113,7 @@ def throughput(options: Options, node: Node, pgdata: Path | None) -> tuple[Throu
         time.sleep(options.settle)
         before, window = counter.read(), time.monotonic()
         cpu_before = cpu.Snapshot.take(node.proc.pid, postmaster)
-        result, own = _drain(options.runs)
+        result, own = drain(options.runs)
         _wait_for_quiet(counter)  # the CPU figures include what the runs set off after their commits
         result.cpu = cpu_before.per_item_ms(cpu.Snapshot.take(node.proc.pid, postmaster), options.runs)
         time.sleep(options.settle)
@@ -138,7 +138,7 @@ def _wait_for_quiet(counter: CommitCounter, limit: float = 120.0) -> None:
         last = now
 
 
-def _drain(count: int) -> tuple[Throughput, int]:
+def drain(count: int) -> tuple[Throughput, int]:
     """Returns the figures and how many queries the bench itself made meanwhile (each one a commit)."""
     started = timezone.now()
     trigger_many([TriggerRequest(workflows.SINGLE) for _ in range(count)])

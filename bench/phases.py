@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench import durable_side, facade, history, plain_side, report, workflows
 from bench.procs import durable_node
-from bench.results import progress
+from bench.results import Throughput, progress
 from bench.run import Options
 
 WARM_UP_RUNS = 20
@@ -23,6 +23,18 @@ def _handoffs_through_broker(options: Options, env: dict[str, str]) -> durable_s
         return durable_side.chain_handoffs(options.chains)
     finally:
         node.stop()
+
+
+def _more_rounds(options: Options, env: dict[str, str]) -> list[tuple[Throughput, Throughput]]:
+    """Plain and durable throughput again, one after the other, while the durable node stays up: on a shared
+    machine a pair measured close together is compared, and the median round is the figure."""
+    rounds = []
+    for number in range(2, options.rounds + 1):
+        progress(f"throughput round {number} of {options.rounds}: plain Celery, then the durable engine")
+        plain, _ = plain_side.measure(options, env, chains=0)
+        durable, _ = durable_side.drain(options.runs)
+        rounds.append((plain, durable))
+    return rounds
 
 
 def run_all(options: Options, pgdata: Path | None) -> None:
@@ -44,12 +56,14 @@ def run_all(options: Options, pgdata: Path | None) -> None:
         handoffs = durable_side.chain_handoffs(options.chains)
         progress(f"durable throughput: {options.runs} one-step runs (and {options.settle:.0f}s waits for pg stats)")
         durable, commits = durable_side.throughput(options, node, pgdata)
+        rounds = [(plain, durable), *_more_rounds(options, env)]
         progress(f"facade overhead: {options.runs // 2} one-step runs through the engine, then through the SDK")
         facade_figures = facade.measure(options.runs // 2)
     finally:
         node.stop()
     brokered = _handoffs_through_broker(options, env)
     report.durable(durable, plain)
+    report.rounds(rounds)
     report.latency(starts, handoffs, brokered, hops, options)
     report.commits(commits)
     facade.report(*facade_figures)

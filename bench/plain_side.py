@@ -16,7 +16,7 @@ from bench.results import Throughput, drain_timeout
 from bench.run import Options
 
 
-def measure(options: Options, env: dict[str, str]) -> tuple[Throughput, list[float]]:
+def measure(options: Options, env: dict[str, str], chains: int | None = None) -> tuple[Throughput, list[float]]:
     """N messages published (timed) to a running worker node, timed until the last task finished: end to end
     from the first publish, and the drain from the first task's start (each task records itself in Redis)."""
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -35,7 +35,7 @@ def measure(options: Options, env: dict[str, str]) -> tuple[Throughput, list[flo
             what="the plain Celery worker to drain its queue",
         )
         cpu_used = cpu.process_seconds(node.proc.pid) - cpu_started
-        hops = _hops(client, options.chains)
+        hops = _hops(client, options.chains if chains is None else chains)
     finally:
         node.stop()
     first, last = float(client.get(plain.FIRST_KEY) or 0), float(client.get(plain.LAST_KEY) or 0)

@@ -23,6 +23,7 @@ class Options:
     triggers: int
     chains: int
     settle: float
+    rounds: int = 3
 
 
 def parse(argv: list[str] | None) -> Options:
@@ -31,9 +32,12 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--concurrency", type=int, default=2, help="worker threads of each node (default 2)")
     parser.add_argument("--triggers", type=int, default=200, help="sequential triggers for trigger-to-start latency")
     parser.add_argument("--chains", type=int, default=20, help="10-step chains for hand-off latency")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds, plain then durable (default 3)")
     parser.add_argument("--settle", type=float, default=STATS_SETTLE_SECONDS, help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
-    return Options(ns.runs, ns.concurrency, ns.triggers, ns.chains, ns.settle)
+    if ns.rounds < 1:
+        parser.error("--rounds: must be at least 1")
+    return Options(ns.runs, ns.concurrency, ns.triggers, ns.chains, ns.settle, ns.rounds)
 
 
 def main(argv: list[str] | None = None) -> int:
