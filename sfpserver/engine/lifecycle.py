@@ -66,6 +66,7 @@ class Claimed:
     parent_step_id: UUID | None
     parent_outputs: dict[str, Any]
     run_gated: bool = True  # some step of the run waits for concurrency or rate-limit gates (gates.py)
+    run_steps: int = 0  # how many steps the run has (0: unknown)
 
 
 # The engine's hot statements are prepared, and Postgres may keep one generic plan for them per connection (see
@@ -94,8 +95,10 @@ SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout
        wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
        (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
           FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents)),
-       EXISTS (SELECT 1 FROM engine_steprun g WHERE g.run_id = s.run_id AND g.gated)
+       shape.gated, shape.steps
   FROM s JOIN engine_workflowrun wr ON wr.id = s.run_id
+ CROSS JOIN LATERAL (SELECT coalesce(bool_or(g.gated), false) AS gated, count(*) AS steps
+                       FROM engine_steprun g WHERE g.run_id = s.run_id) shape
 """
 
 
@@ -157,6 +160,7 @@ def _claimed(row: tuple[Any, ...]) -> Claimed:
         parent_step_id=row[12],
         parent_outputs=_json(row[13]) or {},
         run_gated=row[14],
+        run_steps=row[15],
     )
 
 
@@ -228,6 +232,31 @@ SELECT s.run_id, s.id, s.gated, c.id, c.attempt, c.queue, c.status, c.gated, c.p
 """
 
 
+# A run of one step (a standalone task, the commonest run): no other step can settle it, so its completion settles
+# it in the same statement. The run is locked first, as in every transition of a run.
+_COMPLETE_ALONE_SQL = """
+WITH r AS (
+    SELECT id FROM engine_workflowrun
+     WHERE id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
+       FOR UPDATE
+), s AS (
+    UPDATE engine_steprun
+       SET status = 'COMPLETED', output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
+     WHERE id = %(step)s AND attempt = %(attempt)s AND coalesce(status, '') = 'RUNNING' AND run_id = (SELECT id FROM r)
+ RETURNING id, run_id, name, output
+), a AS (
+    UPDATE engine_attempt SET outcome = 'COMPLETED', finished_at = %(now)s
+     WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
+), settled AS (
+    UPDATE engine_workflowrun
+       SET status = 'COMPLETED', error = '', finished_at = %(now)s,
+           output = (SELECT jsonb_build_object(name, output) FROM s)
+     WHERE id = (SELECT run_id FROM s) AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
+)
+SELECT run_id, id FROM s
+"""
+
+
 @dataclass(frozen=True)
 class Completion:
     """A recorded output. `next`: the released child this worker claimed in the same transaction, if any."""
@@ -236,7 +265,13 @@ class Completion:
 
 
 def complete(
-    step_id: UUID | str, attempt: int, output: Any, *, claimant: Claimant | None = None, run_gated: bool = True
+    step_id: UUID | str,
+    attempt: int,
+    output: Any,
+    *,
+    claimant: Claimant | None = None,
+    run_gated: bool = True,
+    run_steps: int = 0,
 ) -> Completion | None:
     """Record the output of a running attempt and release the steps waiting on it. None if fenced.
 
@@ -248,9 +283,12 @@ def complete(
 
     The statements go in one round trip. When no step of the run is gated (`run_gated`, known at claim), they
     are the whole transaction and that round trip commits it. Otherwise what gates.py must do for released
-    children and slots happens in the same transaction, which then commits in a second round trip.
+    children and slots happens in the same transaction, which then commits in a second round trip. A run of one
+    step that is not gated (`run_steps`, `run_gated`: known at claim) is completed and settled by one statement.
     """
     params = {"step": str(step_id), "attempt": attempt, "output": _jsonb(output), "now": timezone.now()}
+    if run_steps == 1 and not run_gated:  # a run of one step: one statement completes and settles it
+        return _complete_alone(params)
     statements = [(_COMPLETE_SQL, params), (_SETTLE_STEP_RUN_SQL, params)]
     if claimant is not None and claimant.hand_off_queues:
         hand_off = {"parent": str(step_id), "queues": list(claimant.hand_off_queues), **claimant.params()}
@@ -270,6 +308,16 @@ def complete(
     if following is not None:
         signals.after_commit_step_changed(run_id, following.step_id, StepStatus.RUNNING)
     return Completion(following)
+
+
+def _complete_alone(params: dict[str, Any]) -> Completion | None:
+    rows = sql.fetch(_COMPLETE_ALONE_SQL, params)
+    if not rows:
+        return None
+    run_id, step = rows[0]
+    signals.after_commit_step_changed(run_id, step, StepStatus.COMPLETED)
+    signals.after_commit_run_changed(run_id)
+    return Completion()
 
 
 def _jsonb(value: Any) -> str | None:

@@ -270,7 +270,12 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
     claimant = worker if _may_release(inv.claimed) else Claimant(worker.id, worker.name)
     completion = with_db_retry(
         lambda: lifecycle.complete(
-            inv.step_id, inv.attempt, payload, claimant=claimant, run_gated=inv.claimed.run_gated
+            inv.step_id,
+            inv.attempt,
+            payload,
+            claimant=claimant,
+            run_gated=inv.claimed.run_gated,
+            run_steps=inv.claimed.run_steps,
         ),
         "record an output",
     )

@@ -35,6 +35,7 @@ HOT_STATEMENTS = {
     "claim": lifecycle._CLAIM_SQL,
     "hand-off": lifecycle._HAND_OFF_SQL,
     "complete": lifecycle._COMPLETE_SQL,
+    "complete a one-step run": lifecycle._COMPLETE_ALONE_SQL,
     "settle after a completion": lifecycle._SETTLE_STEP_RUN_SQL,
     "settle a run": lifecycle._SETTLE_RUN_SQL,
 }
