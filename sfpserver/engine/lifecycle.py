@@ -66,7 +66,7 @@ class Claimed:
     parent_step_id: UUID | None
     parent_outputs: dict[str, Any]
     run_gated: bool = True  # some step of the run waits for concurrency or rate-limit gates (gates.py)
-    run_steps: int = 0  # how many steps the run has (0: unknown)
+    run_steps: int = 0  # how many steps the run has, counted up to 2 (0: unknown)
 
 
 # The engine's hot statements are prepared, and Postgres may keep one generic plan for them per connection (see
@@ -95,10 +95,8 @@ SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout
        wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
        (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
           FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents)),
-       shape.gated, shape.steps
+       wr.gated, (SELECT count(*) FROM (SELECT 1 FROM engine_steprun g WHERE g.run_id = s.run_id LIMIT 2) one_or_more)
   FROM s JOIN engine_workflowrun wr ON wr.id = s.run_id
- CROSS JOIN LATERAL (SELECT coalesce(bool_or(g.gated), false) AS gated, count(*) AS steps
-                       FROM engine_steprun g WHERE g.run_id = s.run_id) shape
 """
 
 
@@ -202,7 +200,9 @@ def _end_attempt(step: StepRun, outcome: str, error: ErrorInfo | None = None) ->
     Attempt.objects.filter(step_id=step.id, number=step.attempt).update(**fields)
 
 
-_COMPLETE_SQL = """
+# Every completion: lock the run (every transition of a run locks it first), fence and complete the step, end
+# its attempt. The statements below add what follows from it.
+_COMPLETE_STEP_CTES = """
 WITH r AS (
     SELECT id FROM engine_workflowrun
      WHERE id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
@@ -211,11 +211,16 @@ WITH r AS (
     UPDATE engine_steprun
        SET status = 'COMPLETED', output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
      WHERE id = %(step)s AND attempt = %(attempt)s AND coalesce(status, '') = 'RUNNING' AND run_id = (SELECT id FROM r)
- RETURNING id, run_id, name, gated
+ RETURNING id, run_id, name, gated, output
 ), a AS (
     UPDATE engine_attempt SET outcome = 'COMPLETED', finished_at = %(now)s
      WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
-), c AS (
+)"""
+
+# ... and count down the join of each child, releasing those it completes (the Postgres-backed chord).
+_COMPLETE_SQL = (
+    _COMPLETE_STEP_CTES
+    + """, c AS (
     UPDATE engine_steprun
        SET pending_parents = pending_parents - 1,
            status = CASE WHEN pending_parents = 1 THEN 'QUEUED' ELSE status END,
@@ -230,24 +235,12 @@ WITH r AS (
 )
 SELECT s.run_id, s.id, s.gated, c.id, c.attempt, c.queue, c.status, c.gated, c.priority FROM s LEFT JOIN c ON true
 """
+)
 
-
-# A run of one step (a standalone task, the commonest run): no other step can settle it, so its completion settles
-# it in the same statement. The run is locked first, as in every transition of a run.
-_COMPLETE_ALONE_SQL = """
-WITH r AS (
-    SELECT id FROM engine_workflowrun
-     WHERE id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
-       FOR UPDATE
-), s AS (
-    UPDATE engine_steprun
-       SET status = 'COMPLETED', output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
-     WHERE id = %(step)s AND attempt = %(attempt)s AND coalesce(status, '') = 'RUNNING' AND run_id = (SELECT id FROM r)
- RETURNING id, run_id, name, output
-), a AS (
-    UPDATE engine_attempt SET outcome = 'COMPLETED', finished_at = %(now)s
-     WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
-), settled AS (
+# ... or, for a run of one step (a standalone task, the commonest run), which no other step can settle: settle it.
+_COMPLETE_ALONE_SQL = (
+    _COMPLETE_STEP_CTES
+    + """, settled AS (
     UPDATE engine_workflowrun
        SET status = 'COMPLETED', error = '', finished_at = %(now)s,
            output = (SELECT jsonb_build_object(name, output) FROM s)
@@ -255,6 +248,7 @@ WITH r AS (
 )
 SELECT run_id, id FROM s
 """
+)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ class WorkflowRun(models.Model):
     )
     child_index = models.IntegerField(null=True, blank=True)
     child_key = models.CharField(max_length=200, null=True, blank=True)
+    gated = models.BooleanField(default=False)  # some step waits for concurrency or rate-limit gates (gates.py)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

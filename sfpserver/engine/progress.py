@@ -17,7 +17,7 @@ def run_progress(run: WorkflowRun) -> int:
     )
     if not steps:
         return 0
-    reported = _latest_percent(run.id)
+    reported = latest_percents([run.id])
     done = 0.0
     for step in steps:
         if step["status"] == StepStatus.COMPLETED:
@@ -28,17 +28,18 @@ def run_progress(run: WorkflowRun) -> int:
     return min(100, max(0, math.floor(100 * done / len(steps))))
 
 
-def _latest_percent(run_id: UUID) -> dict[UUID, tuple[int | None, float]]:
+def latest_percents(run_ids: list[UUID] | list[str]) -> dict[UUID, tuple[int | None, float]]:
+    """Each step's latest reported progress in these runs: step id -> (the attempt that reported it, percent)."""
     latest = (
-        RunEvent.objects.filter(run_id=run_id, kind=EventKind.PROGRESS, step_id__isnull=False)
+        RunEvent.objects.filter(run_id__in=run_ids, kind=EventKind.PROGRESS, step_id__isnull=False)
         .order_by("step_id", "-id")
         .distinct("step_id")
         .values_list("step_id", "attempt", "data")
     )
-    return {step_id: (attempt, _percent(data)) for step_id, attempt, data in latest}
+    return {step_id: (attempt, percent_of(data)) for step_id, attempt, data in latest}
 
 
-def _percent(data: Any) -> float:
+def percent_of(data: Any) -> float:
     value = data.get("percent") if isinstance(data, dict) else None
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         return 0.0

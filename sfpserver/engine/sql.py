@@ -66,7 +66,7 @@ def copy_rows(model: type[Model], objects: Sequence[Model]) -> None:
     Defaults are the instances' own (set when they were built); auto_now(_add) fields are stamped here."""
     if not objects:
         return
-    fields = [field for field in model._meta.concrete_fields]
+    fields = list(model._meta.concrete_fields)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     stamped = [field for field in fields if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)]
     for obj in objects:

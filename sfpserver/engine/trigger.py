@@ -100,7 +100,9 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     )
     variables = {"input": run_input or {}, "additional_metadata": metadata}
     run_keys = gates.evaluate_keys(definition.name, definition.concurrency, variables)
-    return _Prepared(run, _steps(definition, run, run_keys, variables))
+    steps = _steps(definition, run, run_keys, variables)
+    run.gated = any(step.gated for step in steps)
+    return _Prepared(run, steps)
 
 
 def _validated_input(definition: WorkflowDef, value: Any) -> Any:

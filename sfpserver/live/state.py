@@ -13,7 +13,8 @@ from uuid import UUID
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from sfpserver.engine.models import Attempt, EventKind, RunEvent, RunStatus, StepKind, StepRun, StepStatus, WorkflowRun
+from sfpserver.engine.models import Attempt, RunEvent, RunStatus, StepKind, StepRun, StepStatus, WorkflowRun
+from sfpserver.engine.progress import latest_percents
 
 TRACEBACK_TAIL = 2000  # characters of an attempt's traceback shown live; the API has the whole text
 
@@ -80,7 +81,7 @@ def run_state(run_id: UUID | str, *, with_attempts: bool = True) -> dict[str, An
 
 def _steps_by_run(run_ids: list[str], *, with_attempts: bool) -> dict[str, list[dict[str, Any]]]:
     rows = list(StepRun.objects.filter(run_id__in=run_ids).order_by("created_at", "name").values(*_STEP_FIELDS))
-    percents = _latest_percents(run_ids)
+    percents = latest_percents(run_ids)
     attempts = _attempts([row["id"] for row in rows]) if with_attempts else {}
     by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -100,23 +101,6 @@ def _attempts(step_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
         row["worker"] = row.pop("worker_name")
         by_step[row.pop("step_id")].append(row)
     return by_step
-
-
-def _latest_percents(run_ids: list[str]) -> dict[UUID, tuple[int | None, float]]:
-    latest = (
-        RunEvent.objects.filter(run_id__in=run_ids, kind=EventKind.PROGRESS, step_id__isnull=False)
-        .order_by("step_id", "-id")
-        .distinct("step_id")
-        .values_list("step_id", "attempt", "data")
-    )
-    return {step_id: (attempt, percent_of(data)) for step_id, attempt, data in latest}
-
-
-def percent_of(data: Any) -> float:
-    value = data.get("percent") if isinstance(data, dict) else None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        return 0.0
-    return float(min(100.0, max(0.0, value)))
 
 
 def progress(status: str, steps: list[dict[str, Any]]) -> int:

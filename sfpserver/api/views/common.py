@@ -1,12 +1,14 @@
-"""What every API view shares: the caller's token, finding what it may see, pagination."""
+"""What every API view shares: the caller's token, validated input, finding what it may see, pagination."""
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
 from uuid import UUID
 
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
+from rest_framework.serializers import Serializer
 
 from sfpserver.accounts.models import ApiToken
 from sfpserver.engine.models import WorkflowRun
@@ -20,6 +22,16 @@ class Pages(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+S = TypeVar("S", bound=Serializer)
+
+
+def validated(serializer: type[S], data: Any) -> S:
+    """`data` (a body or query parameters) checked by `serializer`; a 400 naming each bad field otherwise."""
+    checked = serializer(data=data)
+    checked.is_valid(raise_exception=True)
+    return checked
 
 
 def caller(request: Request) -> ApiToken:

@@ -19,7 +19,7 @@ from sfpserver.api.serializers.credentials import (
     LeaseRequest,
     LeaseResponse,
 )
-from sfpserver.api.views.common import caller
+from sfpserver.api.views.common import caller, validated
 from sfpserver.engine.exceptions import InvalidStateError
 from sfpserver.vault import services
 from sfpserver.vault.exceptions import CredentialMissing, InvalidCredential
@@ -60,9 +60,7 @@ class CredentialListView(APIView):
         summary="Store a new credential (409 if the name is taken: PUT replaces)",
     )
     def post(self, request: Request) -> Response:
-        body = CredentialCreateRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(CredentialCreateRequest, request.data).validated_data
         if services.exists(data["name"]):
             raise InvalidStateError(
                 f"credential {data['name']!r} already exists; PUT /sfp/api/credentials/{data['name']} replaces it"
@@ -92,9 +90,7 @@ class CredentialDetailView(APIView):
         summary="Replace a credential's value (a rotation)",
     )
     def put(self, request: Request, name: str) -> Response:
-        body = CredentialReplaceRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(CredentialReplaceRequest, request.data).validated_data
         if not services.exists(name):
             raise CredentialMissing(name)
         stored = services.store(data["kind"], name, data["secret"], metadata=data["metadata"], actor=_actor(request))
@@ -118,9 +114,7 @@ class LeaseView(APIView):
         summary="Workers: lease the credentials a running step attempt declared",
     )
     def post(self, request: Request) -> Response:
-        body = LeaseRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(LeaseRequest, request.data).validated_data
         requester = f"worker:{caller(request).name}"
         values = services.lease(data["step_id"], data["attempt"], data["worker_id"], data["names"], requester=requester)
         response = Response({"credentials": values})

@@ -25,7 +25,7 @@ from sfpserver.api.serializers.runs import (
     RunStatusResponse,
     RunSummary,
 )
-from sfpserver.api.views.common import Pages, caller, visible_run
+from sfpserver.api.views.common import Pages, caller, validated, visible_run
 from sfpserver.engine import lifecycle
 from sfpserver.engine.exceptions import InvalidStateError
 from sfpserver.engine.models import RunEvent, StepRun, WorkflowRun
@@ -45,8 +45,7 @@ class RunListView(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[WorkflowRun]:
-        query = RunListQuery(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
+        query = validated(RunListQuery, self.request.query_params)
         return filter_runs(visible_runs(caller(self.request)), query.validated_data).order_by("-created_at", "id")
 
 
@@ -96,9 +95,7 @@ class RunEventsView(APIView):
     )
     def get(self, request: Request, run_id: UUID) -> Response:
         run = visible_run(request, run_id)
-        query = EventsQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        wanted = query.validated_data
+        wanted = validated(EventsQuery, request.query_params).validated_data
         events = RunEvent.objects.filter(run_id=run.id, id__gt=wanted["after"]).order_by("id")
         if "kind" in wanted:
             events = events.filter(kind=wanted["kind"])

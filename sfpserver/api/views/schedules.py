@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from sfpserver.accounts.permissions import Capability
 from sfpserver.api.serializers.schedules import ScheduleResponse, ScheduleUpdateRequest
-from sfpserver.api.views.common import caller
+from sfpserver.api.views.common import caller, validated
 from sfpserver.submissions import schedules
 from sfpserver.submissions.visibility import visible_schedules
 
@@ -48,9 +48,8 @@ class ScheduleDetailView(APIView):
     )
     def patch(self, request: Request, schedule_id: int) -> Response:
         periodic = self._visible(request, schedule_id)
-        body = ScheduleUpdateRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        periodic = schedules.update(periodic, schedules.ScheduleChange(**body.validated_data))
+        change = validated(ScheduleUpdateRequest, request.data).validated_data
+        periodic = schedules.update(periodic, schedules.ScheduleChange(**change))
         return Response(ScheduleResponse(self._describe(periodic)).data)
 
     @staticmethod

@@ -19,7 +19,7 @@ from sfpserver.api.serializers.tasks import (
     TaskResultResponse,
     TaskStatusResponse,
 )
-from sfpserver.api.views.common import caller, visible_task
+from sfpserver.api.views.common import caller, validated, visible_task
 from sfpserver.engine.models import RunStatus
 from sfpserver.engine.progress import run_progress
 from sfpserver.submissions import services
@@ -39,8 +39,7 @@ class TasksView(APIView):
         summary="Submit a task: immediate, scheduled (scheduledFor) or recurring (recurrenceConfig)",
     )
     def post(self, request: Request) -> Response:
-        body = SubmitTaskRequest(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated(SubmitTaskRequest, request.data)
         task = services.submit(body.submission(), caller(request))
         return Response(SubmitTaskResponse({"operationId": task.id, "type": task.type}).data, status=201)
 

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from sfpserver.accounts.permissions import Capability
 from sfpserver.api.serializers.workers import WorkerResponse, WorkersQuery
-from sfpserver.api.views.common import caller
+from sfpserver.api.views.common import caller, validated
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
 from sfpserver.submissions.visibility import sees_everything, visible_runs
 
@@ -31,8 +31,7 @@ class WorkerListView(APIView):
         summary="Workers, live ones first",
     )
     def get(self, request: Request) -> Response:
-        query = WorkersQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = validated(WorkersQuery, request.query_params)
         workers = Worker.objects.order_by("pool", "name")
         for name in ("pool", "status"):
             if name in query.validated_data:
