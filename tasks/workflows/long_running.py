@@ -13,9 +13,8 @@ from tasks.client import hatchet
 from tasks.inputs import ApexTestsInput, BuildInput, BulkMetadataInput, PipelineInput
 from tasks.pools import LONG_RUNNING, pool
 from tasks.steps import SfpStep, flags, sfp_step
-from tasks.workflows.standard import REPO, install_to, validate_against
+from tasks.workflows.standard import QUEUED_FOR, REPO, install_to, validate_against
 
-QUEUED_FOR = timedelta(hours=24)
 ON_LONG_RUNNING: dict[str, Any] = {"desired_worker_labels": pool(LONG_RUNNING), "schedule_timeout": QUEUED_FOR}
 
 
