@@ -151,6 +151,9 @@ VAULT_LOCAL_KEY_FILE = Path(env_str("VAULT_LOCAL_KEY_FILE", str(BASE_DIR / ".loc
 VAULT_LEASE_URL = env_str("VAULT_LEASE_URL")
 VAULT_LEASE_TOKEN = env_secret("VAULT_LEASE_TOKEN")
 VAULT_LEASE_TIMEOUT = env_float("VAULT_LEASE_TIMEOUT", 10.0, minimum=0.1)
+# The API serves POST /sfp/api/internal/leases only when this is on (the deploy files turn it on for the API,
+# whose workers lease over HTTP); off, the path answers 404. A lease also needs the attempt's lease secret.
+VAULT_LEASE_ENDPOINT = env_bool("VAULT_LEASE_ENDPOINT", False)
 
 # --- REST API (/sfp/api/) -----------------------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)  # larger bodies: 413

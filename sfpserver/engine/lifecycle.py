@@ -7,11 +7,13 @@ lock the run row first, which serialises the joins of parallel branches (the Pos
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -67,6 +69,9 @@ class Claimed:
     parent_outputs: dict[str, Any]
     run_gated: bool = True  # some step of the run waits for concurrency or rate-limit gates (gates.py)
     run_steps: int = 0  # how many steps the run has, counted up to 2 (0: unknown)
+    # The attempt's lease secret: minted at the claim, held only in the claiming process's memory (Postgres keeps
+    # its hash), presented to lease the step's credentials. Never shown in a repr, a log line or a message.
+    lease_secret: str = field(default="", repr=False)
 
 
 # The engine's hot statements are prepared, and Postgres may keep one generic plan for them per connection (see
@@ -79,7 +84,7 @@ def _claim_sql(which: str) -> str:
     return f"""
 WITH s AS (
     UPDATE engine_steprun
-       SET status = 'RUNNING', worker_id = %(worker)s, started_at = clock_timestamp(),
+       SET status = 'RUNNING', worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = %(lease_hash)s,
            timeout_at = clock_timestamp() + make_interval(secs => execution_timeout)
      WHERE {which} AND coalesce(status, '') = 'QUEUED' AND {STEP_MAY_START_SQL}
  RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
@@ -127,21 +132,33 @@ class Claimant:
         return {"worker": self.id, "worker_name": self.name}
 
 
+def mint_lease_secret() -> tuple[str, str]:
+    """A fresh per-attempt lease secret and the hash Postgres keeps of it (the secret itself is never stored)."""
+    secret = secrets.token_urlsafe(32)
+    return secret, lease_hash(secret)
+
+
+def lease_hash(secret: str) -> str:
+    """The hash of a lease secret as the claim stores it (sha256, hex): 256 random bits need no slow hash."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name: str) -> Claimed | None:
     """Compare-and-set QUEUED -> RUNNING for this attempt; None when the message is stale or a drain is on.
 
     One statement, so it is its own transaction (no BEGIN/COMMIT round trips) unless the caller has one open.
     """
+    secret, hashed = mint_lease_secret()
     params = {"step": str(step_id), "attempt": attempt, "worker": worker_id, "worker_name": worker_name}
-    rows = sql.fetch(_CLAIM_SQL, params)
+    rows = sql.fetch(_CLAIM_SQL, {**params, "lease_hash": hashed})
     if not rows:
         return None
-    claimed = _claimed(rows[0])
+    claimed = _claimed(rows[0], secret)
     signals.after_commit_step_changed(claimed.run_id, claimed.step_id, StepStatus.RUNNING)
     return claimed
 
 
-def _claimed(row: tuple[Any, ...]) -> Claimed:
+def _claimed(row: tuple[Any, ...], lease_secret: str) -> Claimed:
     return Claimed(
         step_id=row[0],
         run_id=row[1],
@@ -159,6 +176,7 @@ def _claimed(row: tuple[Any, ...]) -> Claimed:
         parent_outputs=_json(row[13]) or {},
         run_gated=row[14],
         run_steps=row[15],
+        lease_secret=lease_secret,
     )
 
 
@@ -285,14 +303,15 @@ def complete(
         return _complete_alone(params)
     statements = [(_COMPLETE_SQL, params), (_SETTLE_STEP_RUN_SQL, params)]
     if claimant is not None and claimant.hand_off_queues:
-        hand_off = {"parent": str(step_id), "queues": list(claimant.hand_off_queues), **claimant.params()}
-        statements.append((_HAND_OFF_SQL, hand_off))
+        secret, hashed = mint_lease_secret()
+        hand_off = {"parent": str(step_id), "queues": list(claimant.hand_off_queues), "lease_hash": hashed}
+        statements.append((_HAND_OFF_SQL, {**hand_off, **claimant.params()}))
     with transaction.atomic() if run_gated else nullcontext():  # outside one, the pipeline is a transaction
         rows, settle, *handed = sql.fetch_pipelined(*statements)
         if not rows:
             return None
         run_id, step, step_gated = rows[0][0], rows[0][1], rows[0][2]
-        following = _claimed(handed[0][0]) if handed and handed[0] else None
+        following = _claimed(handed[0][0], secret) if handed and handed[0] else None
         if step_gated:
             gates.admit_after_commit(gates.release_step(step), [run_id])
         handed_id = following.step_id if following is not None else None

@@ -151,6 +151,8 @@ class StepRun(models.Model):
     error_type = models.CharField(max_length=200, blank=True, default="")
     # Where and when.
     worker = models.ForeignKey(Worker, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # sha256 of the current attempt's lease secret (lifecycle.claim mints it; only the claiming worker holds it).
+    lease_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     available_at = models.DateTimeField(null=True, blank=True)  # a retry waiting out its backoff

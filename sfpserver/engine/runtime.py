@@ -72,6 +72,11 @@ class Invocation:
         return self.claimed.input
 
     @property
+    def lease_secret(self) -> str:
+        """The secret that proves this process claimed the attempt (the vault's lease asks for it)."""
+        return self.claimed.lease_secret
+
+    @property
     def parent_outputs(self) -> dict[str, Any]:
         return self.claimed.parent_outputs
 

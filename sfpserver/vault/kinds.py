@@ -19,6 +19,7 @@ from sfpserver.vault.models import CredentialKind
 MAX_SECRET_CHARS = 64 * 1024
 MAX_METADATA_CHARS = 8 * 1024
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,199}$")
+NAME_RULE = "use 1-200 letters, digits or `._@:-`, starting with a letter or digit"
 ORG_TYPES = ("production", "sandbox", "scratch", "devhub")
 _GITHUB_PREFIXES = {"ghp_": "pat", "github_pat_": "pat", "ghs_": "app_installation", "gho_": "oauth", "ghu_": "oauth"}
 _GITHUB_TOKEN = re.compile(
@@ -29,7 +30,7 @@ GITHUB_TOKEN_TYPES = ("pat", "app_installation", "oauth")
 
 def check_name(name: object) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise InvalidCredential("name", "use 1-200 letters, digits or `._@:-`, starting with a letter or digit")
+        raise InvalidCredential("name", NAME_RULE)
     return name
 
 

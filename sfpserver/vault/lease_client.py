@@ -3,7 +3,7 @@
 Error answers become the vault's exceptions again, with the server's messages: lease_refused -> LeaseRefused,
 credential_missing -> CredentialMissing, credential_unreadable -> CredentialUnreadable (all non-retryable for
 the step); a refused token is a LeaseRefused too. Network failures, timeouts and 5xx are LeaseUnavailable
-(retryable). Nothing here logs or raises the token or a leased value.
+(retryable). Nothing here logs or raises the token, the attempt's lease secret or a leased value.
 """
 
 from __future__ import annotations
@@ -40,9 +40,16 @@ def lease_over_http(
     step_id: UUID | str,
     attempt: int,
     worker_id: UUID | str | None,
+    secret: str,
     names: list[str],
 ) -> dict[str, str]:
-    body = {"step_id": str(step_id), "attempt": attempt, "worker_id": str(worker_id), "names": names}
+    body = {
+        "step_id": str(step_id),
+        "attempt": attempt,
+        "worker_id": str(worker_id),
+        "lease_secret": secret,
+        "names": names,
+    }
     request = urllib.request.Request(
         base_url.rstrip("/") + LEASE_PATH,
         data=json.dumps(body).encode(),

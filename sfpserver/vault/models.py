@@ -7,6 +7,7 @@ cascade), so they outlive deleted credentials and pruned runs.
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -49,11 +50,16 @@ class AuditAction(models.TextChoices):
 
 
 class CredentialAudit(models.Model):
-    """Who did what to which credential, when; for leases also which step attempt on which worker."""
+    """Who did what to which credential, when; for leases also which step attempt on which worker.
+
+    A lease request is one row however many names it asked for: `credential_names` lists them all, and
+    `credential_name` shows them joined (cut to its length) for the admin's list.
+    """
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=10, choices=AuditAction.choices)
     credential_name = models.CharField(max_length=200, db_index=True)
+    credential_names = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     actor = models.CharField(max_length=200, blank=True, default="")
     granted = models.BooleanField(default=True)
     reason = models.TextField(blank=True, default="")

@@ -5,6 +5,7 @@ secret except `lease`, which hands the decrypted values to the attempt that decl
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from sfpserver.engine.lifecycle import lease_hash
 from sfpserver.engine.models import StepRun, StepStatus
 from sfpserver.vault import crypto, keys, kinds
 from sfpserver.vault.exceptions import CredentialMissing, CredentialUnreadable, LeaseRefused, VaultError
@@ -172,6 +174,9 @@ def _reencrypt(name: str, keyring: keys.Keyring, actor: str) -> bool:
 
 # --- leases -------------------------------------------------------------------------------------------------
 
+MAX_LEASE_NAMES = 32  # a step declares a handful; a request for more is refused before anything is read
+MAX_ATTEMPT = 100_000  # far above any retry budget, far below the column's range
+
 
 @dataclass(frozen=True)
 class _LeaseRequest:
@@ -183,18 +188,27 @@ class _LeaseRequest:
 
 
 def lease(
-    step_id: UUID | str, attempt: int, worker_id: UUID | str | None, names: list[str], *, requester: str
+    step_id: UUID | str,
+    attempt: int,
+    worker_id: UUID | str | None,
+    names: list[str],
+    *,
+    secret: str,
+    requester: str,
 ) -> dict[str, str]:
     """The decrypted values of `names` for attempt `attempt` of step `step_id`, running on `worker_id`.
 
-    Granted only while that attempt is RUNNING on that worker and only for names the step declared in
-    `args["credentials"]`. Every requested name gets an audit row, granted or refused with the reason.
-    Raises LeaseRefused, CredentialMissing or CredentialUnreadable (all non-retryable for the step).
+    Proved by possession: `secret` is the attempt's lease secret, which the engine minted when that worker
+    claimed the attempt and of which Postgres keeps only the hash (lifecycle.mint_lease_secret). Granted only
+    while that attempt is RUNNING on that worker and only for names the step declared in `args["credentials"]`.
+    Every request is audited in one row, granted or refused with the reason. A caller without the secret learns
+    nothing of the step (not even whether it exists). Raises LeaseRefused, CredentialMissing or
+    CredentialUnreadable (all non-retryable for the step).
     """
     request = _LeaseRequest(_uuid(step_id), attempt, _uuid(worker_id), list(dict.fromkeys(names)), requester)
     with transaction.atomic():
         step = _lock_step(request.step_id)
-        refusal = _refusal(step, request)
+        refusal = _refusal(step, request, secret)
         if step is None or refusal is not None:
             reason = refusal or "no such step"
             _audit_lease(request, step, granted=False, reason=reason)
@@ -229,9 +243,9 @@ def _lock_step(step_id: UUID | None) -> StepRun | None:
     return StepRun.objects.select_for_update(no_key=True).filter(id=step_id).first()
 
 
-def _refusal(step: StepRun | None, request: _LeaseRequest) -> str | None:
-    if step is None:
-        return f"step {request.step_id or '?'} does not exist"
+def _refusal(step: StepRun | None, request: _LeaseRequest, secret: str) -> str | None:
+    if step is None or not _holds_lease(step, secret):
+        return f"no attempt of step {request.step_id or '?'} holds this lease secret"
     if step.status != StepStatus.RUNNING:
         return f"step {step.name!r} ({step.id}) is {step.status}, not RUNNING"
     if step.attempt != request.attempt:
@@ -244,6 +258,11 @@ def _refusal(step: StepRun | None, request: _LeaseRequest) -> str | None:
         listed = ", ".join(repr(name) for name in undeclared)
         return f"step {step.name!r} did not declare credential(s) {listed} in its args['credentials']"
     return None
+
+
+def _holds_lease(step: StepRun, secret: str) -> bool:
+    """The secret is the one minted for the step's latest claim (compared in constant time)."""
+    return bool(step.lease_hash) and hmac.compare_digest(step.lease_hash, lease_hash(secret))
 
 
 def declared_credentials(args: Mapping[str, Any] | None) -> list[str]:
@@ -259,48 +278,42 @@ def _open_all(request: _LeaseRequest, step: StepRun) -> tuple[dict[str, str], Va
     keyring = keys.keyring()
     found = {c.name: c for c in Credential.objects.filter(name__in=request.names)}
     values: dict[str, str] = {}
-    errors: dict[str, VaultError] = {}
     for name in request.names:
         try:
             if name not in found:
                 raise CredentialMissing(name)
             values[name] = _decrypt(found[name], keyring)
         except (CredentialMissing, CredentialUnreadable) as exc:
-            errors[name] = exc
-    if errors:
-        first = next(iter(errors.values()))
-        for name in request.names:
-            reason = str(errors[name]) if name in errors else f"refused with the rest of the lease: {first}"
-            _audit_lease(request, step, granted=False, reason=reason, only=name)
-        return {}, first
+            _audit_lease(request, step, granted=False, reason=str(exc))
+            return {}, exc
     Credential.objects.filter(name__in=request.names).update(last_used_at=timezone.now())
     _audit_lease(request, step, granted=True)
     logger.info("credentials leased: %s", ", ".join(request.names), extra=_log_extra(request))
     return values, None
 
 
-def _audit_lease(
-    request: _LeaseRequest, step: StepRun | None, *, granted: bool, reason: str = "", only: str | None = None
-) -> None:
-    CredentialAudit.objects.bulk_create(
-        CredentialAudit(
-            action=AuditAction.LEASE,
-            credential_name=name,
-            actor=request.requester,
-            granted=granted,
-            reason=reason,
-            run_id=step.run_id if step else None,
-            step_id=request.step_id,
-            step_name=step.name if step else "",
-            attempt=request.attempt,
-            worker_id=request.worker_id,
-        )
-        for name in ([only] if only is not None else request.names)
+def _audit_lease(request: _LeaseRequest, step: StepRun | None, *, granted: bool, reason: str = "") -> None:
+    """One row per lease request, naming every credential it asked for."""
+    names = request.names[:MAX_LEASE_NAMES]
+    CredentialAudit.objects.create(
+        action=AuditAction.LEASE,
+        credential_name=", ".join(names)[:200],
+        credential_names=[name[:200] for name in names],
+        actor=request.requester,
+        granted=granted,
+        reason=reason,
+        run_id=step.run_id if step else None,
+        step_id=request.step_id,
+        step_name=step.name if step else "",
+        attempt=request.attempt if 0 <= request.attempt <= MAX_ATTEMPT else None,
+        worker_id=request.worker_id,
     )
 
 
 def _audit(action: AuditAction, name: str, *, actor: str, reason: str = "") -> None:
-    CredentialAudit.objects.create(action=action, credential_name=name, actor=actor, reason=reason)
+    CredentialAudit.objects.create(
+        action=action, credential_name=name, credential_names=[name], actor=actor, reason=reason
+    )
 
 
 def _log_extra(request: _LeaseRequest) -> dict[str, Any]:

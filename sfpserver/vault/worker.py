@@ -10,7 +10,8 @@ attempt are masked; both are cleared by the engine's `on_finish` hook once the o
 however the attempt ended (completed, failed, timed out, cancelled).
 
 `lease_for` is the one seam where secrets enter the worker: over HTTP (sfpserver/vault/lease_client.py) when
-the settings VAULT_LEASE_URL and VAULT_LEASE_TOKEN are both set, else the vault's service in-process.
+the settings VAULT_LEASE_URL and VAULT_LEASE_TOKEN are both set, else the vault's service in-process. Either
+way it presents the attempt's lease secret, which only this process holds (minted by the engine at the claim).
 """
 
 from __future__ import annotations
@@ -38,11 +39,21 @@ def lease_for(inv: Invocation, names: Sequence[str]) -> dict[str, str]:
 
         timeout = float(getattr(settings, "VAULT_LEASE_TIMEOUT", 10.0))
         return lease_over_http(
-            url, token, timeout, step_id=inv.step_id, attempt=inv.attempt, worker_id=inv.worker_id, names=list(names)
+            url,
+            token,
+            timeout,
+            step_id=inv.step_id,
+            attempt=inv.attempt,
+            worker_id=inv.worker_id,
+            secret=inv.lease_secret,
+            names=list(names),
         )
     from sfpserver.vault import services
 
-    return services.lease(inv.step_id, inv.attempt, inv.worker_id, list(names), requester=f"worker:{inv.worker_name}")
+    requester = f"worker:{inv.worker_name}"
+    return services.lease(
+        inv.step_id, inv.attempt, inv.worker_id, list(names), secret=inv.lease_secret, requester=requester
+    )
 
 
 class LeasedSecrets:

@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 
 from sfpserver.vault import services
+from sfpserver.vault.models import CredentialAudit
 from tests.api.conftest import Personas
 from tests.vault.conftest import SFDX_META, SFDX_URL, Running, start_step, unique, worker_row
 
@@ -193,8 +194,19 @@ def test_without_a_token_the_credentials_answer_401(anonymous: Any) -> None:
 # --- the workers' lease endpoint --------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def endpoint_on(settings: Any) -> None:
+    settings.VAULT_LEASE_ENDPOINT = True  # the deploy files turn it on for the API their workers lease from
+
+
 def lease_body(step: Running, names: list[str], **changes: Any) -> dict[str, Any]:
-    body = {"step_id": str(step.step_id), "attempt": step.attempt, "worker_id": str(step.worker_id), "names": names}
+    body = {
+        "step_id": str(step.step_id),
+        "attempt": step.attempt,
+        "worker_id": str(step.worker_id),
+        "lease_secret": step.secret,
+        "names": names,
+    }
     return {**body, **changes}
 
 
@@ -202,7 +214,12 @@ def lease(client: Any, body: dict[str, Any]) -> Any:
     return client.post("/sfp/api/internal/leases", body, format="json")
 
 
-def test_an_application_token_leases_the_declared_credentials_of_a_running_attempt(
+def refused(reason: str) -> dict[str, str]:
+    return {"error": "lease_refused", "detail": f"credential lease refused: {reason}"}
+
+
+@pytest.mark.usefixtures("endpoint_on")
+def test_the_worker_holding_the_attempts_secret_leases_its_declared_credentials(
     personas: Personas, start_step: Callable[..., Running]
 ) -> None:
     name = unique("api")
@@ -214,6 +231,35 @@ def test_an_application_token_leases_the_declared_credentials_of_a_running_attem
     assert services.describe(name)["last_used_at"] is not None
 
 
+@pytest.mark.usefixtures("endpoint_on")
+def test_a_foreign_application_token_cannot_lease_a_running_step_it_can_see_everything_of(
+    personas: Personas, start_step: Callable[..., Running]
+) -> None:
+    """The attack: an application token that has nothing to do with the run, knowing the step id, the attempt
+    and the worker id (once shown by GET /workers), asks for the running step's declared credential."""
+    name = unique("api")
+    create(personas, name)
+    step = start_step([name])
+    for guess in ({"lease_secret": "x" * 43}, {"lease_secret": step.secret[:-1] + "A"}):
+        response = lease(personas.app.client, lease_body(step, [name], **guess))
+        assert_no_secret(response)
+        assert (response.status_code, response.json()) == (
+            403,
+            refused(f"no attempt of step {step.step_id} holds this lease secret"),
+        )
+    without = lease_body(step, [name])
+    del without["lease_secret"]
+    response = lease(personas.app.client, without)
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "invalid_input", "detail": {"lease_secret": "This field is required."}},
+    )
+    assert services.describe(name)["last_used_at"] is None
+    audited = CredentialAudit.objects.filter(step_id=step.step_id).values_list("granted", "credential_names")
+    assert list(audited) == [(False, [name]), (False, [name])]  # one row per refused request, none for the 400
+
+
+@pytest.mark.usefixtures("endpoint_on")
 def test_a_lease_for_an_undeclared_credential_is_refused_without_any_secret(
     personas: Personas, start_step: Callable[..., Running]
 ) -> None:
@@ -223,12 +269,10 @@ def test_a_lease_for_an_undeclared_credential_is_refused_without_any_secret(
     response = lease(personas.app.client, lease_body(step, [name]))
     assert_no_secret(response)
     reason = f"step 'use' did not declare credential(s) {name!r} in its args['credentials']"
-    assert (response.status_code, response.json()) == (
-        403,
-        {"error": "lease_refused", "detail": f"credential lease refused: {reason}"},
-    )
+    assert (response.status_code, response.json()) == (403, refused(reason))
 
 
+@pytest.mark.usefixtures("endpoint_on")
 def test_a_lease_from_another_worker_is_refused(personas: Personas, start_step: Callable[..., Running]) -> None:
     name = unique("api")
     create(personas, name)
@@ -238,13 +282,11 @@ def test_a_lease_from_another_worker_is_refused(personas: Personas, start_step: 
     assert_no_secret(response)
     assert (response.status_code, response.json()) == (
         403,
-        {
-            "error": "lease_refused",
-            "detail": f"credential lease refused: step 'use' attempt 0 is not running on worker {stranger}",
-        },
+        refused(f"step 'use' attempt 0 is not running on worker {stranger}"),
     )
 
 
+@pytest.mark.usefixtures("endpoint_on")
 def test_a_lease_of_a_missing_credential_answers_404_naming_it(
     personas: Personas, start_step: Callable[..., Running]
 ) -> None:
@@ -257,6 +299,7 @@ def test_a_lease_of_a_missing_credential_answers_404_naming_it(
     )
 
 
+@pytest.mark.usefixtures("endpoint_on")
 @pytest.mark.parametrize("role", ["owner", "member"])
 def test_only_application_tokens_may_lease(personas: Personas, start_step: Callable[..., Running], role: str) -> None:
     name = unique("api")
@@ -273,8 +316,24 @@ def test_only_application_tokens_may_lease(personas: Personas, start_step: Calla
     )
 
 
+@pytest.mark.parametrize("role", ["owner", "member", "app"])
+def test_without_http_leasing_configured_the_lease_endpoint_does_not_exist(
+    personas: Personas, start_step: Callable[..., Running], role: str, settings: Any
+) -> None:
+    settings.VAULT_LEASE_ENDPOINT = False
+    name = unique("api")
+    create(personas, name)
+    step = start_step([name])
+    response = lease(getattr(personas, role).client, lease_body(step, [name]))
+    assert (response.status_code, response.json()) == (
+        404,
+        {"error": "not_found", "detail": "no such resource: /sfp/api/internal/leases"},
+    )
+
+
+@pytest.mark.usefixtures("endpoint_on")
 def test_a_malformed_lease_request_names_its_fields(personas: Personas) -> None:
-    response = lease(personas.app.client, {"step_id": "x", "attempt": -1, "names": []})
+    response = lease(personas.app.client, {"step_id": "x", "attempt": -1, "lease_secret": "short", "names": []})
     assert (response.status_code, response.json()) == (
         400,
         {
@@ -283,7 +342,40 @@ def test_a_malformed_lease_request_names_its_fields(personas: Personas) -> None:
                 "step_id": "Must be a valid UUID.",
                 "attempt": "Ensure this value is greater than or equal to 0.",
                 "worker_id": "This field is required.",
+                "lease_secret": "Ensure this field has at least 16 characters.",
                 "names": "This list may not be empty.",
             },
         },
     )
+
+
+@pytest.mark.usefixtures("endpoint_on")
+def test_a_lease_request_caps_its_names_and_attempt_and_writes_no_audit_row(
+    personas: Personas, start_step: Callable[..., Running]
+) -> None:
+    step = start_step([])
+    flood = lease_body(step, [f"n{i}" for i in range(33)], attempt=2**31)
+    response = lease(personas.app.client, flood)
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "error": "invalid_input",
+            "detail": {
+                "attempt": "Ensure this value is less than or equal to 100000.",
+                "names": "Ensure this field has no more than 32 elements.",
+            },
+        },
+    )
+    odd = lease(personas.app.client, lease_body(step, ["../etc", "x" * 201]))
+    assert (odd.status_code, odd.json()) == (
+        400,
+        {
+            "error": "invalid_input",
+            "detail": {
+                "names.0": "use 1-200 letters, digits or `._@:-`, starting with a letter or digit",
+                "names.1": "Ensure this field has no more than 200 characters.; "
+                "use 1-200 letters, digits or `._@:-`, starting with a letter or digit",
+            },
+        },
+    )
+    assert not CredentialAudit.objects.filter(step_id=step.step_id).exists()

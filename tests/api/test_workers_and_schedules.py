@@ -55,6 +55,16 @@ def test_workers_show_pool_liveness_heartbeat_age_and_running_steps(personas: Pe
     ]
 
 
+@pytest.mark.parametrize("role", ["owner", "member", "app"])
+def test_only_people_see_worker_ids(personas: Personas, two_workers, role: str) -> None:
+    live, silent, _ = two_workers
+    rows = getattr(personas, role).client.get("/sfp/api/workers?pool=test-pool").json()
+    ids = [row.get("id") for row in rows]
+    assert ids == ([None, None] if role == "app" else [str(live.id), str(silent.id)])
+    if role == "app":
+        assert str(live.id) not in str(rows) and str(silent.id) not in str(rows)
+
+
 def test_the_outsider_sees_workers_but_not_the_steps_of_runs_it_may_not_see(personas: Personas, two_workers) -> None:
     rows = personas.outsider.client.get("/sfp/api/workers?pool=test-pool").json()
     assert [w["running_steps"] for w in rows] == [[], []]

@@ -76,7 +76,7 @@ def test_each_pipeline_step_leases_only_the_orgs_it_names(sample: SampleReposito
 
     leased: dict[str, set[str]] = {}
     for audit in CredentialAudit.objects.filter(run_id=finished.id, granted=True):
-        leased.setdefault(audit.step_name, set()).add(audit.credential_name)
+        leased.setdefault(audit.step_name, set()).update(audit.credential_names)
     assert leased == {
         "validate": {orgs["staging"].name, orgs["devhub"].name},
         "deploy_staging": {orgs["staging"].name, orgs["devhub"].name},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -34,6 +34,7 @@ class Running:
     name: str
     attempt: int
     worker_id: UUID
+    secret: str = field(default="", repr=False)  # the attempt's lease secret, as the claiming worker holds it
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def start_step(worker_row: Worker) -> Iterator[Callable[..., Running]]:
         step = StepRun.objects.get(run_id=run_id)
         claimed = lifecycle.claim(step.id, step.attempt, worker_row.id, worker_row.name)
         assert claimed is not None
-        return Running(step.id, run_id, step_name, claimed.attempt, worker_row.id)
+        return Running(step.id, run_id, step_name, claimed.attempt, worker_row.id, claimed.lease_secret)
 
     yield start
     for run_id in runs:

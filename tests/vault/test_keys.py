@@ -30,7 +30,9 @@ NEW = keys.new_key_entry("new")
 
 def lease_one(start_step: Callable[..., Running], name: str) -> str:
     step = start_step([name])
-    return services.lease(step.step_id, step.attempt, step.worker_id, [name], requester="test")[name]
+    return services.lease(step.step_id, step.attempt, step.worker_id, [name], secret=step.secret, requester="test")[
+        name
+    ]
 
 
 def test_a_stored_secret_comes_back_unchanged_through_a_lease(start_step: Callable[..., Running]) -> None:
@@ -104,7 +106,7 @@ def test_a_wrong_key_makes_the_credential_unreadable_and_the_step_fail_for_good(
         == f"credential {name!r} is unreadable: authentication failed (wrong key or altered ciphertext)"
     )
     assert is_non_retryable(raised.value)
-    audit = CredentialAudit.objects.filter(credential_name=name, action="LEASE").get()
+    audit = CredentialAudit.objects.filter(credential_names__contains=[name], action="LEASE").get()
     assert (audit.granted, audit.reason) == (False, str(raised.value))
 
 

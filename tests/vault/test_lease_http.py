@@ -43,12 +43,19 @@ def api_server() -> Iterator[str]:
 def over_http(settings: Any, api_server: str) -> Iterator[str]:
     issued = tokens.issue(unique("lease-worker"), "application")
     settings.VAULT_LEASE_URL, settings.VAULT_LEASE_TOKEN, settings.VAULT_LEASE_TIMEOUT = api_server, issued.secret, 5.0
+    settings.VAULT_LEASE_ENDPOINT = True
     yield issued.secret
     ApiToken.objects.filter(id=issued.token.id).delete()
 
 
 def invocation(step: Running) -> Any:
-    return SimpleNamespace(step_id=step.step_id, attempt=step.attempt, worker_id=step.worker_id, worker_name="w-http")
+    return SimpleNamespace(
+        step_id=step.step_id,
+        attempt=step.attempt,
+        worker_id=step.worker_id,
+        worker_name="w-http",
+        lease_secret=step.secret,
+    )
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from sfpserver.api.serializers.common import StrictSerializer
+from sfpserver.vault.kinds import NAME_PATTERN, NAME_RULE
+from sfpserver.vault.services import MAX_ATTEMPT, MAX_LEASE_NAMES
 
 
 class CredentialResponse(serializers.Serializer):
@@ -29,9 +31,16 @@ class CredentialCreateRequest(CredentialReplaceRequest):
 
 class LeaseRequest(StrictSerializer):
     step_id = serializers.UUIDField()
-    attempt = serializers.IntegerField(min_value=0)
+    attempt = serializers.IntegerField(min_value=0, max_value=MAX_ATTEMPT)
     worker_id = serializers.UUIDField()
-    names = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+    lease_secret = serializers.CharField(
+        write_only=True, min_length=16, max_length=128, help_text="the attempt's lease secret, minted at its claim"
+    )
+    names = serializers.ListField(
+        child=serializers.RegexField(NAME_PATTERN, max_length=200, error_messages={"invalid": NAME_RULE}),
+        allow_empty=False,
+        max_length=MAX_LEASE_NAMES,
+    )
 
 
 class LeaseResponse(serializers.Serializer):

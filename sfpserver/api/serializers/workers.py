@@ -21,6 +21,7 @@ class RunningStepResponse(serializers.Serializer):
 
 
 class WorkerResponse(serializers.ModelSerializer):
+    id = serializers.UUIDField(required=False, help_text="not shown to application tokens")
     live = serializers.BooleanField(help_text="ACTIVE and heard from within ENGINE_WORKER_DEAD_AFTER")
     heartbeat_age_seconds = serializers.FloatField()
     running_steps = RunningStepResponse(many=True)

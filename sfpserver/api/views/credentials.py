@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -104,7 +106,16 @@ class CredentialDetailView(APIView):
 
 
 class LeaseView(APIView):
+    """Workers that lease over HTTP (VAULT_LEASE_URL) ask here. Off unless VAULT_LEASE_ENDPOINT is set: then it
+    answers 404 to everyone, as a path that does not exist would. A role alone never grants a lease: the request
+    must carry the attempt's lease secret, which only the worker that claimed the attempt holds."""
+
     capabilities = {"POST": Capability.WORKER_ENDPOINTS}
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if not settings.VAULT_LEASE_ENDPOINT:
+            raise NotFound(f"no such resource: {request.path}")
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(
         tags=["internal"],
@@ -116,7 +127,14 @@ class LeaseView(APIView):
     def post(self, request: Request) -> Response:
         data = validated(LeaseRequest, request.data).validated_data
         requester = f"worker:{caller(request).name}"
-        values = services.lease(data["step_id"], data["attempt"], data["worker_id"], data["names"], requester=requester)
+        values = services.lease(
+            data["step_id"],
+            data["attempt"],
+            data["worker_id"],
+            data["names"],
+            secret=data["lease_secret"],
+            requester=requester,
+        )
         response = Response({"credentials": values})
         response["Cache-Control"] = "no-store"
         return response

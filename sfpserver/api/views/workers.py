@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sfpserver.accounts.models import Role
 from sfpserver.accounts.permissions import Capability
 from sfpserver.api.serializers.workers import WorkerResponse, WorkersQuery
 from sfpserver.api.views.common import caller, validated
@@ -42,7 +43,11 @@ class WorkerListView(APIView):
         for worker in shown:
             _annotate(worker, now, running.get(worker.id, []))
         shown.sort(key=lambda w: not w.live)  # type: ignore[attr-defined]
-        return Response(WorkerResponse(shown, many=True).data)
+        rows = WorkerResponse(shown, many=True).data
+        if caller(request).role == Role.APPLICATION:  # automation has no use for them; never a capability anyway
+            for row in rows:
+                del row["id"]
+        return Response(rows)
 
 
 def _annotate(worker: Worker, now: Any, running: list[dict[str, Any]]) -> None:
