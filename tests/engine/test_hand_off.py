@@ -98,6 +98,8 @@ def test_the_completing_worker_claims_one_released_child_on_its_queue_and_the_br
     assert after[handed.name].status == StepStatus.RUNNING
     assert [(a["number"], a["outcome"]) for a in attempts(after[handed.name])] == [(0, AttemptOutcome.RUNNING)]
     assert Attempt.objects.get(step_id=handed.step_id).worker_name == WORKER.name
+    assert after[handed.name].lease_hash == lifecycle.lease_hash(handed.lease_secret)  # its own lease secret
+    assert handed.lease_secret and after["a"].lease_hash != after[handed.name].lease_hash
     assert (sibling.status, after["e"].status, after["d"].status) == (StepStatus.QUEUED,) * 2 + (StepStatus.PENDING,)
     assert messages(broker, HERE) == 1  # the sibling's, not the handed child's
     assert messages(broker, ELSEWHERE) == 1  # e: a queue this worker does not serve
