@@ -98,6 +98,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a lost step is re-queued by the engine, not by the broker
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits for the broker however long it is down
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600)}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
@@ -138,6 +139,10 @@ ENGINE_HAND_OFF = env_bool("ENGINE_HAND_OFF", True)
 # A step the database shows running on a live worker, claimed longer ago than this, that no thread of that worker
 # runs (its claim committed but the reply was lost) is re-queued by the worker's heartbeat.
 ENGINE_ORPHAN_GRACE = env_float("ENGINE_ORPHAN_GRACE", 10.0, minimum=1)
+# When no process holds the leader lock (the scheduler process is gone), a worker process takes the lead within
+# about ENGINE_STANDBY_CHECK seconds and hands it back when a scheduler process returns (engine/standby.py).
+ENGINE_STANDBY_LEADER = env_bool("ENGINE_STANDBY_LEADER", True)
+ENGINE_STANDBY_CHECK = env_float("ENGINE_STANDBY_CHECK", 2.0, minimum=0.1)
 
 # --- Vault: credentials encrypted at rest (sfpserver/vault) ----------------------------------------------
 # Comma-separated `keyid:base64key` entries (32-byte AES-256 keys), newest first; every entry decrypts.

@@ -1,7 +1,12 @@
 """Putting step messages on the broker, always after the transaction that queued the step commits.
 
 A message says only "run attempt N of step S". When publishing fails (broker down), the step's
-`dispatched_at` goes back to NULL and the scheduler's sweeper publishes it again later.
+`dispatched_at` goes back to NULL and the scheduler publishes it again as soon as the broker answers.
+
+A broker that restarts may come back without the messages it held. `broker_restarted()` notices (the Redis
+server's run id differs from the one it recorded in Redis, or the record is gone with the data), and the
+scheduler then publishes every queued step again at once; a duplicate of a message that survived is discarded
+by the claim's fence. The sweeper (steps published long ago that never started) stays as the backstop.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
+import redis
+from django.conf import settings
 from django.db import DatabaseError, transaction
 
 logger = logging.getLogger(__name__)
@@ -38,26 +45,26 @@ def dispatch_after_commit(items: Iterable[Dispatch]) -> None:
 
 
 def publish(batch: list[Dispatch]) -> None:
+    """Publish the batch; once one message fails (after Celery's publish retries), the rest are not tried: the
+    broker is down, and each try would block the caller again. Every step not published is marked undispatched,
+    so the scheduler publishes it as soon as the broker answers (and at the latest after the sweeper's delay)."""
     from config.celery import app
 
-    failed: list[UUID] = []
+    sent = 0
     try:
         with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]  # celery-types lacks it
             for item in batch:
-                try:
-                    app.send_task(
-                        RUN_STEP_TASK,
-                        args=[str(item.step_id), item.attempt],
-                        queue=item.queue,
-                        producer=producer,
-                        priority=broker_priority(item.priority),
-                    )
-                except Exception:  # noqa: BLE001 - any broker failure leaves the step for the sweeper
-                    failed.append(item.step_id)
-    except Exception:  # noqa: BLE001 - no connection could even be acquired
-        failed = [item.step_id for item in batch]
-    if failed:
-        logger.warning("broker unavailable: %d step message(s) left for the sweeper", len(failed))
+                app.send_task(
+                    RUN_STEP_TASK,
+                    args=[str(item.step_id), item.attempt],
+                    queue=item.queue,
+                    producer=producer,
+                    priority=broker_priority(item.priority),
+                )
+                sent += 1
+    except Exception:  # noqa: BLE001 - any broker failure leaves the rest to the scheduler
+        failed = [item.step_id for item in batch[sent:]]
+        logger.warning("broker unavailable: %d step message(s) left for the scheduler to publish", len(failed))
         _mark_undispatched(failed)
 
 
@@ -69,3 +76,31 @@ def _mark_undispatched(step_ids: list[UUID]) -> None:
     except DatabaseError:
         # The sweeper still re-publishes them once ENGINE_REDISPATCH_AFTER has passed.
         logger.warning("could not mark %d step(s) undispatched", len(step_ids))
+
+
+BROKER_EPOCH_KEY = "sfp:engine:broker-epoch"  # the run id of the Redis server that holds our messages
+_watch: redis.Redis | None = None
+
+
+def broker_restarted() -> bool | None:
+    """Whether the broker is a new server, or one that lost its data, since the last look (the first look ever
+    counts as a restart). None when the broker does not answer. Two round trips; for the leader's tick."""
+    if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://", "unix://")):
+        return False  # another broker: nothing to watch here
+    client = _watch_client()
+    try:
+        run_id = str(client.info("server")["run_id"])
+        if client.get(BROKER_EPOCH_KEY) == run_id.encode():
+            return False
+        client.set(BROKER_EPOCH_KEY, run_id)
+        return True
+    except redis.RedisError:
+        return None
+
+
+def _watch_client() -> redis.Redis:
+    global _watch
+    if _watch is None:
+        url = settings.CELERY_BROKER_URL
+        _watch = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    return _watch

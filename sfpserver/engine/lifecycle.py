@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -284,6 +284,7 @@ def complete(
     claimant: Claimant | None = None,
     run_gated: bool = True,
     run_steps: int = 0,
+    on_hand_off: Callable[[UUID], None] | None = None,
 ) -> Completion | None:
     """Record the output of a running attempt and release the steps waiting on it. None if fenced.
 
@@ -312,6 +313,8 @@ def complete(
             return None
         run_id, step, step_gated = rows[0][0], rows[0][1], rows[0][2]
         following = _claimed(handed[0][0], secret) if handed and handed[0] else None
+        if following is not None and on_hand_off is not None:
+            on_hand_off(following.step_id)
         if step_gated:
             gates.admit_after_commit(gates.release_step(step), [run_id])
         handed_id = following.step_id if following is not None else None

@@ -53,6 +53,11 @@ class Invocation:
     _stop_callbacks: list[Callable[[], None]] = field(default_factory=list)
     _finish_callbacks: list[Callable[[], None]] = field(default_factory=list)
     _finished: threading.Event = field(default_factory=threading.Event)
+    # The step's code has returned (or raised): only recording its outcome remains, which the fence decides.
+    # Nothing interrupts the thread from here on, not even when the step's row already shows the outcome
+    # while the thread still publishes the released children (a broker outage makes that slow).
+    recording: threading.Event = field(default_factory=threading.Event)
+    _raising: threading.Lock = field(default_factory=threading.Lock)
 
     # Identity -------------------------------------------------------------------------------------------
     @property
@@ -152,7 +157,7 @@ class Invocation:
                 logger.exception("finish callback failed", extra=self.log_context())
 
     def interrupt(self, reason: str) -> None:
-        if self.cancelled.is_set():
+        if self.cancelled.is_set() or self.recording.is_set():
             return
         self.stop_reason = reason
         self.cancelled.set()
@@ -166,22 +171,47 @@ class Invocation:
         timer.start()
 
     def _raise_in_thread(self) -> None:
-        if not self._finished.is_set():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self.thread_id), ctypes.py_object(StepInterrupted)
-            )
+        with self._raising:
+            if not self._finished.is_set() and not self.recording.is_set():
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self.thread_id), ctypes.py_object(StepInterrupted)
+                )
+
+    def code_returned(self) -> None:
+        """The step's code is done; from now on nothing raises inside this thread."""
+        with self._raising:
+            self.recording.set()
 
 
 class _Running:
-    """The attempts running in this process, for the heartbeat thread to watch."""
+    """The attempts running in this process, for the heartbeat thread to watch; and the children handed to a
+    thread by a completion that is still publishing their siblings (reserved: they are about to run here, so
+    the orphan watch leaves them alone)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[UUID, Invocation] = {}
+        self._reserved: dict[UUID, int] = {}  # step id -> the thread that will run it
 
     def add(self, inv: Invocation) -> None:
         with self._lock:
             self._items[inv.step_id] = inv
+            self._reserved.pop(inv.step_id, None)
+
+    def reserve(self, step_id: UUID) -> None:
+        with self._lock:
+            self._reserved[step_id] = threading.get_ident()
+
+    def drop_reservations(self) -> None:
+        """The calling thread runs nothing it reserved (it ended with an error before it could)."""
+        me = threading.get_ident()
+        with self._lock:
+            for step_id in [step for step, thread in self._reserved.items() if thread == me]:
+                del self._reserved[step_id]
+
+    def owned_ids(self) -> list[UUID]:
+        with self._lock:
+            return [*self._items, *self._reserved]
 
     def remove(self, inv: Invocation) -> None:
         with self._lock:
@@ -212,6 +242,22 @@ def with_db_retry(operation: Callable[[], Any], what: str) -> Any:
             delay = min(delay * 2, 3.0)
 
 
+def wait_for_database(operation: Callable[[], Any], what: str) -> Any:
+    """Run a start-up operation, waiting as long as it takes for PostgreSQL (a process started while the database
+    is down serves once it is up, instead of exiting into a supervisor's crash loop). Says what it waits for."""
+    delay, said = 0.2, 0.0
+    while True:
+        try:
+            return operation()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() - said > 10:
+                logger.warning("waiting for PostgreSQL to %s: %s", what, str(exc).strip().splitlines()[0][:200])
+                said = time.monotonic()
+            connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+
 def execute(step_id: str, attempt: int, worker: Claimant, may_hand_off: Callable[[], bool] = bool) -> None:
     """Run attempt `attempt` of step `step_id` if it is still due; a stale message does nothing.
 
@@ -227,15 +273,18 @@ def execute(step_id: str, attempt: int, worker: Claimant, may_hand_off: Callable
         else:
             logger.debug("discarding stale message for step %s attempt %s", step_id, attempt, extra=context)
         return
-    while claimed is not None:
-        inv = Invocation(claimed, worker.id, worker.name)
-        running.add(inv)
-        try:
-            claimed = _run(inv, worker if may_hand_off() else Claimant(worker.id, worker.name))
-        finally:
-            inv._finished.set()
-            running.remove(inv)
-            inv._run_finish_callbacks()
+    try:
+        while claimed is not None:
+            inv = Invocation(claimed, worker.id, worker.name)
+            running.add(inv)
+            try:
+                claimed = _run(inv, worker if may_hand_off() else Claimant(worker.id, worker.name))
+            finally:
+                inv._finished.set()
+                running.remove(inv)
+                inv._run_finish_callbacks()
+    finally:
+        running.drop_reservations()
 
 
 def _recycle_connection() -> None:
@@ -258,7 +307,10 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=False), "record a failure")
         return None
     try:
-        output = handler(inv)
+        try:
+            output = handler(inv)
+        finally:
+            inv.code_returned()
         payload = inv.redact_value(to_json(output))
     except StepInterrupted:
         logger.info("step stopped: %s", inv.stop_reason or "interrupted", extra=extra)
@@ -281,6 +333,7 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
             claimant=claimant,
             run_gated=inv.claimed.run_gated,
             run_steps=inv.claimed.run_steps,
+            on_hand_off=running.reserve,
         ),
         "record an output",
     )

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from sfpserver.engine import cron, drain, gates, lifecycle, trigger
+from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, trigger
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.drain import STEP_MAY_START_SQL
 from sfpserver.engine.exceptions import EngineError
@@ -40,13 +40,17 @@ from sfpserver.engine.models import (
 logger = logging.getLogger(__name__)
 
 LEADER_LOCK_KEY = 0x5F9_5E7E  # pg_advisory_lock key of the scheduler leader
+SCHEDULER_PRESENT_KEY = 0x5F9_5E7F  # held shared by every running scheduler process
 BATCH = 500
 
 
-class LeaderLock:
-    """A session-level advisory lock on a connection of its own; lost if that connection breaks."""
+class AdvisoryLock:
+    """A session-level advisory lock on a connection of its own; lost if that connection breaks. Shared locks
+    may be held by many sessions at once (every scheduler process holds SCHEDULER_PRESENT_KEY)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: int = LEADER_LOCK_KEY, *, shared: bool = False) -> None:
+        self.key = key
+        self.shared = shared
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self.held_since = 0.0  # time.monotonic() when this session took the lock
 
@@ -57,10 +61,11 @@ class LeaderLock:
         if self._conn is not None and self._alive():
             return True
         self.release()
+        function = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
         try:
             params = connection.get_connection_params()
             self._conn = psycopg.connect(**params, autocommit=True)
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK_KEY]).fetchone()
+            row = self._conn.execute(f"SELECT {function}(%s)", [self.key]).fetchone()
         except psycopg.Error:
             self.release()
             return False
@@ -86,10 +91,14 @@ class LeaderLock:
 
 
 def run_forever(stop: threading.Event) -> None:
+    """The scheduler process: it always wants the lead. Its presence (a shared lock every scheduler holds) tells
+    a worker process standing in for it (engine/standby.py) to hand the lead back."""
     _register_declared_workflows()
-    lock = LeaderLock()
+    presence = AdvisoryLock(SCHEDULER_PRESENT_KEY, shared=True)
+    lock = AdvisoryLock(LEADER_LOCK_KEY)
     leading = False
     while not stop.is_set():
+        presence.acquire()
         if lock.acquire():
             if not leading:
                 logger.info("scheduler is the leader")
@@ -100,16 +109,24 @@ def run_forever(stop: threading.Event) -> None:
             leading = False
         stop.wait(settings.ENGINE_TICK)
     lock.release()
+    presence.release()
 
 
 def _register_declared_workflows() -> None:
     """At server start: publish the shapes of ENGINE_WORKFLOW_MODULES' workflows and their crons."""
     from sfpserver.engine import registry
-    from sfpserver.engine.runtime import with_db_retry
+    from sfpserver.engine.runtime import wait_for_database
 
     registry.load_workflow_modules()
-    with_db_retry(registry.publish_definitions, "publish workflow definitions")
-    with_db_retry(lambda: cron.register_declared(registry.local_workflows()), "register crons")
+    wait_for_database(registry.publish_definitions, "publish workflow definitions")
+    wait_for_database(register_declared_crons, "register crons")
+
+
+def register_declared_crons() -> None:
+    """The crons of the workflows this process loaded (the scheduler's modules, or a worker's)."""
+    from sfpserver.engine import registry
+
+    cron.register_declared(registry.local_workflows())
 
 
 def tick(leading_for: float = float("inf")) -> None:
@@ -117,6 +134,7 @@ def tick(leading_for: float = float("inf")) -> None:
     after a database outage (or a new leader taking over) workers get one full ENGINE_WORKER_DEAD_AFTER to
     beat again before any of them is declared dead."""
     jobs = (
+        recover_lost_messages,
         release_due_steps,
         time_out_schedules,
         time_out_attempts,
@@ -142,24 +160,51 @@ def _safely(job: Callable[[], object]) -> None:
         logger.exception("scheduler job %s failed", job.__name__)
 
 
-# While a drain is on, only the steps that running steps wait for are released (engine/drain.py).
+# While a drain is on, only the steps that running steps wait for are released (engine/drain.py). A step whose
+# message went out before %(before)s (default: ENGINE_REDISPATCH_AFTER ago) and has not started is published again.
 _RELEASE_DUE_SQL = f"""
 UPDATE engine_steprun SET dispatched_at = now()
  WHERE id IN (SELECT id FROM engine_steprun
                WHERE status = 'QUEUED' AND available_at <= now()
-                 AND (dispatched_at IS NULL OR dispatched_at < now() - make_interval(secs => %(after)s))
+                 AND (dispatched_at IS NULL
+                      OR dispatched_at < coalesce(%(before)s, now() - make_interval(secs => %(after)s)))
                  AND {STEP_MAY_START_SQL}
                ORDER BY available_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
 RETURNING id, attempt, queue, priority
 """
 
+_broker_answers = True  # at the last look (recover_lost_messages): publishing is pointless while it does not
 
-def release_due_steps() -> int:
+
+def release_due_steps(before: Any = None) -> int:
+    """Publish due steps that have no message: retries after their backoff, steps whose publish failed, and
+    (the sweeper) steps published before `before` that never started."""
+    if not _broker_answers:
+        return 0
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_RELEASE_DUE_SQL, {"after": settings.ENGINE_REDISPATCH_AFTER, "batch": BATCH})
+        params = {"after": settings.ENGINE_REDISPATCH_AFTER, "before": before, "batch": BATCH}
+        cursor.execute(_RELEASE_DUE_SQL, params)
         rows = cursor.fetchall()
         dispatch_after_commit(Dispatch(*row) for row in rows)
     return len(rows)
+
+
+def recover_lost_messages() -> int:
+    """When the broker restarted or lost its data, publish every queued step again now, not a sweeper's delay
+    later (a message that survived is a duplicate, which the claim's fence discards)."""
+    global _broker_answers
+    restarted = dispatch.broker_restarted()
+    _broker_answers = restarted is not None
+    if not restarted:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (since,) = cursor.fetchone() or (timezone.now(),)
+    released = 0
+    while (batch := release_due_steps(before=since)) > 0:
+        released += batch
+    logger.warning("the broker restarted or lost its data: %d queued step(s) published again", released)
+    return released
 
 
 def time_out_schedules() -> int:

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from sfpserver.engine import lifecycle, registry, runtime
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
+from sfpserver.engine.standby import Standby
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class WorkerIdentity:
 
 
 _identity: WorkerIdentity | None = None
+_standby: Standby | None = None  # stands in for the scheduler when no process leads (engine/standby.py)
 _stop = threading.Event()
 _draining = threading.Event()  # shutting down: finish what runs, start nothing new
 
@@ -49,8 +51,9 @@ def identity() -> WorkerIdentity | None:
 
 def configure(pool: str, queues: list[str], slots: int, name: str, labels: dict[str, Any] | None = None) -> None:
     """Called once by the worker entry point before Celery starts; hooks the engine into the worker."""
-    global _identity
+    global _identity, _standby
     _identity = WorkerIdentity(pool=pool, queues=queues, slots=slots, name=name, labels=labels or {})
+    _standby = Standby(name)
     celery_signals.worker_ready.connect(_on_ready, weak=False)
     celery_signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
     celery_signals.worker_shutdown.connect(_on_shutdown, weak=False)
@@ -79,8 +82,8 @@ def _on_ready(**_: Any) -> None:
     assert _identity is not None
     _drop_reentrant_signals()
     registry.load_workflow_modules()
-    runtime.with_db_retry(registry.publish_definitions, "publish workflow definitions")
-    runtime.with_db_retry(_register, "register the worker")
+    runtime.wait_for_database(registry.publish_definitions, "publish workflow definitions")
+    runtime.wait_for_database(_register, "register the worker")
     thread = threading.Thread(target=_heartbeat_loop, name="engine-heartbeat", daemon=True)
     thread.start()
     logger.info("worker %s ready on %s", _identity.name, ",".join(_identity.queues))
@@ -151,6 +154,8 @@ def _on_shutting_down(**_: Any) -> None:
 
 def _on_shutdown(**_: Any) -> None:
     _stop.set()
+    if _standby is not None:
+        _standby.stop()
     if _pausing is not None:
         _pausing.join(timeout=10)  # PAUSED must not land after STOPPED
     _set_status(WorkerStatus.STOPPED)
@@ -172,6 +177,8 @@ def _heartbeat_loop() -> None:
     while not _stop.wait(settings.ENGINE_HEARTBEAT_INTERVAL):
         try:
             beat()
+            if _standby is not None and not _draining.is_set():
+                _standby.check()
         except (DatabaseError, InterfaceError):
             logger.warning("heartbeat failed; retrying next tick")
             connection.close()
@@ -183,6 +190,7 @@ def beat() -> None:
     assert _identity is not None
     local = runtime.running.snapshot()
     local_ids = [inv.step_id for inv in local]
+    owned = runtime.running.owned_ids()  # and the handed children about to run here
     with transaction.atomic():
         found = Worker.objects.filter(id=_identity.id).exclude(status=WorkerStatus.STOPPED)
         if not found.update(last_heartbeat=timezone.now()):
@@ -198,7 +206,7 @@ def beat() -> None:
         claimed_before = Now() - timedelta(seconds=settings.ENGINE_ORPHAN_GRACE)  # the database's clock
         orphans = list(
             StepRun.objects.filter(worker_id=_identity.id, status=StepStatus.RUNNING, started_at__lt=claimed_before)
-            .exclude(id__in=local_ids)
+            .exclude(id__in=owned)
             .values_list("id", "attempt")
         )
     now = timezone.now()

@@ -80,6 +80,7 @@ class Worker:
 
     def _register(self) -> None:
         from sfpserver.engine import cron, registry
+        from sfpserver.engine.runtime import wait_for_database
 
         definitions = [(wf, wf.to_definition()) for wf in self.workflows]  # ValueError on a bad workflow
         actions = [t.action for wf, _ in definitions for t in wf.all_tasks()]
@@ -88,8 +89,9 @@ class Worker:
             raise ValueError(f"Duplicate actions registered on this worker: {', '.join(dupes)}")
         for workflow, definition in definitions:
             registry.register_workflow(definition, workflow.handlers(lambda: self._lifespan_value))
-        registry.publish_definitions([d for _, d in definitions])
-        cron.register_declared([d for _, d in definitions])
+        shapes = [d for _, d in definitions]
+        wait_for_database(lambda: registry.publish_definitions(shapes), "publish the worker's workflows")
+        wait_for_database(lambda: cron.register_declared(shapes), "register the worker's crons")
 
     def _run_celery(self) -> None:
         from config.celery import app
