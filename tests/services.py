@@ -35,6 +35,7 @@ FAST_ENGINE = {
     "ENGINE_TICK": "0.2",
     "ENGINE_CANCEL_GRACE": "0.5",
     "ENGINE_ORPHAN_GRACE": "2",
+    "ENGINE_STANDBY_CHECK": "0.5",
     "LOG_LEVEL": "WARNING",
     "SFP_CLI": "standin",
     "SFP_KILL_GRACE": "2",

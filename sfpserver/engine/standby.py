@@ -79,7 +79,7 @@ class Standby:
         while not self._stop.is_set():
             try:
                 if lock_held(scheduler.SCHEDULER_PRESENT_KEY):
-                    logger.info("a scheduler is back: worker %s hands the lead back", self.who)
+                    logger.warning("a scheduler is back: worker %s hands the lead back", self.who)
                     return
             except DatabaseError:
                 connection.close()
