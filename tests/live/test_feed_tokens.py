@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from django.utils import timezone
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from sfpserver.accounts import tokens
 from sfpserver.accounts.models import ApiToken
@@ -139,7 +140,8 @@ def test_over_uvicorn_a_socket_opened_with_the_subprotocol_closes_4401_when_its_
     issued = tokens.issue("uvicorn dashboard", "member")
 
     async def scenario() -> None:
-        async with connect(f"{api_server}/ws/runs/", subprotocols=["sfp.v1", f"bearer.{issued.secret}"]) as ws:
+        offer = [Subprotocol("sfp.v1"), Subprotocol(f"bearer.{issued.secret}")]
+        async with connect(f"{api_server}/ws/runs/", subprotocols=offer) as ws:
             assert ws.subprotocol == "sfp.v1"
             assert '"snapshot"' in str(await ws.recv())
             await in_thread(tokens.revoke)(issued.token)
