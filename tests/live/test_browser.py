@@ -26,6 +26,7 @@ window.WebSocket = function (url, protocols) {
   const seen = { url: String(url), protocol: null };
   window.sockets.push(seen);
   socket.addEventListener("open", () => { seen.protocol = socket.protocol; });
+  socket.addEventListener("close", (event) => { seen.closed = event.code; });
   return socket;
 };
 Object.assign(window.WebSocket, NativeWebSocket);
@@ -80,7 +81,7 @@ def test_the_dashboard_shows_a_demo_run_move_to_its_end_without_reloading(server
     browser.wait_for("document.getElementById('connection').textContent === 'live'", what="the live feed")
     assert browser.evaluate("location.hash") == ""  # the token left the address bar
     sockets = browser.evaluate("window.sockets")
-    assert sockets == [{"url": f"{server.replace('http', 'ws', 1)}/ws/runs/", "protocol": "sfp.v1"}]
+    assert sockets == [{"url": f"{server.replace('http', 'ws', 1)}/ws/runs/", "protocol": "sfp.v1"}]  # no token
     browser.evaluate("window.notReloaded = true; document.getElementById('demo-button').click()")
 
     seen: list[int] = []
@@ -104,8 +105,11 @@ def test_the_dashboard_shows_a_demo_run_move_to_its_end_without_reloading(server
     browser.screenshot(SCREENSHOT)
     assert Path(SCREENSHOT).stat().st_size > 10_000
 
+    browser.evaluate("window.fetch = () => new Promise(() => {})")  # the REST poll would notice it too: mute it
     tokens.revoke(issued.token)  # the open sockets close (4401) and the page signs out
     browser.wait_for("!document.getElementById('sign-in').hidden", timeout=15, what="the page to sign out")
     assert browser.evaluate("document.getElementById('sign-in-error').textContent") == (
         "The token was revoked or has expired."
     )
+    closes = browser.evaluate("window.sockets.map((s) => s.closed)")  # the first 4401 signs out, closing the rest
+    assert len(closes) == 2 and 4401 in closes and None not in closes, closes
