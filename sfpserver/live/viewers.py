@@ -12,6 +12,7 @@ user's cookie) and only for active staff users, who see everything like an owner
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +25,8 @@ from sfpserver.accounts.exceptions import TokenError
 from sfpserver.accounts.models import ApiToken
 from sfpserver.engine.models import WorkflowRun
 from sfpserver.submissions.visibility import sees_everything, visible_runs
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ BEARER_PROTOCOL = "bearer."  # a subprotocol that carries a token: `bearer.<toke
 def viewer_for(scope: dict[str, Any]) -> Viewer | None:
     """The viewer a WebSocket handshake authenticates, or None to refuse it."""
     if "token" in parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        logger.info("live feed: refused a token in the URL (offer it as the bearer.<token> subprotocol)")
         return None
     presented = _presented_token(scope)
     if presented is not None:
