@@ -221,6 +221,9 @@ CHANNEL_LAYERS = {
 LIVE_RECENT_EVENTS = env_int("LIVE_RECENT_EVENTS", 200, minimum=0)  # events in a run's snapshot
 LIVE_RECENT_RUNS = env_int("LIVE_RECENT_RUNS", 50, minimum=1)  # runs in the all-runs snapshot
 LIVE_PUBLISH_BACKLOG = env_int("LIVE_PUBLISH_BACKLOG", 10000, minimum=1)  # unsent messages kept per process
+# Seconds between two checks of the tokens of open sockets (one query per API process): a socket whose token
+# was revoked or expired is closed (4401) within this.
+LIVE_TOKEN_RECHECK_SECONDS = env_float("LIVE_TOKEN_RECHECK_SECONDS", 2.0, minimum=0.1)
 
 # --- Monitoring (sfpserver/monitoring): /metrics for VictoriaMetrics ---------------------------------------
 # With METRICS_TOKEN set, /metrics wants `Authorization: Bearer <token>`; without, it is open (keep it off the
