@@ -125,10 +125,19 @@ def _validated_input(definition: WorkflowDef, value: Any) -> Any:
         value = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"must be JSON-serialisable: {exc}") from None
-    found = first_unstorable(value, "input")
+    refuse_unstorable(value)
+    return value
+
+
+def refuse_unstorable(input: Any, metadata: Any = None) -> None:
+    """InvalidInputError (or InvalidWorkflowError for the metadata) naming the first value Postgres could not
+    store (engine/storable.py); for whoever writes an input or metadata row without triggering it yet."""
+    found = first_unstorable(input, "input")
     if found is not None:
         raise InvalidInputError(found[1], field=found[0])
-    return value
+    found = first_unstorable(metadata, "additional_metadata")
+    if found is not None:
+        raise InvalidWorkflowError(*found)
 
 
 def _metadata(definition: WorkflowDef, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -139,9 +148,7 @@ def _metadata(definition: WorkflowDef, metadata: Mapping[str, Any] | None) -> di
         merged = dict(json.loads(json.dumps(merged, cls=DjangoJSONEncoder)))
     except (TypeError, ValueError) as exc:
         raise InvalidWorkflowError("additional_metadata", f"must be JSON-serialisable: {exc}") from None
-    found = first_unstorable(merged, "additional_metadata")
-    if found is not None:
-        raise InvalidWorkflowError(*found)
+    refuse_unstorable(None, merged)
     return merged
 
 

@@ -128,9 +128,7 @@ CREDENTIAL_PLACES = [
         "metadata.a.b",
         id="replace-metadata",
     ),
-    pytest.param(
-        "PUT", "/sfp/api/credentials/existing", '{"kind": %s, "secret": "s"}', "kind", id="replace-kind"
-    ),
+    pytest.param("PUT", "/sfp/api/credentials/existing", '{"kind": %s, "secret": "s"}', "kind", id="replace-kind"),
 ]
 
 
