@@ -151,6 +151,9 @@ VAULT_LOCAL_KEY_FILE = Path(env_str("VAULT_LOCAL_KEY_FILE", str(BASE_DIR / ".loc
 VAULT_LEASE_URL = env_str("VAULT_LEASE_URL")
 VAULT_LEASE_TOKEN = env_secret("VAULT_LEASE_TOKEN")
 VAULT_LEASE_TIMEOUT = env_float("VAULT_LEASE_TIMEOUT", 10.0, minimum=0.1)
+# Credential audit rows are deleted after this many days (by the scheduler, with the runs it prunes); kept
+# longer than runs (ENGINE_RETENTION_DAYS): the audit is the record of who read or changed which secret.
+VAULT_AUDIT_RETENTION_DAYS = env_int("VAULT_AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # --- REST API (/sfp/api/) -----------------------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)  # larger bodies: 413
