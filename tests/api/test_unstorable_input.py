@@ -39,6 +39,11 @@ NUMBERS = [
 VALUES = STRINGS + NUMBERS
 
 
+def put(template: str, value: str) -> str:
+    """`template` (JSON text) with `value` (JSON text too) in place of $VALUE."""
+    return template.replace("$VALUE", value)
+
+
 def send(client: Any, method: str, path: str, content: str) -> Any:
     return client.generic(method, path, content.encode(), content_type="application/json")
 
@@ -54,17 +59,19 @@ def answer(response: Any) -> tuple[int, Any]:
 # --- POST /sfp/api/tasks -------------------------------------------------------------------------------------
 
 TASK_PLACES = [
-    pytest.param('{"type": "test.single", "data": {"repository": %s}}', "data.repository", id="data"),
-    pytest.param('{"type": "test.single", "data": {"steps": [1, {"name": %s}]}}', "data.steps.1.name", id="nested"),
-    pytest.param('{"type": "test.single", "data": {}, "metadata": {"team": %s}}', "metadata.team", id="metadata"),
-    pytest.param('{"type": %s, "data": {}}', "type", id="type"),
+    pytest.param('{"type": "test.single", "data": {"repository": $VALUE}}', "data.repository", id="data"),
+    pytest.param('{"type": "test.single", "data": {"steps": [1, {"name": $VALUE}]}}', "data.steps.1.name", id="nested"),
+    pytest.param('{"type": "test.single", "data": {}, "metadata": {"team": $VALUE}}', "metadata.team", id="metadata"),
+    pytest.param('{"type": $VALUE, "data": {}}', "type", id="type"),
     pytest.param(
-        '{"type": "test.single", "data": {"a": %s}, "recurrenceConfig": {"cron": "* * * * *"}}',
+        '{"type": "test.single", "data": {"a": $VALUE}, "recurrenceConfig": {"cron": "* * * * *"}}',
         "data.a",
         id="recurring",
     ),
     pytest.param(
-        '{"type": "test.single", "data": {"a": %s}, "scheduledFor": "2030-01-01T00:00:00Z"}', "data.a", id="scheduled"
+        '{"type": "test.single", "data": {"a": $VALUE}, "scheduledFor": "2030-01-01T00:00:00Z"}',
+        "data.a",
+        id="scheduled",
     ),
 ]
 
@@ -75,7 +82,7 @@ def test_a_task_holding_what_postgres_cannot_store_is_refused_naming_the_field(
     personas: Personas, place: str, field: str, value: str, problem: str
 ) -> None:
     before = row_counts()
-    response = send(personas.app.client, "POST", "/sfp/api/tasks", place % value)
+    response = send(personas.app.client, "POST", "/sfp/api/tasks", put(place, value))
     assert answer(response) == refused(field, problem)
     assert row_counts() == before
 
@@ -85,7 +92,7 @@ def test_a_key_holding_what_postgres_cannot_store_is_refused_naming_it_escaped(
     personas: Personas, value: str, problem: str
 ) -> None:
     before = row_counts()
-    body = '{"type": "test.single", "data": {"nested": {"fine": 1, %s: 2}}}' % value
+    body = put('{"type": "test.single", "data": {"nested": {"fine": 1, $VALUE: 2}}}', value)
     response = send(personas.app.client, "POST", "/sfp/api/tasks", body)
     key = value.strip('"')  # the path shows the key with its bad characters escaped, as they were sent
     assert answer(response) == refused(f"data.nested.{key}", f"the key {problem}")
@@ -99,7 +106,7 @@ def test_a_body_that_is_itself_such_a_value_is_refused_as_the_body(personas: Per
 
 def test_a_surrogate_pair_and_large_finite_numbers_are_stored(personas: Personas) -> None:
     data = '{"emoji": "\\ud83d\\ude00", "big": 1e308, "small": -1e-320, "whole": 123456789012345678901234567890}'
-    response = send(personas.app.client, "POST", "/sfp/api/tasks", '{"type": "test.single", "data": %s}' % data)
+    response = send(personas.app.client, "POST", "/sfp/api/tasks", put('{"type": "test.single", "data": $VALUE}', data))
     assert response.status_code == 201, response.content
     stored = WorkflowRun.objects.get(id=operation_id(response)).input
     assert (stored["emoji"], stored["whole"], float(stored["big"])) == ("😀", 123456789012345678901234567890, 1e308)
@@ -111,24 +118,28 @@ CREDENTIAL_PLACES = [
     pytest.param(
         "POST",
         "/sfp/api/credentials",
-        '{"kind": "generic", "name": "new", "secret": "s", "metadata": {"hosts": [%s]}}',
+        '{"kind": "generic", "name": "new", "secret": "s", "metadata": {"hosts": [$VALUE]}}',
         "metadata.hosts.0",
         id="create-metadata",
     ),
     pytest.param(
-        "POST", "/sfp/api/credentials", '{"kind": "generic", "name": %s, "secret": "s"}', "name", id="create-name"
+        "POST", "/sfp/api/credentials", '{"kind": "generic", "name": $VALUE, "secret": "s"}', "name", id="create-name"
     ),
     pytest.param(
-        "POST", "/sfp/api/credentials", '{"kind": "generic", "name": "new", "secret": %s}', "secret", id="create-secret"
+        "POST",
+        "/sfp/api/credentials",
+        '{"kind": "generic", "name": "new", "secret": $VALUE}',
+        "secret",
+        id="create-secret",
     ),
     pytest.param(
         "PUT",
         "/sfp/api/credentials/existing",
-        '{"kind": "generic", "secret": "s", "metadata": {"a": {"b": %s}}}',
+        '{"kind": "generic", "secret": "s", "metadata": {"a": {"b": $VALUE}}}',
         "metadata.a.b",
         id="replace-metadata",
     ),
-    pytest.param("PUT", "/sfp/api/credentials/existing", '{"kind": %s, "secret": "s"}', "kind", id="replace-kind"),
+    pytest.param("PUT", "/sfp/api/credentials/existing", '{"kind": $VALUE, "secret": "s"}', "kind", id="replace-kind"),
 ]
 
 
@@ -143,7 +154,7 @@ def test_a_credential_holding_what_postgres_cannot_store_is_refused_naming_the_f
 ) -> None:
     services.store("generic", "existing", "old value", actor="test")
     before = vault_rows()
-    response = send(personas.owner.client, method, path, place % value)
+    response = send(personas.owner.client, method, path, put(place, value))
     assert answer(response) == refused(field, problem)
     assert vault_rows() == before
 
@@ -165,7 +176,7 @@ def test_a_schedule_change_holding_what_postgres_cannot_store_is_refused(
 ) -> None:
     body = {"type": "test.single", "data": {}, "recurrenceConfig": {"cron": "0 6 * * 1-5", "timezone": "UTC"}}
     schedule = PeriodicTask.objects.get(name=f"task test.single {operation_id(submit(personas.app.client, body))}")
-    response = send(personas.owner.client, "PATCH", f"/sfp/api/schedules/{schedule.id}", '{"cron": %s}' % value)
+    response = send(personas.owner.client, "PATCH", f"/sfp/api/schedules/{schedule.id}", put('{"cron": $VALUE}', value))
     assert answer(response) == refused("cron", problem)
     schedule.refresh_from_db()
     assert (schedule.enabled, schedule.crontab.minute, schedule.crontab.hour) == (True, "0", "6")
@@ -179,7 +190,8 @@ def test_a_run_action_given_such_a_body_is_refused_and_does_nothing(
     response = submit(personas.app.client, {"type": "test.slow", "data": {}})
     run_id = operation_id(response)
     before = row_counts()
-    response = send(personas.app.client, "POST", f"/sfp/api/runs/{run_id}/{action}", '{"reason": %s}' % value)
+    body = put('{"reason": $VALUE}', value)
+    response = send(personas.app.client, "POST", f"/sfp/api/runs/{run_id}/{action}", body)
     assert answer(response) == refused("reason", problem)
     assert personas.app.client.get(f"/sfp/api/runs/{run_id}").json()["status"] == "QUEUED"
     assert row_counts() == before
