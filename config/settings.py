@@ -154,6 +154,9 @@ VAULT_LEASE_TIMEOUT = env_float("VAULT_LEASE_TIMEOUT", 10.0, minimum=0.1)
 # The API serves POST /sfp/api/internal/leases only when this is on (the deploy files turn it on for the API,
 # whose workers lease over HTTP); off, the path answers 404. A lease also needs the attempt's lease secret.
 VAULT_LEASE_ENDPOINT = env_bool("VAULT_LEASE_ENDPOINT", False)
+# Credential audit rows are deleted after this many days (by the scheduler, with the runs it prunes); kept
+# longer than runs (ENGINE_RETENTION_DAYS): the audit is the record of who read or changed which secret.
+VAULT_AUDIT_RETENTION_DAYS = env_int("VAULT_AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # --- REST API (/sfp/api/) -----------------------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)  # larger bodies: 413
