@@ -66,7 +66,7 @@ def test_a_malformed_auth_url_fails_the_step_without_showing_it(sample: SampleRe
 
 
 def test_an_uncloneable_repository_fails_the_step_saying_why(tmp_path: object, orgs: dict[str, Org]) -> None:
-    missing = f"file:///nonexistent/{uuid.uuid4().hex}.git"
+    missing = f"file://{tmp_path}/nonexistent/{uuid.uuid4().hex}.git"  # under SFP_FILE_REPOSITORY_ROOT
     finished = run("sfp-impact", {"repository": {"url": missing}})
 
     error = failed_once(finished.id, "impact")
