@@ -193,7 +193,8 @@ def test_file_repositories_are_cloned_only_from_under_the_configured_root(tmp_pa
     with override_settings(SFP_FILE_REPOSITORY_ROOT=""), pytest.raises(git.RepositoryError) as refused:
         git.check_url(f"file://{inside}")
     assert str(refused.value) == (
-        f"repository URL 'file://{inside}': file:// repositories are not allowed here (SFP_FILE_REPOSITORY_ROOT is unset)"
+        f"repository URL 'file://{inside}': "
+        "file:// repositories are not allowed here (SFP_FILE_REPOSITORY_ROOT is unset)"
     )
 
 
