@@ -205,6 +205,10 @@ SFP_BIN = env_str("SFP_BIN", str(BASE_DIR / ".local" / "node" / "node_modules" /
 SFP_WORK_DIR = Path(env_str("SFP_WORK_DIR", str(BASE_DIR / ".local" / "work")))
 SFP_KILL_GRACE = env_float("SFP_KILL_GRACE", 5.0, minimum=0)  # SIGTERM, then SIGKILL the CLI's process group
 SFP_STALE_WORKSPACE_HOURS = env_float("SFP_STALE_WORKSPACE_HOURS", 24.0, minimum=0.01)
+# file:// repositories are cloned only from under this directory (empty: never); an absolute path.
+SFP_FILE_REPOSITORY_ROOT = env_str("SFP_FILE_REPOSITORY_ROOT")
+if SFP_FILE_REPOSITORY_ROOT and not Path(SFP_FILE_REPOSITORY_ROOT).is_absolute():
+    raise SettingError(f"SFP_FILE_REPOSITORY_ROOT: expected an absolute path, got {SFP_FILE_REPOSITORY_ROOT!r}")
 
 # --- Live feed (/ws/runs/) and dashboard (/dashboard/), sfpserver/live ----------------------------------------
 # The engine's after-commit signals are published to this layer from every process that loads Django apps.

@@ -23,7 +23,7 @@ from tasks.pools import STANDARD, pool
 from tasks.sfp import git
 from tasks.sfp.runner import SfpError
 from tasks.sfp.workspace import prune_stale
-from tasks.steps import UnknownOrg, flags, sfp_step
+from tasks.steps import SfpStep, UnknownOrg, flags, sfp_step
 
 ON_STANDARD: dict[str, Any] = {"desired_worker_labels": pool(STANDARD), "schedule_timeout": timedelta(hours=1)}
 REPOS = ["repositories.token_credential", "repositories.ssh_key_credential"]
@@ -119,14 +119,13 @@ def refresh_cache(input: CacheRefreshInput, ctx: Context) -> dict[str, Any]:
     mirrors = []
     for repository in input.repositories:
         with sfp_step(ctx, input, "cache") as step:
-            mirrors.append(_refresh_mirror(step.ws, repository, step.secret, ctx))
+            mirrors.append(_refresh_mirror(step, repository, ctx))
     return {"stale_workspaces_removed": removed, "mirrors": mirrors}
 
 
-def _refresh_mirror(ws: Any, repository: Repository, secret: Any, ctx: Context) -> dict[str, Any]:
-    token = secret(repository.token_credential) if repository.token_credential else None
-    key = secret(repository.ssh_key_credential) if repository.ssh_key_credential else None
-    path = git.mirror(ws, repository.url, token=token, ssh_key=key)
+def _refresh_mirror(step: SfpStep, repository: Repository, ctx: Context) -> dict[str, Any]:
+    token, key = step.repository_secrets(repository)
+    path = git.mirror(step.ws, repository.url, token=token, ssh_key=key)
     ctx.log(f"mirror of {repository.url} refreshed")
     return {"url": repository.url, "mirror": path.name}
 
