@@ -13,7 +13,7 @@ import sys
 import time
 from types import FrameType
 
-from config.embedded import ensure_services
+from config.embedded import ensure_services, masked
 from workers.lifeline import die_with_parent
 
 API_PORT = int(os.environ.get("API_PORT", "8000"))
@@ -87,8 +87,9 @@ def _announce(dashboard: str) -> None:
         f"  API        http://127.0.0.1:{API_PORT}/sfp/api/docs/\n"
         f"  admin      http://127.0.0.1:{API_PORT}/admin/\n"
         f"  Flower     http://127.0.0.1:{FLOWER_PORT}/\n"
-        f"  Postgres   {os.environ['DATABASE_URL']}\n"
-        f"  Redis      {os.environ['REDIS_URL']}\n"
+        f"  Postgres   {masked(os.environ['DATABASE_URL'])}\n"
+        f"  Redis      {masked(os.environ['REDIS_URL'])}\n"
+        "  (the embedded servers' passwords are in .local/run/pg-password and .local/run/redis-password)\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

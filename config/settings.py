@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.embedded import DEFAULT_PG_PORT, DEFAULT_REDIS_PORT
+from config import embedded
 from config.env import SettingError, env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -66,9 +66,9 @@ TEMPLATES = [
     }
 ]
 
-# With no DATABASE_URL / REDIS_URL the embedded servers of config/embedded.py are assumed (`make run`
-# starts them on these ports).
-DATABASE_URL = env_str("DATABASE_URL", f"postgres://postgres@127.0.0.1:{DEFAULT_PG_PORT}/sfpserver")
+# With no DATABASE_URL / REDIS_URL the embedded servers `make run` starts are assumed (config/embedded.py),
+# with the passwords it generated. Both may be given as files (DATABASE_URL_FILE, REDIS_URL_FILE).
+DATABASE_URL = env_secret("DATABASE_URL") or embedded.run_database_url()
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
 }
@@ -78,7 +78,7 @@ DATABASES = {
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if DB_PREPARED_STATEMENTS else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0")
+REDIS_URL = env_secret("REDIS_URL") or embedded.run_redis_url()
 
 USE_TZ = True
 TIME_ZONE = "UTC"
