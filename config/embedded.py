@@ -398,7 +398,8 @@ class EmbeddedServices:
 def ensure_services(
     name: str = "run", pg_port: int = DEFAULT_PG_PORT, redis_port: int = DEFAULT_REDIS_PORT
 ) -> EmbeddedServices:
-    """Start the servers the environment does not name, and point DATABASE_URL / REDIS_URL at them.
+    """Start the servers the environment does not name, and point DATABASE_URL / REDIS_URL at them; with no
+    DJANGO_SECRET_KEY, point DJANGO_SECRET_KEY_FILE at one generated for this profile (0600).
 
     The variables are set in os.environ so that every process started afterwards uses the same servers.
     """
@@ -415,4 +416,7 @@ def ensure_services(
         if redis.start():
             started.append("redis")
         os.environ["REDIS_URL"] = redis.url()
+    if not (os.environ.get("DJANGO_SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY_FILE")):
+        stored_secret(base / SECRET_KEY_FILE, 50)
+        os.environ["DJANGO_SECRET_KEY_FILE"] = str(base / SECRET_KEY_FILE)
     return EmbeddedServices(postgres, redis, tuple(started))

@@ -12,7 +12,18 @@ from config.env import SettingError, env_bool, env_choice, env_float, env_int, e
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+# A process given no DATABASE_URL is a local one: it uses the embedded servers `make run` starts and the secrets
+# `make run` generated under .local/run/ (the servers' passwords, a secret key, Flower's login), if it did.
+LOCAL_RUN = not env_secret("DATABASE_URL")
+
+# API tokens and sessions are keyed by SECRET_KEY. The public default below is refused by the system check
+# accounts.E001 unless DEBUG is on: every deployment sets DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE).
+INSECURE_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = (
+    env_secret("DJANGO_SECRET_KEY")
+    or (embedded.run_secret(embedded.SECRET_KEY_FILE) if LOCAL_RUN else None)
+    or INSECURE_SECRET_KEY
+)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
@@ -224,6 +235,13 @@ LIVE_PUBLISH_BACKLOG = env_int("LIVE_PUBLISH_BACKLOG", 10000, minimum=1)  # unse
 # public network). Histograms and "finished" counts cover the attempts and runs of the last window.
 METRICS_TOKEN = env_secret("METRICS_TOKEN")
 METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 300, minimum=10)
+
+# --- Flower (python -m workers flower, workers/flower.py) ----------------------------------------------------
+# Flower does not start without a login: `user:password` entries, comma-separated (Flower's basic auth).
+# `make run` generates one into .local/run/flower-auth, which a local process (no DATABASE_URL) reads.
+FLOWER_BASIC_AUTH = (
+    env_secret("FLOWER_BASIC_AUTH") or (embedded.run_secret(embedded.FLOWER_AUTH_FILE) if LOCAL_RUN else None) or ""
+)
 
 # --- Logging: JSON lines (VictoriaLogs) by default, LOG_FORMAT=plain for a terminal ---------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
