@@ -5,15 +5,20 @@ Credentials are named, never carried: `target_org`, `devhub`, `repository.token_
 credential names, which the tasks declare with `credentials_from_input` so that a step may lease exactly
 the credentials its run names (sfpserver/engine/definitions.py `resolve_args`).
 
-`simulate` is for the Salesforce stand-in only (SFP_CLI=standin) and ignored by the real CLI: per step
-name, per command name, or per `step:command`, what the stand-in should do (`seconds`, `fail_attempts`,
-`fail`, `failed_packages`, `capacity`, `nothing_changed`, `message`, `exit_code`).
+`simulate` is for the Salesforce stand-in only: per step name, per command name, or per `step:command`, what
+the stand-in should do (`seconds`, `fail_attempts`, `fail`, `failed_packages`, `capacity`, `nothing_changed`,
+`message`, `exit_code`, and the careless-CLI probes `leak_env`, `leak_stdin`, `grandchild`). A server running
+the real CLI (SFP_CLI=real, as the deploy files do) refuses an input that carries it, naming the field.
+
+Release names become file names (`release/<name>.yml` in the step's workspace): they match RELEASE_NAME
+(tasks/releasedef.py), so no path leaves the workspace.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tasks import releasedef
@@ -50,9 +55,23 @@ class Repository(BaseModel):
     ssh_key_credential: CredentialName | None = None  # a generic credential holding a private key
 
 
+def _release_name(value: str) -> str:
+    try:
+        return releasedef.check_release_name(value)
+    except releasedef.ReleaseDefinitionError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class Operation(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     simulate: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("simulate")
+    @classmethod
+    def _standin_only(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        if value and settings.SFP_CLI != "standin":
+            raise ValueError("is for the Salesforce stand-in only (SFP_CLI=standin); this server runs the real sfp CLI")
+        return value
 
 
 class RepoOperation(Operation):
@@ -108,7 +127,7 @@ class ReleaseInput(Operation):
 
 class ReleaseDefinitionInput(RepoOperation):
     release_config: RepoPath = "config/release-config.yaml"
-    release_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+    release_name: Annotated[str, AfterValidator(_release_name)]
     gitref: Annotated[str, AfterValidator(_ref)] = "HEAD"
 
 
