@@ -7,12 +7,23 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.embedded import DEFAULT_PG_PORT, DEFAULT_REDIS_PORT
+from config import embedded
 from config.env import SettingError, env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+# A process given no DATABASE_URL is a local one: it uses the embedded servers `make run` starts and the secrets
+# `make run` generated under .local/run/ (the servers' passwords, a secret key, Flower's login), if it did.
+LOCAL_RUN = not env_secret("DATABASE_URL")
+
+# API tokens and sessions are keyed by SECRET_KEY. The public default below is refused by the system check
+# accounts.E001 unless DEBUG is on: every deployment sets DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE).
+INSECURE_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = (
+    env_secret("DJANGO_SECRET_KEY")
+    or (embedded.run_secret(embedded.SECRET_KEY_FILE) if LOCAL_RUN else None)
+    or INSECURE_SECRET_KEY
+)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
@@ -66,9 +77,9 @@ TEMPLATES = [
     }
 ]
 
-# With no DATABASE_URL / REDIS_URL the embedded servers of config/embedded.py are assumed (`make run`
-# starts them on these ports).
-DATABASE_URL = env_str("DATABASE_URL", f"postgres://postgres@127.0.0.1:{DEFAULT_PG_PORT}/sfpserver")
+# With no DATABASE_URL / REDIS_URL the embedded servers `make run` starts are assumed (config/embedded.py),
+# with the passwords it generated. Both may be given as files (DATABASE_URL_FILE, REDIS_URL_FILE).
+DATABASE_URL = env_secret("DATABASE_URL") or embedded.run_database_url()
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
 }
@@ -78,7 +89,7 @@ DATABASES = {
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if DB_PREPARED_STATEMENTS else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0")
+REDIS_URL = env_secret("REDIS_URL") or embedded.run_redis_url()
 
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -237,6 +248,13 @@ LIVE_TOKEN_RECHECK_SECONDS = env_float("LIVE_TOKEN_RECHECK_SECONDS", 2.0, minimu
 # public network). Histograms and "finished" counts cover the attempts and runs of the last window.
 METRICS_TOKEN = env_secret("METRICS_TOKEN")
 METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 300, minimum=10)
+
+# --- Flower (python -m workers flower, workers/flower.py) ----------------------------------------------------
+# Flower does not start without a login: `user:password` entries, comma-separated (Flower's basic auth).
+# `make run` generates one into .local/run/flower-auth, which a local process (no DATABASE_URL) reads.
+FLOWER_BASIC_AUTH = (
+    env_secret("FLOWER_BASIC_AUTH") or (embedded.run_secret(embedded.FLOWER_AUTH_FILE) if LOCAL_RUN else None) or ""
+)
 
 # --- Logging: JSON lines (VictoriaLogs) by default, LOG_FORMAT=plain for a terminal ---------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -9,15 +9,20 @@ org field takes an SFDX auth URL, `repository.token_credential` a GitHub token a
 https host, `repository.ssh_key_credential` a generic key allowed for its ssh host, `npm_token_credential`
 an npm token for `npm_registry`. Otherwise the trigger is refused naming the field; nothing is recorded.
 
-`simulate` is for the Salesforce stand-in only (SFP_CLI=standin) and ignored by the real CLI: per step
-name, per command name, or per `step:command`, what the stand-in should do (`seconds`, `fail_attempts`,
-`fail`, `failed_packages`, `capacity`, `nothing_changed`, `message`, `exit_code`).
+`simulate` is for the Salesforce stand-in only: per step name, per command name, or per `step:command`, what
+the stand-in should do (`seconds`, `fail_attempts`, `fail`, `failed_packages`, `capacity`, `nothing_changed`,
+`message`, `exit_code`, and the careless-CLI probes `leak_env`, `leak_stdin`, `grandchild`). A server running
+the real CLI (SFP_CLI=real, as the deploy files do) refuses an input that carries it, naming the field.
+
+Release names become file names (`release/<name>.yml` in the step's workspace): they match RELEASE_NAME
+(tasks/releasedef.py), so no path leaves the workspace.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from tasks import releasedef
@@ -96,9 +101,23 @@ class Repository(BaseModel):
         return value
 
 
+def _release_name(value: str) -> str:
+    try:
+        return releasedef.check_release_name(value)
+    except releasedef.ReleaseDefinitionError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class Operation(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     simulate: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("simulate")
+    @classmethod
+    def _standin_only(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        if value and settings.SFP_CLI != "standin":
+            raise ValueError("is for the Salesforce stand-in only (SFP_CLI=standin); this server runs the real sfp CLI")
+        return value
 
 
 class RepoOperation(Operation):
@@ -161,7 +180,7 @@ class ReleaseInput(Operation):
 
 class ReleaseDefinitionInput(RepoOperation):
     release_config: RepoPath = "config/release-config.yaml"
-    release_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+    release_name: Annotated[str, AfterValidator(_release_name)]
     gitref: Annotated[str, AfterValidator(_ref)] = "HEAD"
 
 

@@ -172,7 +172,7 @@ def release(input: ReleaseInput, ctx: Context) -> dict[str, Any]:
             step.ws.repo.mkdir()
         text = input.release_definition or step.repo_file(str(input.release_definition_path)).read_text("utf-8")
         definition = releasedef.parse(text)
-        path = step.ws.root / "release" / f"{definition.release}.yml"
+        path = releasedef.release_file(step.ws.root / "release", definition.release)
         path.parent.mkdir()
         path.write_text(releasedef.dump(definition), encoding="utf-8")
         step.login(input.target_org, input.devhub)
