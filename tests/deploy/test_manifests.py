@@ -109,6 +109,7 @@ def test_compose_workers_lease_over_http_and_hold_no_vault_key(compose: dict[str
         assert environment["VAULT_LEASE_URL"] == "http://api:8000/sfp/api"
         assert environment["VAULT_LEASE_TOKEN_FILE"] == "/run/secrets/vault_lease_token"
     assert compose["services"]["api"]["environment"]["VAULT_REQUIRE_KEYS"] == "true"
+    assert compose["services"]["api"]["environment"]["VAULT_LEASE_ENDPOINT"] == "true"  # else it answers 404
 
 
 def test_compose_publishes_only_the_api_on_all_interfaces(compose: dict[str, Any]) -> None:
@@ -195,6 +196,7 @@ def test_kubernetes_gives_each_pod_only_the_secret_keys_it_uses_and_settings_fro
     assert not set(data) & set().union(*SECRETS.values())
     assert data["SFP_CLI"] == "real"
     assert data["VAULT_LEASE_URL"] == "http://sfp-api:8000/sfp/api"
+    assert data["VAULT_LEASE_ENDPOINT"] == "true"
     assert of_kind(manifests, "Service")["sfp-api"]["spec"]["ports"][0]["port"] == 8000
 
 
