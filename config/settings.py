@@ -199,6 +199,10 @@ SFP_BIN = env_str("SFP_BIN", str(BASE_DIR / ".local" / "node" / "node_modules" /
 SFP_WORK_DIR = Path(env_str("SFP_WORK_DIR", str(BASE_DIR / ".local" / "work")))
 SFP_KILL_GRACE = env_float("SFP_KILL_GRACE", 5.0, minimum=0)  # SIGTERM, then SIGKILL the CLI's process group
 SFP_STALE_WORKSPACE_HOURS = env_float("SFP_STALE_WORKSPACE_HOURS", 24.0, minimum=0.01)
+# A worker running as root runs the CLI as one of the slot users SFP_CLI_USER-0, -1, ... (created when missing,
+# one per concurrent step on the host, tasks/sfp/sandbox.py); empty keeps the CLI under the worker's own uid.
+SFP_CLI_USER = env_str("SFP_CLI_USER", "sfp-cli")
+SFP_CLI_USERS_MAX = env_int("SFP_CLI_USERS_MAX", 64, minimum=1)
 
 # --- Live feed (/ws/runs/) and dashboard (/dashboard/), sfpserver/live ----------------------------------------
 # The engine's after-commit signals are published to this layer from every process that loads Django apps.

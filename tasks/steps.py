@@ -86,7 +86,7 @@ class SfpStep:
             url = self.secret(org)
             if sfdx.parse(url) is None:
                 raise UnknownOrg(f"credential {org!r} does not hold a valid SFDX auth URL (expected {sfdx.SHAPE})")
-            self.sfp("org", "login", "url", "--url-stdin", "-", "--alias", org, stdin=url, cwd=self.ws.root)
+            self.sfp("org", "login", "url", "--url-stdin", "-", "--alias", org, stdin=url, cwd=self.ws.home)
 
     # Repository -------------------------------------------------------------------------------------------
     def checkout(self, repository: Repository) -> git.Checkout:

@@ -42,7 +42,7 @@ def analyse(input: AnalysisInput, ctx: Context) -> dict[str, Any]:
     for index, repository in enumerate(input.repositories, start=1):
         with sfp_step(ctx, input, f"analysis-{index}") as step:
             checkout = step.checkout(repository)
-            report_dir = step.ws.root / "report"
+            report_dir = step.ws.home / "report"  # the CLI writes it: inside what its user owns
             result = step.sfp(
                 "project:analyze",
                 "--output-format",
