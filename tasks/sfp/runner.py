@@ -8,9 +8,11 @@ Secrets reach the process only through `stdin` or `env` (never its arguments); t
 (database URL, vault keys, secret key) is not inherited: the CLI's environment is built from an allow-list
 (PASSED_THROUGH, QUIET_CLI, HOME/TMPDIR in the workspace, the step's injected variables). When the worker is
 root the CLI runs as the workspace's own user (tasks/sfp/sandbox.py), which must be able to reach the program:
-the stand-in is copied into the workspace and run by a Python interpreter that user can execute. Stopping the step (cancel, timeout, reassignment) sends SIGTERM
-to the whole process group and SIGKILL after SFP_KILL_GRACE seconds; whatever is left of the group is killed
-when the command returns, however it returns.
+the stand-in is copied into the workspace and run by a Python interpreter that user can execute.
+
+Stopping the step (cancel, timeout, reassignment) sends SIGTERM to the whole process group and SIGKILL after
+SFP_KILL_GRACE seconds; whatever is left of the group (and, as root, every process of the CLI's user) is
+killed when the command returns, however it returns.
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ def _spawn(
     argv: list[str], cwd: Path, env: dict[str, str], with_stdin: bool, as_user: Mapping[str, Any]
 ) -> subprocess.Popen[bytes]:
     try:
-        return subprocess.Popen(  # type: ignore[call-overload]  # the user/group keywords arrive as a mapping
+        return subprocess.Popen(
             argv,
             cwd=cwd,
             env=env,

@@ -21,6 +21,7 @@ from sfpserver.vault import keys
 from tasks.sfp.workspace import work_dir
 from tests import conftest
 from tests.conftest import ROOT, Processes, wait_until
+from tests.engine.helpers import steps
 from tests.tasks.conftest import output, run
 from tests.tasks.workflows import PROBE_QUEUE
 
@@ -85,7 +86,7 @@ def attempts(lines: list[str]) -> dict[str, str]:
 def test_the_cli_finds_nothing_of_the_worker_the_keys_nor_another_step(probe_node: ProbeNode) -> None:
     sibling_canary = f"sibling-{uuid.uuid4().hex}"
     done = run("t-sfp-cli-probe", {"canary": sibling_canary, "vault_key_file": str(probe_node.vault_key_file)})
-    assert done.status == "COMPLETED", done.status
+    assert done.status == "COMPLETED", steps(done.id)["probe"].error
     result = output(done.id, "probe")
     found = attempts(result["lines"])
 
@@ -96,5 +97,6 @@ def test_the_cli_finds_nothing_of_the_worker_the_keys_nor_another_step(probe_nod
     assert {name: found[name] for name in must_be_empty} == dict.fromkeys(must_be_empty, "")
     assert "HOME=" in found["own_environment"]  # it could read what is its own
     everything = "\n".join(result["lines"])
-    leaked = [name for name, value in {**probe_node.canaries(), "sibling": sibling_canary}.items() if value in everything]
+    canaries = {**probe_node.canaries(), "sibling": sibling_canary}
+    leaked = [name for name, value in canaries.items() if value in everything]
     assert leaked == [], "\n".join(result["lines"])

@@ -62,6 +62,7 @@ def probe(input: ProbeInput, ctx: Context) -> dict[str, Any]:
             "PROBE_SIBLING": str(sibling.root),
             "PROBE_WORK_DIR": str(work_dir()),
         }
+        ws.repo.mkdir(exist_ok=True)
         result = run_sfp(ContextIO(ctx), ["probe"], workspace=ws, org_bound=False, env=targets, check=False)
         return {"lines": result.lines, "exit_code": result.exit_code, "as_own_user": ws.owner is not None}
 
