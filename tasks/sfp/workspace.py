@@ -35,6 +35,9 @@ from tasks.sfp.sandbox import CliUser, SandboxError
 logger = logging.getLogger(__name__)
 
 PREFIX = "step-"
+# git as the CLI's user may use the worker's repositories (a file:// origin, the mirrors): those are trusted.
+# Twice, because sfp runs `git config --global safe.directory <repo>`, which would replace a single value.
+SAFE_DIRECTORIES = "[safe]\n\tdirectory = *\n\tdirectory = *\n"
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def _lay_out(ws: Workspace) -> None:
         path.mkdir(mode=0o700)
     if ws.owner is not None:
         ws.root.chmod(0o711)
+        (ws.home / ".gitconfig").write_text(SAFE_DIRECTORIES, encoding="utf-8")
         ws.hand_over()
 
 

@@ -85,7 +85,7 @@ health_workflow = hatchet.workflow(
 @org_health_workflow.task(execution_timeout=timedelta(minutes=10), credentials_from_input=["org"], **ON_STANDARD)
 def check_org(input: OrgHealthInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
-        step.ws.repo.mkdir()
+        step.ws.repo.mkdir(exist_ok=True)
         try:
             step.login(input.org)
             result = step.sfp("artifacts", "query", "-o", input.org, "--json")
