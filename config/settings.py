@@ -220,6 +220,10 @@ SFP_STALE_WORKSPACE_HOURS = env_float("SFP_STALE_WORKSPACE_HOURS", 24.0, minimum
 SFP_FILE_REPOSITORY_ROOT = env_str("SFP_FILE_REPOSITORY_ROOT")
 if SFP_FILE_REPOSITORY_ROOT and not Path(SFP_FILE_REPOSITORY_ROOT).is_absolute():
     raise SettingError(f"SFP_FILE_REPOSITORY_ROOT: expected an absolute path, got {SFP_FILE_REPOSITORY_ROOT!r}")
+# A worker running as root runs the CLI as one of the slot users SFP_CLI_USER-0, -1, ... (created when missing,
+# one per concurrent step on the host, tasks/sfp/sandbox.py); empty keeps the CLI under the worker's own uid.
+SFP_CLI_USER = env_str("SFP_CLI_USER", "sfp-cli")
+SFP_CLI_USERS_MAX = env_int("SFP_CLI_USERS_MAX", 64, minimum=1)
 
 # --- Live feed (/ws/runs/) and dashboard (/dashboard/), sfpserver/live ----------------------------------------
 # The engine's after-commit signals are published to this layer from every process that loads Django apps.

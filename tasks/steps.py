@@ -95,7 +95,7 @@ class SfpStep:
             vault.check_use(org, scope.Use.ORG_LOGIN, url if sfdx.parse(url) else None)  # the URL's own host
             if sfdx.parse(url) is None:
                 raise UnknownOrg(f"credential {org!r} does not hold a valid SFDX auth URL (expected {sfdx.SHAPE})")
-            self.sfp("org", "login", "url", "--url-stdin", "-", "--alias", org, stdin=url, cwd=self.ws.root)
+            self.sfp("org", "login", "url", "--url-stdin", "-", "--alias", org, stdin=url, cwd=self.ws.home)
 
     # Repository -------------------------------------------------------------------------------------------
     def repository_secrets(self, repository: Repository) -> tuple[str | None, str | None]:

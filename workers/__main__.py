@@ -169,6 +169,9 @@ def api_main(host: str, port: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sfpserver.engine.undumpable import forbid_dumps
+
+    forbid_dumps()  # every platform process holds the database URL, the keys: no same-uid child reads them
     args = build_parser().parse_args(argv)
     return dispatch(args)
 

@@ -151,9 +151,12 @@ def checkout(
     cache = mirror_path(url)
     borrow = ["--reference-if-able", str(cache), "--dissociate"] if cache.is_dir() else []
     clone = ["clone", "--quiet", "--no-checkout", *borrow, "--", url, str(workspace.repo)]
-    _git(clone, env, None, f"cannot clone {_shown(url)}")
-    _git(["checkout", "--quiet", ref, "--"], env, workspace.repo, f"ref {ref!r} does not exist in {_shown(url)}")
-    commit = _git(["rev-parse", "HEAD"], env, workspace.repo, "cannot read the checked-out commit").strip()
+    _git(clone, env, None, f"cannot clone {_shown(url)}")  # the worker's: it reads the mirrors; nothing ran here yet
+    workspace.hand_over()
+    as_cli = workspace.spawn_options()  # from here on the repository is the CLI's: git runs as the CLI's user
+    what = f"ref {ref!r} does not exist in {_shown(url)}"
+    _git(["checkout", "--quiet", ref, "--"], env, workspace.repo, what, as_cli)
+    commit = _git(["rev-parse", "HEAD"], env, workspace.repo, "cannot read the checked-out commit", as_cli).strip()
     return Checkout(url, ref, commit, workspace.repo)
 
 
@@ -171,16 +174,21 @@ def mirror(workspace: Workspace, url: str, *, token: str | None = None, ssh_key:
     if path.is_dir():
         _git(["remote", "update", "--prune"], env, path, f"cannot update the mirror of {_shown(url)}")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)  # no CLI user reads the mirrors (of other steps' repositories)
         _git(["clone", "--quiet", "--mirror", "--", url, str(path)], env, None, f"cannot mirror {_shown(url)}")
     return path
 
 
 def run_git(args: list[str], workspace: Workspace, cwd: Path, env: Mapping[str, str] | None = None) -> str:
-    return _git(args, {**git_env(workspace), **(env or {})}, cwd, f"git {args[0]} failed")
+    """git in the workspace, as the CLI's user: the CLI may have rewritten .git/config (hooks, fsmonitor)."""
+    env = {**git_env(workspace), **(env or {})}
+    return _git(args, env, cwd, f"git {args[0]} failed", workspace.spawn_options())
 
 
-def _git(args: list[str], env: Mapping[str, str], cwd: Path | None, what: str) -> str:
+def _git(
+    args: list[str], env: Mapping[str, str], cwd: Path | None, what: str, as_user: Mapping[str, Any] | None = None
+) -> str:
     try:
         done = subprocess.run(
             ["git", *args],
@@ -191,6 +199,7 @@ def _git(args: list[str], env: Mapping[str, str], cwd: Path | None, what: str) -
             timeout=CLONE_TIMEOUT,
             stdin=subprocess.DEVNULL,
             check=False,
+            **(as_user or {}),
         )
     except subprocess.TimeoutExpired:
         raise RepositoryError(f"{what}: git did not finish within {CLONE_TIMEOUT}s") from None

@@ -42,7 +42,7 @@ def analyse(input: AnalysisInput, ctx: Context) -> dict[str, Any]:
     for index, repository in enumerate(input.repositories, start=1):
         with sfp_step(ctx, input, f"analysis-{index}") as step:
             checkout = step.checkout(repository)
-            report_dir = step.ws.root / "report"
+            report_dir = step.ws.home / "report"  # the CLI writes it: inside what its user owns
             result = step.sfp(
                 "project:analyze",
                 "--output-format",
@@ -85,7 +85,7 @@ health_workflow = hatchet.workflow(
 @org_health_workflow.task(execution_timeout=timedelta(minutes=10), credentials_from_input=["org"], **ON_STANDARD)
 def check_org(input: OrgHealthInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
-        step.ws.repo.mkdir()
+        step.ws.repo.mkdir(exist_ok=True)
         try:
             step.login(input.org)
             result = step.sfp("artifacts", "query", "-o", input.org, "--json")

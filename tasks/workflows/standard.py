@@ -169,7 +169,7 @@ def release(input: ReleaseInput, ctx: Context) -> dict[str, Any]:
         if input.repository is not None:
             step.checkout(input.repository)
         else:
-            step.ws.repo.mkdir()
+            step.ws.repo.mkdir(exist_ok=True)
         text = input.release_definition or step.repo_file(str(input.release_definition_path)).read_text("utf-8")
         definition = releasedef.parse(text)
         path = releasedef.release_file(step.ws.root / "release", definition.release)
