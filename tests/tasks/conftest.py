@@ -16,14 +16,14 @@ from sfpserver.engine.models import WorkflowRun
 from sfpserver.engine.trigger import trigger
 from sfpserver.vault import services
 from tasks.sample_repo import SampleRepository, make_sample_repository
-from tasks.sfp.workspace import work_dir
 from tests.engine.helpers import steps, wait_for_run
 
 
 @pytest.fixture
 def sample() -> Iterator[SampleRepository]:
-    """A sample repository where the CLI's own user can read it (pytest's tmp_path is root's alone)."""
-    folder = Path(tempfile.mkdtemp(prefix="sample-", dir=work_dir()))
+    """A sample repository where the CLI's own user can read it (pytest's tmp_path is root's alone), under the
+    system's temporary folder, which the tests allow as SFP_FILE_REPOSITORY_ROOT (tests/services.py)."""
+    folder = Path(tempfile.mkdtemp(prefix="sfp-sample-"))
     folder.chmod(0o755)
     try:
         yield make_sample_repository(folder / "sample")
