@@ -91,14 +91,16 @@ def _ping(base: str) -> bool:
 async def _measure(base: str, token: str, sockets: int, events: int, interval: float) -> list[float]:
     from asgiref.sync import sync_to_async
     from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
 
     from sfpserver.engine.trigger import trigger
 
     run_id = await sync_to_async(trigger)(WORKFLOW, {"events": events, "interval": interval})
-    url = f"{base.replace('http', 'ws', 1)}/ws/runs/{run_id}/?token={token}"
+    url = f"{base.replace('http', 'ws', 1)}/ws/runs/{run_id}/"
     connections = []
     for _ in range(sockets):  # one at a time: the handshakes are not what is measured
-        connection = await connect(url, max_size=None, open_timeout=30)
+        offer = [Subprotocol("sfp.v1"), Subprotocol(f"bearer.{token}")]  # the token never goes in the URL
+        connection = await connect(url, subprotocols=offer, max_size=None, open_timeout=30)
         json.loads(await connection.recv())  # the snapshot
         connections.append(connection)
     arrivals: list[list[tuple[float, str]]] = [[] for _ in connections]

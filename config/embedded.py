@@ -2,6 +2,12 @@
 
 `make run` and the test suite use these when `DATABASE_URL` / `REDIS_URL` are not set. Data lives under a
 git-ignored folder of the project. The servers are ordinary processes: the fault tests stop and start them.
+
+They are not open to every local user: both listen on 127.0.0.1 only and want a password, generated once per
+profile into `.local/<profile>/pg-password` and `.local/<profile>/redis-password` (mode 0600). Postgres checks
+it with scram-sha-256 (pg_hba.conf); Redis with `requirepass`, from a 0600 config file rather than its command
+line, which any local user can read. A data directory made before passwords, or whose password file was
+deleted, is given the (new) password on its next start. The URLs handed to every process carry the password.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from config.local_secrets import read_secret, stored_secret
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +35,18 @@ DEFAULT_PG_PORT = 54329
 DEFAULT_REDIS_PORT = 63799
 DATABASE_NAME = "sfpserver"
 SERVICE_USER = "sfpserver"  # postgres refuses to run as root
+RUN_PROFILE = "run"  # `make run`'s servers, which a process given no DATABASE_URL / REDIS_URL uses
+PG_PASSWORD_FILE = "pg-password"
+REDIS_PASSWORD_FILE = "redis-password"
+SECRET_KEY_FILE = "django-secret-key"
+FLOWER_AUTH_FILE = "flower-auth"
+FLOWER_USER = "sfp"
+# pg_hba.conf: TCP on the loopback only (there is no Unix socket), always with the password.
+HBA_SCRAM = (
+    "# written by config/embedded.py: every connection needs the password in .local/<profile>/pg-password\n"
+    "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n"
+)
+HBA_TRUST = "# written by config/embedded.py while it sets the password\nhost all postgres 127.0.0.1/32 trust\n"
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -65,7 +86,44 @@ def _own(path: Path, user: str | None) -> None:
     path.mkdir(parents=True, exist_ok=True)
     if user is not None:
         shutil.chown(path, user, user)
-        path.chmod(0o700)
+    path.chmod(0o700)
+
+
+def profile_dir(profile: str) -> Path:
+    return LOCAL_DIR / profile
+
+
+def postgres_url(port: int, password: str | None, database: str = DATABASE_NAME) -> str:
+    login = f"postgres:{password}" if password else "postgres"
+    return f"postgres://{login}@127.0.0.1:{port}/{database}"
+
+
+def redis_url(port: int, password: str | None, db: int = 0) -> str:
+    login = f":{password}@" if password else ""
+    return f"redis://{login}127.0.0.1:{port}/{db}"
+
+
+def run_database_url() -> str:
+    """`make run`'s Postgres, with its password once it has one."""
+    return postgres_url(DEFAULT_PG_PORT, read_secret(profile_dir(RUN_PROFILE) / PG_PASSWORD_FILE))
+
+
+def run_redis_url() -> str:
+    return redis_url(DEFAULT_REDIS_PORT, read_secret(profile_dir(RUN_PROFILE) / REDIS_PASSWORD_FILE))
+
+
+def run_secret(name: str) -> str | None:
+    """A secret `make run` generated (SECRET_KEY_FILE, FLOWER_AUTH_FILE), if it did."""
+    return read_secret(profile_dir(RUN_PROFILE) / name)
+
+
+def masked(url: str) -> str:
+    """A server URL fit to print: the password replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    login, at, host = rest.rpartition("@")
+    if not at or ":" not in login:
+        return url
+    return f"{scheme}{sep}{login.split(':', 1)[0]}:***@{host}"
 
 
 @dataclass
@@ -85,8 +143,12 @@ class EmbeddedPostgres:
     def pgdata(self) -> Path:
         return self.data_dir / "pgdata"
 
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir.parent / PG_PASSWORD_FILE
+
     def url(self, database: str = DATABASE_NAME) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+        return postgres_url(self.port, stored_secret(self.password_file), database)
 
     def _ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), *args]
@@ -126,31 +188,61 @@ class EmbeddedPostgres:
     def start(self) -> bool:
         """Start the server; returns False when it was already running."""
         self._init()
-        if self.is_running():
-            return False
-        log = self.data_dir / "postgres.log"
-        self._ctl("-l", str(log), "-w", "-t", "60", "-o", f"-p {self.port}", "start")
-        _wait_for(self.is_running, "PostgreSQL")
+        started = not self.is_running()
+        if started:
+            log = self.data_dir / "postgres.log"
+            self._ctl("-l", str(log), "-w", "-t", "60", "-o", f"-p {self.port}", "start")
+            _wait_for(self.is_running, "PostgreSQL")
+        self._secure()
         self._ensure_database()
+        return started
+
+    def _secure(self) -> None:
+        """Make the server want the stored password: set it (through a moment of trust for `postgres` on the
+        loopback) unless pg_hba.conf already demands it and it already works."""
+        hba = self.pgdata / "pg_hba.conf"
+        if hba.read_text() == HBA_SCRAM and self._accepts(self.url("postgres")):
+            return
+        from psycopg import sql
+
+        hba.write_text(HBA_TRUST)
+        self._ctl("reload")
+        with self._connect(postgres_url(self.port, None, "postgres")) as conn:
+            password = stored_secret(self.password_file)
+            conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(password)))
+            hba.write_text(HBA_SCRAM)
+            conn.execute("SELECT pg_reload_conf()")
+        _wait_for(lambda: self._accepts(self.url("postgres")), "PostgreSQL to want its password", timeout=10)
+
+    @staticmethod
+    def _accepts(url: str) -> bool:
+        import psycopg
+
+        try:
+            psycopg.connect(url, connect_timeout=5).close()
+        except psycopg.OperationalError:
+            return False
         return True
+
+    def _connect(self, url: str) -> Any:
+        import psycopg
+
+        for _ in range(50):
+            try:
+                return psycopg.connect(url, autocommit=True, connect_timeout=5)
+            except psycopg.OperationalError:
+                time.sleep(0.2)  # still starting up, or still reloading pg_hba.conf
+        raise EmbeddedServiceError("PostgreSQL accepts no connections")
 
     def stop(self, mode: str = "fast") -> None:
         if (self.pgdata / "postmaster.pid").exists():
             self._ctl("-m", mode, "-w", "stop", check=False)
 
     def _ensure_database(self) -> None:
-        import psycopg
-
-        for _ in range(50):
-            try:
-                with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-                    exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
-                    if not exists:
-                        conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-                    return
-            except psycopg.OperationalError:
-                time.sleep(0.2)  # still starting up
-        raise EmbeddedServiceError("PostgreSQL accepts no connections")
+        with self._connect(self.url("postgres")) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
 AOF_COMPACT_BYTES = 64 * 1024 * 1024
@@ -161,8 +253,18 @@ class EmbeddedRedis:
     data_dir: Path
     port: int = DEFAULT_REDIS_PORT
 
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir.parent / REDIS_PASSWORD_FILE
+
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        return redis_url(self.port, stored_secret(self.password_file), db)
+
+    def client(self, password: bool = True, timeout: float = 2) -> Any:
+        import redis
+
+        secret = stored_secret(self.password_file) if password else None
+        return redis.Redis(port=self.port, password=secret, socket_timeout=timeout, socket_connect_timeout=timeout)
 
     def is_running(self) -> bool:
         return _port_open(self.port)
@@ -173,10 +275,12 @@ class EmbeddedRedis:
         user = _run_as_user()
         _own(self.data_dir, user)
         if self.is_running():
+            self._require_password()
             return False
         subprocess.run(
             [
                 REDIS_SERVER_PATH,
+                str(self._config(user)),
                 "--port",
                 str(self.port),
                 "--bind",
@@ -206,14 +310,41 @@ class EmbeddedRedis:
         self._compact()
         return True
 
+    def _config(self, user: str | None) -> Path:
+        """The password goes in a 0600 config file (readable by the server's account), not on its command line."""
+        conf = self.data_dir / "redis.conf"
+        conf.unlink(missing_ok=True)
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"# written by config/embedded.py\nrequirepass {stored_secret(self.password_file)}\n")
+        if user is not None:
+            shutil.chown(conf, user, user)
+        return conf
+
+    def _require_password(self) -> None:
+        """A server already running without a password (started before passwords) is given one. (Any password
+        is accepted by a server that has none, so the test is a client without one.)"""
+        import redis
+
+        bare = self.client(password=False)
+        try:
+            bare.ping()
+        except redis.exceptions.AuthenticationError:
+            return  # it wants a password
+        finally:
+            bare.close()
+        bare = self.client(password=False)
+        try:
+            bare.config_set("requirepass", stored_secret(self.password_file))
+        finally:
+            bare.close()
+
     def _compact(self) -> None:
         """Redis rewrites its append-only file when it doubles within one server's life, so a server restarted
         often (every `make run`, every bench) would let it grow without end: rewrite it at start when big."""
-        import redis
-
         aof = self.data_dir / "appendonly.aof"
         if aof.exists() and aof.stat().st_size > AOF_COMPACT_BYTES:
-            client = redis.Redis(port=self.port, socket_timeout=5)
+            client = self.client(timeout=5)
             try:
                 client.bgrewriteaof()
             finally:
@@ -223,7 +354,7 @@ class EmbeddedRedis:
         """Redis accepts connections while it replays its append-only file, but answers LOADING until done."""
         import redis
 
-        client = redis.Redis(port=self.port, socket_timeout=2)
+        client = self.client()
         try:
             return bool(client.ping())
         except redis.exceptions.BusyLoadingError:
@@ -267,11 +398,12 @@ class EmbeddedServices:
 def ensure_services(
     name: str = "run", pg_port: int = DEFAULT_PG_PORT, redis_port: int = DEFAULT_REDIS_PORT
 ) -> EmbeddedServices:
-    """Start the servers the environment does not name, and point DATABASE_URL / REDIS_URL at them.
+    """Start the servers the environment does not name, and point DATABASE_URL / REDIS_URL at them; with no
+    DJANGO_SECRET_KEY, point DJANGO_SECRET_KEY_FILE at one generated for this profile (0600).
 
     The variables are set in os.environ so that every process started afterwards uses the same servers.
     """
-    base = LOCAL_DIR / name
+    base = profile_dir(name)
     postgres = redis = None
     started: list[str] = []
     if not os.environ.get("DATABASE_URL"):
@@ -284,4 +416,7 @@ def ensure_services(
         if redis.start():
             started.append("redis")
         os.environ["REDIS_URL"] = redis.url()
+    if not (os.environ.get("DJANGO_SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY_FILE")):
+        stored_secret(base / SECRET_KEY_FILE, 50)
+        os.environ["DJANGO_SECRET_KEY_FILE"] = str(base / SECRET_KEY_FILE)
     return EmbeddedServices(postgres, redis, tuple(started))

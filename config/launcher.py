@@ -13,7 +13,8 @@ import sys
 import time
 from types import FrameType
 
-from config.embedded import ensure_services
+from config.embedded import FLOWER_AUTH_FILE, FLOWER_USER, ensure_services, masked, profile_dir
+from config.local_secrets import stored_secret
 from workers.lifeline import die_with_parent
 
 API_PORT = int(os.environ.get("API_PORT", "8000"))
@@ -30,6 +31,7 @@ PROCESSES = {
 
 def main() -> int:
     services = ensure_services("run")
+    flower_login = _flower_login()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -45,7 +47,7 @@ def main() -> int:
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "workers", *args], start_new_session=True, preexec_fn=die_with_parent
             )
-        _announce(_dashboard_link())
+        _announce(_dashboard_link(), flower_login)
         _run_demo(lambda: stopping)
         while not stopping and all(p.poll() is None for p in procs.values()):
             time.sleep(0.5)
@@ -80,15 +82,26 @@ def _dashboard_link() -> str:
     return f"http://127.0.0.1:{API_PORT}/dashboard/#token={issued.secret}"
 
 
-def _announce(dashboard: str) -> None:
+def _flower_login() -> str:
+    """Where Flower's login is: FLOWER_BASIC_AUTH(_FILE) when given, else generated once into .local/run/."""
+    if os.environ.get("FLOWER_BASIC_AUTH") or os.environ.get("FLOWER_BASIC_AUTH_FILE"):
+        return "login from FLOWER_BASIC_AUTH"
+    path = profile_dir("run") / FLOWER_AUTH_FILE
+    stored_secret(path, 18, shape=f"{FLOWER_USER}:{{}}")
+    os.environ["FLOWER_BASIC_AUTH_FILE"] = str(path)
+    return f"user:password in .local/run/{FLOWER_AUTH_FILE}"
+
+
+def _announce(dashboard: str, flower_login: str) -> None:
     print(
         "\nsfp server task platform is up\n"
         f"  dashboard  {dashboard}\n"
         f"  API        http://127.0.0.1:{API_PORT}/sfp/api/docs/\n"
         f"  admin      http://127.0.0.1:{API_PORT}/admin/\n"
-        f"  Flower     http://127.0.0.1:{FLOWER_PORT}/\n"
-        f"  Postgres   {os.environ['DATABASE_URL']}\n"
-        f"  Redis      {os.environ['REDIS_URL']}\n"
+        f"  Flower     http://127.0.0.1:{FLOWER_PORT}/  ({flower_login})\n"
+        f"  Postgres   {masked(os.environ['DATABASE_URL'])}\n"
+        f"  Redis      {masked(os.environ['REDIS_URL'])}\n"
+        "  (the embedded servers' passwords are in .local/run/pg-password and .local/run/redis-password)\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

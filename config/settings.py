@@ -7,12 +7,23 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.embedded import DEFAULT_PG_PORT, DEFAULT_REDIS_PORT
+from config import embedded
 from config.env import SettingError, env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+# A process given no DATABASE_URL is a local one: it uses the embedded servers `make run` starts and the secrets
+# `make run` generated under .local/run/ (the servers' passwords, a secret key, Flower's login), if it did.
+LOCAL_RUN = not env_secret("DATABASE_URL")
+
+# API tokens and sessions are keyed by SECRET_KEY. The public default below is refused by the system check
+# accounts.E001 unless DEBUG is on: every deployment sets DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE).
+INSECURE_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = (
+    env_secret("DJANGO_SECRET_KEY")
+    or (embedded.run_secret(embedded.SECRET_KEY_FILE) if LOCAL_RUN else None)
+    or INSECURE_SECRET_KEY
+)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
@@ -66,9 +77,9 @@ TEMPLATES = [
     }
 ]
 
-# With no DATABASE_URL / REDIS_URL the embedded servers of config/embedded.py are assumed (`make run`
-# starts them on these ports).
-DATABASE_URL = env_str("DATABASE_URL", f"postgres://postgres@127.0.0.1:{DEFAULT_PG_PORT}/sfpserver")
+# With no DATABASE_URL / REDIS_URL the embedded servers `make run` starts are assumed (config/embedded.py),
+# with the passwords it generated. Both may be given as files (DATABASE_URL_FILE, REDIS_URL_FILE).
+DATABASE_URL = env_secret("DATABASE_URL") or embedded.run_database_url()
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
 }
@@ -78,7 +89,7 @@ DATABASES = {
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if DB_PREPARED_STATEMENTS else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0")
+REDIS_URL = env_secret("REDIS_URL") or embedded.run_redis_url()
 
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -159,6 +170,9 @@ VAULT_LEASE_TIMEOUT = env_float("VAULT_LEASE_TIMEOUT", 10.0, minimum=0.1)
 # The API serves POST /sfp/api/internal/leases only when this is on (the deploy files turn it on for the API,
 # whose workers lease over HTTP); off, the path answers 404. A lease also needs the attempt's lease secret.
 VAULT_LEASE_ENDPOINT = env_bool("VAULT_LEASE_ENDPOINT", False)
+# Credential audit rows are deleted after this many days (by the scheduler, with the runs it prunes); kept
+# longer than runs (ENGINE_RETENTION_DAYS): the audit is the record of who read or changed which secret.
+VAULT_AUDIT_RETENTION_DAYS = env_int("VAULT_AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # --- REST API (/sfp/api/) -----------------------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)  # larger bodies: 413
@@ -207,6 +221,14 @@ SFP_BIN = env_str("SFP_BIN", str(BASE_DIR / ".local" / "node" / "node_modules" /
 SFP_WORK_DIR = Path(env_str("SFP_WORK_DIR", str(BASE_DIR / ".local" / "work")))
 SFP_KILL_GRACE = env_float("SFP_KILL_GRACE", 5.0, minimum=0)  # SIGTERM, then SIGKILL the CLI's process group
 SFP_STALE_WORKSPACE_HOURS = env_float("SFP_STALE_WORKSPACE_HOURS", 24.0, minimum=0.01)
+# file:// repositories are cloned only from under this directory (empty: never); an absolute path.
+SFP_FILE_REPOSITORY_ROOT = env_str("SFP_FILE_REPOSITORY_ROOT")
+if SFP_FILE_REPOSITORY_ROOT and not Path(SFP_FILE_REPOSITORY_ROOT).is_absolute():
+    raise SettingError(f"SFP_FILE_REPOSITORY_ROOT: expected an absolute path, got {SFP_FILE_REPOSITORY_ROOT!r}")
+# A worker running as root runs the CLI as one of the slot users SFP_CLI_USER-0, -1, ... (created when missing,
+# one per concurrent step on the host, tasks/sfp/sandbox.py); empty keeps the CLI under the worker's own uid.
+SFP_CLI_USER = env_str("SFP_CLI_USER", "sfp-cli")
+SFP_CLI_USERS_MAX = env_int("SFP_CLI_USERS_MAX", 64, minimum=1)
 
 # --- Live feed (/ws/runs/) and dashboard (/dashboard/), sfpserver/live ----------------------------------------
 # The engine's after-commit signals are published to this layer from every process that loads Django apps.
@@ -226,12 +248,22 @@ CHANNEL_LAYERS = {
 LIVE_RECENT_EVENTS = env_int("LIVE_RECENT_EVENTS", 200, minimum=0)  # events in a run's snapshot
 LIVE_RECENT_RUNS = env_int("LIVE_RECENT_RUNS", 50, minimum=1)  # runs in the all-runs snapshot
 LIVE_PUBLISH_BACKLOG = env_int("LIVE_PUBLISH_BACKLOG", 10000, minimum=1)  # unsent messages kept per process
+# Seconds between two checks of the tokens of open sockets (one query per API process): a socket whose token
+# was revoked or expired is closed (4401) within this.
+LIVE_TOKEN_RECHECK_SECONDS = env_float("LIVE_TOKEN_RECHECK_SECONDS", 2.0, minimum=0.1)
 
 # --- Monitoring (sfpserver/monitoring): /metrics for VictoriaMetrics ---------------------------------------
 # With METRICS_TOKEN set, /metrics wants `Authorization: Bearer <token>`; without, it is open (keep it off the
 # public network). Histograms and "finished" counts cover the attempts and runs of the last window.
 METRICS_TOKEN = env_secret("METRICS_TOKEN")
 METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 300, minimum=10)
+
+# --- Flower (python -m workers flower, workers/flower.py) ----------------------------------------------------
+# Flower does not start without a login: `user:password` entries, comma-separated (Flower's basic auth).
+# `make run` generates one into .local/run/flower-auth, which a local process (no DATABASE_URL) reads.
+FLOWER_BASIC_AUTH = (
+    env_secret("FLOWER_BASIC_AUTH") or (embedded.run_secret(embedded.FLOWER_AUTH_FILE) if LOCAL_RUN else None) or ""
+)
 
 # --- Logging: JSON lines (VictoriaLogs) by default, LOG_FORMAT=plain for a terminal ---------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -29,7 +29,8 @@ Which credentials a step may lease (the choice)
 
 Secrets in the sfp process
     Auth URLs reach `sfp org login url --url-stdin -` through stdin; tokens reach processes through their
-    environment (git reads SFP_GIT_TOKEN through a credential helper configured with GIT_CONFIG_* variables;
+    environment (git reads SFP_GIT_TOKEN through a credential helper configured with GIT_CONFIG_* variables
+    for the repository's https host only, `credential.https://HOST.helper`, after the vault agreed that host;
     the private .npmrc refers to ${SFP_NPM_TOKEN}). The CLI gets a clean environment (not the worker's:
     no database URL, no vault keys), HOME and TMPDIR inside the step's 0700 workspace, which is removed when
     the step ends; the leased values are cleared by the vault when the attempt's outcome is recorded, and

@@ -1,10 +1,15 @@
 """Release definitions (sfp-domain §2.2): YAML with `release`, an `artifacts` map `package: X.Y.Z-build` and
 optional settings. Parsed and checked before a release runs, so a malformed one is refused with the field
-and the reason."""
+and the reason.
+
+A release name becomes a file name in the step's workspace (`release_file`): it matches RELEASE_NAME and holds
+no `..`, checked when the definition is parsed (at trigger, for a definition given inline) and again where the
+path is built."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -12,12 +17,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 VERSION = re.compile(r"^\d+\.\d+\.\d+([.-](\d+|LATEST|NEXT))?(-ALIGN)?$")
 PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@/-]{0,199}$")
+RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class ReleaseDefinitionError(ValueError):
     """A release definition that cannot be used; the message names the field and the problem."""
 
     non_retryable = True
+
+
+def check_release_name(name: str) -> str:
+    """`name` if it can name a file in one directory, else ReleaseDefinitionError saying why (never echoing it)."""
+    if not RELEASE_NAME.match(name) or ".." in name:
+        raise ReleaseDefinitionError(
+            "a release name is 1-100 letters, digits, `.`, `_` or `-`, starting with a letter or digit, without `..`"
+        )
+    return name
+
+
+def release_file(directory: Path, name: str) -> Path:
+    """`directory/<name>.yml`, refused unless it is a file directly in `directory`."""
+    path = (directory / f"{check_release_name(name)}.yml").resolve()
+    if path.parent != directory.resolve():
+        raise ReleaseDefinitionError("a release name must name a file in the release directory")
+    return path
 
 
 class Changelog(BaseModel):
@@ -31,13 +54,18 @@ class Changelog(BaseModel):
 
 class ReleaseDefinition(BaseModel):
     model_config = ConfigDict(extra="allow")
-    release: str = Field(min_length=1, max_length=200)
+    release: str
     artifacts: dict[str, str] = Field(min_length=1)
     skipIfAlreadyInstalled: bool = False
     baselineOrg: str | None = None
     promotePackagesBeforeDeploymentToOrg: str | None = None
     packageDependencies: dict[str, str] = Field(default_factory=dict)
     changelog: Changelog | None = None
+
+    @field_validator("release")
+    @classmethod
+    def _release(cls, value: str) -> str:
+        return check_release_name(value)
 
     @field_validator("artifacts", mode="before")
     @classmethod

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sfpserver.hatchet.context import Context
-from sfpserver.vault import sfdx
+from sfpserver.vault import scope, sfdx
+from sfpserver.vault import services as vault
 from sfpserver.vault.exceptions import CredentialMissing
 from sfpserver.vault.worker import LeasedSecrets, secrets_for
 from tasks.inputs import Operation, Repository
@@ -80,18 +81,33 @@ class SfpStep:
     def secret(self, name: str) -> str:
         return self.secrets(name)[name]
 
+    def secret_for(self, name: str, use: scope.Use, destination: str) -> str:
+        """The value of `name`, once the vault agrees it may serve `use` at `destination` (CredentialMisuse,
+        non-retryable, otherwise): checked here again because kinds and destinations may change after trigger."""
+        value = self.secret(name)
+        vault.check_use(name, use, destination)
+        return value
+
     def login(self, *orgs: str | None) -> None:
         """Authorise each org for the CLI under its credential name as alias; the auth URL goes through stdin."""
         for org in dict.fromkeys(o for o in orgs if o):
             url = self.secret(org)
+            vault.check_use(org, scope.Use.ORG_LOGIN, url if sfdx.parse(url) else None)  # the URL's own host
             if sfdx.parse(url) is None:
                 raise UnknownOrg(f"credential {org!r} does not hold a valid SFDX auth URL (expected {sfdx.SHAPE})")
-            self.sfp("org", "login", "url", "--url-stdin", "-", "--alias", org, stdin=url, cwd=self.ws.root)
+            self.sfp("org", "login", "url", "--url-stdin", "-", "--alias", org, stdin=url, cwd=self.ws.home)
 
     # Repository -------------------------------------------------------------------------------------------
+    def repository_secrets(self, repository: Repository) -> tuple[str | None, str | None]:
+        """The token and ssh key `repository` names, each checked against its URL before git sees it."""
+        token, key = repository.token_credential, repository.ssh_key_credential
+        return (
+            self.secret_for(token, scope.Use.GIT_TOKEN, repository.url) if token else None,
+            self.secret_for(key, scope.Use.SSH_KEY, repository.url) if key else None,
+        )
+
     def checkout(self, repository: Repository) -> git.Checkout:
-        token = self.secret(repository.token_credential) if repository.token_credential else None
-        key = self.secret(repository.ssh_key_credential) if repository.ssh_key_credential else None
+        token, key = self.repository_secrets(repository)
         self.io.log(f"checking out {repository.ref} of {repository.url}")
         done = git.checkout(self.ws, repository.url, repository.ref, token=token, ssh_key=key)
         self.io.log(f"checked out {done.commit}")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import dj_database_url
 import pytest
@@ -24,8 +25,10 @@ LOG_DIR = ROOT / ".local" / "test" / "logs"
 
 
 def test_database_url() -> str:
+    """The test database's URL, with the password (the embedded server wants one)."""
     db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    login = quote(db["USER"], safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else "")
+    return f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 class Processes:

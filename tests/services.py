@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import tempfile
 
 import pytest
 
@@ -49,6 +50,8 @@ def _start() -> EmbeddedServices:
     os.environ.setdefault(
         "SFP_WORK_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".local", "test", "work")
     )
+    # file:// repositories (the tests' sample repositories under pytest's tmp_path) are cloned from here only.
+    os.environ.setdefault("SFP_FILE_REPOSITORY_ROOT", os.path.realpath(tempfile.gettempdir()))
     os.environ.setdefault("VAULT_KEYS", "test:" + base64.b64encode(secrets.token_bytes(32)).decode())
     return ensure_services("test", TEST_PG_PORT, TEST_REDIS_PORT)
 

@@ -22,11 +22,34 @@ from types import FrameType
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+# Processes that key nothing with SECRET_KEY (API tokens are checked by the API alone) need no
+# DJANGO_SECRET_KEY; given none, they get a random one of their own rather than the public default.
+KEYLESS = {"standard", "long-running", "node", "scheduler", "flower"}
+
 
 def _django() -> None:
     import django
 
     django.setup()
+    _refuse_unsafe_settings()
+
+
+def _refuse_unsafe_settings() -> None:
+    """Run the system checks tagged for process start (accounts.E001, ...): an error stops the process."""
+    from django.core import checks
+
+    from sfpserver.accounts.checks import STARTUP
+
+    errors = [m for m in checks.run_checks(tags=[STARTUP]) if m.is_serious()]
+    if errors:
+        raise SystemExit("refusing to start:\n" + "\n".join(f"  {m}" for m in errors))
+
+
+def _own_secret_key() -> None:
+    if not (os.environ.get("DJANGO_SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY_FILE")):
+        import secrets
+
+        os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
 
 
 def supervise(commands: list[list[str]]) -> int:
@@ -123,8 +146,15 @@ def scheduler_main() -> int:
 
 def flower_main(host: str, port: int) -> int:
     _django()
-    from config.celery import app
+    from django.conf import settings
 
+    from config.celery import app
+    from workers.flower import FlowerAuthError, flower_environ
+
+    try:
+        os.environ.update(flower_environ(settings.FLOWER_BASIC_AUTH))
+    except FlowerAuthError as exc:
+        raise SystemExit(f"python -m workers flower: {exc}") from None
     app.conf.broker_transport = None  # the stock transport, which Flower recognises (settings.py)
     app.start(["flower", f"--port={port}", f"--address={host}"])
     return 0
@@ -139,6 +169,9 @@ def api_main(host: str, port: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sfpserver.engine.undumpable import forbid_dumps
+
+    forbid_dumps()  # every platform process holds the database URL, the keys: no same-uid child reads them
     args = build_parser().parse_args(argv)
     return dispatch(args)
 
@@ -167,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.command in KEYLESS:
+        _own_secret_key()
     if args.command in ("standard", "long-running"):
         return pool_main(args.command, args.count)
     if args.command == "node":

@@ -3,6 +3,9 @@
 A token reads `sfp_<prefix>_<secret>`. The prefix finds the row; the secret is checked against an
 HMAC-SHA256 keyed with a key derived from SECRET_KEY (or one of SECRET_KEY_FALLBACKS, so a key rotation
 does not lock everyone out at once). The token is shown once, when issued, and stored nowhere in clear.
+
+A token stops working the moment it is revoked or expires: every request checks it, and open WebSockets
+ask `unusable` every few seconds (sfpserver/live/tokenwatch.py) and close.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from sfpserver.accounts.exceptions import (
@@ -67,6 +72,21 @@ def authenticate(presented: str) -> ApiToken:
 
 def revoke(token: ApiToken) -> None:
     ApiToken.objects.filter(id=token.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def revoke_named(name: str) -> tuple[int, int]:
+    """Revoke every active token called `name`: (how many tokens have that name, how many were revoked now)."""
+    named = ApiToken.objects.filter(name=name)
+    return named.count(), named.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def unusable(token_ids: Collection[int]) -> set[int]:
+    """Which of these tokens can no longer be used: revoked, expired or deleted. One query however many."""
+    now = timezone.now()
+    active = ApiToken.objects.filter(id__in=token_ids, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    return set(token_ids) - set(active.values_list("id", flat=True))
 
 
 def _split(presented: str) -> tuple[str, str]:

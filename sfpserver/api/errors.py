@@ -15,7 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from sfpserver.accounts.exceptions import TokenError
-from sfpserver.api.parsers import PayloadTooLarge
+from sfpserver.api.parsers import PayloadTooLarge, UnstorableInput
 from sfpserver.engine.exceptions import InvalidStateError, InvalidWorkflowError, RunNotFoundError, UnknownWorkflowError
 from sfpserver.submissions.exceptions import InvalidSubmissionError, TaskNotFoundError, TaskStateError
 from sfpserver.vault.exceptions import CredentialMissing, CredentialUnreadable, InvalidCredential, LeaseRefused
@@ -75,7 +75,7 @@ def _unsupported(exc: Any) -> tuple[int, str, Any]:
 
 _MAPPERS: list[tuple[Any, Any]] = [
     (UnknownWorkflowError, _unknown_workflow),
-    ((InvalidWorkflowError, InvalidSubmissionError, InvalidCredential), _domain_field_error),
+    ((InvalidWorkflowError, InvalidSubmissionError, InvalidCredential, UnstorableInput), _domain_field_error),
     (CredentialMissing, _simple(404, "credential_missing")),
     (CredentialUnreadable, _simple(409, "credential_unreadable")),
     (LeaseRefused, _simple(403, "lease_refused")),

@@ -1,4 +1,6 @@
-"""The JSON parser of the API: refuses bodies over API_MAX_BODY_BYTES before reading them whole.
+"""The JSON parser of the API: refuses bodies over API_MAX_BODY_BYTES before reading them whole, and any
+body holding a value Postgres cannot store (engine/storable.py: a NUL, a lone surrogate, NaN, ±Infinity or a
+number that overflows to it), naming the field, so no view ever hands such a value to the database.
 
 DRF reads the request stream itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not protect it.
 """
@@ -13,14 +15,24 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
+from sfpserver.engine.storable import first_unstorable
+
 
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+class UnstorableInput(APIException):
+    """A field of the body holds a value that cannot be stored; answered 400 invalid_input naming it."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_input"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
 
 
 class LimitedJSONParser(JSONParser):
@@ -33,14 +45,24 @@ class LimitedJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
-        try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-        except UnicodeDecodeError:
-            raise ParseError("the body is not UTF-8") from None
-        except ValueError as exc:
-            raise ParseError(f"malformed JSON: {exc}") from None
-        except RecursionError:
-            raise ParseError("malformed JSON: nested too deeply") from None
+        parsed = _loads(raw)
+        found = first_unstorable(parsed, "")
+        if found is not None:
+            path, problem = found
+            raise UnstorableInput(path or "body", problem)
+        return parsed
+
+
+def _loads(raw: bytes) -> Any:
+    """NaN and ±Infinity parse (as floats) so that the check above can name the field that holds them."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ParseError("the body is not UTF-8") from None
+    except ValueError as exc:
+        raise ParseError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise ParseError("malformed JSON: nested too deeply") from None
 
 
 def _content_length(request: Any) -> int:

@@ -29,13 +29,14 @@ class UnknownWorkflowError(InvalidWorkflowError):
 
 
 class InvalidInputError(InvalidWorkflowError):
-    """The input of a trigger failed the workflow's validator."""
+    """The input of a trigger failed the workflow's validator, or holds a value that cannot be stored
+    (`field` then names it: `input.repository`)."""
 
-    def __init__(self, problem: str) -> None:
-        super().__init__("input", problem)
+    def __init__(self, problem: str, field: str = "input") -> None:
+        super().__init__(field, problem)
 
-    def __reduce__(self) -> tuple[type, tuple[str]]:  # type: ignore[override]
-        return (type(self), (self.problem,))
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.problem, self.field))
 
 
 class RunNotFoundError(EngineError):

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, trigger
+from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, signals, trigger
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.drain import STEP_MAY_START_SQL
 from sfpserver.engine.exceptions import EngineError
@@ -252,12 +252,24 @@ PRUNE_EVERY = 60.0
 
 
 def prune_finished_runs(batch: int = BATCH) -> int:
-    """Delete, in batches, finished runs older than ENGINE_RETENTION_DAYS (with their steps and events)."""
+    """Delete, in batches, finished runs older than ENGINE_RETENTION_DAYS (with their steps and events); then
+    ask the apps that keep rows for a limited time to prune theirs (signals.retention_due)."""
     global _last_prune
     if time.monotonic() - _last_prune < PRUNE_EVERY:
         return 0
     _last_prune = time.monotonic()
-    return prune_before(timezone.now() - timedelta(days=settings.ENGINE_RETENTION_DAYS), batch)
+    deleted = prune_before(timezone.now() - timedelta(days=settings.ENGINE_RETENTION_DAYS), batch)
+    prune_elsewhere()
+    return deleted
+
+
+def prune_elsewhere() -> None:
+    """Every retention_due receiver runs, even when one fails (each is logged and retried next time)."""
+    for receiver, outcome in signals.retention_due.send_robust(None):
+        if isinstance(outcome, Exception):
+            logger.error(
+                "retention job %s failed: %s", getattr(receiver, "__qualname__", receiver), outcome, exc_info=outcome
+            )
 
 
 def prune_before(cutoff: Any, batch: int = BATCH) -> int:

@@ -1,5 +1,5 @@
-"""Notifications the engine sends after a change commits. The live feed and metrics listen; the engine
-knows nothing of them."""
+"""Notifications the engine sends after a change commits, and the scheduler leader's periodic call to prune.
+The live feed, metrics and the vault listen; the engine knows nothing of them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from django.dispatch import Signal
 step_changed = Signal()  # kwargs: run_id, step_id, status
 run_changed = Signal()  # kwargs: run_id
 event_recorded = Signal()  # kwargs: run_id, event (dict)
+# Sent by the scheduler leader with the engine's own pruning (every scheduler.PRUNE_EVERY seconds): apps that
+# keep rows of their own for a limited time (the vault's audit) delete the expired ones, in batches.
+retention_due = Signal()  # kwargs: none
 
 
 def _has_listeners(signal: Signal) -> bool:

@@ -20,6 +20,7 @@ from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDe
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
 from sfpserver.engine.models import ConcurrencySlot, RateLimitBucket, StepKind, StepRun, StepStatus, WorkflowRun
+from sfpserver.engine.storable import first_unstorable
 
 
 @dataclass
@@ -76,6 +77,7 @@ class _Prepared:
 
 
 def _prepare(request: TriggerRequest) -> _Prepared:
+    _refuse_unstorable_names(request)
     definition = (
         request.workflow.validate()
         if isinstance(request.workflow, WorkflowDef)
@@ -105,6 +107,14 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     return _Prepared(run, steps)
 
 
+def _refuse_unstorable_names(request: TriggerRequest) -> None:
+    """A NUL or a lone surrogate in a name would reach Postgres as a psycopg error; refuse it naming the field."""
+    for name, text in (("workflow", request.workflow), ("child_key", request.child_key)):
+        found = first_unstorable(text, name) if isinstance(text, str) else None
+        if found is not None:
+            raise InvalidWorkflowError(*found)
+
+
 def _validated_input(definition: WorkflowDef, value: Any) -> Any:
     if definition.input_validator is not None:
         try:
@@ -112,9 +122,22 @@ def _validated_input(definition: WorkflowDef, value: Any) -> Any:
         except (ValueError, TypeError) as exc:
             raise InvalidInputError(str(exc)) from None
     try:
-        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+        value = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"must be JSON-serialisable: {exc}") from None
+    refuse_unstorable(value)
+    return value
+
+
+def refuse_unstorable(input: Any, metadata: Any = None) -> None:
+    """InvalidInputError (or InvalidWorkflowError for the metadata) naming the first value Postgres could not
+    store (engine/storable.py); for whoever writes an input or metadata row without triggering it yet."""
+    found = first_unstorable(input, "input")
+    if found is not None:
+        raise InvalidInputError(found[1], field=found[0])
+    found = first_unstorable(metadata, "additional_metadata")
+    if found is not None:
+        raise InvalidWorkflowError(*found)
 
 
 def _metadata(definition: WorkflowDef, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -122,9 +145,11 @@ def _metadata(definition: WorkflowDef, metadata: Mapping[str, Any] | None) -> di
         raise InvalidWorkflowError("additional_metadata", "must be a mapping of names to values")
     merged = {**definition.default_metadata, **(metadata or {})}
     try:
-        return dict(json.loads(json.dumps(merged, cls=DjangoJSONEncoder)))
+        merged = dict(json.loads(json.dumps(merged, cls=DjangoJSONEncoder)))
     except (TypeError, ValueError) as exc:
         raise InvalidWorkflowError("additional_metadata", f"must be JSON-serialisable: {exc}") from None
+    refuse_unstorable(None, merged)
+    return merged
 
 
 def _step_gates(

@@ -25,6 +25,7 @@ from django.utils import timezone
 from sfpserver.engine import lifecycle, registry, runtime
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
 from sfpserver.engine.standby import Standby
+from sfpserver.engine.undumpable import forbid_dumps
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def identity() -> WorkerIdentity | None:
 def configure(pool: str, queues: list[str], slots: int, name: str, labels: dict[str, Any] | None = None) -> None:
     """Called once by the worker entry point before Celery starts; hooks the engine into the worker."""
     global _identity, _standby
+    forbid_dumps()  # no program a step starts can read this process (its environment, its memory)
     _identity = WorkerIdentity(pool=pool, queues=queues, slots=slots, name=name, labels=labels or {})
     _standby = Standby(name)
     celery_signals.worker_ready.connect(_on_ready, weak=False)

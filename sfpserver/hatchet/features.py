@@ -15,7 +15,7 @@ from sfpserver.engine import cron as engine_cron
 from sfpserver.engine.exceptions import InvalidWorkflowError
 from sfpserver.engine.models import ScheduledRun, Worker, WorkflowDefinition
 from sfpserver.engine.models import WorkerStatus as EngineWorkerStatus
-from sfpserver.engine.trigger import TriggerRequest, trigger_many
+from sfpserver.engine.trigger import TriggerRequest, refuse_unstorable, trigger_many
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.types import BulkPushEventWithMetadata, PushEventOptions, RateLimitDuration, WorkerStatus
 
@@ -61,6 +61,7 @@ def _push(
             "hatchet__source_step_run_id": ctx.task_run_id,
             **metadata,
         }
+    refuse_unstorable(payload, metadata)
     row = EventRow.objects.create(
         key=key, payload=payload, additional_metadata=metadata, scope=scope, priority=priority
     )
@@ -217,6 +218,7 @@ class ScheduledClient:
     ) -> ScheduledWorkflows:
         when = trigger_at.replace(tzinfo=UTC) if trigger_at.tzinfo is None else trigger_at
         data = input.model_dump(mode="json") if hasattr(input, "model_dump") else input
+        refuse_unstorable(data, additional_metadata)
         row = run_db(
             lambda: ScheduledRun.objects.create(
                 workflow_name=workflow_name,

@@ -43,6 +43,9 @@ DEFAULT_EXECUTION_TIMEOUT = timedelta(seconds=60)
 DEFAULT_SCHEDULE_TIMEOUT = timedelta(minutes=5)
 ACTION_PREFIX = "hatchet"
 
+# The pydantic validation context of an input validated when its run is triggered.
+TRIGGER_CONTEXT: dict[str, Any] = {"at_trigger": True}
+
 # The context of the task running in this thread/coroutine: children spawned from it get its ids.
 current_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar("hatchet_ctx", default=None)
 
@@ -386,8 +389,11 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         return self.name
 
     # Input -----------------------------------------------------------------------------------------------
-    def validate_input(self, raw: Any) -> Any:
-        return self._input_adapter.validate_python(raw if raw is not None else {})
+    def validate_input(self, raw: Any, *, at_trigger: bool = False) -> Any:
+        """The typed input. At trigger, validators see the context `{"at_trigger": True}` (an extension: checks
+        that read the database, such as which credentials an input may name, run then and not on the worker)."""
+        context = TRIGGER_CONTEXT if at_trigger else None
+        return self._input_adapter.validate_python(raw if raw is not None else {}, context=context)
 
     def serialize_input(self, value: Any) -> Any:
         if value is None or (isinstance(value, EmptyModel) and not value.model_dump()):
@@ -441,7 +447,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         """Validates input at trigger time, wherever the run is triggered from (SDK, API, cron). The error
         names each field and problem but never quotes the input (it may hold something secret)."""
         try:
-            return self.serialize_input(self.validate_input(raw))
+            return self.serialize_input(self.validate_input(raw, at_trigger=True))
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors())
             raise ValueError(problems) from None

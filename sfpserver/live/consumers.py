@@ -5,6 +5,9 @@ recent events), then forwards live messages. Channels hands a consumer its messa
 everything published after the join waits until the snapshot is out: nothing is missed. An event
 committed between the join and the snapshot's read is in both; the copy is dropped by id. (Ids are not
 compared with `<=`: two steps' events can commit in the opposite order of their ids.)
+
+A socket opened with a token is closed with 4401 once that token is revoked, expires or is deleted
+(sfpserver/live/tokenwatch.py); from then on it sends nothing more.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from sfpserver.live import audience, groups, state
-from sfpserver.live.viewers import Viewer, viewer_for
+from sfpserver.live import audience, groups, state, tokenwatch
+from sfpserver.live.viewers import Viewer, accepted_protocol, viewer_for
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ class RunsFeed(AsyncJsonWebsocketConsumer):
     viewer: Viewer
     run_id: str | None = None
     group: str | None = None
+    revoked = False  # closed because its token can no longer be used
 
     async def connect(self) -> None:
         viewer = await database_sync_to_async(viewer_for)(self.scope)
@@ -50,15 +54,24 @@ class RunsFeed(AsyncJsonWebsocketConsumer):
         await sync_to_async(audience.announce)()  # before subscribing: publishers start sending from here on
         self.keepalive = asyncio.ensure_future(self._keep_announcing())
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        await self.accept(subprotocol=accepted_protocol(self.scope))
+        if viewer.token is not None:
+            tokenwatch.watch(viewer.token.id, self, self._token_gone)
         snapshot = await database_sync_to_async(self.snapshot)()
-        await self.send_json(snapshot)
+        if not self.revoked:
+            await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "keepalive", None) is not None:
             self.keepalive.cancel()
+        if getattr(self, "viewer", None) is not None and self.viewer.token is not None:
+            tokenwatch.unwatch(self.viewer.token.id, self)
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _token_gone(self) -> None:
+        self.revoked = True
+        await self.close(code=UNAUTHORIZED, reason="the token was revoked or has expired")
 
     async def _keep_announcing(self) -> None:
         while True:
@@ -83,6 +96,8 @@ class RunsFeed(AsyncJsonWebsocketConsumer):
         return {"type": "snapshot", "run": state.run_state(self.run_id), "events": events, "last_event_id": last}
 
     async def live_message(self, message: dict[str, Any]) -> None:
+        if self.revoked:
+            return
         event_id = message["event_id"]
         if event_id is not None and event_id in self.duplicates:
             self.duplicates.discard(event_id)

@@ -1,13 +1,18 @@
 """Who is watching the live feed, and which runs they may see: the API's visibility rules
 (sfpserver/submissions/visibility.py) applied to a token, or a staff user's Django session.
 
-A token comes as `?token=` in the WebSocket URL or as an `Authorization: Bearer` header. A session is
-accepted only from a page of the same origin (so another site cannot open a socket with the user's
-cookie) and only for active staff users, who see everything like an owner.
+A token comes in a header, never in the URL (proxies and access logs keep URLs): browsers, which cannot set
+headers on a WebSocket, offer it as a subprotocol, `new WebSocket(url, ["sfp.v1", "bearer." + token])`
+(a token's characters, `sfp_`, hex and base64url, are all allowed in a subprotocol name); other clients may
+send `Authorization: Bearer <token>`. The server's answer echoes only `sfp.v1`, never the token. A handshake
+with a `token` in its query string is refused outright, valid or not, so a client that leaks it learns so.
+A session is accepted only from a page of the same origin (so another site cannot open a socket with the
+user's cookie) and only for active staff users, who see everything like an owner.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +25,8 @@ from sfpserver.accounts.exceptions import TokenError
 from sfpserver.accounts.models import ApiToken
 from sfpserver.engine.models import WorkflowRun
 from sfpserver.submissions.visibility import sees_everything, visible_runs
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,15 @@ class Viewer:
         return list(self.runs().order_by("-created_at", "id").values_list("id", flat=True)[:limit])
 
 
+PROTOCOL = "sfp.v1"  # the subprotocol the server speaks, and the only one it ever echoes
+BEARER_PROTOCOL = "bearer."  # a subprotocol that carries a token: `bearer.<token>`
+
+
 def viewer_for(scope: dict[str, Any]) -> Viewer | None:
     """The viewer a WebSocket handshake authenticates, or None to refuse it."""
+    if "token" in parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        logger.info("live feed: refused a token in the URL (offer it as the bearer.<token> subprotocol)")
+        return None
     presented = _presented_token(scope)
     if presented is not None:
         try:
@@ -56,10 +70,15 @@ def viewer_for(scope: dict[str, Any]) -> Viewer | None:
     return None
 
 
+def accepted_protocol(scope: dict[str, Any]) -> str | None:
+    """The subprotocol to answer with: `sfp.v1` if the client offered it, else none (never a `bearer.` one)."""
+    return PROTOCOL if PROTOCOL in scope.get("subprotocols", []) else None
+
+
 def _presented_token(scope: dict[str, Any]) -> str | None:
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    if query.get("token"):
-        return query["token"][0]
+    offered = [p for p in scope.get("subprotocols", []) if p.startswith(BEARER_PROTOCOL)]
+    if offered:
+        return offered[0][len(BEARER_PROTOCOL) :] if len(offered) == 1 else ""
     authorization = _header(scope, b"authorization")
     if authorization is not None:
         scheme, _, value = authorization.partition(" ")

@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from sfpserver.vault import kinds, services
+from sfpserver.vault import kinds, scope, services
 from sfpserver.vault.exceptions import CredentialUnreadable, InvalidCredential
 from sfpserver.vault.models import Credential, CredentialAudit
 
@@ -31,7 +31,9 @@ class CredentialForm(forms.ModelForm):
         required=False,
         initial=dict,
         help_text='For an SFDX auth URL: {"username": …, "org_type": "production|sandbox|scratch|devhub", '
-        '"is_devhub": false}; instance_url is taken from the URL when omitted.',
+        '"is_devhub": false}; instance_url is taken from the URL when omitted. Where it may go: a GitHub token '
+        '{"allowed_hosts": ["github.com"]} (the default), an npm token {"registry": "https://registry.npmjs.org"} '
+        '(the default; https only), a generic ssh key {"allowed_hosts": [...]} (none: not usable as a key).',
     )
 
     class Meta:
@@ -72,7 +74,16 @@ class CredentialForm(forms.ModelForm):
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
     form = CredentialForm
-    list_display = ("name", "kind", "fingerprint", "metadata_summary", "created_at", "rotated_at", "last_used_at")
+    list_display = (
+        "name",
+        "kind",
+        "destinations",
+        "fingerprint",
+        "metadata_summary",
+        "created_at",
+        "rotated_at",
+        "last_used_at",
+    )
     list_filter = ("kind",)
     search_fields = ("name",)
     readonly_fields = ("fingerprint", "key_id", "created_at", "created_by", "rotated_at", "rotated_by", "last_used_at")
@@ -90,6 +101,11 @@ class CredentialAdmin(admin.ModelAdmin):
     @admin.display(description="metadata")
     def metadata_summary(self, obj: Credential) -> str:
         return json.dumps(obj.metadata, sort_keys=True)
+
+    @admin.display(description="may reach")
+    def destinations(self, obj: Credential) -> str:
+        """The hosts or registry the credential may be used for (sfpserver/vault/scope.py), defaults applied."""
+        return scope.destinations(obj.kind, obj.metadata or {})
 
     def save_model(self, request: HttpRequest, obj: Credential, form: forms.ModelForm, change: bool) -> None:
         data = form.cleaned_data

@@ -7,4 +7,8 @@ class VaultConfig(AppConfig):
     verbose_name = "Credential vault"
 
     def ready(self) -> None:
+        from sfpserver.engine.signals import retention_due
         from sfpserver.vault import checks  # noqa: F401 - registers the vault's system checks
+        from sfpserver.vault.retention import on_retention_due
+
+        retention_due.connect(on_retention_due, dispatch_uid="vault.prune_audit")

@@ -77,3 +77,18 @@ class LeaseUnavailable(VaultError):
 
     def __reduce__(self) -> tuple[type, tuple[str]]:
         return (type(self), (self.reason,))
+
+
+class CredentialMisuse(VaultError):
+    """A credential named for a use its kind does not serve, or a destination its owner did not allow
+    (sfpserver/vault/scope.py). Refused at trigger; on a worker the step fails at once."""
+
+    non_retryable = True
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"credential {name!r} cannot be used here: {problem}")
+        self.name = name
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.name, self.problem))

@@ -1,7 +1,13 @@
 """What a valid credential of each kind looks like. Problems name the field and never quote the value.
 
-`validate(kind, secret, metadata)` returns the secret and metadata to store (normalised), or raises
-InvalidCredential.
+`validate(kind, secret, metadata)` returns the secret and metadata to store (normalised, with the defaults
+of its destinations filled in), or raises InvalidCredential. The destinations (sfpserver/vault/scope.py):
+
+- sfdx_auth_url: `instance_url` (https://, default and required to be the auth URL's own host);
+- github_token: `allowed_hosts`, the hosts git may send it to over https (default ["github.com"]);
+- npm_token: `registry`, the one https:// registry it authenticates to (default https://registry.npmjs.org);
+- generic: optional `allowed_hosts`, the ssh hosts it may serve as a private key for (none: not usable so);
+- package_install_key: optional `package`.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from sfpserver.vault import sfdx
+from sfpserver.vault import scope, sfdx
 from sfpserver.vault.exceptions import InvalidCredential
 from sfpserver.vault.models import CredentialKind
 
@@ -111,6 +117,8 @@ def _sfdx_auth_url(value: str, meta: dict[str, Any]) -> tuple[str, dict[str, Any
     instance_url = meta.get("instance_url", parts.instance_url)
     if not _is_url(instance_url, schemes=("https",)):
         raise InvalidCredential("metadata.instance_url", "must be an https:// URL")
+    if scope.host_of(instance_url) != scope.host_of(parts.instance_url):
+        raise InvalidCredential("metadata.instance_url", "must be on the host the auth URL logs in to")
     return value, {
         **meta,
         "username": username,
@@ -129,16 +137,18 @@ def _github_token(value: str, meta: dict[str, Any]) -> tuple[str, dict[str, Any]
     token_type = meta.get("token_type", inferred)
     if token_type not in GITHUB_TOKEN_TYPES:
         raise InvalidCredential("metadata.token_type", f"must be one of {', '.join(GITHUB_TOKEN_TYPES)}")
-    return value, {**meta, "token_type": token_type}
+    return value, {**meta, "token_type": token_type, "allowed_hosts": _hosts(meta, scope.DEFAULT_GITHUB_HOSTS)}
 
 
 def _npm_token(value: str, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if any(char.isspace() for char in value):
         raise InvalidCredential("secret", "an npm token contains no whitespace")
-    registry = meta.get("registry")
-    if registry is not None and not _is_url(registry, schemes=("https", "http")):
-        raise InvalidCredential("metadata.registry", "must be an http(s):// registry URL")
-    return value, meta
+    registry = scope.normal_registry(meta.get("registry", scope.DEFAULT_NPM_REGISTRY))
+    if registry is None:
+        raise InvalidCredential(
+            "metadata.registry", "must be an https:// registry URL without credentials (http:// is refused)"
+        )
+    return value, {**meta, "registry": registry}
 
 
 def _package_install_key(value: str, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -150,7 +160,21 @@ def _package_install_key(value: str, meta: dict[str, Any]) -> tuple[str, dict[st
 
 
 def _generic(value: str, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    return value, meta
+    if "allowed_hosts" not in meta:
+        return value, meta
+    return value, {**meta, "allowed_hosts": _hosts(meta, ())}
+
+
+def _hosts(meta: dict[str, Any], default: tuple[str, ...]) -> list[str]:
+    hosts = meta.get("allowed_hosts", list(default))
+    if not isinstance(hosts, list) or not 1 <= len(hosts) <= scope.MAX_HOSTS:
+        raise InvalidCredential("metadata.allowed_hosts", f"must be a list of 1 to {scope.MAX_HOSTS} host names")
+    normal = [scope.normal_host(host) for host in hosts]
+    if any(host is None for host in normal):
+        raise InvalidCredential(
+            "metadata.allowed_hosts", "each entry must be a host name such as github.com (a port may follow)"
+        )
+    return list(dict.fromkeys(host for host in normal if host))
 
 
 def _is_url(value: object, *, schemes: tuple[str, ...]) -> bool:

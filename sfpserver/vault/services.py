@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from sfpserver.engine.lifecycle import lease_hash
 from sfpserver.engine.models import StepRun, StepStatus
-from sfpserver.vault import crypto, keys, kinds
+from sfpserver.vault import crypto, keys, kinds, scope
 from sfpserver.vault.exceptions import CredentialMissing, CredentialUnreadable, LeaseRefused, VaultError
 from sfpserver.vault.models import AuditAction, Credential, CredentialAudit
 
@@ -93,7 +93,10 @@ def describe(name: str) -> dict[str, Any]:
 
 
 def as_description(credential: Credential) -> dict[str, Any]:
-    return {attr: getattr(credential, attr) for attr in DESCRIBED_FIELDS}
+    """The described fields; `metadata` as enforced (the destinations' defaults filled in for older rows)."""
+    described = {attr: getattr(credential, attr) for attr in DESCRIBED_FIELDS}
+    described["metadata"] = scope.with_defaults(credential.kind, credential.metadata or {})
+    return described
 
 
 def list_credentials(kind: str | None = None) -> list[dict[str, Any]]:
@@ -110,6 +113,14 @@ def missing(names: Iterable[str]) -> list[str]:
     wanted = list(dict.fromkeys(names))
     present = set(Credential.objects.filter(name__in=wanted).values_list("name", flat=True))
     return [name for name in wanted if name not in present]
+
+
+def check_use(name: str, use: scope.Use, destination: str | None = None) -> None:
+    """CredentialMisuse unless `name` may serve `use` at `destination` (scope.check). A credential that does
+    not exist passes: leasing it fails the step with CredentialMissing."""
+    found = Credential.objects.filter(name=name).values("kind", "metadata").first()
+    if found is not None:
+        scope.check(name, found["kind"], found["metadata"] or {}, use, destination)
 
 
 def delete(name: str, *, actor: str = "") -> bool:

@@ -5,9 +5,14 @@ turned into progress, the exit code mapped to an outcome.
     result = run_sfp(io, ["install", "-o", "staging", "--artifactdir", "artifacts"], workspace=ws, org_bound=True)
 
 Secrets reach the process only through `stdin` or `env` (never its arguments); the worker's own environment
-(database URL, vault keys) is not inherited. Stopping the step (cancel, timeout, reassignment) sends SIGTERM
-to the whole process group and SIGKILL after SFP_KILL_GRACE seconds; whatever is left of the group is killed
-when the command returns, however it returns.
+(database URL, vault keys, secret key) is not inherited: the CLI's environment is built from an allow-list
+(PASSED_THROUGH, QUIET_CLI, HOME/TMPDIR in the workspace, the step's injected variables). When the worker is
+root the CLI runs as the workspace's own user (tasks/sfp/sandbox.py), which must be able to reach the program:
+the stand-in is copied into the workspace and run by a Python interpreter that user can execute.
+
+Stopping the step (cancel, timeout, reassignment) sends SIGTERM to the whole process group and SIGKILL after
+SFP_KILL_GRACE seconds; whatever is left of the group (and, as root, every process of the CLI's user) is
+killed when the command returns, however it returns.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import logging
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +35,7 @@ from typing import IO, Any, Protocol
 
 from django.conf import settings
 
-from tasks.sfp import outcomes
+from tasks.sfp import outcomes, sandbox
 from tasks.sfp.outcomes import Outcome
 from tasks.sfp.progress import METRICS_LOG, MetricsTail, ProgressTracker, clean, metric_summary, read_build_result
 from tasks.sfp.workspace import Workspace
@@ -38,7 +44,9 @@ logger = logging.getLogger(__name__)
 
 TAIL_LINES = 20
 DRAIN_SECONDS = 2.0  # output still read after the command exited, before its leftovers are killed
-PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "NODE_EXTRA_CA_CERTS")
+STANDIN = Path(__file__).with_name("standin.py")
+INTERPRETERS = ("/usr/local/bin/python3", "/usr/bin/python3")  # for the stand-in, when the worker's is out of reach
 QUIET_CLI = {
     "SFPOWERSCRIPTS_NOCOLOR": "1",
     "FORCE_COLOR": "0",
@@ -122,23 +130,52 @@ def command_name(args: Sequence[str]) -> str:
     return " ".join(words)
 
 
-def program(org_bound: bool) -> list[str]:
+def program(org_bound: bool, workspace: Workspace) -> list[str]:
     """The program that runs a command: the stand-in for org-bound commands when SFP_CLI=standin."""
     if org_bound and settings.SFP_CLI == "standin":
-        return [sys.executable, "-m", "tasks.sfp.standin"]
+        return _standin(workspace)
     binary = Path(settings.SFP_BIN)
     if not binary.exists():
         raise SfpError(
             f"the sfp CLI is not installed at {binary} (run `make install`, or set SFP_BIN)", retryable=False
         )
+    owner = workspace.owner
+    if owner is not None and not sandbox.reachable(binary, owner, execute=True):
+        raise SfpError(
+            f"the CLI's user {owner.name} cannot reach the sfp CLI at {binary} (a folder on the way is closed to "
+            "other users): install it where every user can read it and set SFP_BIN",
+            retryable=False,
+        )
     return [str(binary)]
 
 
+def _standin(workspace: Workspace) -> list[str]:
+    if workspace.owner is None:
+        return [sys.executable, "-m", "tasks.sfp.standin"]
+    copy = workspace.root / "bin" / "sfp-standin.py"
+    if not copy.exists():
+        copy.parent.mkdir(mode=0o755, exist_ok=True)
+        shutil.copyfile(STANDIN, copy)
+        copy.chmod(0o644)
+    return [_interpreter(workspace.owner), "-I", str(copy)]
+
+
+def _interpreter(owner: sandbox.CliUser) -> str:
+    candidates = (sys.executable, getattr(sys, "_base_executable", ""), *INTERPRETERS)
+    for candidate in filter(None, candidates):
+        if sandbox.reachable(Path(candidate), owner, execute=True):
+            return candidate
+    raise SfpError(f"no Python interpreter that the CLI's user {owner.name} can run, for the stand-in", retryable=False)
+
+
 def child_env(workspace: Workspace, extra: Mapping[str, str] | None, *, standin: bool) -> dict[str, str]:
+    """The CLI's whole environment: an allow-list, never the worker's own environment."""
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
     env.update(QUIET_CLI)
     env.update({"HOME": str(workspace.home), "TMPDIR": str(workspace.tmp), "CI": "true"})
-    if standin:
+    if workspace.owner is not None:
+        env.update({"USER": workspace.owner.name, "LOGNAME": workspace.owner.name})
+    elif standin:
         env["PYTHONPATH"] = str(settings.BASE_DIR)
     env.update(extra or {})
     return env
@@ -158,15 +195,16 @@ def run_sfp(
 ) -> SfpResult:
     """Run `sfp <args>` for the step and return its result; SfpFailed when it failed and `check` is set."""
     command = command_name(args)
-    argv = [*program(org_bound), *args]
-    standin = argv[0] == sys.executable
+    argv = [*program(org_bound, workspace), *args]
+    standin = org_bound and settings.SFP_CLI == "standin"
     extra = dict(env or {})
     if standin:
         extra["SFP_STANDIN_ATTEMPT"] = str(io.attempt)
         extra["SFP_STANDIN_SIMULATE"] = json.dumps(dict(simulate or {}))
     directory = cwd or workspace.repo
     io.log(f"$ sfp {' '.join(args)}")
-    proc = _spawn(argv, directory, child_env(workspace, extra, standin=standin), stdin is not None)
+    environment = child_env(workspace, extra, standin=standin)
+    proc = _spawn(argv, directory, environment, stdin is not None, workspace.spawn_options())
     stopper = _Stopper(proc)
     io.on_stop(stopper.stop)
     try:
@@ -176,10 +214,13 @@ def run_sfp(
         exit_code = proc.wait()
     finally:
         _kill_group(proc)
+        sandbox.kill_all(workspace.owner)  # and whatever left the group (setsid) under the CLI's user
     return _finish(io, command, exit_code, lines, tracker, tail, directory, stopper.stopped, check)
 
 
-def _spawn(argv: list[str], cwd: Path, env: dict[str, str], with_stdin: bool) -> subprocess.Popen[bytes]:
+def _spawn(
+    argv: list[str], cwd: Path, env: dict[str, str], with_stdin: bool, as_user: Mapping[str, Any]
+) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
             argv,
@@ -190,6 +231,7 @@ def _spawn(argv: list[str], cwd: Path, env: dict[str, str], with_stdin: bool) ->
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=_die_with_parent,
+            **as_user,
         )
     except OSError as exc:
         raise SfpError(f"could not start {argv[0]}: {exc.strerror}", retryable=False) from None

@@ -54,7 +54,7 @@ def _prepare(step: SfpStep, input: ApexTestsInput | BulkMetadataInput) -> None:
     if input.repository is not None:
         step.checkout(input.repository)
     else:
-        step.ws.repo.mkdir()
+        step.ws.repo.mkdir(exist_ok=True)
 
 
 # --- full Apex test suite -----------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def deploy_staging(input: PipelineInput, ctx: Context) -> dict[str, Any]:
 )
 def run_tests(input: PipelineInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
-        step.ws.repo.mkdir()
+        step.ws.repo.mkdir(exist_ok=True)
         return run_apex_tests(step, input.staging_org, input.test_level)
 
 

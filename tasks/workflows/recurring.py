@@ -23,7 +23,7 @@ from tasks.pools import STANDARD, pool
 from tasks.sfp import git
 from tasks.sfp.runner import SfpError
 from tasks.sfp.workspace import prune_stale
-from tasks.steps import UnknownOrg, flags, sfp_step
+from tasks.steps import SfpStep, UnknownOrg, flags, sfp_step
 
 ON_STANDARD: dict[str, Any] = {"desired_worker_labels": pool(STANDARD), "schedule_timeout": timedelta(hours=1)}
 REPOS = ["repositories.token_credential", "repositories.ssh_key_credential"]
@@ -42,7 +42,7 @@ def analyse(input: AnalysisInput, ctx: Context) -> dict[str, Any]:
     for index, repository in enumerate(input.repositories, start=1):
         with sfp_step(ctx, input, f"analysis-{index}") as step:
             checkout = step.checkout(repository)
-            report_dir = step.ws.root / "report"
+            report_dir = step.ws.home / "report"  # the CLI writes it: inside what its user owns
             result = step.sfp(
                 "project:analyze",
                 "--output-format",
@@ -85,7 +85,7 @@ health_workflow = hatchet.workflow(
 @org_health_workflow.task(execution_timeout=timedelta(minutes=10), credentials_from_input=["org"], **ON_STANDARD)
 def check_org(input: OrgHealthInput, ctx: Context) -> dict[str, Any]:
     with sfp_step(ctx, input) as step:
-        step.ws.repo.mkdir()
+        step.ws.repo.mkdir(exist_ok=True)
         try:
             step.login(input.org)
             result = step.sfp("artifacts", "query", "-o", input.org, "--json")
@@ -119,14 +119,13 @@ def refresh_cache(input: CacheRefreshInput, ctx: Context) -> dict[str, Any]:
     mirrors = []
     for repository in input.repositories:
         with sfp_step(ctx, input, "cache") as step:
-            mirrors.append(_refresh_mirror(step.ws, repository, step.secret, ctx))
+            mirrors.append(_refresh_mirror(step, repository, ctx))
     return {"stale_workspaces_removed": removed, "mirrors": mirrors}
 
 
-def _refresh_mirror(ws: Any, repository: Repository, secret: Any, ctx: Context) -> dict[str, Any]:
-    token = secret(repository.token_credential) if repository.token_credential else None
-    key = secret(repository.ssh_key_credential) if repository.ssh_key_credential else None
-    path = git.mirror(ws, repository.url, token=token, ssh_key=key)
+def _refresh_mirror(step: SfpStep, repository: Repository, ctx: Context) -> dict[str, Any]:
+    token, key = step.repository_secrets(repository)
+    path = git.mirror(step.ws, repository.url, token=token, ssh_key=key)
     ctx.log(f"mirror of {repository.url} refreshed")
     return {"url": repository.url, "mirror": path.name}
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sfpserver.hatchet.context import Context
+from sfpserver.vault.scope import Use
 from tasks import environments, releasedef
 from tasks.client import hatchet
 from tasks.inputs import (
@@ -168,10 +169,10 @@ def release(input: ReleaseInput, ctx: Context) -> dict[str, Any]:
         if input.repository is not None:
             step.checkout(input.repository)
         else:
-            step.ws.repo.mkdir()
+            step.ws.repo.mkdir(exist_ok=True)
         text = input.release_definition or step.repo_file(str(input.release_definition_path)).read_text("utf-8")
         definition = releasedef.parse(text)
-        path = step.ws.root / "release" / f"{definition.release}.yml"
+        path = releasedef.release_file(step.ws.root / "release", definition.release)
         path.parent.mkdir()
         path.write_text(releasedef.dump(definition), encoding="utf-8")
         step.login(input.target_org, input.devhub)
@@ -201,7 +202,7 @@ def npm_access(step: SfpStep, input: ReleaseInput) -> tuple[list[str], dict[str,
     env = {}
     if input.npm_token_credential:
         lines.append(f"//{registry.split('://', 1)[1]}:_authToken=${{SFP_NPM_TOKEN}}")
-        env["SFP_NPM_TOKEN"] = step.secret(input.npm_token_credential)
+        env["SFP_NPM_TOKEN"] = step.secret_for(input.npm_token_credential, Use.NPM_TOKEN, registry)
     npmrc = step.ws.private_file(".npmrc", "\n".join(lines) + "\n")
     return ["--npm", "--scope", input.npm_scope, "--npmrcpath", str(npmrc)], env
 

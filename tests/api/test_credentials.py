@@ -70,6 +70,26 @@ def test_an_sfdx_credential_is_stored_with_its_metadata_and_never_shown(personas
     assert response.json()["metadata"]["username"] == "ci@acme.com"
 
 
+def test_the_destinations_a_credential_may_reach_are_shown_in_every_answer(personas: Personas) -> None:
+    name = unique("gh")
+    body = {"kind": "github_token", "name": name, "secret": "ghp_" + "a1B2" * 10}
+    created = personas.owner.client.post(
+        "/sfp/api/credentials", {**body, "metadata": {"allowed_hosts": ["git.acme.com"]}}, format="json"
+    )
+    assert created.json()["metadata"] == {"token_type": "pat", "allowed_hosts": ["git.acme.com"]}
+    assert personas.owner.client.get(f"/sfp/api/credentials/{name}").json()["metadata"]["allowed_hosts"] == [
+        "git.acme.com"
+    ]
+    listed = personas.owner.client.get("/sfp/api/credentials?kind=github_token").json()
+    assert {"token_type": "pat", "allowed_hosts": ["git.acme.com"]} in [
+        c["metadata"] for c in listed if c["name"] == name
+    ]
+    replaced = personas.owner.client.put(
+        f"/sfp/api/credentials/{name}", {"kind": "github_token", "secret": body["secret"]}, format="json"
+    )
+    assert replaced.json()["metadata"] == {"token_type": "pat", "allowed_hosts": ["github.com"]}  # the default
+
+
 def test_put_replaces_the_value_a_rotation_with_a_new_fingerprint(personas: Personas) -> None:
     name = unique("api")
     first = create(personas, name).json()
@@ -134,6 +154,20 @@ def test_delete_removes_the_credential_then_answers_404(personas: Personas) -> N
         ({"name": "-bad name"}, "name", "use 1-200 letters, digits or `._@:-`, starting with a letter or digit"),
         ({"metadata": {"note": SECRET}}, "metadata", "must not contain the secret or any part of it"),
         ({"kind": "npm_token", "secret": f"{SECRET} with spaces"}, "secret", "an npm token contains no whitespace"),
+        (
+            {"kind": "npm_token", "secret": "npm_" + "a1" * 18, "metadata": {"registry": "http://registry.npmjs.org"}},
+            "metadata.registry",
+            "must be an https:// registry URL without credentials (http:// is refused)",
+        ),
+        (
+            {
+                "kind": "github_token",
+                "secret": "ghp_" + "a1" * 18,
+                "metadata": {"allowed_hosts": ["https://x.example"]},
+            },
+            "metadata.allowed_hosts",
+            "each entry must be a host name such as github.com (a port may follow)",
+        ),
     ],
 )
 def test_an_invalid_credential_answers_400_naming_the_field_without_the_value(

@@ -3,6 +3,7 @@ JSON, arrays as arrays, defaults and timestamps filled in. On a queue nobody ser
 
 from __future__ import annotations
 
+import pickle
 from uuid import uuid4
 
 import pytest
@@ -10,6 +11,7 @@ from django.db import IntegrityError
 
 from sfpserver.engine import lifecycle
 from sfpserver.engine.definitions import StepDef, WorkflowDef
+from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
 from sfpserver.engine.models import StepRun, StepStatus, WorkflowRun
 from sfpserver.engine.trigger import TriggerRequest, trigger, trigger_many
 
@@ -62,3 +64,41 @@ def test_a_second_spawn_of_the_same_child_key_returns_the_first_run() -> None:
         WorkflowRun.objects.create(workflow_name="x", parent_step_id=parent_step.id, child_key="only-once")
     for run_id in (parent, first):
         lifecycle.cancel_run(run_id)
+
+
+NUL = "contains a NUL character (\\u0000), which cannot be stored"
+SURROGATE = "contains a lone surrogate (\\ud800), which cannot be stored"
+INFINITE = "is infinite (Infinity, or a number past ±1.8e308 such as 1e400), which cannot be stored"
+UNSTORABLE = [
+    pytest.param({"repository": "\ud800"}, {}, "input.repository", SURROGATE, id="surrogate-in-input"),
+    pytest.param({"orgs": [{"\ud800": 1}]}, {}, "input.orgs.0.\\ud800", f"the key {SURROGATE}", id="surrogate-key"),
+    pytest.param({"repository": "a\x00b"}, {}, "input.repository", NUL, id="nul-in-input"),
+    pytest.param({"size": float("inf")}, {}, "input.size", INFINITE, id="infinity-in-input"),
+    pytest.param({"size": [float("nan")]}, {}, "input.size.0", "is NaN, which cannot be stored", id="nan-in-input"),
+    pytest.param("\ud800", {}, "input", SURROGATE, id="surrogate-as-the-input"),
+    pytest.param({}, {"team": "\ud800"}, "additional_metadata.team", SURROGATE, id="surrogate-in-metadata"),
+    pytest.param({}, {"ratio": float("-inf")}, "additional_metadata.ratio", INFINITE, id="infinity-in-metadata"),
+]
+
+
+@pytest.mark.parametrize(("payload", "metadata", "field", "problem"), UNSTORABLE)
+def test_a_trigger_holding_what_postgres_cannot_store_is_refused_naming_the_field(
+    payload: object, metadata: dict[str, object], field: str, problem: str
+) -> None:
+    before = WorkflowRun.objects.count()
+    with pytest.raises(InvalidWorkflowError) as refused:
+        trigger(definition(), payload, metadata=metadata)
+    assert (refused.value.field, refused.value.problem) == (field, problem)
+    assert WorkflowRun.objects.count() == before
+
+
+def test_a_child_key_holding_a_lone_surrogate_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidWorkflowError) as refused:
+        trigger(definition(), {}, child_key="key-\udfff")
+    assert (refused.value.field, refused.value.problem) == ("child_key", SURROGATE.replace("ud800", "udfff"))
+
+
+def test_an_input_refusal_survives_pickling_with_its_field() -> None:
+    error = InvalidInputError(SURROGATE, field="input.repository")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.field, copy.problem) == (InvalidInputError, "input.repository", SURROGATE)

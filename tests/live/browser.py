@@ -84,8 +84,11 @@ class Browser:
                 result: dict[str, Any] = message["result"]
                 return result
 
-    def open(self, url: str) -> None:
+    def open(self, url: str, before: str | None = None) -> None:
+        """Load `url`; `before`, a script, runs in the page before any of its own."""
         self.call("Page.enable")
+        if before is not None:
+            self.call("Page.addScriptToEvaluateOnNewDocument", source=before)
         self.call("Page.navigate", url=url)
         self.wait_for("document.readyState === 'complete'", what="the page to load")
 

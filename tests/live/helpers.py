@@ -24,6 +24,7 @@ from sfpserver.live import publisher
 from sfpserver.submissions.models import RunCreator
 
 IDLE_QUEUE = "live-tests-nobody-serves-this"
+PROTOCOL = "sfp.v1"
 PIPELINE = WorkflowDef(
     name="live.idle_pipeline",
     steps=(
@@ -91,14 +92,16 @@ class WebsocketCommunicator(ApplicationCommunicator):
     """channels.testing.WebsocketCommunicator's handshake and frames. (channels.testing itself cannot be
     imported without daphne, which the project does not install; this is the same few lines on asgiref.)"""
 
-    def __init__(self, app: Any, url: str, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self, app: Any, url: str, headers: list[tuple[bytes, bytes]], subprotocols: list[str] | None = None
+    ) -> None:
         parts = urlsplit(url)
         scope = {
             "type": "websocket",
             "path": parts.path,
             "query_string": parts.query.encode(),
             "headers": headers,
-            "subprotocols": [],
+            "subprotocols": subprotocols or [],
         }
         super().__init__(app, scope)
 
@@ -109,6 +112,16 @@ class WebsocketCommunicator(ApplicationCommunicator):
             return False, response.get("code", 1000)
         assert response["type"] == "websocket.accept", response
         return True, response.get("subprotocol")
+
+    async def receive_close(self, timeout: float) -> int:
+        """The close code the server ends the socket with, skipping what it sends before."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            response = await self.receive_output(max(deadline - loop.time(), 0.01))
+            if response["type"] == "websocket.close":
+                code: int = response.get("code", 1000)
+                return code
 
     async def receive_json_from(self, timeout: float = 1) -> Any:
         response = await self.receive_output(timeout)
@@ -121,16 +134,28 @@ class WebsocketCommunicator(ApplicationCommunicator):
 
 
 class Feed:
-    """One WebSocket connection to the live feed."""
+    """One WebSocket connection to the live feed; a token goes as the dashboard sends it, in the subprotocols
+    `["sfp.v1", "bearer.<token>"]`."""
 
-    def __init__(self, path: str, token: str | None = None, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        url = f"{path}?token={token}" if token is not None else path
-        self.communicator = WebsocketCommunicator(application, url, headers=headers or [])
+    def __init__(
+        self,
+        path: str,
+        token: str | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        subprotocols: list[str] | None = None,
+    ) -> None:
+        if token is not None:
+            subprotocols = [PROTOCOL, f"bearer.{token}"]
+        self.communicator = WebsocketCommunicator(application, path, headers=headers or [], subprotocols=subprotocols)
         self.received: list[dict[str, Any]] = []
+        self.subprotocol: str | None = None  # what the server answered with
 
     async def connect(self) -> tuple[bool, int | None]:
-        connected, code = await self.communicator.connect(timeout=10)
-        return connected, code
+        connected, answer = await self.communicator.connect(timeout=10)
+        if connected:
+            self.subprotocol = answer
+            return True, None
+        return False, answer
 
     async def next(self, timeout: float = 10) -> dict[str, Any]:
         message: dict[str, Any] = await self.communicator.receive_json_from(timeout=timeout)

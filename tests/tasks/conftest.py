@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +20,15 @@ from tests.engine.helpers import steps, wait_for_run
 
 
 @pytest.fixture
-def sample(tmp_path: Path) -> SampleRepository:
-    return make_sample_repository(tmp_path / "sample")
+def sample() -> Iterator[SampleRepository]:
+    """A sample repository where the CLI's own user can read it (pytest's tmp_path is root's alone), under the
+    system's temporary folder, which the tests allow as SFP_FILE_REPOSITORY_ROOT (tests/services.py)."""
+    folder = Path(tempfile.mkdtemp(prefix="sfp-sample-"))
+    folder.chmod(0o755)
+    try:
+        yield make_sample_repository(folder / "sample")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -54,5 +64,5 @@ def run(workflow: str, input: dict[str, Any], timeout: float = 90) -> WorkflowRu
 def output(run_id: Any, step: str) -> dict[str, Any]:
     """The output of a finished step (a dict for every sfp task)."""
     value = steps(run_id)[step].output
-    assert isinstance(value, dict), value
+    assert isinstance(value, dict), (value, steps(run_id)[step].error)
     return value

@@ -51,22 +51,26 @@ def test_a_missing_repository_token_fails_the_step_naming_the_credential(
     )
 
 
-def test_a_malformed_auth_url_fails_the_step_without_showing_it(sample: SampleRepository, orgs: dict[str, Org]) -> None:
+def test_a_secret_that_is_not_an_auth_url_is_refused_as_an_org_at_trigger_without_showing_it(
+    sample: SampleRepository, orgs: dict[str, Org]
+) -> None:
     secret = f"not-an-auth-url-{uuid.uuid4().hex}"
     services.store("generic", "t-broken-org", secret, actor="tests")
+    before = WorkflowRun.objects.count()
 
-    finished = run("sfp-install", install_input(sample, orgs, "t-broken-org"))
+    with pytest.raises(InvalidInputError) as refused:
+        trigger("sfp-install", install_input(sample, orgs, "t-broken-org"))
 
-    error = failed_once(finished.id, "install")
-    assert error == (
-        "credential 't-broken-org' does not hold a valid SFDX auth URL "
-        "(expected force://<clientId>:<clientSecret>:<refreshToken>@<instanceUrl>)"
+    assert str(refused.value) == (
+        "input: target_org: Value error, credential 't-broken-org' cannot be used here: "
+        "it is of kind generic, and only kind sfdx_auth_url may log in to a Salesforce org"
     )
-    assert secret not in (finished.error or "")
+    assert secret not in str(refused.value)
+    assert WorkflowRun.objects.count() == before
 
 
 def test_an_uncloneable_repository_fails_the_step_saying_why(tmp_path: object, orgs: dict[str, Org]) -> None:
-    missing = f"file:///nonexistent/{uuid.uuid4().hex}.git"
+    missing = f"file://{tmp_path}/nonexistent/{uuid.uuid4().hex}.git"  # under SFP_FILE_REPOSITORY_ROOT
     finished = run("sfp-impact", {"repository": {"url": missing}})
 
     error = failed_once(finished.id, "impact")

@@ -69,6 +69,18 @@ def test_an_owner_replaces_a_value_or_changes_only_the_metadata(owner: Client) -
     assert actions == ["CREATE", "UPDATE", "REPLACE"]
 
 
+def test_the_admin_shows_where_each_credential_may_go_and_refuses_a_bad_destination(owner: Client) -> None:
+    name = unique("gh")
+    assert add(owner, name, "github_token", "ghp_" + "a1B2" * 10, {"allowed_hosts": ["git.acme.com"]}) == ""
+    listing = owner.get("/admin/vault/credential/").content.decode()
+    assert '<td class="field-destinations">git.acme.com</td>' in listing
+    refused = add(owner, unique("npm"), "npm_token", "npm_" + "a1B2" * 10, {"registry": "http://npm.acme.com"})
+    assert (
+        "metadata.registry: must be an https:// registry URL" in refused
+        or "must be an https:// registry URL" in refused
+    )
+
+
 def test_an_invalid_value_is_refused_on_its_field_without_echoing_it(owner: Client) -> None:
     name = unique("sfdx")
     page = add(owner, name, "sfdx_auth_url", SECRET, SFDX_META)

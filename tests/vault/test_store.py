@@ -38,7 +38,7 @@ def test_describe_shows_everything_but_the_secret() -> None:
     described = services.describe(name)
     assert set(described) == {"kind", "name", "fingerprint", "metadata", "created_at", "rotated_at", "last_used_at"}
     assert described["kind"] == "github_token"
-    assert described["metadata"] == {"owner": "acme", "token_type": "pat"}
+    assert described["metadata"] == {"owner": "acme", "token_type": "pat", "allowed_hosts": ["github.com"]}
     assert len(described["fingerprint"]) == 12
     assert described["fingerprint"] != hashlib.sha256(token.encode()).hexdigest()[:12]  # keyed, not a plain hash
     assert token not in repr(described)
@@ -114,6 +114,15 @@ def test_deleting_a_credential_is_audited_and_reports_whether_it_existed() -> No
         ("ssh_key", "Sup3rS3cret", None, "kind"),
         ("generic", "Sup3rS3cret", {"note": "the value is Sup3rS3cret"}, "metadata"),
         ("generic", "Sup3rS3cret", ["not", "a", "mapping"], "metadata"),
+        ("sfdx_auth_url", SFDX_URL, {**SFDX_META, "instance_url": "https://other.example"}, "metadata.instance_url"),
+        ("github_token", "ghp_" + "Sup3r" * 8, {"allowed_hosts": "github.com"}, "metadata.allowed_hosts"),
+        ("github_token", "ghp_" + "Sup3r" * 8, {"allowed_hosts": []}, "metadata.allowed_hosts"),
+        ("github_token", "ghp_" + "Sup3r" * 8, {"allowed_hosts": ["https://github.com"]}, "metadata.allowed_hosts"),
+        ("github_token", "ghp_" + "Sup3r" * 8, {"allowed_hosts": ["*.github.com"]}, "metadata.allowed_hosts"),
+        ("generic", "Sup3rS3cret", {"allowed_hosts": ["github.com/acme"]}, "metadata.allowed_hosts"),
+        ("npm_token", "npm_Sup3rS3cret", {"registry": "http://registry.npmjs.org"}, "metadata.registry"),
+        ("npm_token", "npm_Sup3rS3cret", {"registry": "https://bot:pw@npm.acme.com"}, "metadata.registry"),
+        ("npm_token", "npm_Sup3rS3cret", {"registry": "registry.npmjs.org"}, "metadata.registry"),
     ],
 )
 def test_an_invalid_credential_is_refused_naming_the_field_but_not_the_value(
@@ -125,6 +134,27 @@ def test_an_invalid_credential_is_refused_naming_the_field_but_not_the_value(
     assert raised.value.field == field
     assert "Sup3r" not in str(raised.value)
     assert not Credential.objects.filter(name=name).exists()
+
+
+def test_each_kind_is_stored_with_the_destinations_it_may_reach() -> None:
+    names = {kind: unique(kind.replace("_", "-")) for kind in ("github_token", "npm_token", "generic")}
+    services.store("github_token", names["github_token"], "ghp_" + "a1B2c3D4e5" * 4)
+    services.store(
+        "npm_token", names["npm_token"], "npm_" + "a1B2c3D4e5" * 4, metadata={"registry": "https://NPM.acme.com/r/"}
+    )
+    services.store("generic", names["generic"], "key", metadata={"allowed_hosts": ["GitHub.com", "git.acme.com:2222"]})
+    assert [Credential.objects.get(name=names[kind]).metadata for kind in names] == [
+        {"token_type": "pat", "allowed_hosts": ["github.com"]},
+        {"registry": "https://npm.acme.com/r"},
+        {"allowed_hosts": ["github.com", "git.acme.com:2222"]},
+    ]
+
+
+def test_a_credential_stored_before_destinations_is_described_with_the_defaults_it_is_held_to() -> None:
+    name = unique("gh-old")
+    services.store("github_token", name, "ghp_" + "a1B2c3D4e5" * 4)
+    Credential.objects.filter(name=name).update(metadata={"token_type": "pat"})  # as an older server stored it
+    assert services.describe(name)["metadata"] == {"token_type": "pat", "allowed_hosts": ["github.com"]}
 
 
 def test_a_credential_name_must_be_plain() -> None:

@@ -20,9 +20,15 @@ class CredentialResponse(serializers.Serializer):
 
 
 class CredentialReplaceRequest(StrictSerializer):
-    kind = serializers.CharField(help_text="sfdx_auth_url, github_token, npm_token or generic")
+    kind = serializers.CharField(help_text="sfdx_auth_url, github_token, npm_token, package_install_key or generic")
     secret = serializers.CharField(write_only=True, trim_whitespace=False, help_text="never shown again")
-    metadata = serializers.JSONField(required=False, default=dict)
+    metadata = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text="what is known about it, and where it may go: github_token `allowed_hosts` (default "
+        '["github.com"]), npm_token `registry` (default "https://registry.npmjs.org", https only), '
+        "sfdx_auth_url `username`, `org_type`, `instance_url`; generic `allowed_hosts` to serve as an ssh key",
+    )
 
 
 class CredentialCreateRequest(CredentialReplaceRequest):

@@ -34,6 +34,12 @@ def validated(serializer: type[S], data: Any) -> S:
     return checked
 
 
+def no_body(request: Request) -> None:
+    """Actions take no body; one sent anyway is parsed all the same, so that a malformed one, or one holding
+    what cannot be stored, is the same 400 as on every other endpoint rather than silently ignored."""
+    _ = request.data
+
+
 def caller(request: Request) -> ApiToken:
     token = request.auth
     assert isinstance(token, ApiToken), "HasCapability lets only token-authenticated requests through"

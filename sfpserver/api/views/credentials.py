@@ -23,6 +23,7 @@ from sfpserver.api.serializers.credentials import (
 )
 from sfpserver.api.views.common import caller, validated
 from sfpserver.engine.exceptions import InvalidStateError
+from sfpserver.engine.storable import first_unstorable
 from sfpserver.vault import services
 from sfpserver.vault.exceptions import CredentialMissing, InvalidCredential
 from sfpserver.vault.models import CredentialKind
@@ -32,6 +33,14 @@ TAGS = ["credentials"]
 
 def _actor(request: Request) -> str:
     return f"api:{caller(request).name}"
+
+
+def _checked_name(name: str) -> str:
+    """A name from the path: one Postgres cannot hold (a NUL, sent as %00) is a 400, not a database error."""
+    found = first_unstorable(name, "name")
+    if found is not None:
+        raise InvalidCredential(*found)
+    return name
 
 
 def _described(description: dict[str, Any], code: int = status.HTTP_200_OK) -> Response:
@@ -82,7 +91,7 @@ class CredentialDetailView(APIView):
 
     @extend_schema(tags=TAGS, operation_id="get_credential", responses={200: CredentialResponse}, summary="Credential")
     def get(self, request: Request, name: str) -> Response:
-        return _described(services.describe(name))
+        return _described(services.describe(_checked_name(name)))
 
     @extend_schema(
         tags=TAGS,
@@ -92,6 +101,7 @@ class CredentialDetailView(APIView):
         summary="Replace a credential's value (a rotation)",
     )
     def put(self, request: Request, name: str) -> Response:
+        name = _checked_name(name)
         data = validated(CredentialReplaceRequest, request.data).validated_data
         if not services.exists(name):
             raise CredentialMissing(name)
@@ -100,7 +110,7 @@ class CredentialDetailView(APIView):
 
     @extend_schema(tags=TAGS, operation_id="delete_credential", responses={204: None}, summary="Delete a credential")
     def delete(self, request: Request, name: str) -> Response:
-        if not services.delete(name, actor=_actor(request)):
+        if not services.delete(_checked_name(name), actor=_actor(request)):
             raise CredentialMissing(name)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -25,7 +25,7 @@ from sfpserver.api.serializers.runs import (
     RunStatusResponse,
     RunSummary,
 )
-from sfpserver.api.views.common import Pages, caller, validated, visible_run
+from sfpserver.api.views.common import Pages, caller, no_body, validated, visible_run
 from sfpserver.engine import lifecycle
 from sfpserver.engine.exceptions import InvalidStateError
 from sfpserver.engine.models import RunEvent, StepRun, WorkflowRun
@@ -122,6 +122,7 @@ class RunCancelView(APIView):
         summary="Cancel every unfinished step; running code is stopped within a heartbeat",
     )
     def post(self, request: Request, run_id: UUID) -> Response:
+        no_body(request)
         run = visible_run(request, run_id)
         if not lifecycle.cancel_run(run.id):
             run.refresh_from_db(fields=["status"])
@@ -141,6 +142,7 @@ class RunRetryFailedView(APIView):
         summary="Re-run only the failed and cancelled steps of a finished run and what depends on them",
     )
     def post(self, request: Request, run_id: UUID) -> Response:
+        no_body(request)
         run = visible_run(request, run_id)
         steps = lifecycle.retry_failed(run.id)
         return Response(RunActionResponse(RunActionResponse.of(run, steps)).data)
@@ -157,6 +159,7 @@ class StepReplayView(APIView):
         summary="Re-run one step and everything downstream of it; completed upstream outputs are kept",
     )
     def post(self, request: Request, run_id: UUID, step_id: UUID) -> Response:
+        no_body(request)
         run = visible_run(request, run_id)
         if not StepRun.objects.filter(id=step_id, run_id=run.id).exists():
             raise NotFound(f"no step with id {step_id} in run {run.id}")

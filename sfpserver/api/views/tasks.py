@@ -19,7 +19,7 @@ from sfpserver.api.serializers.tasks import (
     TaskResultResponse,
     TaskStatusResponse,
 )
-from sfpserver.api.views.common import caller, validated, visible_task
+from sfpserver.api.views.common import caller, no_body, validated, visible_task
 from sfpserver.engine.models import RunStatus
 from sfpserver.engine.progress import run_progress
 from sfpserver.submissions import services
@@ -94,6 +94,7 @@ class StopRecurringView(APIView):
         summary="Stop the future firings of a recurring task",
     )
     def post(self, request: Request, operation_id: UUID) -> Response:
+        no_body(request)
         services.stop_recurring(visible_task(request, operation_id))
         return Response(MessageResponse({"message": "Recurring task stopped"}).data)
 

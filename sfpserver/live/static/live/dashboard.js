@@ -53,20 +53,28 @@
   }
 
   // --- live feed -----------------------------------------------------------------------------------------
+  // The token travels as a subprotocol (a header), never in the URL, which proxies log; the server answers
+  // with "sfp.v1" only. Close code 4401: the token was revoked or has expired since.
+  const PROTOCOL = "sfp.v1", UNAUTHORIZED = 4401;
   function openFeed(path, onMessage, onOpenChange) {
     let socket = null, closed = false, delay = 500;
     const connect = () => {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      socket = new WebSocket(`${scheme}://${location.host}${path}?token=${encodeURIComponent(token)}`);
+      try {
+        socket = new WebSocket(`${scheme}://${location.host}${path}`, [PROTOCOL, `bearer.${token}`]);
+      } catch (_) {  // a SyntaxError: characters no token has
+        return signOut("That token cannot be used: the token is not valid");
+      }
       socket.onopen = () => { delay = 500; onOpenChange(true); };
       socket.onmessage = (message) => onMessage(JSON.parse(message.data));
-      socket.onclose = () => {
+      socket.onclose = (event) => {
         onOpenChange(false);
+        if (event.code === UNAUTHORIZED) return signOut("The token was revoked or has expired.");
         if (!closed) { setTimeout(connect, delay); delay = Math.min(delay * 2, 10000); } // the snapshot resyncs
       };
     };
     connect();
-    return { close() { closed = true; socket.close(); } };
+    return { close() { closed = true; if (socket) socket.close(); } };
   }
 
   function progressOf(run) {  // sfpserver/live/state.py's formula
