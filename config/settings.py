@@ -131,6 +131,8 @@ ENGINE_REDISPATCH_AFTER = env_float("ENGINE_REDISPATCH_AFTER", 60.0, minimum=1)
 ENGINE_TICK = env_float("ENGINE_TICK", 0.5, minimum=0.05)
 ENGINE_CANCEL_GRACE = env_float("ENGINE_CANCEL_GRACE", 1.0, minimum=0)
 ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
+# Crons fired per scheduler tick at most, oldest due first; the rest fire on the next tick (engine/cron.py).
+ENGINE_CRON_FIRINGS_PER_TICK = env_int("ENGINE_CRON_FIRINGS_PER_TICK", 200, minimum=1)
 # A step that completes on a worker serving its released child's queue claims that child in the same
 # transaction and runs it in the same thread, without a broker round trip (lifecycle.complete). Off: every
 # step goes through the broker (strict priority order across a queue, any worker of the pool may take it).
