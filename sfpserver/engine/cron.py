@@ -113,9 +113,12 @@ def fire_due(now: datetime | None = None, limit: int | None = None) -> int:
 
 
 def _fire_due_one(task: PeriodicTask | None, task_id: int, next_fire_at: datetime, now: datetime) -> int:
-    timing = _timing(task) if task is not None and task.enabled else None
-    if task is None or timing is None:
-        _advance(task_id, next_fire_at, None)  # disabled or gone: the resync picks it up again if re-enabled
+    if task is None:
+        _advance(task_id, next_fire_at, None)  # deleted meanwhile
+        return 0
+    timing = _timing(task) if task.enabled else None
+    if timing is None:
+        sync(task)  # disabled without a save (or not a valid cron): recorded so, the resync sees it re-enabled
         return 0
     expression, tz = timing
     due = cron_times.latest_fire_at(expression, tz, now)
