@@ -49,8 +49,12 @@ def ensure(count: int) -> None:
     with transaction.atomic():
         crontabs = CrontabSchedule.objects.bulk_create(
             CrontabSchedule(
-                minute=str(i % 60), hour=str(i // 60 % 24), day_of_month=str(1 + i // 1440 % 28),
-                month_of_year=str(month), day_of_week="*", timezone="UTC",
+                minute=str(i % 60),
+                hour=str(i // 60 % 24),
+                day_of_month=str(1 + i // 1440 % 28),
+                month_of_year=str(month),
+                day_of_week="*",
+                timezone="UTC",
             )
             for i in range(have, count)
         )

@@ -1,9 +1,10 @@
 """Request rates per token: no single token can stall the platform.
 
-Each token has a counter per scope (`read`, `write`, `lease`: the workers' credential leases) and fixed window (a minute for "600/min"), kept
-in the shared Redis cache (CACHES["throttle"]) so that every API process counts the same requests. Past the
-scope's rate the request answers 429 `throttled` with Retry-After (the seconds left in the window). Only
-token-authenticated requests are counted: a request without a valid token is refused before throttling.
+Each token has a counter per scope (`read`, `write`, `lease`: the workers' credential leases) and fixed
+window (a minute for "600/min"), kept in the shared Redis cache (CACHES["throttle"]) so that every API
+process counts the same requests. Past the scope's rate the request answers 429 `throttled` with Retry-After
+(the seconds left in the window). Only token-authenticated requests are counted: a request without a valid
+token is refused before throttling.
 
 When Redis does not answer, requests go through (logged): the broker's outage must not also close the API.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -50,6 +52,14 @@ def count_request(key: str, seconds: int) -> int:
     return int(cache.incr(key))
 
 
+class RateExceeded(Throttled):
+    """DRF's Throttled without "Expected available in N seconds" in its detail: the Retry-After header says it."""
+
+    def __init__(self, detail: str, wait: int) -> None:
+        super().__init__(detail=detail)
+        self.wait = wait
+
+
 class TokenRateThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
         token = request.auth
@@ -61,14 +71,12 @@ class TokenRateThrottle(BaseThrottle):
         window = int(now // seconds)
         try:
             count = count_request(f"{scope}:{token.pk}:{window}", seconds)
-        except Exception as exc:  # redis-py's errors, or the key expiring between add and incr
+        except (RedisError, ValueError) as exc:  # ValueError: the key expired between add and incr
             logger.warning("request throttling skipped: %s", type(exc).__name__, extra={"scope": scope})
             return True
         if count <= limit:
             return True
-        refusal = Throttled(detail=_refusal(scope, limit, seconds))  # without DRF's "available in N seconds"
-        refusal.wait = math.ceil((window + 1) * seconds - now)  # the Retry-After header says it
-        raise refusal
+        raise RateExceeded(_refusal(scope, limit, seconds), math.ceil((window + 1) * seconds - now))
 
     def wait(self) -> float | None:
         return None

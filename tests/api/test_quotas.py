@@ -94,9 +94,7 @@ QUOTA_EXCEEDED = {
 }
 
 
-def test_a_token_at_its_recurring_task_cap_is_refused_and_nothing_is_created(
-    personas: Personas, settings: Any
-) -> None:
+def test_a_token_at_its_recurring_task_cap_is_refused_and_nothing_is_created(personas: Personas, settings: Any) -> None:
     settings.API_MAX_RECURRING_PER_TOKEN = 2
     first = operation_id(submit(personas.app.client, NIGHTLY))
     operation_id(submit(personas.app.client, NIGHTLY))

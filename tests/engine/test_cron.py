@@ -73,7 +73,8 @@ def next_fire_at(task: PeriodicTask) -> datetime | None:
 
 
 def fired(task: PeriodicTask) -> list[datetime]:
-    return list(CronFiring.objects.filter(schedule_name=task.name).order_by("fire_time").values_list("fire_time", flat=True))
+    firings = CronFiring.objects.filter(schedule_name=task.name).order_by("fire_time")
+    return list(firings.values_list("fire_time", flat=True))
 
 
 @pytest.mark.django_db
