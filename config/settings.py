@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from config import embedded
+from config.local_secrets import stored_secret
 from config.env import (
     SettingError,
     env_bool,
@@ -24,7 +25,8 @@ from config.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # A process given no DATABASE_URL is a local one: it uses the embedded servers `make run` starts and the secrets
-# `make run` generated under .local/run/ (the servers' passwords, a secret key, Flower's login), if it did.
+# `make run` generated under .local/run/ (the servers' passwords, Flower's login), if it did; its secret key is
+# generated there if it is not yet (so `manage.py` works on a fresh checkout without leaving the public default).
 LOCAL_RUN = not env_secret("DATABASE_URL")
 
 # API tokens and sessions are keyed by SECRET_KEY. The public default below is refused by the system check
@@ -32,7 +34,7 @@ LOCAL_RUN = not env_secret("DATABASE_URL")
 INSECURE_SECRET_KEY = "dev-only-insecure-key-change-me"
 SECRET_KEY = (
     env_secret("DJANGO_SECRET_KEY")
-    or (embedded.run_secret(embedded.SECRET_KEY_FILE) if LOCAL_RUN else None)
+    or (stored_secret(embedded.profile_dir(embedded.RUN_PROFILE) / embedded.SECRET_KEY_FILE) if LOCAL_RUN else None)
     or INSECURE_SECRET_KEY
 )
 DEBUG = env_bool("DJANGO_DEBUG", False)

@@ -66,6 +66,7 @@ def test_a_token_past_its_write_rate_triggers_nothing_more(personas: Personas, s
 def test_credential_leases_count_against_their_own_rate(personas: Personas, settings: Any) -> None:
     settings.API_THROTTLE_WRITE_RATE = "1/hour"
     settings.API_THROTTLE_LEASE_RATE = "2/hour"
+    settings.VAULT_LEASE_ENDPOINT = True  # served, as where workers lease over HTTP
     lease = {"step_id": "00000000-0000-0000-0000-000000000001", "attempt": 0, "worker_id": "w", "names": ["x"]}
     answers = [personas.app.client.post("/sfp/api/internal/leases", lease, format="json") for _ in range(3)]
     assert [a.status_code == 429 for a in answers] == [False, False, True]
