@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench import durable_side, facade, history, plain_side, report, workflows
+from bench import cron_tick, durable_side, facade, history, plain_side, report, workflows
 from bench.procs import durable_node
 from bench.results import Throughput, progress
 from bench.run import Options
@@ -67,4 +67,6 @@ def run_all(options: Options, pgdata: Path | None) -> None:
     report.latency(starts, handoffs, brokered, hops, options)
     report.commits(commits)
     facade.report(*facade_figures)
+    progress(f"scheduler cron check: {' and '.join(map(str, cron_tick.COUNTS))} crons registered")
+    cron_tick.report(cron_tick.run())
     report.footer()

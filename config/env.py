@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 class SettingError(ValueError):
@@ -75,3 +76,30 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SettingError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """A rate like DRF's, `COUNT/PERIOD` (period: s, sec, m, min, h, hour, d, day): (count, seconds)."""
+    count, _, period = text.strip().partition("/")
+    seconds = RATE_PERIODS.get(period.strip()[:1].lower())
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ValueError(f"expected a rate like '600/min' (per s, min, hour or day), got {text!r}")
+    return int(count), seconds
+
+
+def env_rate(name: str, default: str) -> str:
+    value = os.environ.get(name) or default
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise SettingError(f"{name}: {exc}") from None
+    return value.strip()
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """The same Redis server (scheme, credentials, host, options) with another database number."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))

@@ -8,12 +8,25 @@ from pathlib import Path
 import dj_database_url
 
 from config import embedded
-from config.env import SettingError, env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str
+from config.local_secrets import stored_secret
+from config.env import (
+    SettingError,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_secret,
+    env_str,
+    redis_url_with_db,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # A process given no DATABASE_URL is a local one: it uses the embedded servers `make run` starts and the secrets
-# `make run` generated under .local/run/ (the servers' passwords, a secret key, Flower's login), if it did.
+# `make run` generated under .local/run/ (the servers' passwords, Flower's login), if it did; its secret key is
+# generated there if it is not yet (so `manage.py` works on a fresh checkout without leaving the public default).
 LOCAL_RUN = not env_secret("DATABASE_URL")
 
 # API tokens and sessions are keyed by SECRET_KEY. The public default below is refused by the system check
@@ -21,7 +34,7 @@ LOCAL_RUN = not env_secret("DATABASE_URL")
 INSECURE_SECRET_KEY = "dev-only-insecure-key-change-me"
 SECRET_KEY = (
     env_secret("DJANGO_SECRET_KEY")
-    or (embedded.run_secret(embedded.SECRET_KEY_FILE) if LOCAL_RUN else None)
+    or (stored_secret(embedded.profile_dir(embedded.RUN_PROFILE) / embedded.SECRET_KEY_FILE) if LOCAL_RUN else None)
     or INSECURE_SECRET_KEY
 )
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -143,6 +156,8 @@ ENGINE_REDISPATCH_AFTER = env_float("ENGINE_REDISPATCH_AFTER", 60.0, minimum=1)
 ENGINE_TICK = env_float("ENGINE_TICK", 0.5, minimum=0.05)
 ENGINE_CANCEL_GRACE = env_float("ENGINE_CANCEL_GRACE", 1.0, minimum=0)
 ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
+# Crons fired per scheduler tick at most, oldest due first; the rest fire on the next tick (engine/cron.py).
+ENGINE_CRON_FIRINGS_PER_TICK = env_int("ENGINE_CRON_FIRINGS_PER_TICK", 200, minimum=1)
 # A step that completes on a worker serving its released child's queue claims that child in the same
 # transaction and runs it in the same thread, without a broker round trip (lifecycle.complete). Off: every
 # step goes through the broker (strict priority order across a queue, any worker of the pool may take it).
@@ -186,7 +201,29 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "sfpserver.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["sfpserver.api.throttling.TokenRateThrottle"],
     "UNAUTHENTICATED_USER": None,
+}
+# Requests per token (sfpserver/api/throttling.py), counted per fixed window in Redis so that every API process
+# shares the count; over the rate: 429 `throttled` with Retry-After. `read`: GET/HEAD/OPTIONS; `write`: any
+# other method (triggers, cancels, schedule changes, credentials); `lease`: the workers' credential leases (all
+# workers usually share one token). A rate is COUNT/PERIOD with the period s, min, hour or day.
+API_THROTTLE_READ_RATE = env_rate("API_THROTTLE_READ_RATE", "600/min")
+API_THROTTLE_WRITE_RATE = env_rate("API_THROTTLE_WRITE_RATE", "120/min")
+API_THROTTLE_LEASE_RATE = env_rate("API_THROTTLE_LEASE_RATE", "3000/min")
+# The counters' Redis: by default REDIS_URL's server, database 1 (the broker uses REDIS_URL's own database).
+API_THROTTLE_REDIS_URL = env_str("API_THROTTLE_REDIS_URL", redis_url_with_db(REDIS_URL, 1))
+# Recurring tasks one token may have active (not stopped) at once; over it, POST /tasks answers 429 quota_exceeded.
+API_MAX_RECURRING_PER_TOKEN = env_int("API_MAX_RECURRING_PER_TOKEN", 50, minimum=0)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": API_THROTTLE_REDIS_URL,
+        "KEY_PREFIX": "sfp-throttle",
+        # A Redis that does not answer costs a request at most this long (the throttle then lets it through).
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "sfp server task platform API",

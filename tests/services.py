@@ -38,6 +38,10 @@ FAST_ENGINE = {
     "ENGINE_ORPHAN_GRACE": "2",
     "ENGINE_STANDBY_CHECK": "0.5",
     "LOG_LEVEL": "WARNING",
+    # Tests send many requests with one token; tests/api/test_quotas.py sets low rates where it means to.
+    "API_THROTTLE_READ_RATE": "1000000/min",
+    "API_THROTTLE_WRITE_RATE": "1000000/min",
+    "API_THROTTLE_LEASE_RATE": "1000000/min",
     "SFP_CLI": "standin",
     "SFP_KILL_GRACE": "2",
 }

@@ -17,7 +17,12 @@ from rest_framework.response import Response
 from sfpserver.accounts.exceptions import TokenError
 from sfpserver.api.parsers import PayloadTooLarge, UnstorableInput
 from sfpserver.engine.exceptions import InvalidStateError, InvalidWorkflowError, RunNotFoundError, UnknownWorkflowError
-from sfpserver.submissions.exceptions import InvalidSubmissionError, TaskNotFoundError, TaskStateError
+from sfpserver.submissions.exceptions import (
+    InvalidSubmissionError,
+    QuotaExceededError,
+    TaskNotFoundError,
+    TaskStateError,
+)
 from sfpserver.vault.exceptions import CredentialMissing, CredentialUnreadable, InvalidCredential, LeaseRefused
 
 NON_FIELD_KEYS = {"non_field_errors", "__all__"}
@@ -93,6 +98,7 @@ _MAPPERS: list[tuple[Any, Any]] = [
     (exceptions.NotAcceptable, _simple(406, "not_acceptable")),
     (exceptions.UnsupportedMediaType, _unsupported),
     (exceptions.Throttled, _simple(429, "throttled")),
+    (QuotaExceededError, _simple(429, "quota_exceeded")),
 ]
 
 

@@ -26,6 +26,8 @@ ERROR_DESCRIPTIONS = {
     "409": "the operation does not apply in the resource's current state",
     "413": "the request body is over the size limit",
     "415": "the body is not application/json",
+    "429": "too many requests from this token (`throttled`, with Retry-After), or too many of its recurring tasks "
+    "active (`quota_exceeded`)",
 }
 
 
@@ -58,7 +60,7 @@ def _error_codes(path: str, method: str, operation: dict[str, Any]) -> list[str]
     if has_input:
         codes.append("400")
     if secured:
-        codes += ["401", "403", "404"]
+        codes += ["401", "403", "404", "429"]
     elif "{" in path:
         codes.append("404")
     if method in ("post", "patch", "delete") and secured:

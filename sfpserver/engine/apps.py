@@ -7,4 +7,4 @@ class EngineConfig(AppConfig):
     verbose_name = "Workflow engine"
 
     def ready(self) -> None:
-        from sfpserver.engine import canvas, checks  # noqa: F401 - register the canvas resolver and checks
+        from sfpserver.engine import canvas, checks, cron  # noqa: F401 - the canvas resolver, checks, cron signals

@@ -1,22 +1,32 @@
 """Recurring runs: cron schedules kept as django-celery-beat entries (editable in the admin), fired by
 the scheduler leader. Each firing is a row unique on (schedule, fire time), so two schedulers never
-double-fire and a restart never replays a missed minute twice."""
+double-fire and a restart never replays a missed minute twice.
+
+Each engine cron has a CronNextFire row: when it fires next, computed when the entry is saved (created,
+edited, paused), moved on when it fires, and recomputed by the scheduler's resync for entries changed
+without a save. A tick reads only the due rows, through an index, so its cost follows the crons due, not
+the crons registered; at most ENGINE_CRON_FIRINGS_PER_TICK fire per tick, the rest on the next.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+import time
+from datetime import datetime, tzinfo
 from typing import Any
 
 from croniter import croniter
-from django.db import IntegrityError, models, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from sfpserver.engine import trigger
+from sfpserver.engine import cron_times, trigger
 from sfpserver.engine.exceptions import EngineError, InvalidWorkflowError
-from sfpserver.engine.models import CronFiring
+from sfpserver.engine.models import CronFiring, CronNextFire
 
 logger = logging.getLogger(__name__)
 
@@ -81,19 +91,127 @@ def expression_of(task: PeriodicTask) -> str:
     return f"{c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week}"
 
 
-def fire_due(now: datetime | None = None) -> int:
-    """Trigger every enabled cron whose latest fire time has not been recorded yet."""
+# The due crons, oldest first, through the partial index on next_fire_at (cron_next_fire_due).
+_DUE_SQL = """
+SELECT periodic_task_id, next_fire_at FROM engine_cronnextfire
+ WHERE next_fire_at <= %(now)s
+ ORDER BY next_fire_at LIMIT %(batch)s
+"""
+
+
+def fire_due(now: datetime | None = None, limit: int | None = None) -> int:
+    """Trigger the enabled crons whose next fire time has come, at most `limit` (ENGINE_CRON_FIRINGS_PER_TICK)
+    of them, oldest first: the rest are still due on the next tick. A cron fires for its latest fire time at
+    or before now (missed ones are not replayed), then its next_fire_at moves past now."""
     now = now or timezone.now()
-    fired = 0
-    for task in PeriodicTask.objects.filter(task=CRON_TASK, enabled=True, crontab__isnull=False).select_related(
-        "crontab"
-    ):
-        assert task.crontab is not None
-        due = croniter(expression_of(task), now.astimezone(task.crontab.timezone)).get_prev(datetime)
-        if due < task.date_changed.replace(second=0, microsecond=0):
-            continue  # not due since it was created or last edited
-        fired += _fire(task, due)
+    batch = limit if limit is not None else settings.ENGINE_CRON_FIRINGS_PER_TICK
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE_SQL, {"now": now, "batch": batch})
+        due = cursor.fetchall()
+    tasks = PeriodicTask.objects.select_related("crontab").in_bulk([task_id for task_id, _ in due])
+    return sum(_fire_due_one(tasks.get(task_id), task_id, next_fire_at, now) for task_id, next_fire_at in due)
+
+
+def _fire_due_one(task: PeriodicTask | None, task_id: int, next_fire_at: datetime, now: datetime) -> int:
+    if task is None:
+        _advance(task_id, next_fire_at, None)  # deleted meanwhile
+        return 0
+    timing = _timing(task) if task.enabled else None
+    if timing is None:
+        sync(task)  # disabled without a save (or not a valid cron): recorded so, the resync sees it re-enabled
+        return 0
+    expression, tz = timing
+    due = cron_times.latest_fire_at(expression, tz, now)
+    fired = _fire(task, due) if due >= cron_times.floor_minute(task.date_changed) else 0
+    _advance(task_id, next_fire_at, cron_times.next_fire_after(expression, tz, now))
     return fired
+
+
+def _advance(task_id: int, seen: datetime, upcoming: datetime | None) -> None:
+    """Move next_fire_at on, unless an edit recomputed it meanwhile."""
+    CronNextFire.objects.filter(periodic_task_id=task_id, next_fire_at=seen).update(next_fire_at=upcoming)
+
+
+# --- next_fire_at: computed when a cron is created or edited, and by the scheduler's resync -------------------
+
+
+def _timing(task: PeriodicTask) -> tuple[str, tzinfo] | None:
+    """The cron's expression and time zone; None for an entry that is not a valid engine cron."""
+    if task.task != CRON_TASK or task.crontab is None:
+        return None
+    expression = expression_of(task)
+    if not croniter.is_valid(expression):
+        logger.warning("cron %s has an invalid expression %r; it will not fire", task.name, expression)
+        return None
+    return expression, task.crontab.timezone
+
+
+def _fingerprint(task: PeriodicTask) -> str | None:
+    c = task.crontab
+    return None if c is None else f"{expression_of(task)} {c.timezone}"
+
+
+def sync(task: PeriodicTask) -> None:
+    """Recompute when a cron fires next, from the entry as it is now (called on every save)."""
+    if task.task != CRON_TASK:
+        return
+    timing = _timing(task) if task.enabled else None
+    upcoming = cron_times.first_fire_at(*timing, task.date_changed) if timing is not None else None
+    CronNextFire.objects.update_or_create(
+        periodic_task_id=task.pk,
+        defaults={
+            "next_fire_at": upcoming,
+            "enabled": task.enabled,
+            "expression": _fingerprint(task),
+            "changed_at": task.date_changed,
+        },
+    )
+
+
+# The engine crons whose next_fire_at is missing or was computed from another version of the entry.
+_CHANGED_SQL = f"""
+SELECT p.id FROM django_celery_beat_periodictask p
+  LEFT JOIN django_celery_beat_crontabschedule c ON c.id = p.crontab_id
+  LEFT JOIN engine_cronnextfire s ON s.periodic_task_id = p.id
+ WHERE p.task = '{CRON_TASK}'
+   AND (s.periodic_task_id IS NULL OR s.enabled <> p.enabled OR s.changed_at IS DISTINCT FROM p.date_changed
+        OR s.expression IS DISTINCT FROM
+           concat_ws(' ', c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week, c.timezone))
+"""
+
+
+def sync_changed() -> int:
+    """Recompute next_fire_at for every engine cron changed without a save (bulk updates, bulk creates)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CHANGED_SQL)
+        ids = [row[0] for row in cursor.fetchall()]
+    for task in PeriodicTask.objects.select_related("crontab").filter(id__in=ids).iterator(chunk_size=1000):
+        sync(task)
+    return len(ids)
+
+
+_last_resync = 0.0
+RESYNC_EVERY = 30.0
+
+
+def resync() -> int:
+    """The scheduler's periodic sync_changed (at its first tick, then every RESYNC_EVERY seconds)."""
+    global _last_resync
+    if time.monotonic() - _last_resync < RESYNC_EVERY:
+        return 0
+    _last_resync = time.monotonic()
+    return sync_changed()
+
+
+@receiver(post_save, sender=PeriodicTask, dispatch_uid="engine.cron.sync")
+def _periodic_task_saved(sender: type, instance: PeriodicTask, **kwargs: Any) -> None:
+    sync(instance)
+
+
+@receiver(post_save, sender=CrontabSchedule, dispatch_uid="engine.cron.sync_crontab")
+def _crontab_saved(sender: type, instance: CrontabSchedule, **kwargs: Any) -> None:
+    for task in PeriodicTask.objects.select_related("crontab").filter(crontab=instance, task=CRON_TASK):
+        sync(task)
 
 
 def _fire(task: PeriodicTask, due: datetime) -> int:

@@ -252,6 +252,29 @@ class CronFiring(models.Model):
         constraints = [models.UniqueConstraint(fields=["schedule_name", "fire_time"], name="uniq_cron_firing")]
 
 
+class CronNextFire(models.Model):
+    """When a cron (a django-celery-beat entry of task `engine.cron`) fires next: the scheduler finds the due
+    ones through the index on `next_fire_at` instead of evaluating every cron each tick (engine/cron.py).
+
+    NULL while the entry is disabled or has no crontab. `enabled`, `expression` and `changed_at` are the
+    entry as it was when `next_fire_at` was computed, so a change made without a save (a queryset update,
+    the admin's bulk enable/disable) is noticed by the scheduler's periodic resync.
+    """
+
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    next_fire_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField()
+    expression = models.CharField(max_length=400, null=True, blank=True)  # "m h dom mon dow tz"
+    changed_at = models.DateTimeField(null=True, blank=True)  # the entry's date_changed
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["next_fire_at"], condition=Q(next_fire_at__isnull=False), name="cron_next_fire_due")
+        ]
+
+
 class EngineState(models.Model):
     """Engine-wide switches, in one row (id 1). While `draining`, no step starts anywhere (engine/drain.py)."""
 

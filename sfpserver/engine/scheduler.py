@@ -5,7 +5,7 @@
 - running attempts past their deadline (failed, using a retry);
 - workers silent past ENGINE_WORKER_DEAD_AFTER (their running steps are re-queued elsewhere), judged only once
   the leader has itself been connected that long: a database outage silences every worker at once;
-- scheduled runs that are due.
+- scheduled runs that are due, and crons whose next fire time has come (engine/cron.py).
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def tick(leading_for: float = float("inf")) -> None:
         time_out_schedules,
         time_out_attempts,
         fire_scheduled_runs,
+        cron.resync,
         cron.fire_due,
         gates.tick,
         prune_finished_runs,

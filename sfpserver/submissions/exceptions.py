@@ -25,3 +25,7 @@ class TaskNotFoundError(SubmissionError):
 
 class TaskStateError(SubmissionError):
     """The operation does not apply to the task in its current state."""
+
+
+class QuotaExceededError(SubmissionError):
+    """The caller's token already holds as many of something as it may (the message names the limit)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -32,7 +33,12 @@ from sfpserver.engine.models import (
 from sfpserver.engine.progress import run_progress
 from sfpserver.engine.trigger import trigger
 from sfpserver.submissions import cron as crons
-from sfpserver.submissions.exceptions import InvalidSubmissionError, TaskNotFoundError, TaskStateError
+from sfpserver.submissions.exceptions import (
+    InvalidSubmissionError,
+    QuotaExceededError,
+    TaskNotFoundError,
+    TaskStateError,
+)
 from sfpserver.submissions.models import RunCreator, SubmittedTask, TaskKind
 from sfpserver.submissions.payloads import check_json
 from sfpserver.submissions.task_types import known_types, workflow_for
@@ -132,6 +138,7 @@ def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | N
     expression = crons.parse_cron(submission.cron, "recurrenceConfig.cron")
     crons.check_timezone(submission.timezone, "recurrenceConfig.timezone")
     schedules.check_trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    _check_recurring_quota(token)
     task = _task(submission, workflow, token, kind=TaskKind.RECURRING, data=submission.data)
     periodic = engine_cron.register(
         f"task {submission.type} {task.id}",
@@ -145,6 +152,27 @@ def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | N
     task.periodic_task, task.schedule_name = periodic, periodic.name
     task.save(update_fields=["periodic_task", "schedule_name"])
     return task
+
+
+def active_recurring(token: ApiToken) -> int:
+    """The token's recurring tasks that still fire or may again (not stopped, their schedule not deleted)."""
+    return SubmittedTask.objects.filter(
+        created_by=token, kind=TaskKind.RECURRING, stopped_at__isnull=True, periodic_task__isnull=False
+    ).count()
+
+
+def _check_recurring_quota(token: ApiToken | None) -> None:
+    """At most API_MAX_RECURRING_PER_TOKEN active recurring tasks per token. The token's row is locked until
+    the submission commits, so two concurrent submissions cannot both take the last place."""
+    if token is None:
+        return
+    list(ApiToken.objects.select_for_update().filter(pk=token.pk).values_list("pk", flat=True))
+    limit = settings.API_MAX_RECURRING_PER_TOKEN
+    if active_recurring(token) >= limit:
+        raise QuotaExceededError(
+            f"this token already has {limit} active recurring tasks, the most allowed "
+            "(API_MAX_RECURRING_PER_TOKEN); stop one (POST /sfp/api/tasks/{operationId}/stop-recurring) first"
+        )
 
 
 def crontab_schedule(cron: crons.Cron, tz: str) -> CrontabSchedule:

@@ -84,7 +84,7 @@ def test_the_openapi_schema_documents_every_endpoint(anonymous: APIClient) -> No
     ]
     submit_task = schema["paths"]["/sfp/api/tasks"]["post"]
     assert submit_task["security"] == [{"bearerAuth": []}]
-    assert sorted(submit_task["responses"]) == ["201", "400", "401", "403", "404", "409", "413", "415"]
+    assert sorted(submit_task["responses"]) == ["201", "400", "401", "403", "404", "409", "413", "415", "429"]
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():

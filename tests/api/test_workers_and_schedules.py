@@ -60,7 +60,8 @@ def test_only_people_see_worker_ids(personas: Personas, two_workers, role: str) 
     live, silent, _ = two_workers
     rows = getattr(personas, role).client.get("/sfp/api/workers?pool=test-pool").json()
     ids = [row.get("id") for row in rows]
-    assert ids == ([None, None] if role == "app" else [str(live.id), str(silent.id)])
+    expected: list[str | None] = [None, None] if role == "app" else [str(live.id), str(silent.id)]
+    assert ids == expected
     if role == "app":
         assert str(live.id) not in str(rows) and str(silent.id) not in str(rows)
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from sfpserver.engine import lifecycle
+from sfpserver.engine import cron, lifecycle
 
 BIG_TABLES = ("engine_steprun", "engine_workflowrun", "engine_attempt")
 STATUS_INDEXES = ("step_queued_due", "step_running_deadline", "step_running_worker")
@@ -31,6 +31,7 @@ TYPES = {
     "output": "text",
     "now": "timestamptz",
     "queues": "text[]",
+    "batch": "integer",
 }
 HOT_STATEMENTS = {
     "claim": lifecycle._CLAIM_SQL,
@@ -51,6 +52,7 @@ ARGUMENTS = {
     "output": "NULL",
     "now": "now()",
     "queues": "'{standard}'",
+    "batch": "200",
 }
 
 
@@ -142,3 +144,26 @@ def test_every_hot_statement_reaches_its_rows_by_key(statement: str) -> None:
 def _status_indexes() -> list[str]:
     with connection.cursor() as cursor:
         return _status_index_of_runs(cursor)
+
+
+@pytest.fixture
+def many_crons(db_access: None) -> Iterator[None]:
+    """20,000 crons by the statistics (none in the table)."""
+    if connection.pg_version < 180000:  # type: ignore[attr-defined]
+        pytest.skip("setting statistics needs PostgreSQL 18")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_restore_relation_stats('schemaname', 'public', 'relname', 'engine_cronnextfire', "
+            "'relpages', 200::integer, 'reltuples', 20000::real)"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE engine_cronnextfire")
+
+
+@pytest.mark.usefixtures("many_crons")
+def test_the_scheduler_finds_due_crons_through_the_next_fire_index() -> None:
+    found = scans(generic_plan("due_crons", cron._DUE_SQL))
+    assert [index for _, _, index in found] == ["cron_next_fire_due"]

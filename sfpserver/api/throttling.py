@@ -1,0 +1,90 @@
+"""Request rates per token: no single token can stall the platform.
+
+Each token has a counter per scope (`read`, `write`, `lease`: the workers' credential leases) and fixed
+window (a minute for "600/min"), kept in the shared Redis cache (CACHES["throttle"]) so that every API
+process counts the same requests. Past the scope's rate the request answers 429 `throttled` with Retry-After
+(the seconds left in the window). Only token-authenticated requests are counted: a request without a valid
+token is refused before throttling.
+
+When Redis does not answer, requests go through (logged): the broker's outage must not also close the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from config.env import parse_rate
+from sfpserver.accounts.models import ApiToken
+from sfpserver.accounts.permissions import Capability
+
+logger = logging.getLogger(__name__)
+
+RATE_SETTINGS = {
+    "read": "API_THROTTLE_READ_RATE",
+    "write": "API_THROTTLE_WRITE_RATE",
+    "lease": "API_THROTTLE_LEASE_RATE",
+}
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PERIOD_NAMES = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
+
+
+def scope_of(request: Request, view: Any) -> str:
+    """`lease` for the internal worker endpoints; otherwise read or write by the method."""
+    if getattr(view, "capabilities", {}).get(request.method) == Capability.WORKER_ENDPOINTS:
+        return "lease"
+    return "read" if request.method in READ_METHODS else "write"
+
+
+def count_request(key: str, seconds: int) -> int:
+    """Add one to the window's counter (created to expire with the window) and return it."""
+    cache = caches["throttle"]
+    cache.add(key, 0, timeout=seconds + 1)
+    return int(cache.incr(key))
+
+
+class RateExceeded(Throttled):
+    """DRF's Throttled without "Expected available in N seconds" in its detail: the Retry-After header says it."""
+
+    def __init__(self, detail: str, wait: int) -> None:
+        super().__init__(detail=detail)
+        self.wait = wait
+
+
+class TokenRateThrottle(BaseThrottle):
+    def allow_request(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            return True
+        scope = scope_of(request, view)
+        limit, seconds = parse_rate(getattr(settings, RATE_SETTINGS[scope]))
+        now = time.time()
+        window = int(now // seconds)
+        try:
+            count = count_request(f"{scope}:{token.pk}:{window}", seconds)
+        except (RedisError, ValueError) as exc:  # ValueError: the key expired between add and incr
+            logger.warning("request throttling skipped: %s", type(exc).__name__, extra={"scope": scope})
+            return True
+        if count <= limit:
+            return True
+        raise RateExceeded(_refusal(scope, limit, seconds), math.ceil((window + 1) * seconds - now))
+
+    def wait(self) -> float | None:
+        return None
+
+
+def _refusal(scope: str, limit: int, seconds: int) -> str:
+    period = PERIOD_NAMES.get(seconds, f"{seconds} s")
+    return (
+        f"this token sent more than {limit} {scope} requests this {period} ({RATE_SETTINGS[scope]}); "
+        "retry after the number of seconds in the Retry-After header"
+    )
