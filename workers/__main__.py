@@ -164,6 +164,9 @@ def api_main(host: str, port: int) -> int:
     import uvicorn
 
     _django()  # settings.LOGGING first: uvicorn's own records then go through it (log_config=None)
+    from sfpserver.api.readiness import announce_dependencies
+
+    announce_dependencies()  # serves at once; says while Postgres or Redis is not there yet (503 meanwhile)
     uvicorn.run("config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None)
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -40,6 +41,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
         response["Retry-After"] = str(int(wait))
+    if status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response["Retry-After"] = "5"
     return response
 
 
@@ -48,6 +51,11 @@ def to_error(exc: Exception) -> tuple[int, str, Any] | None:
         if isinstance(exc, types):
             return mapper(exc)
     return None
+
+
+def _database_down(exc: Any) -> tuple[int, str, Any]:
+    """Postgres is restarting or unreachable: the request changed nothing; the client may simply retry."""
+    return 503, "unavailable", "the database is unavailable; retry in a few seconds"
 
 
 def _domain_field_error(exc: Any) -> tuple[int, str, Any]:
@@ -79,6 +87,7 @@ def _unsupported(exc: Any) -> tuple[int, str, Any]:
 
 
 _MAPPERS: list[tuple[Any, Any]] = [
+    ((OperationalError, InterfaceError), _database_down),
     (UnknownWorkflowError, _unknown_workflow),
     ((InvalidWorkflowError, InvalidSubmissionError, InvalidCredential, UnstorableInput), _domain_field_error),
     (CredentialMissing, _simple(404, "credential_missing")),

@@ -3,6 +3,9 @@ each required pool has a live worker. Problems are named; connection strings and
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +17,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from sfpserver.engine.models import Worker, WorkerStatus
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,25 @@ def check_workers() -> Check:
     if missing:
         return Check(False, f"no live worker in pool(s) {', '.join(missing)} ({counts})")
     return Check(True, counts or "no pool is required (API_READY_POOLS is empty)")
+
+
+def announce_dependencies(every: float = 10.0) -> threading.Thread:
+    """For an API process starting: a thread that says, every `every` seconds, which of Postgres and Redis it
+    still waits for, and once that both answer. The process serves meanwhile (readiness 503, requests needing
+    the database 503 `unavailable`)."""
+
+    def watch() -> None:
+        while True:
+            missing = [
+                name for name, check in (("PostgreSQL", check_postgres), ("Redis", check_redis)) if not check().ok
+            ]
+            connection.close()
+            if not missing:
+                logger.info("API: PostgreSQL and Redis answer")
+                return
+            logger.warning("API is up and waiting for %s", " and ".join(missing))
+            time.sleep(every)
+
+    thread = threading.Thread(target=watch, name="api-dependencies", daemon=True)
+    thread.start()
+    return thread

@@ -5,19 +5,24 @@ each test fails on the engine as it was before these changes."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from sfpserver.accounts import tokens
 from sfpserver.engine import scheduler, standby
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.models import Attempt, AttemptOutcome, RunStatus, ScheduledRun, StepRun, Worker, WorkerStatus
@@ -174,3 +179,48 @@ def test_when_the_scheduler_dies_a_worker_takes_the_lead_and_hands_it_back(platf
     wait_until(lambda: standby.lock_held(scheduler.LEADER_LOCK_KEY), timeout=30, what="the scheduler to lead")
     time.sleep(2)  # several stand-by checks: with the scheduler leading, no worker takes over again
     assert platform.logs().count("takes over its timers") == took_over_before + 1
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _get(url: str, token: str) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_an_api_started_while_postgres_is_down_answers_503_until_it_is_up_then_serves(platform: Processes) -> None:
+    issued = tokens.issue(f"recovery-{uuid4().hex[:8]}", "member")
+    postgres = embedded_postgres()
+    port = _free_port()
+    postgres.stop("immediate")
+    try:
+        platform.start("api-during-outage", "api", "--port", str(port))
+        url = f"http://127.0.0.1:{port}/sfp/api/runs"
+        wait_until(lambda: "API is up and waiting for PostgreSQL" in platform.logs(), timeout=60, what="the API to say")
+        wait_until(lambda: _port_open(port), timeout=60, what="the API to listen")
+        assert _get(url, issued.secret) == (
+            503,
+            {"error": "unavailable", "detail": "the database is unavailable; retry in a few seconds"},
+        )
+        postgres.start()
+        connection.close()
+        status, _ = wait_until(lambda: (answer := _get(url, issued.secret))[0] == 200 and answer, timeout=60)
+        assert status == 200
+    finally:
+        if not postgres.is_running():
+            postgres.start()
+        platform.stop("api-during-outage")
