@@ -8,7 +8,6 @@ from pathlib import Path
 import dj_database_url
 
 from config import embedded
-from config.local_secrets import stored_secret
 from config.env import (
     SettingError,
     env_bool,
@@ -21,6 +20,7 @@ from config.env import (
     env_str,
     redis_url_with_db,
 )
+from config.local_secrets import stored_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
