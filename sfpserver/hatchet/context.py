@@ -14,7 +14,7 @@ from sfpserver.hatchet.exceptions import TaskRunError
 from sfpserver.hatchet.types import Duration, duration_seconds
 
 if TYPE_CHECKING:
-    from sfpserver.engine.runtime import Invocation
+    from sfpserver.engine.services import Invocation
     from sfpserver.hatchet.runnables import Task
 
 logger = logging.getLogger(__name__)
@@ -149,23 +149,23 @@ class Context:
 
     # Cancellation ----------------------------------------------------------------------------------------
     def cancel(self) -> None:
-        from sfpserver.engine import lifecycle
+        from sfpserver.engine import services
 
         if self._inv is None:
             self._mock_cancelled = True
             return
         inv = self._inv
-        run_db(lambda: lifecycle.cancel_step(inv.step_id, "cancelled by the task itself"))
+        run_db(lambda: services.cancel_step(inv.step_id, "cancelled by the task itself"))
         inv.cancelled.set()
 
     async def aio_cancel(self) -> None:
-        from sfpserver.engine import lifecycle
+        from sfpserver.engine import services
 
         if self._inv is None:
             self._mock_cancelled = True
             return
         inv = self._inv
-        await aio_db(lambda: lifecycle.cancel_step(inv.step_id, "cancelled by the task itself"))
+        await aio_db(lambda: services.cancel_step(inv.step_id, "cancelled by the task itself"))
         inv.cancelled.set()
 
     @property
@@ -196,10 +196,10 @@ class Context:
 
 
 def _failed_task_errors(run_id: str) -> dict[str, str]:
-    from sfpserver.engine.models import StepRun, StepStatus
+    from sfpserver.engine import services
     from sfpserver.hatchet.runs import task_run_error
 
-    failed = StepRun.objects.filter(run_id=UUID(run_id), status=StepStatus.FAILED)
+    failed = services.steps_of([UUID(run_id)], status=services.StepStatus.FAILED)
     return {step.name: task_run_error(step).serialize(include_metadata=True) for step in failed}
 
 

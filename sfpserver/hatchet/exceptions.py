@@ -6,7 +6,7 @@ import json
 import traceback
 from datetime import timedelta
 
-from sfpserver.engine.exceptions import NonRetryableError
+from sfpserver.engine.services import NonRetryableError
 
 TASK_RUN_ERROR_METADATA_KEY = "__hatchet_error_metadata__"
 

@@ -11,11 +11,16 @@ from typing import Any
 
 from django.utils import timezone
 
-from sfpserver.engine import cron as engine_cron
-from sfpserver.engine.exceptions import InvalidWorkflowError
-from sfpserver.engine.models import ScheduledRun, Worker, WorkflowDefinition
-from sfpserver.engine.models import WorkerStatus as EngineWorkerStatus
-from sfpserver.engine.trigger import TriggerRequest, refuse_unstorable, trigger_many
+from sfpserver.engine import services
+from sfpserver.engine.services import (
+    InvalidWorkflowError,
+    ScheduledRunView,
+    TriggerRequest,
+    WorkerView,
+    refuse_unstorable,
+    trigger_many,
+)
+from sfpserver.engine.services import WorkerStatus as EngineWorkerStatus
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.types import BulkPushEventWithMetadata, PushEventOptions, RateLimitDuration, WorkerStatus
 
@@ -24,7 +29,7 @@ INACTIVE_AFTER = timedelta(seconds=5)
 
 def validate_cron(expression: str) -> str:
     try:
-        return engine_cron.normalize(expression)
+        return services.normalize_cron(expression)
     except InvalidWorkflowError as exc:
         raise ValueError(exc.problem) from None
 
@@ -68,7 +73,7 @@ def _push(
     run_metadata = {**metadata, "hatchet__event_id": str(row.id), "hatchet__event_key": key}
     requests = [
         TriggerRequest(definition.name, payload or None, metadata=run_metadata, priority=priority)
-        for definition in WorkflowDefinition.objects.all()
+        for definition in services.list_definitions()
         if any(_matches(p, key) for p in (definition.spec.get("triggers") or {}).get("on_events", []))
     ]
     if requests:
@@ -135,7 +140,7 @@ class CronClient:
         normalized = validate_cron(expression)
         data = input.model_dump(mode="json") if hasattr(input, "model_dump") else (input or {})
         task = run_db(
-            lambda: engine_cron.register(
+            lambda: services.register_cron(
                 f"{workflow_name}:{cron_name}",
                 workflow_name,
                 normalized,
@@ -152,34 +157,25 @@ class CronClient:
         return await aio_db(lambda: self.create(*args, **kwargs))
 
     def delete(self, cron_id: str) -> None:
-        from django_celery_beat.models import PeriodicTask
-
-        run_db(lambda: PeriodicTask.objects.filter(id=cron_id, task=engine_cron.CRON_TASK).delete())
+        run_db(lambda: services.delete_cron(cron_id))
 
     async def aio_delete(self, cron_id: str) -> None:
         await aio_db(lambda: self.delete(cron_id))
 
     def list(self, workflow_name: str | None = None, **_: Any) -> list[CronWorkflows]:
-        from django_celery_beat.models import PeriodicTask
-
         def read() -> list[CronWorkflows]:
-            rows = []
-            for task in PeriodicTask.objects.filter(task=engine_cron.CRON_TASK).select_related("crontab"):
-                params = json.loads(task.kwargs or "{}")
-                if workflow_name and params.get("workflow") != workflow_name:
-                    continue
-                rows.append(
-                    CronWorkflows(
-                        _Meta(str(task.id)),
-                        params.get("workflow", ""),
-                        engine_cron.expression_of(task),
-                        task.name.split(":", 1)[-1],
-                        params.get("input"),
-                        params.get("metadata") or {},
-                        task.enabled,
-                    )
+            return [
+                CronWorkflows(
+                    _Meta(str(cron.id)),
+                    cron.workflow_name,
+                    cron.expression,
+                    cron.name.split(":", 1)[-1],
+                    cron.input,
+                    cron.additional_metadata,
+                    cron.enabled,
                 )
-            return rows
+                for cron in services.list_crons(workflow_name)
+            ]
 
         return run_db(read)
 
@@ -195,7 +191,9 @@ class ScheduledWorkflows:
     workflow_run_id: str | None
 
 
-def _scheduled(row: ScheduledRun) -> ScheduledWorkflows:
+def _scheduled(row: ScheduledRunView | None) -> ScheduledWorkflows:
+    if row is None:
+        raise ValueError("scheduled run not found")
     return ScheduledWorkflows(
         _Meta(str(row.id)),
         row.workflow_name,
@@ -219,38 +217,31 @@ class ScheduledClient:
         when = trigger_at.replace(tzinfo=UTC) if trigger_at.tzinfo is None else trigger_at
         data = input.model_dump(mode="json") if hasattr(input, "model_dump") else input
         refuse_unstorable(data, additional_metadata)
-        row = run_db(
-            lambda: ScheduledRun.objects.create(
-                workflow_name=workflow_name,
-                trigger_at=when,
-                input=data or None,
-                additional_metadata=additional_metadata or {},
-                priority=priority,
+        scheduled_id = run_db(
+            lambda: services.record_scheduled_run(
+                workflow_name, when, data or None, metadata=additional_metadata or {}, priority=priority
             )
         )
-        return _scheduled(row)
+        return self.get(str(scheduled_id))
 
     async def aio_create(self, *args: Any, **kwargs: Any) -> ScheduledWorkflows:
         return await aio_db(lambda: self.create(*args, **kwargs))
 
     def get(self, scheduled_id: str) -> ScheduledWorkflows:
-        return _scheduled(run_db(lambda: ScheduledRun.objects.get(id=scheduled_id)))
+        return _scheduled(run_db(lambda: services.get_scheduled_run(scheduled_id)))
 
     def list(self, workflow_name: str | None = None, **_: Any) -> list[ScheduledWorkflows]:
         def read() -> list[ScheduledWorkflows]:
-            rows = ScheduledRun.objects.all().order_by("trigger_at")
-            if workflow_name:
-                rows = rows.filter(workflow_name=workflow_name)
-            return [_scheduled(r) for r in rows]
+            return [_scheduled(r) for r in services.list_scheduled_runs(workflow_name)]
 
         return run_db(read)
 
     def update(self, scheduled_id: str, trigger_at: datetime) -> ScheduledWorkflows:
-        run_db(lambda: ScheduledRun.objects.filter(id=scheduled_id, status="SCHEDULED").update(trigger_at=trigger_at))
+        run_db(lambda: services.reschedule_run(scheduled_id, trigger_at))
         return self.get(scheduled_id)
 
     def delete(self, scheduled_id: str) -> None:
-        run_db(lambda: ScheduledRun.objects.filter(id=scheduled_id, status="SCHEDULED").update(status="CANCELLED"))
+        run_db(lambda: services.cancel_scheduled_run(scheduled_id))
 
     def bulk_delete(self, scheduled_ids: builtins.list[str] | None = None, **_: Any) -> None:
         for scheduled_id in scheduled_ids or []:
@@ -270,20 +261,20 @@ class WorkflowSummary:
 class WorkflowsClient:
     def list(self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None) -> Any:
         def read() -> list[WorkflowSummary]:
-            rows = WorkflowDefinition.objects.order_by("name")
-            if workflow_name:
-                rows = rows.filter(name=workflow_name)
+            names = [name for name in services.definition_names() if not workflow_name or name == workflow_name]
             start = offset or 0
-            return [WorkflowSummary(_Meta(r.name), r.name) for r in rows[start : start + (limit or 1000)]]
+            return [WorkflowSummary(_Meta(name), name) for name in names[start : start + (limit or 1000)]]
 
         return _Rows(run_db(read))
 
     def get(self, workflow_id: str) -> WorkflowSummary:
-        row = run_db(lambda: WorkflowDefinition.objects.get(name=workflow_id))
+        row = run_db(lambda: services.get_definition(workflow_id))
+        if row is None:
+            raise ValueError(f"workflow {workflow_id!r} not found")
         return WorkflowSummary(_Meta(row.name), row.name)
 
     def delete(self, workflow_id: str) -> None:
-        run_db(lambda: WorkflowDefinition.objects.filter(name=workflow_id).delete())
+        run_db(lambda: services.delete_definition(workflow_id))
 
 
 @dataclass
@@ -302,7 +293,7 @@ class WorkerInfo:
     pool: str
 
 
-def worker_status(worker: Worker) -> WorkerStatus:
+def worker_status(worker: WorkerView) -> WorkerStatus:
     if worker.status == EngineWorkerStatus.PAUSED:
         return WorkerStatus.PAUSED
     if worker.status != EngineWorkerStatus.ACTIVE or timezone.now() - worker.last_heartbeat > INACTIVE_AFTER:
@@ -310,7 +301,9 @@ def worker_status(worker: Worker) -> WorkerStatus:
     return WorkerStatus.ACTIVE
 
 
-def _worker_info(w: Worker) -> WorkerInfo:
+def _worker_info(w: WorkerView | None) -> WorkerInfo:
+    if w is None:
+        raise ValueError("worker not found")
     return WorkerInfo(
         _Meta(str(w.id)),
         w.name,
@@ -324,41 +317,32 @@ def _worker_info(w: Worker) -> WorkerInfo:
 
 class WorkersClient:
     def list(self) -> _Rows:
-        return _Rows(run_db(lambda: [_worker_info(w) for w in Worker.objects.order_by("-started_at")]))
+        return _Rows(run_db(lambda: [_worker_info(w) for w in services.workers_newest_first()]))
 
     async def aio_list(self) -> _Rows:
         return await aio_db(self.list)
 
     def get(self, worker_id: str) -> WorkerInfo:
-        return _worker_info(run_db(lambda: Worker.objects.get(id=worker_id)))
+        return _worker_info(run_db(lambda: services.get_worker(worker_id)))
 
     async def aio_get(self, worker_id: str) -> WorkerInfo:
         return await aio_db(lambda: self.get(worker_id))
 
     def pause(self, worker_id: str) -> WorkerInfo:
-        run_db(lambda: Worker.objects.filter(id=worker_id).update(status=EngineWorkerStatus.PAUSED))
+        run_db(lambda: services.pause_worker(worker_id))
         return self.get(worker_id)
 
     def unpause(self, worker_id: str) -> WorkerInfo:
-        run_db(
-            lambda: Worker.objects.filter(id=worker_id, status=EngineWorkerStatus.PAUSED).update(
-                status=EngineWorkerStatus.ACTIVE
-            )
-        )
+        run_db(lambda: services.unpause_worker(worker_id))
         return self.get(worker_id)
 
 
 class RateLimitsClient:
     def put(self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND) -> None:
-        from sfpserver.engine.models import RateLimitBucket
         from sfpserver.hatchet.types import RATE_LIMIT_SECONDS
 
         window = RATE_LIMIT_SECONDS[RateLimitDuration(duration)]
-        run_db(
-            lambda: RateLimitBucket.objects.update_or_create(
-                key=key, defaults={"limit": limit, "window_seconds": window}
-            )
-        )
+        run_db(lambda: services.put_rate_limit(key, limit, window))
 
     async def aio_put(self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND) -> None:
         await aio_db(lambda: self.put(key, limit, duration))

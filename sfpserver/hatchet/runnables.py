@@ -14,8 +14,7 @@ from warnings import warn
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from sfpserver.engine.definitions import StepDef, WorkflowDef
-from sfpserver.engine.exceptions import StepInterrupted
+from sfpserver.engine.services import StepDef, StepInterrupted, WorkflowDef
 from sfpserver.hatchet.context import Context, DurableContext
 from sfpserver.hatchet.exceptions import IllegalTaskOutputError
 from sfpserver.hatchet.types import (
@@ -32,7 +31,7 @@ from sfpserver.hatchet.types import (
 )
 
 if TYPE_CHECKING:
-    from sfpserver.engine.runtime import Invocation
+    from sfpserver.engine.services import Invocation
     from sfpserver.hatchet.client import Hatchet
     from sfpserver.hatchet.runs import TaskRunRef, WorkflowRunRef
 
@@ -312,10 +311,10 @@ def _concurrency_list(value: Any) -> list[ConcurrencyExpression]:
 def _parent_run_id(parent_step_id: Any) -> str | None:
     if parent_step_id is None:
         return None
-    from sfpserver.engine.models import StepRun
+    from sfpserver.engine import services
     from sfpserver.hatchet.dbsync import run_db
 
-    run_id = run_db(lambda: StepRun.objects.filter(id=parent_step_id).values_list("run_id", flat=True).first())
+    run_id = run_db(lambda: services.run_of_step(parent_step_id))
     return str(run_id) if run_id else None
 
 

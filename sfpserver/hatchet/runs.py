@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -14,18 +15,17 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from sfpserver.engine import lifecycle
-from sfpserver.engine.exceptions import InvalidStateError
-from sfpserver.engine.models import (
+from sfpserver.engine import services
+from sfpserver.engine.services import (
     TERMINAL_RUN_STATUSES,
-    Attempt,
-    EventKind,
-    RunEvent,
-    StepRun,
+    InvalidStateError,
+    RunQuery,
+    RunView,
     StepStatus,
-    WorkflowRun,
+    StepView,
+    TriggerRequest,
+    trigger_many,
 )
-from sfpserver.engine.trigger import TriggerRequest, trigger_many
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.exceptions import FailedTaskRunExceptionGroup, TaskRunError
 from sfpserver.hatchet.runnables import current_context
@@ -98,18 +98,24 @@ def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTrigge
 # --- results ----------------------------------------------------------------------------------------------
 
 
-def task_run_error(step: StepRun) -> TaskRunError:
-    trace = Attempt.objects.filter(step=step).order_by("-number").values_list("traceback", flat=True).first() or ""
-    return TaskRunError(step.error, step.error_type, trace, str(step.id))
+def task_run_error(step: StepView) -> TaskRunError:
+    return TaskRunError(step.error, step.error_type, services.last_traceback(step.id), str(step.id))
 
 
 def _status(run_id: str) -> str | None:
-    return WorkflowRun.objects.filter(id=UUID(run_id)).values_list("status", flat=True).first()
+    return services.run_status(UUID(run_id))
+
+
+def _run(run_id: str) -> RunView:
+    run = services.get_run(run_id)
+    if run is None:
+        raise ValueError(f"Workflow run {run_id} not found")
+    return run
 
 
 def _outcome(run_id: str, *, for_async: bool) -> dict[str, Any]:
-    run = WorkflowRun.objects.get(id=run_id)
-    steps = list(StepRun.objects.filter(run_id=run.id))
+    run = _run(run_id)
+    steps = services.steps_of([run.id])
     if run.status == "FAILED":
         errors = [task_run_error(s) for s in steps if s.status == StepStatus.FAILED and s.error]
         raise FailedTaskRunExceptionGroup(f"Workflow run {run_id} failed.", errors)
@@ -300,7 +306,7 @@ def _task_status(status: str) -> V1TaskStatus:
     return V1TaskStatus.QUEUED if status == StepStatus.PENDING else V1TaskStatus(status)
 
 
-def _task_summary(step: StepRun, run: WorkflowRun) -> V1TaskSummary:
+def _task_summary(step: StepView, run: RunView) -> V1TaskSummary:
     error = task_run_error(step).serialize(include_metadata=True) if step.status == StepStatus.FAILED else None
     return V1TaskSummary(
         metadata=APIResourceMeta(str(step.id), step.created_at, step.created_at),
@@ -323,11 +329,11 @@ def _task_summary(step: StepRun, run: WorkflowRun) -> V1TaskSummary:
         workflow_run_external_id=str(run.id),
         type="TASK",
         parent_task_external_id=str(run.parent_step_id) if run.parent_step_id else None,
-        num_spawned_children=WorkflowRun.objects.filter(parent_step_id=step.id).count(),
+        num_spawned_children=services.children_count(step.id),
     )
 
 
-def _run_summary(run: WorkflowRun, steps: list[StepRun]) -> V1TaskSummary:
+def _run_summary(run: RunView, steps: list[StepView]) -> V1TaskSummary:
     failed = [s for s in steps if s.status == StepStatus.FAILED]
     return V1TaskSummary(
         metadata=APIResourceMeta(str(run.id), run.created_at, run.created_at),
@@ -360,8 +366,8 @@ class RunsClient:
     # Reading -----------------------------------------------------------------------------------------------
     def get_details(self, external_id: str) -> WorkflowRunDetail:
         def read() -> WorkflowRunDetail:
-            run = WorkflowRun.objects.get(id=external_id)
-            steps = StepRun.objects.filter(run=run)
+            run = _run(external_id)
+            steps = services.steps_of([run.id])
             return WorkflowRunDetail(
                 external_id=str(run.id),
                 status=V1TaskStatus(run.status),
@@ -387,8 +393,8 @@ class RunsClient:
 
     def get(self, workflow_run_id: str) -> V1WorkflowRunDetails:
         def read() -> V1WorkflowRunDetails:
-            run = WorkflowRun.objects.get(id=workflow_run_id)
-            steps = list(StepRun.objects.filter(run=run).order_by("created_at", "name"))
+            run = _run(workflow_run_id)
+            steps = services.steps_of([run.id])
             failed = [s for s in steps if s.status == StepStatus.FAILED]
             by_parent = {s.name: [c for c in steps if s.name in c.parents] for s in steps}
             return V1WorkflowRunDetails(
@@ -436,8 +442,10 @@ class RunsClient:
 
     def get_task_run(self, task_run_id: str) -> V1TaskSummary:
         def read() -> V1TaskSummary:
-            step = StepRun.objects.select_related("run").get(id=task_run_id)
-            return _task_summary(step, step.run)
+            step = services.get_step(task_run_id)
+            if step is None:
+                raise ValueError(f"Task run {task_run_id} not found")
+            return _task_summary(step, _run(str(step.run_id)))
 
         return run_db(read)
 
@@ -460,25 +468,23 @@ class RunsClient:
         include_payloads: bool = True,
     ) -> V1TaskSummaryList:
         def read() -> V1TaskSummaryList:
-            runs = _filtered_runs(
-                RunFilter(
-                    since=since or timezone.now() - timedelta(days=1),
-                    until=until,
-                    statuses=statuses,
-                    workflow_ids=workflow_ids,
-                    additional_metadata=additional_metadata,
-                )
-            )
-            if parent_task_external_id:
-                runs = runs.filter(parent_step_id=parent_task_external_id)
+            metadata = dict(additional_metadata or {})
             if triggering_event_external_id:
-                runs = runs.filter(additional_metadata__contains={"hatchet__event_id": triggering_event_external_id})
+                metadata["hatchet__event_id"] = triggering_event_external_id
+            filters = RunFilter(
+                since=since or timezone.now() - timedelta(days=1),
+                until=until,
+                statuses=statuses,
+                workflow_ids=workflow_ids,
+                additional_metadata=metadata,
+            )
+            runs = services.list_runs(_run_query(filters, parent_step_id=parent_task_external_id or None))
             size, start = limit or 50, offset or 0
             total = runs.count()
-            page = list(runs.order_by("-created_at")[start : start + size])
+            page = runs[start : start + size]
             rows: list[V1TaskSummary] = []
             for run in page:
-                steps = list(StepRun.objects.filter(run=run))
+                steps = services.steps_of([run.id])
                 if worker_id and not any(str(s.worker_id) == worker_id for s in steps):
                     continue
                 rows.extend([_task_summary(s, run) for s in steps] if only_tasks else [_run_summary(run, steps)])
@@ -493,7 +499,7 @@ class RunsClient:
         return self.list(limit=10_000, **kwargs).rows
 
     def get_result(self, run_id: str) -> Any:
-        return run_db(lambda: WorkflowRun.objects.filter(id=run_id).values_list("output", flat=True).first())
+        return run_db(lambda: services.run_output(run_id))
 
     async def aio_get_result(self, run_id: str) -> Any:
         return await aio_db(lambda: self.get_result(run_id))
@@ -509,10 +515,10 @@ class RunsClient:
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> V1WorkflowRunDetails:
-        from sfpserver.engine.trigger import trigger
-
         run_id = run_db(
-            lambda: trigger(workflow_name, input or None, metadata=additional_metadata or {}, priority=priority)
+            lambda: services.trigger(
+                workflow_name, input or None, metadata=additional_metadata or {}, priority=priority
+            )
         )
         return self.get(str(run_id))
 
@@ -561,17 +567,15 @@ class RunsClient:
 
 def _stream_after(run_id: str, last_id: int) -> tuple[list[tuple[int, str]], str | None]:
     status = _status(run_id)  # read before the chunks: a chunk written before the run ended is never missed
-    chunks = list(
-        RunEvent.objects.filter(run_id=UUID(run_id), kind=EventKind.STREAM, id__gt=last_id)
-        .order_by("id")
-        .values_list("id", "message")[:500]
-    )
+    chunks = [(event.id, event.message) for event in services.stream_after(UUID(run_id), last_id)]
     return chunks, status
 
 
-def _task_events(steps: list[StepRun]) -> list[V1TaskEvent]:
+def _task_events(steps: list[StepView]) -> list[V1TaskEvent]:
     events: list[V1TaskEvent] = []
-    for attempt in Attempt.objects.filter(step__in=steps).order_by("started_at"):
+    by_step = services.attempts_of([s.id for s in steps])
+    attempts = sorted((a for found in by_step.values() for a in found), key=lambda a: a.started_at)
+    for attempt in attempts:
         events.append(
             V1TaskEvent(
                 attempt.id * 2,
@@ -606,17 +610,15 @@ def _task_events(steps: list[StepRun]) -> list[V1TaskEvent]:
     return events
 
 
-def _filtered_runs(filters: RunFilter) -> Any:
-    runs = WorkflowRun.objects.filter(created_at__gte=filters.since)
-    if filters.until:
-        runs = runs.filter(created_at__lte=filters.until)
-    if filters.statuses:
-        runs = runs.filter(status__in=[str(getattr(s, "value", s)) for s in filters.statuses])
-    if filters.workflow_ids:
-        runs = runs.filter(workflow_name__in=filters.workflow_ids)
-    for key, value in (filters.additional_metadata or {}).items():
-        runs = runs.filter(additional_metadata__contains={key: value})
-    return runs
+def _run_query(filters: RunFilter, parent_step_id: str | None = None) -> RunQuery:
+    return RunQuery(
+        created_after=filters.since,
+        created_until=filters.until or None,
+        statuses=[str(getattr(s, "value", s)) for s in filters.statuses] if filters.statuses else None,
+        workflows=filters.workflow_ids or None,
+        metadata_contains=filters.additional_metadata or None,
+        parent_step_id=parent_step_id,
+    )
 
 
 def _each(action: Callable[[str], None], ids: list[str]) -> None:
@@ -628,25 +630,17 @@ def _ids(opts: BulkCancelReplayOpts) -> list[str]:
     if opts.ids is not None:
         return [str(i) for i in opts.ids]
     assert opts.filters is not None
-    return [str(i) for i in _filtered_runs(opts.filters).values_list("id", flat=True)]
+    return [str(i) for i in services.list_runs(_run_query(opts.filters)).ids()]
 
 
 def _cancel(run_or_task_id: str) -> None:
     if not _valid_uuid(run_or_task_id):
         raise ValueError(f"{run_or_task_id!r} is not a run or task id")
-    if WorkflowRun.objects.filter(id=run_or_task_id).exists():
-        lifecycle.cancel_run(run_or_task_id)
-    else:
-        lifecycle.cancel_step(run_or_task_id)
+    services.cancel_run_or_step(run_or_task_id)
 
 
 def _replay(run_or_task_id: str) -> None:
     if not _valid_uuid(run_or_task_id):
         raise ValueError(f"{run_or_task_id!r} is not a run or task id")
-    try:
-        if WorkflowRun.objects.filter(id=run_or_task_id).exists():
-            lifecycle.replay_run(run_or_task_id)
-        else:
-            lifecycle.replay_step(run_or_task_id)
-    except InvalidStateError:
-        pass  # Hatchet does not replay tasks that are still running
+    with contextlib.suppress(InvalidStateError):  # Hatchet does not replay tasks that are still running
+        services.replay_run_or_step(run_or_task_id)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfpserver.engine import registry
+from sfpserver.engine import services
 
 
 def serve(*workflows: Any) -> None:
     for workflow in workflows:
-        registry.register_workflow(workflow.to_definition(), workflow.handlers())
+        services.register_workflow(workflow.to_definition(), workflow.handlers())

@@ -79,8 +79,7 @@ class Worker:
         sys.exit(0)
 
     def _register(self) -> None:
-        from sfpserver.engine import cron, registry
-        from sfpserver.engine.runtime import wait_for_database
+        from sfpserver.engine import services
 
         definitions = [(wf, wf.to_definition()) for wf in self.workflows]  # ValueError on a bad workflow
         actions = [t.action for wf, _ in definitions for t in wf.all_tasks()]
@@ -88,18 +87,18 @@ class Worker:
         if dupes:
             raise ValueError(f"Duplicate actions registered on this worker: {', '.join(dupes)}")
         for workflow, definition in definitions:
-            registry.register_workflow(definition, workflow.handlers(lambda: self._lifespan_value))
+            services.register_workflow(definition, workflow.handlers(lambda: self._lifespan_value))
         shapes = [d for _, d in definitions]
-        wait_for_database(lambda: registry.publish_definitions(shapes), "publish the worker's workflows")
-        wait_for_database(lambda: cron.register_declared(shapes), "register the worker's crons")
+        services.wait_for_database(lambda: services.publish_definitions(shapes), "publish the worker's workflows")
+        services.wait_for_database(lambda: services.register_declared_crons(shapes), "register the worker's crons")
 
     def _run_celery(self) -> None:
         from config.celery import app
-        from sfpserver.engine import worker as engine_worker
+        from sfpserver.engine import services
 
         queues = sorted({step.queue for wf in self.workflows for step in wf.to_definition().steps})
         node = f"{self.name}-{os.getpid()}@{socket.gethostname()}"
-        engine_worker.configure(pool="hatchet", queues=queues, slots=self.slots, name=self.name, labels=self.labels)
+        services.configure_worker(pool="hatchet", queues=queues, slots=self.slots, name=self.name, labels=self.labels)
         from celery import signals
 
         signals.worker_ready.connect(lambda **_: self._ready.set(), weak=False)

@@ -10,11 +10,9 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db.models import Count, Q
-from django.utils import timezone
 
-from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, STANDARD_QUEUE
-from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
+from sfpserver.engine import services
+from sfpserver.engine.services import LONG_RUNNING_QUEUE, STANDARD_QUEUE, WorkerStatus
 
 logger = logging.getLogger(__name__)
 
@@ -42,25 +40,16 @@ def queue_depths() -> list[dict[str, Any]]:
 
 def _pools_by_queue() -> dict[str, str]:
     pools = dict(DEFAULT_POOLS)
-    for pool, queues in Worker.objects.filter(status=WorkerStatus.ACTIVE).values_list("pool", "queues"):
-        for queue in queues:
-            pools.setdefault(queue, pool)
+    for worker in services.list_workers(status=WorkerStatus.ACTIVE):
+        for queue in worker.queues:
+            pools.setdefault(queue, worker.pool)
     return pools
 
 
 def _queued_in_postgres() -> dict[str, dict[str, int]]:
-    now = timezone.now()
-    rows = (
-        StepRun.objects.filter(status=StepStatus.QUEUED)
-        .values("queue")
-        .annotate(
-            ready=Count("id", filter=Q(available_at__lte=now)),
-            waiting=Count("id", filter=Q(available_at__gt=now) | Q(available_at__isnull=True)),
-        )
-    )
     found: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in rows:
-        found[row["queue"]] = {"ready": row["ready"], "waiting": row["waiting"]}
+    for count in services.queued_counts():
+        found[count.queue] = {"ready": count.ready, "waiting": count.waiting}
     return found
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sfpserver.engine import signals
+from sfpserver.engine.services import signals
 from sfpserver.live import publisher
 from sfpserver.live.publisher import Job
 

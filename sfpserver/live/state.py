@@ -8,20 +8,20 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from sfpserver.engine.models import Attempt, RunEvent, RunStatus, StepKind, StepRun, StepStatus, WorkflowRun
-from sfpserver.engine.progress import latest_percents
+from sfpserver.engine import services
+from sfpserver.engine.services import AttemptView, RunStatus, StepKind, StepStatus, StepView
 
 TRACEBACK_TAIL = 2000  # characters of an attempt's traceback shown live; the API has the whole text
 
 _RUN_FIELDS = ("id", "workflow_name", "status", "error", "priority", "created_at", "started_at", "finished_at")
 _STEP_FIELDS = (
     "id",
-    "run_id",
     "name",
     "kind",
     "parents",
@@ -33,7 +33,7 @@ _STEP_FIELDS = (
     "internal_retry_count",
     "error",
     "error_type",
-    "worker__name",
+    "worker_name",
     "queued_at",
     "available_at",
     "started_at",
@@ -41,7 +41,6 @@ _STEP_FIELDS = (
     "created_at",
 )
 _ATTEMPT_FIELDS = (
-    "step_id",
     "number",
     "outcome",
     "worker_name",
@@ -61,12 +60,12 @@ def plain(value: Any) -> Any:
 def run_states(run_ids: Iterable[UUID | str], *, with_attempts: bool) -> list[dict[str, Any]]:
     """The state of each run that exists, in the order given."""
     ids = [str(run_id) for run_id in run_ids]
-    runs = {str(row["id"]): row for row in WorkflowRun.objects.filter(id__in=ids).values(*_RUN_FIELDS)}
+    runs = {str(run_id): run for run_id, run in services.get_runs(ids).items()}
     steps = _steps_by_run(list(runs), with_attempts=with_attempts)
     states = []
     for run_id in ids:
         if run_id in runs:
-            run = runs[run_id]
+            run = {name: getattr(runs[run_id], name) for name in _RUN_FIELDS}
             run["workflow"] = run.pop("workflow_name")
             run["steps"] = steps.get(run_id, [])
             run["progress"] = progress(run["status"], run["steps"])
@@ -80,27 +79,28 @@ def run_state(run_id: UUID | str, *, with_attempts: bool = True) -> dict[str, An
 
 
 def _steps_by_run(run_ids: list[str], *, with_attempts: bool) -> dict[str, list[dict[str, Any]]]:
-    rows = list(StepRun.objects.filter(run_id__in=run_ids).order_by("created_at", "name").values(*_STEP_FIELDS))
-    percents = latest_percents(run_ids)
-    attempts = _attempts([row["id"] for row in rows]) if with_attempts else {}
+    percents = services.step_percents(run_ids)
     by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        row["worker"] = row.pop("worker__name")
-        attempt, percent = percents.get(row["id"], (None, 0.0))
-        row["percent"] = percent if attempt == row["attempt"] else 0.0
-        if with_attempts:
-            row["attempts"] = attempts.get(row["id"], [])
-        by_run[str(row.pop("run_id"))].append(row)
+    for step in services.steps_of(run_ids, with_attempts=with_attempts):
+        by_run[str(step.run_id)].append(_step(step, percents, with_attempts=with_attempts))
     return by_run
 
 
-def _attempts(step_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
-    by_step: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
-    for row in Attempt.objects.filter(step_id__in=step_ids).order_by("step_id", "number").values(*_ATTEMPT_FIELDS):
-        row["traceback"] = row["traceback"][-TRACEBACK_TAIL:]
-        row["worker"] = row.pop("worker_name")
-        by_step[row.pop("step_id")].append(row)
-    return by_step
+def _step(step: StepView, percents: dict[UUID, tuple[int | None, float]], *, with_attempts: bool) -> dict[str, Any]:
+    row = {name: getattr(step, name) for name in _STEP_FIELDS}
+    row["worker"] = row.pop("worker_name")
+    attempt, percent = percents.get(step.id, (None, 0.0))
+    row["percent"] = percent if attempt == step.attempt else 0.0
+    if with_attempts:
+        row["attempts"] = [_attempt(a) for a in step.attempts]
+    return row
+
+
+def _attempt(attempt: AttemptView) -> dict[str, Any]:
+    row = {name: getattr(attempt, name) for name in _ATTEMPT_FIELDS}
+    row["traceback"] = row["traceback"][-TRACEBACK_TAIL:]
+    row["worker"] = row.pop("worker_name")
+    return row
 
 
 def progress(status: str, steps: list[dict[str, Any]]) -> int:
@@ -120,12 +120,7 @@ def progress(status: str, steps: list[dict[str, Any]]) -> int:
 
 def recent_events(run_id: UUID | str, limit: int) -> list[dict[str, Any]]:
     """The run's last `limit` events, oldest first."""
-    rows = (
-        RunEvent.objects.filter(run_id=UUID(str(run_id)))
-        .order_by("-id")
-        .values("id", "run_id", "step_id", "attempt", "kind", "message", "data", "created_at")[:limit]
-    )
-    return plain(list(reversed(rows)))
+    return plain([asdict(event) for event in services.recent_events(UUID(str(run_id)), limit)])
 
 
 def recent_runs(run_ids: Iterable[UUID]) -> list[dict[str, Any]]:

@@ -18,12 +18,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
-from django.db.models import QuerySet
-
 from sfpserver.accounts import tokens
 from sfpserver.accounts.exceptions import TokenError
 from sfpserver.accounts.models import ApiToken
-from sfpserver.engine.models import WorkflowRun
+from sfpserver.engine import services
 from sfpserver.submissions.visibility import sees_everything, visible_runs
 
 logger = logging.getLogger(__name__)
@@ -38,14 +36,14 @@ class Viewer:
     def sees_everything(self) -> bool:
         return self.token is None or sees_everything(self.token)
 
-    def runs(self) -> QuerySet[WorkflowRun]:
-        return WorkflowRun.objects.all() if self.token is None else visible_runs(self.token)
+    def runs(self) -> services.RunQuery:
+        return services.RunQuery(within=visible_runs(self.token))
 
     def can_see(self, run_id: UUID | str) -> bool:
-        return self.sees_everything or self.runs().filter(id=run_id).exists()
+        return self.sees_everything or services.run_exists(run_id, visible_runs(self.token))
 
     def recent_run_ids(self, limit: int) -> list[UUID]:
-        return list(self.runs().order_by("-created_at", "id").values_list("id", flat=True)[:limit])
+        return [run.id for run in services.list_runs(self.runs())[:limit]]
 
 
 PROTOCOL = "sfp.v1"  # the subprotocol the server speaks, and the only one it ever echoes

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, STANDARD_QUEUE
+from sfpserver.engine.services import LONG_RUNNING_QUEUE, STANDARD_QUEUE
 from sfpserver.monitoring.scrape import Scrape
 
 DURATION_BOUNDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400)

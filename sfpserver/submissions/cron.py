@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from celery.schedules import crontab_parser
 from croniter import croniter
 
-from sfpserver.engine.cron import ALIASES
+from sfpserver.engine.services import CRON_ALIASES as ALIASES
 from sfpserver.submissions.exceptions import InvalidSubmissionError
 
 # (name, Celery parser max, min) in the order of a five-field cron expression.

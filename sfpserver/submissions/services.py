@@ -12,26 +12,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule
 
 from sfpserver.accounts.models import ApiToken
-from sfpserver.engine import cron as engine_cron
-from sfpserver.engine import lifecycle, schedules
-from sfpserver.engine.exceptions import InvalidWorkflowError, UnknownWorkflowError
-from sfpserver.engine.models import (
+from sfpserver.engine import services as engine
+from sfpserver.engine.services import (
     TERMINAL_RUN_STATUSES,
-    Attempt,
-    CronFiring,
+    FiringView,
+    InvalidWorkflowError,
     RunStatus,
-    ScheduledRun,
-    StepRun,
+    RunView,
     StepStatus,
-    WorkflowRun,
+    UnknownWorkflowError,
 )
-from sfpserver.engine.progress import run_progress
-from sfpserver.engine.trigger import trigger
 from sfpserver.submissions import cron as crons
 from sfpserver.submissions.exceptions import (
     InvalidSubmissionError,
@@ -120,14 +114,14 @@ def _task(submission: Submission, workflow: str, token: ApiToken | None, **field
 
 
 def _submit_immediate(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
-    run_id = trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    run_id = engine.trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
     RunCreator.objects.create(run_id=run_id, token=token)
     return _task(submission, workflow, token, id=run_id, kind=TaskKind.IMMEDIATE, run_id=run_id)
 
 
 def _submit_scheduled(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
     assert submission.scheduled_for is not None
-    scheduled_id = schedules.schedule_run(
+    scheduled_id = engine.schedule_run(
         workflow, submission.data, submission.scheduled_for, metadata=submission.metadata, priority=submission.priority
     )
     return _task(submission, workflow, token, id=scheduled_id, kind=TaskKind.SCHEDULED, scheduled_run_id=scheduled_id)
@@ -137,10 +131,10 @@ def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | N
     assert submission.cron is not None
     expression = crons.parse_cron(submission.cron, "recurrenceConfig.cron")
     crons.check_timezone(submission.timezone, "recurrenceConfig.timezone")
-    schedules.check_trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    engine.check_trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
     _check_recurring_quota(token)
     task = _task(submission, workflow, token, kind=TaskKind.RECURRING, data=submission.data)
-    periodic = engine_cron.register(
+    periodic = engine.register_cron(
         f"task {submission.type} {task.id}",
         workflow,
         str(expression),
@@ -191,22 +185,29 @@ def crontab_schedule(cron: crons.Cron, tz: str) -> CrontabSchedule:
 # --- state ----------------------------------------------------------------------------------------------------
 
 
-def current_run(task: SubmittedTask) -> WorkflowRun | None:
+def current_run(task: SubmittedTask) -> RunView | None:
     """The run a task's state is read from: its run, its scheduled run's, or a recurring task's latest."""
     if task.kind == TaskKind.IMMEDIATE:
-        return task.run
+        return engine.get_run(task.run_id) if task.run_id is not None else None
     if task.kind == TaskKind.SCHEDULED:
-        return task.scheduled_run.run if task.scheduled_run is not None else None
-    latest = firings(task).values_list("run_id", flat=True).first()
-    return WorkflowRun.objects.filter(id=latest).first() if latest is not None else None
+        scheduled = engine.get_scheduled_run(task.scheduled_run_id) if task.scheduled_run_id is not None else None
+        return engine.get_run(scheduled.run_id) if scheduled is not None and scheduled.run_id is not None else None
+    latest = firings(task, 1)
+    return engine.get_run(latest[0].run_id) if latest and latest[0].run_id is not None else None
 
 
-def firings(task: SubmittedTask) -> QuerySet[CronFiring]:
+def firings(task: SubmittedTask, limit: int | None = None) -> list[FiringView]:
     """The firings of a recurring task that started a run, latest first."""
-    return CronFiring.objects.filter(schedule_name=task.schedule_name, run_id__isnull=False).order_by("-fire_time")
+    return engine.latest_firings([task.schedule_name], limit)
 
 
-def as_task(run: WorkflowRun) -> SubmittedTask:
+def _scheduled_status(task: SubmittedTask) -> str | None:
+    """The status of a scheduled task's engine row; None when it is gone."""
+    scheduled = engine.get_scheduled_run(task.scheduled_run_id) if task.scheduled_run_id is not None else None
+    return scheduled.status if scheduled is not None else None
+
+
+def as_task(run: RunView) -> SubmittedTask:
     """An unsaved task standing for a run started outside the task API."""
     names = {workflow: task_type for task_type in known_types() if (workflow := workflow_for(task_type))}
     return SubmittedTask(
@@ -214,7 +215,7 @@ def as_task(run: WorkflowRun) -> SubmittedTask:
         type=names.get(run.workflow_name, run.workflow_name),
         workflow_name=run.workflow_name,
         kind=TaskKind.IMMEDIATE,
-        run=run,
+        run_id=run.id,
     )
 
 
@@ -224,20 +225,20 @@ def as_task(run: WorkflowRun) -> SubmittedTask:
 def cancel(task: SubmittedTask) -> None:
     """Cancel a pending or active task (for a recurring task, its current execution only)."""
     scheduled_id = task.scheduled_run_id if task.kind == TaskKind.SCHEDULED else None
-    if scheduled_id is not None and schedules.cancel_scheduled_run(scheduled_id):
+    if scheduled_id is not None and engine.cancel_scheduled_run(scheduled_id):
         return
     run = current_run(task)
     if run is None:
         raise TaskStateError(_nothing_to_cancel(task))
-    if run.status in TERMINAL_RUN_STATUSES or not lifecycle.cancel_run(run.id):
-        run.refresh_from_db(fields=["status"])
-        raise TaskStateError(f"task {task.id} is {run.status.lower()}; only pending or active tasks can be cancelled")
+    if run.status in TERMINAL_RUN_STATUSES or not engine.cancel_run(run.id):
+        status = engine.run_status(run.id) or run.status
+        raise TaskStateError(f"task {task.id} is {status.lower()}; only pending or active tasks can be cancelled")
 
 
 def _nothing_to_cancel(task: SubmittedTask) -> str:
     if task.kind == TaskKind.RECURRING:
         return f"no execution of recurring task {task.id} is pending or active; stop-recurring stops future runs"
-    if task.scheduled_run is not None and task.scheduled_run.status == ScheduledRun.Status.CANCELLED:
+    if task.kind == TaskKind.SCHEDULED and _scheduled_status(task) == "CANCELLED":
         return f"task {task.id} is cancelled; only pending or active tasks can be cancelled"
     return f"task {task.id} has no run to cancel any more"
 
@@ -255,12 +256,12 @@ def stop_recurring(task: SubmittedTask) -> None:
             task.periodic_task.save()
 
 
-def recurring_instances(task: SubmittedTask, limit: int) -> list[tuple[CronFiring, WorkflowRun]]:
+def recurring_instances(task: SubmittedTask, limit: int) -> list[tuple[FiringView, RunView]]:
     """Each firing of a recurring task with the run it started, latest first."""
     if task.kind != TaskKind.RECURRING:
         raise TaskStateError(f"task {task.id} is {task.kind}, not recurring")
-    shown = list(firings(task)[:limit])
-    runs = WorkflowRun.objects.in_bulk([firing.run_id for firing in shown])
+    shown = firings(task, limit)
+    runs = engine.get_runs([firing.run_id for firing in shown if firing.run_id is not None])
     return [(firing, runs[firing.run_id]) for firing in shown if firing.run_id in runs]
 
 
@@ -290,13 +291,13 @@ def task_state(task: SubmittedTask) -> TaskState:
         return _state_without_run(task)
     status = TASK_STATUS[RunStatus(run.status)]
     error = run_error(run) if status in ("failed", "cancelled") else None
-    return TaskState(status, run_progress(run), error, run.output if status == "completed" else None)
+    return TaskState(status, engine.run_progress_of(run), error, run.output if status == "completed" else None)
 
 
 def _state_without_run(task: SubmittedTask) -> TaskState:
     if task.kind == TaskKind.SCHEDULED:
-        scheduled = task.scheduled_run
-        if scheduled is not None and scheduled.status == ScheduledRun.Status.CANCELLED:
+        scheduled = _scheduled_status(task)
+        if scheduled == "CANCELLED":
             return TaskState("cancelled", 0, {"message": "the task was cancelled before it started", "stack": ""})
         if scheduled is None:
             raise TaskNotFoundError(task.id)
@@ -307,15 +308,11 @@ def _state_without_run(task: SubmittedTask) -> TaskState:
     return TaskState("pending", 0)
 
 
-def run_error(run: WorkflowRun) -> dict[str, str]:
+def run_error(run: RunView) -> dict[str, str]:
     """The message of a failed or cancelled run and the traceback of its last failed attempt."""
-    failed = StepRun.objects.filter(run_id=run.id, status__in=[StepStatus.FAILED, StepStatus.CANCELLED])
-    message = run.error or next((s.error for s in failed.order_by("finished_at") if s.error), "")
-    attempt = (
-        Attempt.objects.filter(step__run_id=run.id)
-        .exclude(traceback="")
-        .order_by("-finished_at", "-id")
-        .values_list("traceback", flat=True)
-        .first()
-    )
-    return {"message": message or f"the run is {run.status.lower()}", "stack": attempt or ""}
+    message = run.error
+    if not message:
+        ended = [s for s in engine.steps_of([run.id]) if s.status in (StepStatus.FAILED, StepStatus.CANCELLED)]
+        ended.sort(key=lambda s: (s.finished_at is None, s.finished_at or s.created_at))
+        message = next((s.error for s in ended if s.error), "")
+    return {"message": message or f"the run is {run.status.lower()}", "stack": engine.last_run_traceback(run.id)}

@@ -3,11 +3,13 @@ schedules it created. The API answers 404 for anything outside these sets."""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from typing import Any
+
+from django.db.models import QuerySet
 from django_celery_beat.models import PeriodicTask
 
 from sfpserver.accounts.models import ApiToken, Role
-from sfpserver.engine.models import CronFiring, WorkflowRun
+from sfpserver.engine import services
 from sfpserver.submissions.models import RunCreator, SubmittedTask
 
 
@@ -15,27 +17,25 @@ def sees_everything(token: ApiToken) -> bool:
     return token.role in (Role.OWNER, Role.MEMBER)
 
 
-def visible_runs(token: ApiToken) -> QuerySet[WorkflowRun]:
-    runs = WorkflowRun.objects.all()
-    if sees_everything(token):
-        return runs
+def visible_runs(token: ApiToken | None) -> list[QuerySet[Any]] | None:
+    """The id sets a token's runs lie in, for the engine's reads (`RunQuery.within`); None: every run."""
+    if token is None or sees_everything(token):
+        return None
     created = RunCreator.objects.filter(token=token).values("run_id")
     own = SubmittedTask.objects.filter(created_by=token)
     scheduled = own.filter(scheduled_run__run__isnull=False).values("scheduled_run__run_id")
-    recurring = CronFiring.objects.filter(
-        schedule_name__in=own.exclude(schedule_name="").values("schedule_name"), run_id__isnull=False
-    ).values("run_id")
-    return runs.filter(Q(id__in=created) | Q(id__in=scheduled) | Q(id__in=recurring))
+    recurring = services.fired_run_ids(own.exclude(schedule_name="").values("schedule_name"))
+    return [created, scheduled, recurring]
 
 
-def creator(run: WorkflowRun) -> ApiToken | None:
+def creator(run: services.RunView) -> ApiToken | None:
     """The token that started a run: directly, or through its scheduled or recurring task."""
     direct = RunCreator.objects.filter(run_id=run.id).select_related("token").first()
     if direct is not None:
         return direct.token
     task = SubmittedTask.objects.filter(scheduled_run__run_id=run.id).select_related("created_by").first()
     if task is None:
-        names = CronFiring.objects.filter(run_id=run.id).values("schedule_name")
+        names = services.schedules_that_started(run.id)
         task = SubmittedTask.objects.filter(schedule_name__in=names).select_related("created_by").first()
     return task.created_by if task is not None else None
 
