@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from sfpserver.hatchet.contextvars import current_context
 from sfpserver.hatchet.features import (
     CronClient,
     EventClient,
@@ -19,7 +20,6 @@ from sfpserver.hatchet.runnables import (
     DEFAULT_SCHEDULE_TIMEOUT,
     Standalone,
     Workflow,
-    current_context,
 )
 from sfpserver.hatchet.runs import RunsClient
 from sfpserver.hatchet.setup import ensure_django

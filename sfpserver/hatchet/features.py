@@ -56,8 +56,8 @@ def _matches(pattern: str, key: str) -> bool:
 def _push(
     key: str, payload: dict[str, Any], metadata: dict[str, Any], priority: int | None, scope: str | None
 ) -> Event:
+    from sfpserver.hatchet.contextvars import current_context
     from sfpserver.hatchet.models import Event as EventRow
-    from sfpserver.hatchet.runnables import current_context
 
     ctx = current_context.get()
     if ctx is not None and ctx._inv is not None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sfpserver.engine.services import StepDef, StepInterrupted, WorkflowDef
 from sfpserver.hatchet.context import Context, DurableContext
+from sfpserver.hatchet.contextvars import current_context
 from sfpserver.hatchet.exceptions import IllegalTaskOutputError
 from sfpserver.hatchet.types import (
     ConcurrencyExpression,
@@ -44,9 +45,6 @@ ACTION_PREFIX = "hatchet"
 
 # The pydantic validation context of an input validated when its run is triggered.
 TRIGGER_CONTEXT: dict[str, Any] = {"at_trigger": True}
-
-# The context of the task running in this thread/coroutine: children spawned from it get its ids.
-current_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar("hatchet_ctx", default=None)
 
 
 POOL_LABEL = "pool"  # a required desired label `pool=<name>` sends a task to that platform pool's queue

@@ -26,9 +26,9 @@ from sfpserver.engine.services import (
     TriggerRequest,
     trigger_many,
 )
+from sfpserver.hatchet.contextvars import current_context
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.exceptions import FailedTaskRunExceptionGroup, TaskRunError
-from sfpserver.hatchet.runnables import current_context
 from sfpserver.hatchet.types import BulkCancelReplayOpts, RunFilter, V1TaskStatus, WorkflowRunTriggerConfig
 
 if TYPE_CHECKING:
