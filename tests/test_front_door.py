@@ -28,7 +28,6 @@ DEBT = {
     "sfpserver/api/views/common.py",
     "sfpserver/api/views/credentials.py",
     "sfpserver/api/views/runs.py",
-    "sfpserver/api/views/tasks.py",
     "sfpserver/api/views/workers.py",
     # The vault checks a lease against the step row it locks in its own transaction.
     "sfpserver/vault/apps.py",

@@ -25,12 +25,12 @@ from sfpserver.api.serializers.runs import (
     RunStatusResponse,
     RunSummary,
 )
-from sfpserver.api.views.common import Pages, caller, no_body, validated, visible_run
+from sfpserver.api.views.common import Pages, caller, no_body, run_rows, validated, visible_run
 from sfpserver.engine import lifecycle
 from sfpserver.engine.exceptions import InvalidStateError
 from sfpserver.engine.models import RunEvent, StepRun, WorkflowRun
 from sfpserver.engine.progress import run_progress
-from sfpserver.submissions.visibility import creator, visible_runs
+from sfpserver.submissions.visibility import creator
 
 TAGS = ["runs"]
 
@@ -46,7 +46,7 @@ class RunListView(ListAPIView):
 
     def get_queryset(self) -> QuerySet[WorkflowRun]:
         query = validated(RunListQuery, self.request.query_params)
-        return filter_runs(visible_runs(caller(self.request)), query.validated_data).order_by("-created_at", "id")
+        return filter_runs(run_rows(caller(self.request)), query.validated_data).order_by("-created_at", "id")
 
 
 def filter_runs(runs: QuerySet[WorkflowRun], filters: dict[str, Any]) -> QuerySet[WorkflowRun]:
@@ -78,7 +78,7 @@ class RunDetailView(APIView):
         steps = StepRun.objects.order_by("created_at").select_related("worker").prefetch_related("attempts")
         run = WorkflowRun.objects.prefetch_related(Prefetch("steps", queryset=steps)).get(id=run.id)
         run.progress = run_progress(run)  # type: ignore[attr-defined]
-        token = creator(run)
+        token = creator(run)  # type: ignore[arg-type]  # reads only .id
         run.created_by = token.name if token is not None else None  # type: ignore[attr-defined]
         return Response(RunDetail(run).data)
 

@@ -20,8 +20,8 @@ from sfpserver.api.serializers.tasks import (
     TaskStatusResponse,
 )
 from sfpserver.api.views.common import caller, no_body, validated, visible_task
-from sfpserver.engine.models import RunStatus
-from sfpserver.engine.progress import run_progress
+from sfpserver.engine import services as engine
+from sfpserver.engine.services import RunStatus
 from sfpserver.submissions import services
 
 TAGS = ["tasks"]
@@ -115,7 +115,7 @@ class RecurringInstancesView(APIView):
                 "operationId": run.id,
                 "fireTime": firing.fire_time,
                 "status": services.TASK_STATUS[RunStatus(run.status)],
-                "progress": run_progress(run),
+                "progress": engine.run_progress_of(run),
             }
             for firing, run in firings
         ]

@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from sfpserver.accounts.models import Role
 from sfpserver.accounts.permissions import Capability
 from sfpserver.api.serializers.workers import WorkerResponse, WorkersQuery
-from sfpserver.api.views.common import caller, validated
+from sfpserver.api.views.common import caller, run_rows, validated
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
-from sfpserver.submissions.visibility import sees_everything, visible_runs
+from sfpserver.submissions.visibility import sees_everything
 
 
 class WorkerListView(APIView):
@@ -62,7 +62,7 @@ def _running_steps(request: Request, worker_ids: list[Any]) -> dict[Any, list[di
     steps = StepRun.objects.filter(worker_id__in=worker_ids, status=StepStatus.RUNNING)
     token = caller(request)
     if not sees_everything(token):
-        steps = steps.filter(run_id__in=visible_runs(token).values("id"))
+        steps = steps.filter(run_id__in=run_rows(token).values("id"))
     by_worker: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for step in steps.order_by("started_at").values("worker_id", "id", "run_id", "name", "attempt", "started_at"):
         by_worker[step["worker_id"]].append(
