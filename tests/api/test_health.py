@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -36,6 +38,20 @@ def test_readiness_is_503_naming_a_pool_without_a_live_worker(anonymous: APIClie
             },
         },
     )
+
+
+@override_settings(API_READY_POOLS=["nobody-serves-this"])
+def test_a_503_while_starting_is_not_logged_as_a_server_error(
+    anonymous: APIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    assert anonymous.get("/sfp/api/ready").status_code == 503
+
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert [(r.name, r.getMessage(), r.waiting_for) for r in caplog.records if r.name.startswith("sfpserver")] == [
+        ("sfpserver.api.views.health", "not ready", ["workers"])
+    ]
 
 
 @override_settings(API_READY_POOLS=[], REDIS_URL="redis://:hunter2@127.0.0.1:1/0")
