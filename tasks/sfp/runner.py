@@ -35,7 +35,7 @@ from typing import IO, Any, Protocol
 
 from django.conf import settings
 
-from tasks.sfp import outcomes, sandbox
+from tasks.sfp import node, outcomes, sandbox
 from tasks.sfp.outcomes import Outcome
 from tasks.sfp.progress import METRICS_LOG, MetricsTail, ProgressTracker, clean, metric_summary, read_build_result
 from tasks.sfp.workspace import Workspace
@@ -171,6 +171,8 @@ def _interpreter(owner: sandbox.CliUser) -> str:
 def child_env(workspace: Workspace, extra: Mapping[str, str] | None, *, standin: bool) -> dict[str, str]:
     """The CLI's whole environment: an allow-list, never the worker's own environment."""
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+    if not standin:
+        env["PATH"] = node.path_for_cli(env.get("PATH", ""))  # the wheel's Node where the machine has none
     env.update(QUIET_CLI)
     env.update({"HOME": str(workspace.home), "TMPDIR": str(workspace.tmp), "CI": "true"})
     if workspace.owner is not None:
