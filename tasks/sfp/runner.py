@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 TAIL_LINES = 20
 DRAIN_SECONDS = 2.0  # output still read after the command exited, before its leftovers are killed
+# Begins the log line of every command the Salesforce stand-in ran instead of the CLI: the run detail reads it
+# (sfpserver/api/views/runs.py), so a run the stand-in executed says so.
+STANDIN_MARK = "[Salesforce stand-in] "
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "NODE_EXTRA_CA_CERTS")
 STANDIN = Path(__file__).with_name("standin.py")
 INTERPRETERS = ("/usr/local/bin/python3", "/usr/bin/python3")  # for the stand-in, when the worker's is out of reach
@@ -204,7 +207,7 @@ def run_sfp(
         extra["SFP_STANDIN_ATTEMPT"] = str(io.attempt)
         extra["SFP_STANDIN_SIMULATE"] = json.dumps(dict(simulate or {}))
     directory = cwd or workspace.repo
-    io.log(f"$ sfp {' '.join(args)}")
+    io.log(f"{STANDIN_MARK if standin else ''}$ sfp {' '.join(args)}")
     environment = child_env(workspace, extra, standin=standin)
     proc = _spawn(argv, directory, environment, stdin is not None, workspace.spawn_options())
     stopper = _Stopper(proc)
