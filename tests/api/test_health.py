@@ -51,9 +51,9 @@ def test_a_503_while_starting_is_not_logged_as_a_server_error(
     assert anonymous.get("/sfp/api/ready").status_code == 503
 
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
-    assert [(r.name, r.getMessage(), r.waiting_for) for r in caplog.records if r.name.startswith("sfpserver")] == [
-        ("sfpserver.api.views.health", "not ready", ["workers"])
-    ]
+    assert [
+        (r.name, r.getMessage(), r.__dict__["waiting_for"]) for r in caplog.records if r.name.startswith("sfpserver")
+    ] == [("sfpserver.api.views.health", "not ready", ["workers"])]
 
 
 @override_settings(API_READY_POOLS=[], REDIS_URL="redis://:hunter2@127.0.0.1:1/0")

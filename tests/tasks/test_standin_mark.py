@@ -18,7 +18,8 @@ def client() -> APIClient:
 
 
 def test_a_run_the_standin_executed_is_marked_so_in_its_detail(orgs: dict[str, Org]) -> None:
-    released = run("sfp-release", {"target_org": orgs["staging"].name, "release_definition": "release: r1\nartifacts:\n  core: 1.0.0-1\n"})
+    definition = "release: r1\nartifacts:\n  core: 1.0.0-1\n"
+    released = run("sfp-release", {"target_org": orgs["staging"].name, "release_definition": definition})
     demo = run("demo.pipeline", {"repository": "demo"})
     api = client()
 
