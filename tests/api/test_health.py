@@ -168,3 +168,14 @@ def test_a_path_served_in_neither_spelling_is_the_api_s_404(anonymous: APIClient
         404,
         {"error": "not_found", "detail": "no such resource: /sfp/api/nothing/"},
     )
+
+
+def test_a_post_to_the_other_spelling_is_redirected_without_a_csrf_refusal(anonymous: APIClient) -> None:
+    client = APIClient(enforce_csrf_checks=True)
+    response = client.post("/sfp/api/tasks/")
+    assert (response.status_code, response["Location"]) == (308, "/sfp/api/tasks")
+    response = client.post("/sfp/api/runs/not-a-run/cancel")
+    assert (response.status_code, response.json()) == (
+        404,
+        {"error": "not_found", "detail": "no such resource: /sfp/api/runs/not-a-run/cancel"},
+    )

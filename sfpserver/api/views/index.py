@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -50,6 +51,7 @@ class PermanentRedirect(HttpResponseRedirect):
     status_code = 308  # a permanent redirect that keeps the method and the body
 
 
+@csrf_exempt  # like every API path: bearer tokens, no cookies, so no CSRF; the 404 or redirect is the answer
 def other_spelling(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """A path the API does not serve: redirect to it with / without its trailing slash if that one is served,
     else the API's 404 body."""
