@@ -140,9 +140,12 @@ def reachable_copy(root: Path, parts: tuple[str, ...], user: str | None) -> Path
     copy is made once, in a draft folder renamed into place: a half-made copy is never used."""
     if user is None or all(reachable_by_others(root / part) for part in parts):
         return root
-    final = SERVICE_HOME / f"sfpserver-bin-{_digest(root)}"
+    # Named after what is copied and when it was installed: a reinstalled wheel gets a fresh copy.
+    made = [f"{part}@{(root / part).stat().st_mtime_ns}" for part in parts]
+    digest = hashlib.sha256("\n".join([str(root.absolute()), *made]).encode()).hexdigest()[:12]
+    final = SERVICE_HOME / f"sfpserver-bin-{digest}"
     if not final.exists():
-        draft = _service_folder(f".sfpserver-bin-{_digest(root)}.{os.getpid()}")
+        draft = _service_folder(f".sfpserver-bin-{digest}.{os.getpid()}")
         for part in parts:
             source, target = root / part, draft / part
             target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
