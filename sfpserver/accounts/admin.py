@@ -14,6 +14,7 @@ from sfpserver.accounts.models import ApiToken
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    ordering = ("-created_at",)  # newest first
     list_display = ("name", "role", "masked", "state", "created_at", "last_used_at", "expires_at", "revoked_at")
     list_filter = ("role",)
     search_fields = ("name", "prefix")

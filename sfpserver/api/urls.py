@@ -7,17 +7,17 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from sfpserver.api.errors import not_found_view
-from sfpserver.api.views import credentials, health, runs, schedules, tasks, workers
+from sfpserver.api.views import credentials, health, index, runs, schedules, tasks, workers
 
 app_name = "api"
 
 urlpatterns = [
+    path("", index.ApiIndexView.as_view(), name="index"),
     path("ping", health.PingView.as_view(), name="ping"),
     path("ready", health.ReadinessView.as_view(), name="ready"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"), name="redoc"),
     path("tasks", tasks.TasksView.as_view(), name="tasks"),
     path("tasks/<uuid:operation_id>", tasks.TaskView.as_view(), name="task"),
     path("tasks/<uuid:operation_id>/status", tasks.TaskStatusView.as_view(), name="task-status"),
@@ -40,5 +40,6 @@ urlpatterns = [
     path("credentials", credentials.CredentialListView.as_view(), name="credentials"),
     path("credentials/<str:name>", credentials.CredentialDetailView.as_view(), name="credential"),
     path("internal/leases", credentials.LeaseView.as_view(), name="leases"),
-    re_path(r"^[\s\S]*$", not_found_view),  # any path, even one holding a newline
+    # Any other path, even one holding a newline: its other spelling (trailing slash) redirects, else 404.
+    re_path(r"^[\s\S]*$", index.other_spelling),
 ]

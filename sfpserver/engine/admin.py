@@ -64,6 +64,7 @@ class AttemptInline(ReadOnly, admin.TabularInline):
 
 @admin.register(WorkflowRun)
 class WorkflowRunAdmin(ReadOnly, Operates, admin.ModelAdmin):
+    ordering = ("-created_at",)  # newest first
     list_display = ("id", "workflow_name", "status", "created_at", "started_at", "finished_at")
     list_filter = ("status", "workflow_name")
     search_fields = ("=id", "workflow_name")
@@ -97,6 +98,7 @@ class WorkflowRunAdmin(ReadOnly, Operates, admin.ModelAdmin):
 
 @admin.register(StepRun)
 class StepRunAdmin(ReadOnly, Operates, admin.ModelAdmin):
+    ordering = ("-created_at",)  # newest first
     list_display = ("name", "run", "status", "attempt", "queue", "worker", "started_at", "finished_at")
     list_filter = ("status", "queue")
     search_fields = ("=id", "=run__id", "name")
@@ -112,6 +114,7 @@ class StepRunAdmin(ReadOnly, Operates, admin.ModelAdmin):
 
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnly, admin.ModelAdmin):
+    ordering = ("-started_at",)  # newest first
     list_display = ("step", "number", "outcome", "worker_name", "started_at", "finished_at", "error_type")
     list_filter = ("outcome",)
     search_fields = ("=step__id", "=step__run__id", "worker_name")
@@ -120,6 +123,7 @@ class AttemptAdmin(ReadOnly, admin.ModelAdmin):
 
 @admin.register(Worker)
 class WorkerAdmin(ReadOnly, admin.ModelAdmin):
+    ordering = ("-started_at",)  # newest first
     list_display = ("name", "pool", "status", "hostname", "pid", "slots", "last_heartbeat", "started_at")
     list_filter = ("pool", "status")
     search_fields = ("name", "hostname")
@@ -127,6 +131,7 @@ class WorkerAdmin(ReadOnly, admin.ModelAdmin):
 
 @admin.register(RunEvent)
 class RunEventAdmin(ReadOnly, admin.ModelAdmin):
+    ordering = ("-id",)  # newest first
     list_display = ("id", "run", "step", "attempt", "kind", "message", "created_at")
     list_filter = ("kind",)
     search_fields = ("=run__id",)
@@ -135,6 +140,7 @@ class RunEventAdmin(ReadOnly, admin.ModelAdmin):
 
 @admin.register(ScheduledRun)
 class ScheduledRunAdmin(ReadOnly, Operates, admin.ModelAdmin):
+    ordering = ("-created_at",)  # newest first
     list_display = ("id", "workflow_name", "trigger_at", "status", "run", "created_at")
     list_filter = ("status", "workflow_name")
     actions = ("cancel",)
@@ -147,4 +153,5 @@ class ScheduledRunAdmin(ReadOnly, Operates, admin.ModelAdmin):
 
 @admin.register(WorkflowDefinition)
 class WorkflowDefinitionAdmin(ReadOnly, admin.ModelAdmin):
+    ordering = ("-updated_at",)  # newest first
     list_display = ("name", "updated_at")

@@ -4,6 +4,8 @@ token the user gave the page (kept in the browser tab's sessionStorage)."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,15 +16,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sfpserver.accounts.permissions import Capability
+from sfpserver.engine.models import RunStatus, WorkflowDefinition
 from sfpserver.live import demo, queues
 
 
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: HttpRequest, run_id: UUID | None = None) -> HttpResponse:
+    """The page; /dashboard/runs/<id> is the same page opened on that run (the script reads the path)."""
     context = {
         "demo_task": demo.DEMO_TASK,
         "org_configured": demo.org_configured(),
         "recent_runs": settings.LIVE_RECENT_RUNS,
+        "standin": settings.SFP_CLI == "standin",
+        "run_statuses": RunStatus.values,
+        "workflows": list(WorkflowDefinition.objects.order_by("name").values_list("name", flat=True)),
     }
     return render(request, "live/dashboard.html", context)
 

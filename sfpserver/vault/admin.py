@@ -73,6 +73,7 @@ class CredentialForm(forms.ModelForm):
 
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
+    ordering = ("-created_at",)  # newest first
     form = CredentialForm
     list_display = (
         "name",
@@ -128,6 +129,7 @@ class CredentialAdmin(admin.ModelAdmin):
 
 @admin.register(CredentialAudit)
 class CredentialAuditAdmin(admin.ModelAdmin):
+    ordering = ("-id",)  # newest first
     list_display = (
         "created_at",
         "action",

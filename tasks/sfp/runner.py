@@ -35,7 +35,8 @@ from typing import IO, Any, Protocol
 
 from django.conf import settings
 
-from tasks.sfp import outcomes, sandbox
+from sfpserver.submissions.standin import STANDIN_MARK
+from tasks.sfp import node, outcomes, sandbox
 from tasks.sfp.outcomes import Outcome
 from tasks.sfp.progress import METRICS_LOG, MetricsTail, ProgressTracker, clean, metric_summary, read_build_result
 from tasks.sfp.workspace import Workspace
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 TAIL_LINES = 20
 DRAIN_SECONDS = 2.0  # output still read after the command exited, before its leftovers are killed
+# Begins the log line of every command the Salesforce stand-in ran instead of the CLI: the run detail reads it
+# (sfpserver/api/views/runs.py), so a run the stand-in executed says so.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "NODE_EXTRA_CA_CERTS")
 STANDIN = Path(__file__).with_name("standin.py")
 INTERPRETERS = ("/usr/local/bin/python3", "/usr/bin/python3")  # for the stand-in, when the worker's is out of reach
@@ -171,6 +174,8 @@ def _interpreter(owner: sandbox.CliUser) -> str:
 def child_env(workspace: Workspace, extra: Mapping[str, str] | None, *, standin: bool) -> dict[str, str]:
     """The CLI's whole environment: an allow-list, never the worker's own environment."""
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+    if not standin:
+        env["PATH"] = node.path_for_cli(env.get("PATH", ""))  # the wheel's Node where the machine has none
     env.update(QUIET_CLI)
     env.update({"HOME": str(workspace.home), "TMPDIR": str(workspace.tmp), "CI": "true"})
     if workspace.owner is not None:
@@ -202,7 +207,7 @@ def run_sfp(
         extra["SFP_STANDIN_ATTEMPT"] = str(io.attempt)
         extra["SFP_STANDIN_SIMULATE"] = json.dumps(dict(simulate or {}))
     directory = cwd or workspace.repo
-    io.log(f"$ sfp {' '.join(args)}")
+    io.log(f"{STANDIN_MARK if standin else ''}$ sfp {' '.join(args)}")
     environment = child_env(workspace, extra, standin=standin)
     proc = _spawn(argv, directory, environment, stdin is not None, workspace.spawn_options())
     stopper = _Stopper(proc)

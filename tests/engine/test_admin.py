@@ -3,6 +3,8 @@ retry-failed actions going through the lifecycle. (In the test's transaction: no
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -91,3 +93,28 @@ def test_a_staff_user_without_the_change_permission_has_no_cancel_action(db: Non
     page = client.get("/admin/engine/workflowrun/")
     assert page.status_code == 200
     assert b'value="cancel"' not in page.content
+
+
+OUR_APPS = {"engine", "accounts", "vault"}
+
+
+def test_every_list_of_ours_in_the_admin_is_ordered_newest_first() -> None:
+    from django.contrib import admin
+
+    orders = {
+        model._meta.label: model_admin.get_ordering(None)  # type: ignore[arg-type]
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in OUR_APPS
+    }
+    assert orders and {label: order[0] for label, order in orders.items() if not order[0].startswith("-")} == {}
+
+
+def test_the_runs_list_shows_the_newest_run_first(admin_client: Client) -> None:
+    runs = [helpers.start_run() for _ in range(5)]  # oldest first
+    base = WorkflowRun.objects.get(id=runs[-1]).created_at
+    for age, run_id in enumerate(reversed(runs)):
+        WorkflowRun.objects.filter(id=run_id).update(created_at=base - timedelta(minutes=age))
+
+    html = admin_client.get("/admin/engine/workflowrun/").content.decode()
+
+    assert sorted(runs, key=lambda run_id: html.index(str(run_id))) == list(reversed(runs))

@@ -5,7 +5,9 @@ The screenshot lands in .local/screenshots/dashboard.png (git-ignored)."""
 
 from __future__ import annotations
 
+import re
 import socket
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,3 +115,66 @@ def test_the_dashboard_shows_a_demo_run_move_to_its_end_without_reloading(server
     )
     closes = browser.evaluate("window.sockets.map((s) => s.closed)")  # the first 4401 signs out, closing the rest
     assert len(closes) == 2 and 4401 in closes and None not in closes, closes
+
+
+SCREENS = ROOT / ".local" / "test" / "screens"
+
+
+def test_a_failed_run_has_its_own_address_its_failure_and_a_filter_finds_it(server: str, browser: Browser) -> None:
+    """The run page is /dashboard/runs/<id>, survives a reload, shows the failure with its traceback and the
+    skipped step as skipped; a status + metadata filter lists it (newest first), in the query string."""
+    from sfpserver.engine.trigger import trigger
+    from tests.engine.helpers import wait_for_run
+
+    failed = trigger("t.failure", {}, metadata={"pr": "browser-41"})
+    other = trigger("t.single", {}, metadata={"pr": "browser-42"})
+    assert wait_for_run(failed, timeout=60).status == "FAILED"
+    wait_for_run(other, timeout=60)
+    issued = tokens.issue("browser test runs", "member")
+
+    browser.open(f"{server}/dashboard/runs/{failed}#token={issued.secret}")
+    browser.wait_for("document.getElementById('run-detail').dataset.status === 'FAILED'", what="the run page")
+    browser.wait_for("!!document.querySelector('#failures pre.traceback')", what="the traceback")
+    browser.evaluate("location.reload()")  # the address alone brings the run back (the token is in the tab)
+    time.sleep(0.5)
+    browser.wait_for("document.readyState === 'complete'", what="the reload")
+    browser.wait_for("document.getElementById('run-detail').dataset.status === 'FAILED'", what="the run after reload")
+    browser.wait_for("!!document.querySelector('#failures pre.traceback')", what="the traceback after reload")
+    assert browser.evaluate("location.pathname") == f"/dashboard/runs/{failed}"
+    failure = browser.evaluate("document.querySelector('#failures .failed-step[data-step=bad]').textContent")
+    assert "ValueError: boom" in failure and "Traceback (most recent call last)" in failure
+    assert 'raise ValueError("boom")' in failure
+    shown = browser.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('#steps tr[data-step]')]"
+        ".map(r => [r.dataset.step, r.dataset.shown]))"
+    )
+    assert shown["after_bad"] == "SKIPPED" and shown["bad"] == "FAILED" and shown["root"] == "COMPLETED"
+    created = browser.evaluate("document.getElementById('run-created').textContent")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", created), created  # a date as well as a time
+    browser.wait_for("document.querySelectorAll('#workers tbody tr').length >= 3", what="the workers strip")
+    browser.screenshot(SCREENS / "run-failed.png")
+
+    assert browser.evaluate("document.getElementById('cancel-button').disabled") is True  # finished: nothing to cancel
+    browser.evaluate("document.getElementById('retry-button').click()")
+    assert browser.evaluate("document.getElementById('confirm').hidden") is False  # asked first, nothing sent
+    assert "Retry the failed steps" in browser.evaluate("document.getElementById('confirm-text').textContent")
+    browser.screenshot(SCREENS / "run-confirm.png")
+    browser.evaluate("document.getElementById('confirm-no').click()")
+
+    browser.evaluate(
+        "document.getElementById('filter-status').value = 'FAILED';"
+        "document.getElementById('filter-metadata').value = 'pr:browser-41';"
+        "document.querySelector('#filters button[type=submit]').click()"
+    )
+    browser.wait_for(
+        f"[...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.run).join() === '{failed}'",
+        what="the filtered list",
+    )
+    assert browser.evaluate("location.search") == "?status=FAILED&metadata=pr%3Abrowser-41"
+    browser.screenshot(SCREENS / "runs-filtered.png")
+    browser.evaluate(
+        f"document.getElementById('search').value = '{other}';"
+        "document.querySelector('#filters button[type=submit]').click()"
+    )
+    browser.wait_for(f"location.pathname === '/dashboard/runs/{other}'", what="the search to open the run")
+    browser.wait_for("document.getElementById('run-detail').dataset.status === 'COMPLETED'", what="the other run")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from sfpserver.live import demo
 from tests.api.conftest import Personas
@@ -77,3 +77,20 @@ def test_queue_depth_needs_a_token(live_db: None) -> None:
     response = Client().get("/dashboard/queues")
     assert response.status_code == 401
     assert response.json()["error"] == "not_authenticated"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("cli", "warned"), [("standin", True), ("real", False)])
+def test_the_dashboard_header_says_loudly_when_the_salesforce_standin_is_active(cli: str, warned: bool) -> None:
+    with override_settings(SFP_CLI=cli):
+        html = Client().get("/dashboard/").content.decode()
+    assert ('id="standin"' in html) is warned
+    assert ("SALESFORCE STAND-IN ACTIVE" in html) is warned
+
+
+@pytest.mark.django_db
+def test_a_run_has_its_own_dashboard_address() -> None:
+    page = Client().get("/dashboard/runs/4b0e8f7e-1d1c-4c55-9f3e-0d6b8a1f2c3d")
+    assert page.status_code == 200
+    assert '<script src="/static/live/dashboard.js">' in page.content.decode()
+    assert Client().get("/dashboard/runs/not-a-run").status_code == 404

@@ -60,7 +60,8 @@ def test_each_pipeline_step_streams_its_output_and_progress(sample: SampleReposi
     assert finished.status == "COMPLETED"
     staging = steps(finished.id)["deploy_staging"]
     lines = list(RunEvent.objects.filter(step=staging, kind=EventKind.LOG).values_list("message", flat=True))
-    assert f"$ sfp install -o {orgs['staging'].name} --artifactdir artifacts --waittime 120" in lines
+    install = f"$ sfp install -o {orgs['staging'].name} --artifactdir artifacts --waittime 120"
+    assert f"[Salesforce stand-in] {install}" in lines  # marked: the stand-in ran it, not Salesforce
     assert any(line.startswith("Status: InProgress Progress: ") for line in lines)
     assert any(line.startswith("2 artifacts installed in ") and line.endswith(" with {0} errors") for line in lines)
     progress = list(

@@ -15,3 +15,14 @@ class CheckResponse(serializers.Serializer):
 class ReadinessResponse(serializers.Serializer):
     ready = serializers.BooleanField()
     checks = serializers.DictField(child=CheckResponse(), help_text="postgres, redis, migrations, workers")
+
+
+class LinkResponse(serializers.Serializer):
+    href = serializers.URLField()
+    about = serializers.CharField()
+
+
+class ApiIndexResponse(serializers.Serializer):
+    name = serializers.CharField()
+    auth = serializers.CharField()
+    links = serializers.DictField(child=LinkResponse(), help_text="tasks, runs, workers, schedules, schema, docs, ...")

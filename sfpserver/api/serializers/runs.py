@@ -106,10 +106,14 @@ class RunDetail(RunSummary):
     output = serializers.JSONField(allow_null=True)
     progress = serializers.IntegerField(min_value=0, max_value=100)
     created_by = serializers.CharField(allow_null=True, help_text="name of the token that created the run")
+    salesforce_standin = serializers.BooleanField(
+        help_text="true when org-bound sfp commands of this run ran on the Salesforce stand-in (SFP_CLI=standin), "
+        "not against Salesforce"
+    )
     steps = StepResponse(many=True)
 
     class Meta(RunSummary.Meta):
-        fields = (*RunSummary.Meta.fields, "input", "output", "progress", "created_by", "steps")
+        fields = (*RunSummary.Meta.fields, "input", "output", "progress", "created_by", "salesforce_standin", "steps")
 
 
 class EventsQuery(serializers.Serializer):

@@ -28,8 +28,9 @@ from sfpserver.api.serializers.runs import (
 from sfpserver.api.views.common import Pages, caller, no_body, run_rows, validated, visible_run
 from sfpserver.engine import lifecycle
 from sfpserver.engine.exceptions import InvalidStateError
-from sfpserver.engine.models import RunEvent, StepRun, WorkflowRun
+from sfpserver.engine.models import EventKind, RunEvent, StepRun, WorkflowRun
 from sfpserver.engine.progress import run_progress
+from sfpserver.submissions.standin import STANDIN_MARK
 from sfpserver.submissions.visibility import creator
 
 TAGS = ["runs"]
@@ -80,7 +81,13 @@ class RunDetailView(APIView):
         run.progress = run_progress(run)  # type: ignore[attr-defined]
         token = creator(run)  # type: ignore[arg-type]  # reads only .id
         run.created_by = token.name if token is not None else None  # type: ignore[attr-defined]
+        run.salesforce_standin = ran_on_standin(run.id)  # type: ignore[attr-defined]
         return Response(RunDetail(run).data)
+
+
+def ran_on_standin(run_id: UUID) -> bool:
+    """Whether an sfp command of the run went to the Salesforce stand-in rather than Salesforce."""
+    return RunEvent.objects.filter(run_id=run_id, kind=EventKind.LOG, message__startswith=STANDIN_MARK).exists()
 
 
 class RunEventsView(APIView):
