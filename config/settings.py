@@ -241,6 +241,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "sfpserver.api.schema.add_error_responses",
+        "sfpserver.api.task_schema.add_task_types",
     ],
 }
 # The docs pages load Swagger UI / Redoc from a CDN unless drf-spectacular-sidecar is installed.
