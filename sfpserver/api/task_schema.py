@@ -26,6 +26,7 @@ def add_task_types(result: dict[str, Any], generator: Any, request: Any, public:
     body = {
         # Spelled out rather than by $ref, so that schema-driven clients and fuzzers can generate each type.
         "anyOf": [_inlined(components, {"$ref": ref}) for ref in mapping.values()],  # disjoint: one matches
+        "discriminator": {"propertyName": "type", "mapping": mapping},
     }
     for content in operation.get("requestBody", {}).get("content", {}).values():
         content["schema"] = body
