@@ -224,6 +224,21 @@ class _Running:
 
 
 running = _Running()
+_failures = threading.local()  # the step attempts this thread saw fail, for the Celery task to report
+
+
+def failure_of(step_id: str, attempt: int) -> ErrorInfo | None:
+    """The error of attempt `attempt` of `step_id` if this thread ran it and it failed (and forget it)."""
+    seen: dict[tuple[str, int], ErrorInfo] = getattr(_failures, "seen", {})
+    _failures.seen = {}
+    return seen.get((str(step_id), attempt))
+
+
+def _failed(inv: Invocation, error: ErrorInfo) -> None:
+    seen = getattr(_failures, "seen", None)
+    if seen is None:
+        seen = _failures.seen = {}
+    seen[(str(inv.step_id), inv.attempt)] = error
 
 
 def with_db_retry(operation: Callable[[], Any], what: str) -> Any:
@@ -305,6 +320,7 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
         logger.error("step failed: no code for action %s", inv.claimed.action, extra=extra)
         error = ErrorInfo("UnknownAction", f"no code for action {inv.claimed.action!r} on worker {inv.worker_name}")
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=False), "record a failure")
+        _failed(inv, error)
         return None
     try:
         try:
@@ -323,6 +339,7 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
         retryable = not is_non_retryable(exc)
         logger.info("step attempt failed: %s: %s", error.type, error.message, extra=extra)
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=retryable), "record a failure")
+        _failed(inv, error)
         return None
     claimant = worker if _may_release(inv.claimed) else Claimant(worker.id, worker.name)
     completion = with_db_retry(
