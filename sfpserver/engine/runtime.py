@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from sfpserver.engine import drain, events, lifecycle, registry
+from sfpserver.engine import drain, events, lifecycle, registry, step_thread
 from sfpserver.engine.exceptions import NonRetryableError, StepInterrupted
 from sfpserver.engine.lifecycle import Claimant, Claimed, ErrorInfo
 from sfpserver.engine.models import EventKind
@@ -324,7 +324,7 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
         return None
     try:
         try:
-            output = handler(inv)
+            output = step_thread.call(handler, inv)  # in the slot's companion: a stop frees the slot
         finally:
             inv.code_returned()
         payload = inv.redact_value(to_json(output))

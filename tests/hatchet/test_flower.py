@@ -54,14 +54,20 @@ def get(port: int, path: str) -> str:
 def tasks_named(port: int, *names: str) -> dict[str, dict[str, Any]] | None:
     """Flower's latest task of each name, once each has reached a final state."""
     seen: dict[str, dict[str, Any]] = {}
-    for task in json.loads(get(port, "/api/tasks?limit=200")).values():
+    for task in json.loads(get(port, "/api/tasks")).values():
         if task["name"] in names and task["state"] in ("SUCCESS", "FAILURE"):
             seen[task["name"]] = task
     return seen if set(seen) == set(names) else None
 
 
-def test_flower_shows_each_step_by_name_a_failed_one_as_failure_and_every_queue(flower: int) -> None:
+def seen_after_a_run(port: int) -> bool:
+    """Flower answers HTTP before its event receiver listens: run steps until it sees one."""
     trigger("t.single", {})
+    return tasks_named(port, "t.single:only") is not None
+
+
+def test_flower_shows_each_step_by_name_a_failed_one_as_failure_and_every_queue(flower: int) -> None:
+    wait_until(lambda: seen_after_a_run(flower), timeout=60, interval=1, what="Flower to receive events")
     trigger("t.no_retry", {})
     dag.run(StepInput(value=1), wait_for_result=False)
     names = ("t.single:only", "t.no_retry:refuse", "SdkDag:first")
