@@ -154,6 +154,8 @@ ENGINE_MAX_REASSIGNMENTS = env_int("ENGINE_MAX_REASSIGNMENTS", 10, minimum=0)
 ENGINE_REDISPATCH_AFTER = env_float("ENGINE_REDISPATCH_AFTER", 60.0, minimum=1)
 ENGINE_TICK = env_float("ENGINE_TICK", 0.5, minimum=0.05)
 ENGINE_CANCEL_GRACE = env_float("ENGINE_CANCEL_GRACE", 1.0, minimum=0)
+# A stopped step whose code ignores StepInterrupted this much longer is abandoned and its slot freed.
+ENGINE_ABANDON_AFTER = env_float("ENGINE_ABANDON_AFTER", 2.0, minimum=0)
 ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
 # Crons fired per scheduler tick at most, oldest due first; the rest fire on the next tick (engine/cron.py).
 ENGINE_CRON_FIRINGS_PER_TICK = env_int("ENGINE_CRON_FIRINGS_PER_TICK", 200, minimum=1)
@@ -240,6 +242,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "sfpserver.api.schema.add_error_responses",
+        "sfpserver.api.task_schema.add_task_types",
     ],
 }
 # The docs pages load Swagger UI and Redoc from the virtualenv (drf-spectacular-sidecar, pinned): no CDN.

@@ -1,18 +1,30 @@
 """A small demo pipeline on the bare engine: what `make run` triggers to show the platform working.
 
 checkout -> build -> (unit tests, static analysis) -> publish. The build fails on its first attempt and is
-retried alone after a 1 s backoff; the others run once.
+retried alone after a 1 s backoff; the others run once. Its input is validated like every operation's
+(`DemoInput`), wherever it is triggered from.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.registry import register_workflow
 
 WORKFLOW = "demo.pipeline"
+
+
+class DemoInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    repository: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")] = "demo"
+
+
+def _validated(value: Any) -> dict[str, Any]:
+    return DemoInput.model_validate(value if value is not None else {}).model_dump()
 
 
 def _work(name: str, seconds: float = 0.5) -> Any:
@@ -35,6 +47,7 @@ def _flaky_build(inv: Any) -> dict[str, Any]:
 register_workflow(
     WorkflowDef(
         name=WORKFLOW,
+        input_validator=_validated,
         steps=(
             StepDef("checkout", f"{WORKFLOW}:checkout"),
             StepDef("build", f"{WORKFLOW}:build", parents=("checkout",), retries=2, backoff_factor=1.0),

@@ -147,15 +147,18 @@ def scheduler_main() -> int:
 def flower_main(host: str, port: int) -> int:
     _django()
     from django.conf import settings
+    from kombu import Queue
 
     from config.celery import app
-    from workers.flower import FlowerAuthError, flower_environ
+    from workers.flower import FlowerAuthError, flower_environ, queues
 
     try:
         os.environ.update(flower_environ(settings.FLOWER_BASIC_AUTH))
     except FlowerAuthError as exc:
         raise SystemExit(f"python -m workers flower: {exc}") from None
     app.conf.broker_transport = None  # the stock transport, which Flower recognises (settings.py)
+    shown = queues()
+    app.conf.task_default_queue, app.conf.task_queues = shown[0], [Queue(name) for name in shown]
     app.start(["flower", f"--port={port}", f"--address={host}"])
     return 0
 

@@ -59,7 +59,7 @@ def _database_down(exc: Any) -> tuple[int, str, Any]:
 
 
 def _domain_field_error(exc: Any) -> tuple[int, str, Any]:
-    return 400, "invalid_input", {exc.field: exc.problem}
+    return 400, "invalid_input", getattr(exc, "problems", None) or {exc.field: exc.problem}
 
 
 def _unknown_workflow(exc: Any) -> tuple[int, str, Any]:

@@ -1,13 +1,24 @@
-"""The one Celery task of the engine: a thin shell that runs attempt N of step S (see runtime.execute)."""
+"""The one Celery task of the engine: a thin shell that runs attempt N of step S (see runtime.execute).
+
+Its Celery state follows the step's outcome, for monitoring (Flower): once a failed attempt is recorded the
+task raises StepFailed, an expected error, so Celery shows FAILURE with the step's error. The message is acked
+as any other (no Celery retry: retries are the engine's)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from sfpserver.engine import worker
+from sfpserver.engine import runtime, worker
 from sfpserver.engine.dispatch import RUN_STEP_TASK
 
 
-@shared_task(name=RUN_STEP_TASK, ignore_result=True, acks_late=True)
+class StepFailed(Exception):
+    """The attempt this message asked for failed (its outcome is already recorded)."""
+
+
+@shared_task(name=RUN_STEP_TASK, ignore_result=True, acks_late=True, throws=(StepFailed,))
 def run_step(step_id: str, attempt: int) -> None:
     worker.run_step(step_id, attempt)
+    error = runtime.failure_of(step_id, attempt)
+    if error is not None:
+        raise StepFailed(f"{error.type}: {error.message}")

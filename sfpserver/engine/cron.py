@@ -19,7 +19,7 @@ from typing import Any
 from croniter import croniter
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -73,16 +73,35 @@ def register(
 
 
 def register_declared(definitions: list[Any]) -> int:
-    """Create the crons that workflows declare (`triggers.on_crons`) unless they exist already: an operator's
-    edits in the admin (a changed schedule, a disabled entry) survive restarts."""
+    """Create the crons that workflows declare (`triggers.on_crons`), named `<workflow>:<cron>`, unless they exist
+    already: an operator's edits in the admin (a changed schedule, a disabled entry) survive restarts. An edited
+    entry is renamed after its new cron and remembers what it was declared as in its description."""
     created = 0
     for definition in definitions:
         for expression in definition.triggers.get("on_crons", []):
-            name = f"{definition.name}:{expression}"
-            if not PeriodicTask.objects.filter(name=name).exists():
-                register(name, definition.name, expression, input=definition.triggers.get("cron_input"))
+            name, marker = f"{definition.name}:{expression}", _declared_as(definition.name, expression)
+            if not PeriodicTask.objects.filter(models.Q(name=name) | models.Q(description=marker)).exists():
+                task = register(name, definition.name, expression, input=definition.triggers.get("cron_input"))
+                PeriodicTask.objects.filter(pk=task.pk).update(description=marker)
                 created += 1
     return created
+
+
+def _declared_as(workflow: str, expression: str) -> str:
+    return f"declared by workflow {workflow}: {expression}"
+
+
+def follow_cron(task: PeriodicTask) -> None:
+    """A declared cron (`<workflow>:<cron>`) whose cron was edited is renamed after its new cron, unless another
+    entry has that name already. A new entry keeps the name it is given."""
+    workflow = json.loads(task.kwargs or "{}").get("workflow") if task.task == CRON_TASK and task.pk else None
+    if not workflow or task.crontab is None or not task.name.startswith(f"{workflow}:"):
+        return
+    declared, wanted = task.name.removeprefix(f"{workflow}:"), f"{workflow}:{expression_of(task)}"
+    if task.name == wanted or PeriodicTask.objects.filter(name=wanted).exclude(pk=task.pk).exists():
+        return
+    task.description = task.description or _declared_as(workflow, declared)
+    task.name = wanted
 
 
 def expression_of(task: PeriodicTask) -> str:
@@ -201,6 +220,11 @@ def resync() -> int:
         return 0
     _last_resync = time.monotonic()
     return sync_changed()
+
+
+@receiver(pre_save, sender=PeriodicTask, dispatch_uid="engine.cron.follow_cron")
+def _periodic_task_saving(sender: type, instance: PeriodicTask, **kwargs: Any) -> None:
+    follow_cron(instance)
 
 
 @receiver(post_save, sender=PeriodicTask, dispatch_uid="engine.cron.sync")

@@ -50,7 +50,7 @@ def publish(batch: list[Dispatch]) -> None:
     so the scheduler publishes it as soon as the broker answers (and at the latest after the sweeper's delay)."""
     from config.celery import app
 
-    sent = 0
+    sent, names = 0, shown_names(batch)
     try:
         with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]  # celery-types lacks it
             for item in batch:
@@ -60,12 +60,28 @@ def publish(batch: list[Dispatch]) -> None:
                     queue=item.queue,
                     producer=producer,
                     priority=broker_priority(item.priority),
+                    shadow=names.get(item.step_id),
                 )
                 sent += 1
     except Exception:  # noqa: BLE001 - any broker failure leaves the rest to the scheduler
         failed = [item.step_id for item in batch[sent:]]
         logger.warning("broker unavailable: %d step message(s) left for the scheduler to publish", len(failed))
         _mark_undispatched(failed)
+
+
+def shown_names(batch: list[Dispatch]) -> dict[UUID, str]:
+    """`<workflow>:<step>` per step, the name monitoring (Flower, worker logs) shows for its message instead of
+    engine.run_step; the message itself still carries ids only. Without the database, the plain task name."""
+    from sfpserver.engine.models import StepRun
+
+    try:
+        rows = StepRun.objects.filter(id__in=[item.step_id for item in batch])
+        return {
+            step_id: f"{workflow}:{name}"
+            for step_id, workflow, name in rows.values_list("id", "run__workflow_name", "name")
+        }
+    except DatabaseError:
+        return {}
 
 
 def _mark_undispatched(step_ids: list[UUID]) -> None:

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from sfpserver.engine import drain, events, lifecycle, registry
+from sfpserver.engine import drain, events, lifecycle, registry, step_thread
 from sfpserver.engine.exceptions import NonRetryableError, StepInterrupted
 from sfpserver.engine.lifecycle import Claimant, Claimed, ErrorInfo
 from sfpserver.engine.models import EventKind
@@ -224,6 +224,21 @@ class _Running:
 
 
 running = _Running()
+_failures = threading.local()  # the step attempts this thread saw fail, for the Celery task to report
+
+
+def failure_of(step_id: str, attempt: int) -> ErrorInfo | None:
+    """The error of attempt `attempt` of `step_id` if this thread ran it and it failed (and forget it)."""
+    seen: dict[tuple[str, int], ErrorInfo] = getattr(_failures, "seen", {})
+    _failures.seen = {}
+    return seen.get((str(step_id), attempt))
+
+
+def _failed(inv: Invocation, error: ErrorInfo) -> None:
+    seen = getattr(_failures, "seen", None)
+    if seen is None:
+        seen = _failures.seen = {}
+    seen[(str(inv.step_id), inv.attempt)] = error
 
 
 def with_db_retry(operation: Callable[[], Any], what: str) -> Any:
@@ -305,10 +320,11 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
         logger.error("step failed: no code for action %s", inv.claimed.action, extra=extra)
         error = ErrorInfo("UnknownAction", f"no code for action {inv.claimed.action!r} on worker {inv.worker_name}")
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=False), "record a failure")
+        _failed(inv, error)
         return None
     try:
         try:
-            output = handler(inv)
+            output = step_thread.call(handler, inv)  # in the slot's companion: a stop frees the slot
         finally:
             inv.code_returned()
         payload = inv.redact_value(to_json(output))
@@ -323,6 +339,7 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
         retryable = not is_non_retryable(exc)
         logger.info("step attempt failed: %s: %s", error.type, error.message, extra=extra)
         with_db_retry(lambda: lifecycle.fail(inv.step_id, inv.attempt, error, retryable=retryable), "record a failure")
+        _failed(inv, error)
         return None
     claimant = worker if _may_release(inv.claimed) else Claimant(worker.id, worker.name)
     completion = with_db_retry(

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sfpserver.accounts.permissions import Capability
-from sfpserver.engine.models import RunStatus, WorkflowDefinition
+from sfpserver.engine import services as engine
 from sfpserver.live import demo, queues
 
 
@@ -28,8 +28,8 @@ def dashboard(request: HttpRequest, run_id: UUID | None = None) -> HttpResponse:
         "org_configured": demo.org_configured(),
         "recent_runs": settings.LIVE_RECENT_RUNS,
         "standin": settings.SFP_CLI == "standin",
-        "run_statuses": RunStatus.values,
-        "workflows": list(WorkflowDefinition.objects.order_by("name").values_list("name", flat=True)),
+        "run_statuses": engine.RunStatus.values,
+        "workflows": engine.definition_names(),
     }
     return render(request, "live/dashboard.html", context)
 

@@ -16,6 +16,15 @@ class InvalidSubmissionError(SubmissionError):
         self.problem = problem
 
 
+class InvalidPayloadError(InvalidSubmissionError):
+    """A task's data fails its type's input model; `problems` maps each field at fault (`data.<field>`) to why."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        field, problem = next(iter(problems.items()))
+        super().__init__(field, problem)
+        self.problems = problems
+
+
 class TaskNotFoundError(SubmissionError):
     """No such task, or one the caller may not see (the two are not told apart)."""
 

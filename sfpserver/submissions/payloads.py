@@ -1,5 +1,5 @@
 """Checks on the JSON a client sends as a task's data or metadata, before anything is recorded:
-its encoded size, its nesting depth, and characters Postgres cannot store in jsonb."""
+its encoded size, its nesting depth, characters Postgres cannot store in jsonb, and the task type's input model."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 from django.conf import settings
+from pydantic import ValidationError
 
-from sfpserver.submissions.exceptions import InvalidSubmissionError
+from sfpserver.submissions.exceptions import InvalidPayloadError, InvalidSubmissionError
+from sfpserver.submissions.task_types import TaskType, input_model
 
 MAX_DEPTH = 32
 
@@ -52,3 +54,23 @@ def _has_nul(value: Any) -> bool:
             return True
         frontier.extend(_children(item))
     return False
+
+
+def check_data(found: TaskType, data: Any) -> None:
+    """The type's own input model accepts `data` (validated as at trigger: credential names are checked against
+    the vault); otherwise InvalidPayloadError naming each field at fault (`data.<field>`), never quoting it."""
+    model = input_model(found)
+    if model is None:
+        return
+    try:
+        model.model_validate(data, context={"at_trigger": True})
+    except ValidationError as exc:
+        raise InvalidPayloadError({_field(error["loc"]): _problem(error["msg"]) for error in exc.errors()}) from None
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(["data", *map(str, loc)])
+
+
+def _problem(message: str) -> str:
+    return message.removeprefix("Value error, ")

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -34,8 +35,8 @@ from sfpserver.submissions.exceptions import (
     TaskStateError,
 )
 from sfpserver.submissions.models import RunCreator, SubmittedTask, TaskKind
-from sfpserver.submissions.payloads import check_json
-from sfpserver.submissions.task_types import known_types, workflow_for
+from sfpserver.submissions.payloads import check_data, check_json
+from sfpserver.submissions.task_types import TaskType, known_types, task_type, workflow_for
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ class Submission:
 
 def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
     """Validate everything, then record the task (and its run, scheduled run or beat entry) in one transaction."""
-    workflow = _workflow(submission.type)
+    found = _task_type(submission.type)
+    workflow = found.workflow
     check_json("data", submission.data)
     check_json("metadata", submission.metadata)
     for name, value in submission.options.items():
@@ -71,6 +73,7 @@ def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
         raise InvalidSubmissionError(
             "recurrenceConfig", "a task is either scheduled (scheduledFor) or recurring, not both"
         )
+    check_data(found, submission.data)
     with _engine_errors(), transaction.atomic():
         if submission.kind == TaskKind.RECURRING:
             return _submit_recurring(submission, workflow, token)
@@ -79,13 +82,11 @@ def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
         return _submit_immediate(submission, workflow, token)
 
 
-def _workflow(task_type: str) -> str:
-    workflow = workflow_for(task_type)
-    if workflow is None:
-        raise InvalidSubmissionError(
-            "type", f"unknown task type {task_type!r}; known types: {', '.join(known_types())}"
-        )
-    return workflow
+def _task_type(name: str) -> TaskType:
+    found = task_type(name)
+    if found is None:
+        raise InvalidSubmissionError("type", f"unknown task type {name!r}; known types: {', '.join(known_types())}")
+    return found
 
 
 @contextmanager
@@ -209,7 +210,7 @@ def _scheduled_status(task: SubmittedTask) -> str | None:
 
 def as_task(run: RunView) -> SubmittedTask:
     """An unsaved task standing for a run started outside the task API."""
-    names = {workflow: task_type for task_type in known_types() if (workflow := workflow_for(task_type))}
+    names = {workflow: name for name in known_types() if (workflow := workflow_for(name))}
     return SubmittedTask(
         id=run.id,
         type=names.get(run.workflow_name, run.workflow_name),
@@ -282,6 +283,7 @@ class TaskState:
     progress: int
     error: dict[str, str] | None = None
     result: Any = None
+    run_id: UUID | None = None  # the run the task started (a scheduled or recurring task's, once it fired)
 
 
 def task_state(task: SubmittedTask) -> TaskState:
@@ -291,7 +293,7 @@ def task_state(task: SubmittedTask) -> TaskState:
         return _state_without_run(task)
     status = TASK_STATUS[RunStatus(run.status)]
     error = run_error(run) if status in ("failed", "cancelled") else None
-    return TaskState(status, engine.run_progress_of(run), error, run.output if status == "completed" else None)
+    return TaskState(status, engine.run_progress_of(run), error, run.output if status == "completed" else None, run.id)
 
 
 def _state_without_run(task: SubmittedTask) -> TaskState:
@@ -309,7 +311,8 @@ def _state_without_run(task: SubmittedTask) -> TaskState:
 
 
 def run_error(run: RunView) -> dict[str, str]:
-    """The message of a failed or cancelled run and the traceback of its last failed attempt."""
+    """The message of a failed or cancelled run, and the traceback of the last attempt of a step that failed for
+    good (none for a cancelled run: an earlier, retried attempt's traceback is not why it ended)."""
     message = run.error
     if not message:
         ended = [s for s in engine.steps_of([run.id]) if s.status in (StepStatus.FAILED, StepStatus.CANCELLED)]

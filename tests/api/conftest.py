@@ -11,13 +11,14 @@ from rest_framework.test import APIClient
 from sfpserver.accounts import tokens
 from sfpserver.accounts.models import ApiToken
 from sfpserver.submissions import task_types
+from sfpserver.submissions.task_types import TaskType
 
 # Task types the tests add to the type table (the workflows live in tests/engine/workflows.py).
 TEST_TASK_TYPES = {
-    "test.single": "t.single",
-    "test.slow": "t.cancel",  # a 3 s step, then another
-    "test.refuse": "t.no_retry",  # fails at once, for good
-    "test.dag": "t.dag",
+    "test.single": TaskType("t.single"),
+    "test.slow": TaskType("t.cancel"),  # a 3 s step, then another
+    "test.refuse": TaskType("t.no_retry"),  # fails at once, for good
+    "test.dag": TaskType("t.dag"),
 }
 
 

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from sfpserver.submissions import task_types
 from tests.api.conftest import Personas
 from tests.api.helpers import row_counts, submit
 
 pytestmark = pytest.mark.django_db
 
-KNOWN = "demo, test.dag, test.refuse, test.single, test.slow"
+KNOWN = ", ".join(sorted([*task_types.TASK_TYPES, "test.dag", "test.refuse", "test.single", "test.slow"]))
 DATETIME_FORMATS = "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]"
 
 
@@ -47,7 +48,7 @@ BAD_BODIES = [
     ),
     pytest.param(
         {"type": "test.single", "data": {}, "priority": "urgent"},
-        {"priority": '"urgent" is not a valid choice.'},
+        {"priority": '"urgent" is not a valid choice; one of: low, medium, high'},
         id="bad-priority",
     ),
     pytest.param(
@@ -65,6 +66,16 @@ BAD_BODIES = [
         {"type": "test.single", "data": {}, "scheduledFor": "tomorrow"},
         {"scheduledFor": f"Datetime has wrong format. Use one of these formats instead: {DATETIME_FORMATS}."},
         id="bad-time",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "scheduledFor": "2020-01-01T00:00:00Z"},
+        {"scheduledFor": "is in the past; a scheduled task needs a future time"},
+        id="time-in-the-past",
+    ),
+    pytest.param(
+        {"type": "test.single", "data": {}, "scheduledFor": "2999-01-01T00:00:00"},
+        {"scheduledFor": "has no time zone; add one, e.g. Z or +02:00"},
+        id="time-without-zone",
     ),
     pytest.param(
         {"type": "test.single", "data": {}, "scheduleType": "scheduled"},

@@ -15,6 +15,7 @@ from tests.api.conftest import Persona, Personas
 from tests.api.helpers import operation_id, submit
 from tests.conftest import Processes, wait_until
 from tests.engine.helpers import executions
+from tests.tasks.conftest import store_org
 
 pytestmark = pytest.mark.usefixtures("platform")
 
@@ -30,7 +31,7 @@ def wait_for_status(persona: Persona, op_id: str, *wanted: str, timeout: float =
 
 def test_the_demo_task_submitted_through_the_api_runs_on_the_workers(live_personas: Personas) -> None:
     app = live_personas.app
-    op_id = operation_id(submit(app.client, {"type": "demo", "data": {"repo": "sample"}, "metadata": {"pr": "12"}}))
+    op_id = operation_id(submit(app.client, {"type": "demo", "data": {"repository": "core"}, "metadata": {"pr": "12"}}))
     seen_progress: list[int] = []
 
     def finished() -> dict[str, Any] | None:
@@ -48,6 +49,20 @@ def test_the_demo_task_submitted_through_the_api_runs_on_the_workers(live_person
     assert build["attempts"][0]["error_message"] == "transient failure while fetching dependencies"
     assert all(a["worker"] for a in build["attempts"])
     assert live_personas.outsider.client.get(f"/sfp/api/runs/{op_id}").status_code == 404
+
+
+def test_an_sfp_operation_submitted_through_the_api_runs_on_its_pool(live_personas: Personas) -> None:
+    member = live_personas.member
+    store_org("t-staging")
+    lock = {"environment": "t-staging", "action": "lock", "duration_minutes": 5, "reason": "release 12"}
+    op_id = operation_id(submit(member.client, {"type": "environment", "data": lock}))
+    body = wait_for_status(member, op_id, "completed", "failed", "cancelled")
+    acquired = body["result"]["configure_environment"]
+    assert (body["status"], acquired["status"], acquired["environmentName"]) == ("completed", "acquired", "t-staging")
+    unlock = {"environment": "t-staging", "action": "unlock", "ticket": acquired["ticketId"]}
+    op_id = operation_id(submit(member.client, {"type": "environment", "data": unlock}))
+    released = wait_for_status(member, op_id, "completed", "failed", "cancelled")["result"]["configure_environment"]
+    assert released == {"status": "released", "environmentName": "t-staging", "ticketId": acquired["ticketId"]}
 
 
 def test_cancelling_an_active_task_stops_it_on_its_worker(live_personas: Personas) -> None:
@@ -84,6 +99,7 @@ def test_a_scheduled_task_starts_when_it_is_due(live_personas: Personas) -> None
     assert body["result"]["only"]["input"] == {"at": "later"}
     runs = app.client.get("/sfp/api/runs").json()["results"]
     assert body["status"] == "completed" and len(runs) == 1  # the fired run is the application's
+    assert body["runId"] == runs[0]["id"] != op_id  # followed from the task into /runs
 
 
 def test_a_recurring_task_fires_on_the_scheduler_and_its_runs_complete_on_the_workers(live_personas: Personas) -> None:

@@ -69,7 +69,10 @@ def test_runs_come_in_pages(personas: Personas) -> None:
 @pytest.mark.parametrize(
     ("query", "detail"),
     [
-        ("status=BOGUS", {"status": '"BOGUS" is not a valid choice.'}),
+        (
+            "status=BOGUS",
+            {"status": '"BOGUS" is not a valid choice; one of: QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED'},
+        ),
         ("metadata=novalue", {"metadata.0": "expected key:value, got 'novalue'"}),
         (
             "created_after=yesterday",

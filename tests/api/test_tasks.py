@@ -12,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 
 from sfpserver.engine import cron
 from sfpserver.engine.models import CronFiring, RunStatus, ScheduledRun, WorkflowRun
+from sfpserver.engine.scheduler import fire_scheduled_runs
 from sfpserver.engine.trigger import trigger
 from sfpserver.submissions.models import RunCreator, SubmittedTask
 from tests.api.conftest import Personas
@@ -42,7 +43,7 @@ def test_each_role_can_submit_a_task_and_gets_its_operation_id(personas: Persona
 
 def test_a_submitted_task_is_pending_until_a_worker_starts_it(personas: Personas) -> None:
     op_id = operation_id(submit(personas.app.client, {"type": "test.single", "data": {}}))
-    assert status_of(personas.app.client, op_id) == PENDING
+    assert status_of(personas.app.client, op_id) == {**PENDING, "runId": op_id}
 
 
 def test_progress_counts_completed_steps_and_the_latest_progress_of_running_ones(personas: Personas) -> None:
@@ -51,14 +52,25 @@ def test_progress_counts_completed_steps_and_the_latest_progress_of_running_ones
     start(op_id, "b")
     progress(op_id, "b", 20)
     progress(op_id, "b", 50)
-    assert status_of(personas.app.client, op_id) == {"status": "active", "progress": 37, "error": None}  # 1.5 of 4
+    assert status_of(personas.app.client, op_id) == {
+        "status": "active",
+        "progress": 37,
+        "error": None,
+        "runId": op_id,
+    }  # 1.5 of 4
 
 
 def test_a_completed_task_answers_with_its_result(personas: Personas) -> None:
     op_id = operation_id(submit(personas.member.client, {"type": "test.single", "data": {}}))
     complete(op_id, "only", {"built": 3})
     response = personas.member.client.get(f"/sfp/api/tasks/{op_id}/result")
-    assert response.json() == {"status": "completed", "progress": 100, "error": None, "result": {"only": {"built": 3}}}
+    assert response.json() == {
+        "status": "completed",
+        "progress": 100,
+        "error": None,
+        "runId": op_id,
+        "result": {"only": {"built": 3}},
+    }
 
 
 def test_a_failed_task_reports_its_error_with_the_stack(personas: Personas) -> None:
@@ -71,14 +83,15 @@ def test_a_failed_task_reports_its_error_with_the_stack(personas: Personas) -> N
             "message": "refuse: disk full",
             "stack": "Traceback (most recent call last):\nRuntimeError: disk full\n",
         },
+        "runId": op_id,
         "result": None,
     }
 
 
 def test_owner_and_member_see_an_applications_task_but_the_outsider_gets_404(personas: Personas) -> None:
     op_id = operation_id(submit(personas.app.client, {"type": "test.single", "data": {}}))
-    assert status_of(personas.owner.client, op_id) == PENDING
-    assert status_of(personas.member.client, op_id) == PENDING
+    assert status_of(personas.owner.client, op_id) == {**PENDING, "runId": op_id}
+    assert status_of(personas.member.client, op_id) == {**PENDING, "runId": op_id}
     not_found = {"error": "not_found", "detail": f"no task with operationId {op_id}"}
     for path in ("status", "result", "recurring-instances"):
         response = personas.outsider.client.get(f"/sfp/api/tasks/{op_id}/{path}")
@@ -107,7 +120,7 @@ def test_an_unknown_operation_id_answers_404(personas: Personas) -> None:
 
 def test_a_run_started_outside_the_task_api_can_be_polled_as_a_task_by_those_who_see_it(personas: Personas) -> None:
     run_id = trigger("t.single", {})
-    assert status_of(personas.member.client, str(run_id)) == PENDING
+    assert status_of(personas.member.client, str(run_id)) == {**PENDING, "runId": str(run_id)}
     assert personas.app.client.get(f"/sfp/api/tasks/{run_id}/status").status_code == 404
 
 
@@ -119,6 +132,19 @@ def test_cancelling_a_pending_task_cancels_its_run(personas: Personas) -> None:
         "status": "cancelled",
         "progress": 0,
         "error": {"message": "cancelled by request", "stack": ""},
+        "runId": op_id,
+    }
+
+
+def test_a_cancelled_task_does_not_show_the_traceback_of_an_earlier_retried_attempt(personas: Personas) -> None:
+    op_id = operation_id(submit(personas.app.client, {"type": "test.refuse", "data": {}}))
+    fail(op_id, "refuse", "flaky network", retryable=True)  # attempt 1 failed; attempt 2 is queued
+    assert personas.app.client.delete(f"/sfp/api/tasks/{op_id}").status_code == 200
+    assert status_of(personas.app.client, op_id) == {
+        "status": "cancelled",
+        "progress": 0,
+        "error": {"message": "cancelled by request", "stack": ""},
+        "runId": op_id,
     }
 
 
@@ -144,12 +170,13 @@ def test_a_scheduled_task_waits_as_a_scheduled_run_and_can_be_cancelled_before_i
     op_id = operation_id(response)
     scheduled = ScheduledRun.objects.get(id=op_id)
     assert (scheduled.workflow_name, scheduled.trigger_at, scheduled.input) == ("t.single", when, {"x": 1})
-    assert status_of(personas.app.client, op_id) == PENDING
+    assert status_of(personas.app.client, op_id) == {**PENDING, "runId": None}
     assert personas.app.client.delete(f"/sfp/api/tasks/{op_id}").status_code == 200
     assert status_of(personas.app.client, op_id) == {
         "status": "cancelled",
         "progress": 0,
         "error": {"message": "the task was cancelled before it started", "stack": ""},
+        "runId": None,
     }
     response = personas.app.client.delete(f"/sfp/api/tasks/{op_id}")
     assert (response.status_code, response.json()) == (
@@ -159,6 +186,27 @@ def test_a_scheduled_task_waits_as_a_scheduled_run_and_can_be_cancelled_before_i
             "detail": f"task {op_id} is cancelled; only pending or active tasks can be cancelled",
         },
     )
+
+
+def test_a_scheduled_task_once_fired_carries_the_run_it_started_in_its_status_and_result(personas: Personas) -> None:
+    when = timezone.now() + timedelta(minutes=5)
+    op_id = operation_id(
+        submit(personas.app.client, {"type": "test.single", "data": {}, "scheduledFor": when.isoformat()})
+    )
+    ScheduledRun.objects.filter(id=op_id).update(trigger_at=timezone.now())  # its time has come
+    assert fire_scheduled_runs() == 1
+    run_id = str(ScheduledRun.objects.get(id=op_id).run_id)
+    assert run_id != op_id
+    assert status_of(personas.app.client, op_id) == {**PENDING, "runId": run_id}
+    complete(run_id, "only", {"done": True})
+    assert personas.app.client.get(f"/sfp/api/tasks/{op_id}/result").json() == {
+        "status": "completed",
+        "progress": 100,
+        "error": None,
+        "runId": run_id,
+        "result": {"only": {"done": True}},
+    }
+    assert personas.app.client.get(f"/sfp/api/runs/{run_id}").json()["id"] == run_id
 
 
 # --- recurring ------------------------------------------------------------------------------------------------
@@ -178,7 +226,7 @@ def test_a_recurring_task_is_an_engine_cron_in_its_time_zone(personas: Personas)
     assert schedule is not None
     fields = (schedule.minute, schedule.hour, schedule.day_of_month, schedule.month_of_year, schedule.day_of_week)
     assert (fields, str(schedule.timezone)) == (("*/5", "*", "*", "*", "*"), "Europe/Paris")
-    assert status_of(personas.app.client, str(task.id)) == PENDING
+    assert status_of(personas.app.client, str(task.id)) == {**PENDING, "runId": None}
     assert personas.app.client.get(f"/sfp/api/tasks/{task.id}/recurring-instances").json() == []
 
 
@@ -216,6 +264,7 @@ def test_stopping_a_recurring_task_disables_its_schedule_and_nothing_fires_after
         "status": "cancelled",
         "progress": 0,
         "error": {"message": "the recurring task was stopped before it first ran", "stack": ""},
+        "runId": None,
     }
 
 

@@ -9,6 +9,8 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from sfpserver.engine import cron
+from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.models import StepRun, Worker
 from tests.api.conftest import Personas
 from tests.api.helpers import operation_id, row_counts, submit
@@ -75,7 +77,10 @@ def test_workers_refuse_a_bad_status_filter(personas: Personas) -> None:
     response = personas.owner.client.get("/sfp/api/workers?status=SLEEPY")
     assert (response.status_code, response.json()) == (
         400,
-        {"error": "invalid_input", "detail": {"status": '"SLEEPY" is not a valid choice.'}},
+        {
+            "error": "invalid_input",
+            "detail": {"status": '"SLEEPY" is not a valid choice; one of: ACTIVE, PAUSED, STOPPED, DEAD'},
+        },
     )
 
 
@@ -182,3 +187,28 @@ def test_the_schedule_of_a_stopped_recurring_task_cannot_be_resumed(personas: Pe
         409,
         {"error": "invalid_state", "detail": "its recurring task was stopped; submit a new task instead"},
     )
+
+
+def declared(name: str, *crons: str) -> WorkflowDef:
+    return WorkflowDef(name=name, steps=(StepDef("only", "t:echo"),), triggers={"on_crons": list(crons)})
+
+
+def test_a_declared_cron_is_renamed_after_its_new_cron_and_a_restart_does_not_bring_the_old_one_back(
+    personas: Personas,
+) -> None:
+    assert cron.register_declared([declared("t.single", "0 2 * * *")]) == 1
+    periodic = PeriodicTask.objects.get(name="t.single:0 2 * * *")
+    response = personas.owner.client.patch(f"/sfp/api/schedules/{periodic.id}", {"cron": "15 3 * * *"}, format="json")
+    assert (response.status_code, response.json()["name"]) == (200, "t.single:15 3 * * *")
+    assert cron.register_declared([declared("t.single", "0 2 * * *")]) == 0  # the server starts again
+    assert list(PeriodicTask.objects.filter(name__startswith="t.single:").values_list("name", flat=True)) == [
+        "t.single:15 3 * * *"
+    ]
+
+
+def test_a_declared_cron_edited_as_the_admin_saves_it_follows_its_cron(db: None) -> None:
+    cron.register_declared([declared("t.single", "@hourly")])
+    periodic = PeriodicTask.objects.get(name="t.single:@hourly")
+    periodic.crontab = CrontabSchedule.objects.create(minute="5", hour="*/2")
+    periodic.save()  # what the admin's change form does
+    assert PeriodicTask.objects.get(id=periodic.id).name == "t.single:5 */2 * * *"

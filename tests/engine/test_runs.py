@@ -12,6 +12,7 @@ from sfpserver.engine.models import Attempt, AttemptOutcome, ConcurrencySlot, St
 from sfpserver.engine.trigger import trigger
 from tests.conftest import Processes, wait_until
 from tests.engine.helpers import attempts, executions, steps, wait_for_run
+from tests.engine.workflows import STUCK_QUEUE
 
 pytestmark = pytest.mark.usefixtures("platform")
 
@@ -195,3 +196,18 @@ def test_the_long_running_pool_runs_its_own_queue() -> None:
     wait_for_run(run_id)
     long = steps(run_id)["long"]
     assert long.worker is not None and long.worker.pool == "long-running"
+
+
+def test_a_step_blocked_in_a_call_that_ignores_the_timeout_gives_its_slot_back(platform: Processes) -> None:
+    platform.start_node("stuck-node", STUCK_QUEUE, concurrency=1)
+    stuck = wait_for_run(trigger("t.sleeps_an_hour", {}), timeout=30)
+    step = steps(stuck.id)["stuck"]
+    assert (stuck.status, step.error) == ("FAILED", "Task exceeded timeout of 2s")
+    assert [a["outcome"] for a in attempts(step)] == [AttemptOutcome.TIMED_OUT]
+    started = time.monotonic()
+    after = wait_for_run(trigger("t.after_stuck", {}), timeout=15)  # the node's only slot serves it
+    assert after.status == "COMPLETED"
+    assert steps(after.id)["only"].worker_id == step.worker_id
+    assert time.monotonic() - started < 15
+    wait_until(lambda: "is abandoned" in platform.logs(), timeout=5, what="the abandoned thread to be reported")
+    platform.stop("stuck-node", timeout=5)

@@ -67,6 +67,12 @@ def spin_forever(inv: Any) -> None:
         time.sleep(0.05)
 
 
+def sleep_hour(inv: Any) -> None:
+    """Blocked in one call that does not see StepInterrupted until it returns."""
+    _executed(inv)
+    time.sleep(3600)
+
+
 def wf(name: str, *steps: StepDef, **kwargs: Any) -> None:
     handlers: dict[str, Any] = {step.action: HANDLERS[step.action.split(":", 1)[1]] for step in steps}
     register_workflow(WorkflowDef(name=name, steps=steps, **kwargs), handlers)
@@ -80,6 +86,7 @@ HANDLERS = {
     "slow": slow,
     "spin": spin_forever,
     "reporting": reporting,
+    "sleep_hour": sleep_hour,
 }
 
 
@@ -126,3 +133,7 @@ wf("t.reporting_chain", *(step(f"s{i}", "reporting", *([f"s{i - 1}"] if i else [
 PRIORITY_QUEUE = "prio"  # served by a one-slot node the priority test starts
 wf("t.prio_block", step("block", "slow", queue=PRIORITY_QUEUE))
 wf("t.prio", step("only", "echo", queue=PRIORITY_QUEUE))
+
+STUCK_QUEUE = "stuck"  # served by a one-slot node the abandon test starts
+wf("t.sleeps_an_hour", step("stuck", "sleep_hour", queue=STUCK_QUEUE, execution_timeout=2.0))
+wf("t.after_stuck", step("only", "echo", queue=STUCK_QUEUE))

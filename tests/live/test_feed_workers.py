@@ -21,7 +21,7 @@ def test_the_demo_moves_live_on_the_feed_from_queued_through_a_retried_step_to_c
         feed = Feed("/ws/runs/", member.secret)
         assert (await feed.connect())[0]
         assert (await feed.next())["type"] == "snapshot"
-        response = await in_thread(lambda: submit(member.client, {"type": "demo", "data": {"repo": "sample"}}))()
+        response = await in_thread(lambda: submit(member.client, {"type": "demo", "data": {"repository": "sample"}}))()
         run_id = operation_id(response)
         # The state is read when it is published: a worker may already have started the run by then.
         await feed.until(run_status(run_id, "QUEUED", "RUNNING"))

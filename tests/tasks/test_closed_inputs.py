@@ -12,7 +12,6 @@ from pytest_django.fixtures import SettingsWrapper
 from sfpserver.engine.exceptions import InvalidInputError
 from sfpserver.engine.models import WorkflowRun
 from sfpserver.engine.trigger import trigger
-from sfpserver.submissions import task_types
 from tasks import releasedef
 from tasks.inputs import ImpactInput
 from tests.api.conftest import make_persona
@@ -45,18 +44,17 @@ def test_a_simulation_is_refused_at_trigger_when_the_real_cli_runs(
 
 
 def test_the_api_refuses_a_simulation_when_the_real_cli_runs_naming_the_field(
-    db: None, settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
+    db: None, settings: SettingsWrapper
 ) -> None:
     settings.SFP_CLI = "real"
-    monkeypatch.setitem(task_types.TASK_TYPES, "sfp.impact", "sfp-impact")
     client = make_persona("ci", "application").client
 
-    body = {"type": "sfp.impact", "data": {"repository": REPOSITORY, "simulate": {"impact": {"leak_stdin": True}}}}
-    response = client.post("/sfp/api/tasks", body, format="json")
+    data = {"repository": REPOSITORY, "simulate": {"impact": {"leak_stdin": True}}}
+    response = client.post("/sfp/api/tasks", {"type": "impactAnalysis", "data": data}, format="json")
 
     assert (response.status_code, response.json()) == (
         400,
-        {"error": "invalid_input", "detail": {"data": STANDIN_ONLY}},
+        {"error": "invalid_input", "detail": {"data.simulate": STANDIN_ONLY.removeprefix("simulate: Value error, ")}},
     )
 
 

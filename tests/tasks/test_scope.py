@@ -18,7 +18,6 @@ from django.test import override_settings
 from sfpserver.engine.exceptions import InvalidInputError
 from sfpserver.engine.models import WorkflowRun
 from sfpserver.engine.trigger import trigger
-from sfpserver.submissions import task_types
 from sfpserver.vault import services
 from tasks.sample_repo import SampleRepository
 from tasks.sfp import git
@@ -68,23 +67,18 @@ def test_a_token_bound_to_github_is_refused_for_another_host_at_trigger() -> Non
 @pytest.mark.usefixtures("db_access")
 def test_a_token_bound_to_github_is_refused_through_the_task_api_naming_the_field() -> None:
     token, owner = github_token(), make_personas().owner
-    task_types.TASK_TYPES["test.sfp-impact"] = "sfp-impact"
-    try:
-        before = row_counts()
-        response = owner.client.post(
-            "/sfp/api/tasks",
-            {"type": "test.sfp-impact", "data": {"repository": {"url": ATTACKER, "token_credential": token}}},
-            format="json",
-        )
-    finally:
-        del task_types.TASK_TYPES["test.sfp-impact"]
+    before = row_counts()
+    response = owner.client.post(
+        "/sfp/api/tasks",
+        {"type": "impactAnalysis", "data": {"repository": {"url": ATTACKER, "token_credential": token}}},
+        format="json",
+    )
     assert (response.status_code, response.json()) == (
         400,
         {
             "error": "invalid_input",
             "detail": {
-                "data": f"repository.token_credential: Value error, credential {token!r} cannot be used here: "
-                + REFUSED_HOST
+                "data.repository.token_credential": f"credential {token!r} cannot be used here: " + REFUSED_HOST
             },
         },
     )

@@ -19,5 +19,14 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class ChoiceField(serializers.ChoiceField):
+    """A choice whose refusal lists the valid ones: `"x" is not a valid choice; one of: a, b, c`."""
+
+    def __init__(self, choices: Any, **kwargs: Any) -> None:
+        super().__init__(choices, **kwargs)
+        valid = ", ".join(str(choice) for choice in self.choices).replace("{", "{{").replace("}", "}}")
+        self.error_messages["invalid_choice"] = f'"{{input}}" is not a valid choice; one of: {valid}'
+
+
 class MessageResponse(serializers.Serializer):
     message = serializers.CharField()

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from sfpserver.api.serializers.common import ChoiceField
 from sfpserver.engine.models import Attempt, EventKind, RunEvent, RunStatus, StepRun, WorkflowRun
 
 MAX_EVENT_ID = 2**63 - 1
@@ -13,7 +14,7 @@ MAX_EVENT_ID = 2**63 - 1
 
 class RunListQuery(serializers.Serializer):
     workflow = serializers.CharField(required=False, max_length=200)
-    status = serializers.ChoiceField(choices=RunStatus.choices, required=False)
+    status = ChoiceField(choices=RunStatus.choices, required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
     metadata = serializers.ListField(
@@ -118,7 +119,7 @@ class RunDetail(RunSummary):
 
 class EventsQuery(serializers.Serializer):
     after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_EVENT_ID)
-    kind = serializers.ChoiceField(choices=EventKind.choices, required=False)
+    kind = ChoiceField(choices=EventKind.choices, required=False)
     step = serializers.UUIDField(required=False, help_text="only this step's events")
     limit = serializers.IntegerField(required=False, default=200, min_value=1, max_value=1000)
 

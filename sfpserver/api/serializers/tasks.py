@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
-from sfpserver.api.serializers.common import StrictSerializer
+from sfpserver.api.serializers.common import ChoiceField, StrictSerializer
+from sfpserver.submissions import task_types
 from sfpserver.submissions.services import Submission
 from sfpserver.submissions.task_types import known_types
 
@@ -16,6 +19,15 @@ TASK_STATUSES = ("pending", "active", "completed", "failed", "cancelled")
 MAX_LOCK_DURATION_MS = 7 * 24 * 3600 * 1000
 
 
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO time that carries its zone (`Z` or `+02:00`): a time without one is refused, not guessed."""
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if timezone.is_naive(value):
+            raise serializers.ValidationError("has no time zone; add one, e.g. Z or +02:00")
+        return super().enforce_timezone(value)
+
+
 class RecurrenceConfigRequest(StrictSerializer):
     cron = serializers.CharField(max_length=100, help_text="five fields: minute hour day-of-month month day-of-week")
     timezone = serializers.CharField(max_length=64, default="UTC", help_text="IANA time zone of the cron")
@@ -23,11 +35,13 @@ class RecurrenceConfigRequest(StrictSerializer):
 
 class SubmitTaskRequest(StrictSerializer):
     type = serializers.ChoiceField(choices=[], help_text="the task type; each maps to a registered workflow")
-    data = serializers.DictField(help_text="the task's input")  # type: ignore[assignment]
+    data = serializers.DictField(help_text="the task's input: the fields of its type's input model (see each type)")  # type: ignore[assignment]
     metadata = serializers.DictField(required=False, default=dict, help_text="key/values to filter runs by")
-    priority = serializers.ChoiceField(choices=list(PRIORITIES), required=False)
-    scheduleType = serializers.ChoiceField(choices=SCHEDULE_TYPES, required=False)
-    scheduledFor = serializers.DateTimeField(required=False, help_text="ISO time of a one-time scheduled task")
+    priority = ChoiceField(choices=list(PRIORITIES), required=False)
+    scheduleType = ChoiceField(choices=SCHEDULE_TYPES, required=False)
+    scheduledFor = AwareDateTimeField(
+        required=False, help_text="ISO time with its zone of a one-time scheduled task, in the future"
+    )
     recurrenceConfig = RecurrenceConfigRequest(required=False)
     lockDuration = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_LOCK_DURATION_MS, help_text="ms; recorded, not enforced yet"
@@ -39,8 +53,13 @@ class SubmitTaskRequest(StrictSerializer):
         types = known_types()
         field = self.fields["type"]
         assert isinstance(field, serializers.ChoiceField)
-        field.choices = types
+        field.choices = [(name, _described(name)) for name in types]
         field.error_messages["invalid_choice"] = f'unknown task type "{{input}}"; known types: {", ".join(types)}'
+
+    def validate_scheduledFor(self, value: datetime) -> datetime:
+        if value < timezone.now():
+            raise serializers.ValidationError("is in the past; a scheduled task needs a future time")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         declared = attrs.get("scheduleType")
@@ -75,6 +94,11 @@ class SubmitTaskRequest(StrictSerializer):
         )
 
 
+def _described(name: str) -> str:
+    found = task_types.TASK_TYPES[name]
+    return f"{found.summary} (workflow {found.workflow})" if found.summary else found.workflow
+
+
 class SubmitTaskResponse(serializers.Serializer):
     operationId = serializers.UUIDField()
     type = serializers.CharField()
@@ -89,6 +113,9 @@ class TaskStatusResponse(serializers.Serializer):
     status = serializers.ChoiceField(choices=TASK_STATUSES)
     progress = serializers.IntegerField(min_value=0, max_value=100)
     error = TaskError(allow_null=True)
+    runId = serializers.UUIDField(
+        allow_null=True, help_text="the run the task started (GET runs/{runId}); null until a scheduled task fires"
+    )
 
 
 class TaskResultResponse(TaskStatusResponse):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from sfpserver.api.serializers.common import ChoiceField
 from sfpserver.engine.models import Worker, WorkerStatus
 
 
 class WorkersQuery(serializers.Serializer):
     pool = serializers.CharField(required=False, max_length=100)
-    status = serializers.ChoiceField(choices=WorkerStatus.choices, required=False)
+    status = ChoiceField(choices=WorkerStatus.choices, required=False)
 
 
 class RunningStepResponse(serializers.Serializer):

@@ -64,7 +64,7 @@ class TaskStatusView(APIView):
     @extend_schema(tags=TAGS, operation_id="task_status", responses={200: TaskStatusResponse}, summary="Poll a task")
     def get(self, request: Request, operation_id: UUID) -> Response:
         state = services.task_state(visible_task(request, operation_id))
-        body = {"status": state.status, "progress": state.progress, "error": state.error}
+        body = {"status": state.status, "progress": state.progress, "error": state.error, "runId": state.run_id}
         return Response(TaskStatusResponse(body).data)
 
 
@@ -79,7 +79,13 @@ class TaskResultView(APIView):
     )
     def get(self, request: Request, operation_id: UUID) -> Response:
         state = services.task_state(visible_task(request, operation_id))
-        body = {"status": state.status, "progress": state.progress, "error": state.error, "result": state.result}
+        body = {
+            "status": state.status,
+            "progress": state.progress,
+            "error": state.error,
+            "runId": state.run_id,
+            "result": state.result,
+        }
         return Response(TaskResultResponse(body).data)
 
 

@@ -225,9 +225,10 @@ def last_traceback(step_id: UUID | str) -> str:
 
 
 def last_run_traceback(run_id: UUID | str) -> str:
-    """The traceback of the run's attempt that failed last."""
+    """The traceback of the last failed attempt of a step of the run that failed for good (a step that was
+    retried and then cancelled, or completed, is not why the run ended)."""
     found = (
-        Attempt.objects.filter(step__run_id=_id(run_id))
+        Attempt.objects.filter(step__run_id=_id(run_id), step__status=StepStatus.FAILED)
         .exclude(traceback="")
         .order_by("-finished_at", "-id")
         .values_list("traceback", flat=True)
