@@ -31,6 +31,7 @@ class Dispatch:
     attempt: int
     queue: str
     priority: int = 1  # 1..3 as in Hatchet; 4 for retries, which go ahead of every user priority
+    shown_as: str = ""  # `<workflow>:<step>` when the caller knows it (else looked up when publishing)
 
 
 def broker_priority(priority: int) -> int:
@@ -74,14 +75,18 @@ def shown_names(batch: list[Dispatch]) -> dict[UUID, str]:
     engine.run_step; the message itself still carries ids only. Without the database, the plain task name."""
     from sfpserver.engine.models import StepRun
 
+    known = {item.step_id: item.shown_as for item in batch if item.shown_as}
+    unknown = [item.step_id for item in batch if not item.shown_as]
+    if not unknown:
+        return known  # a trigger knows its steps' names: no query on that path
     try:
-        rows = StepRun.objects.filter(id__in=[item.step_id for item in batch])
-        return {
+        rows = StepRun.objects.filter(id__in=unknown)
+        return known | {
             step_id: f"{workflow}:{name}"
             for step_id, workflow, name in rows.values_list("id", "run__workflow_name", "name")
         }
     except DatabaseError:
-        return {}
+        return known
 
 
 def _mark_undispatched(step_ids: list[UUID]) -> None:

@@ -58,7 +58,7 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
                 raise
             new = []
         dispatch_after_commit(
-            Dispatch(step.id, step.attempt, step.queue, step.priority)
+            Dispatch(step.id, step.attempt, step.queue, step.priority, f"{p.run.workflow_name}:{step.name}")
             for p in new
             for step in p.steps
             if step.status == StepStatus.QUEUED and not step.gated
