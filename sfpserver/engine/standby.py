@@ -53,8 +53,8 @@ class Standby:
         if time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + settings.ENGINE_STANDBY_CHECK
-        if lock_held(scheduler.LEADER_LOCK_KEY):
-            return
+        if lock_held(scheduler.LEADER_LOCK_KEY) or lock_held(scheduler.SCHEDULER_PRESENT_KEY):
+            return  # someone leads, or a scheduler process is there to take the lead at its next tick
         self._thread = threading.Thread(target=self._stand_in, name="engine-stand-in", daemon=True)
         self._thread.start()
 

@@ -274,6 +274,34 @@ def test_the_drain_flag_is_reported(db_access: None, client: Client) -> None:
 # --- cost ---------------------------------------------------------------------------------------------------
 
 BIG_TABLES = ("engine_steprun", "engine_attempt", "engine_workflowrun")
+# The windowed metrics filter on these (`>= now() - window`): a young test database has all its rows in the window,
+# a server a year of history, so the test gives them a year's spread of values, as a server's ANALYZE would.
+WINDOWED_COLUMNS = {"engine_attempt": ("started_at", "finished_at"), "engine_workflowrun": ("finished_at",)}
+
+
+# And a server's mix of statuses: almost everything finished, a little queued, running or pending.
+_FINISHED_MOSTLY = (("COMPLETED", "FAILED", "CANCELLED", "QUEUED", "RUNNING"), [0.95, 0.03, 0.01, 0.005, 0.005])
+SERVER_STATUSES = {
+    "engine_workflowrun": {"status": _FINISHED_MOSTLY},
+    "engine_steprun": {
+        "status": (
+            ("COMPLETED", "FAILED", "CANCELLED", "PENDING", "QUEUED", "RUNNING"),
+            [0.94, 0.03, 0.01] + [0.005] * 3,
+        )
+    },
+}
+
+
+def _a_year_of_history(cursor: Any, table: str, column: str) -> None:
+    cursor.execute(
+        "SELECT pg_restore_attribute_stats('schemaname', 'public', 'relname', %s, 'attname', %s, "
+        "'inherited', false, 'null_frac', 0.0::real, 'n_distinct', -1.0::real, "
+        "'histogram_bounds', (SELECT array_agg(now() - make_interval(days => 365 - 365 * i / 100) - interval '1 hour'"
+        " ORDER BY i)::text FROM generate_series(0, 100) i))",
+        [table, column],
+    )
+
+
 INDEX_SCANS = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
 
 
@@ -324,6 +352,15 @@ def test_no_metrics_query_reads_a_whole_engine_table_or_index(db_access: None) -
                 "'relpages', 100000::integer, 'reltuples', 10000000::real)",
                 [table],
             )
+            for column in WINDOWED_COLUMNS.get(table, ()):
+                _a_year_of_history(cursor, table, column)
+            for column, (values, freqs) in SERVER_STATUSES.get(table, {}).items():
+                cursor.execute(
+                    "SELECT pg_restore_attribute_stats('schemaname', 'public', 'relname', %s, 'attname', %s, "
+                    "'inherited', false, 'null_frac', 0.0::real, 'most_common_vals', %s::text, "
+                    "'most_common_freqs', %s::real[])",
+                    [table, column, "{" + ",".join(values) + "}", freqs],
+                )
         cursor.execute("SET enable_seqscan = off; SET enable_mergejoin = off; SET enable_hashjoin = off")
         try:
             for query in captured.captured_queries:
