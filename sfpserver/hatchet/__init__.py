@@ -19,11 +19,11 @@ _EXPORTS = {
     "NonRetryableException": "exceptions",
     "RetryAfterException": "exceptions",
     "TaskRunError": "exceptions",
-    "Standalone": "runnables",
-    "Task": "runnables",
-    "Workflow": "runnables",
-    "TaskRunRef": "runs",
-    "WorkflowRunRef": "runs",
+    "Standalone": "workflow",
+    "Task": "task",
+    "Workflow": "workflow",
+    "TaskRunRef": "refs",
+    "WorkflowRunRef": "refs",
     "Worker": "worker",
     **{
         name: "types"

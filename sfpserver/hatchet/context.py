@@ -15,7 +15,7 @@ from sfpserver.hatchet.types import Duration, duration_seconds
 
 if TYPE_CHECKING:
     from sfpserver.engine.services import Invocation
-    from sfpserver.hatchet.runnables import Task
+    from sfpserver.hatchet.task import Task
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class Context:
 
 def _failed_task_errors(run_id: str) -> dict[str, str]:
     from sfpserver.engine import services
-    from sfpserver.hatchet.runs import task_run_error
+    from sfpserver.hatchet.refs import task_run_error
 
     failed = services.steps_of([UUID(run_id)], status=services.StepStatus.FAILED)
     return {step.name: task_run_error(step).serialize(include_metadata=True) for step in failed}

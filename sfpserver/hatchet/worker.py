@@ -15,7 +15,8 @@ from collections.abc import AsyncGenerator, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sfpserver.hatchet.runnables import BaseWorkflow, Task
+from sfpserver.hatchet.task import Task
+from sfpserver.hatchet.workflow import BaseWorkflow
 
 logger = logging.getLogger(__name__)
 
