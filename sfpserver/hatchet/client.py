@@ -34,6 +34,7 @@ from sfpserver.hatchet.types import (
     RateLimit,
     TaskDefaults,
 )
+from sfpserver.hatchet.unsupported import unsupported
 from sfpserver.hatchet.worker import Worker
 from sfpserver.hatchet.workflow import Standalone, Workflow
 
@@ -43,6 +44,8 @@ R = TypeVar("R")
 class Hatchet:
     def __init__(self, debug: bool | None = None, client: Any = None, config: Any = None) -> None:
         ensure_django()
+        if config is not None:
+            unsupported("config", "Hatchet")
         self.debug = bool(debug)
         self.config = config
         self.runs = RunsClient()

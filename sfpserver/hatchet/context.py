@@ -12,6 +12,7 @@ from warnings import warn
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.exceptions import TaskRunError
 from sfpserver.hatchet.types import Duration, duration_seconds
+from sfpserver.hatchet.unsupported import unsupported
 
 if TYPE_CHECKING:
     from sfpserver.engine.services import Invocation
@@ -143,6 +144,7 @@ class Context:
 
     def release_slot(self) -> None:
         """Accepted for compatibility; see the README: the slot is released when the task ends."""
+        unsupported("release_slot", "Context")
 
     async def aio_release_slot(self) -> None:
         self.release_slot()
@@ -209,6 +211,7 @@ class DurableContext(Context):
     async def aio_sleep_for(self, duration: Duration) -> dict[str, Any]:
         import asyncio
 
+        unsupported("aio_sleep_for", "DurableContext")
         seconds = duration_seconds(duration, 0)
         await asyncio.sleep(seconds)
         return {"duration": timedelta(seconds=seconds)}

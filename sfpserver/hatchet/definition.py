@@ -12,13 +12,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sfpserver.engine.services import StepDef, WorkflowDef
+from sfpserver.hatchet.options import is_pool_label
 from sfpserver.hatchet.types import RATE_LIMIT_SECONDS, ConcurrencyExpression, RateLimit, duration_seconds
 
 if TYPE_CHECKING:
     from sfpserver.hatchet.task import Task
     from sfpserver.hatchet.workflow import BaseWorkflow
-
-POOL_LABEL = "pool"  # a required desired label `pool=<name>` sends a task to that platform pool's queue
 
 
 def queue_for(workflow_name: str) -> str:
@@ -27,7 +26,7 @@ def queue_for(workflow_name: str) -> str:
 
 def queue_of(task: Task[Any, Any]) -> str:
     for label in task.options.desired_worker_labels:
-        if label.key == POOL_LABEL and label.required:
+        if is_pool_label(label):
             return str(label.value)
     return queue_for(task.workflow.name)
 

@@ -22,6 +22,7 @@ from sfpserver.hatchet.types import (
     RateLimit,
     TaskDefaults,
 )
+from sfpserver.hatchet.unsupported import unsupported
 
 if TYPE_CHECKING:
     from sfpserver.hatchet.task import Task
@@ -45,6 +46,13 @@ def label_tuple(value: Any) -> tuple[DesiredWorkerLabel, ...]:
     """Desired worker labels as a tuple (Hatchet's deprecated `{key: label}` dict form included)."""
     labels = value or []
     return tuple(labels.values()) if isinstance(labels, dict) else tuple(labels)
+
+
+POOL_LABEL = "pool"  # a required desired label `pool=<name>` sends a task to that platform pool's queue
+
+
+def is_pool_label(label: DesiredWorkerLabel) -> bool:
+    return label.key == POOL_LABEL and label.required
 
 
 def _freeze(options: Any, **normalised: Any) -> None:
@@ -80,6 +88,17 @@ class WorkflowOptions:
             default_filters=tuple(self.default_filters or ()),
             default_additional_metadata=dict(self.default_additional_metadata or {}),
         )
+
+    def warn_unsupported(self) -> None:
+        """Warn (once each) for the options given here that the SDK does not act on."""
+        given = {
+            "sticky": self.sticky is not None,
+            "default_filters": bool(self.default_filters),
+            "idempotency": self.idempotency is not None,
+            "task_defaults.priority": self.task_defaults.priority is not None,
+        }
+        for option in (name for name, present in given.items() if present):
+            unsupported(option, "workflow")
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,20 @@ class TaskOptions:
             credentials=tuple(self.credentials or ()),
             credentials_from_input=tuple(self.credentials_from_input or ()),
         )
+
+    def warn_unsupported(self) -> None:
+        """Warn (once each) for the options given here that the SDK does not act on."""
+        given = {
+            "desired_worker_labels": any(not is_pool_label(label) for label in self.desired_worker_labels),
+            "slot_cost": self.slot_cost is not None,
+            "wait_for": bool(self.wait_for),
+            "skip_if": bool(self.skip_if),
+            "cancel_if": bool(self.cancel_if),
+        }
+        for option in (name for name, present in given.items() if present):
+            unsupported(option, "task")
+        if self.eviction_policy is not None:
+            unsupported("eviction_policy", "durable_task")
 
     def with_defaults(self, defaults: TaskDefaults) -> TaskOptions:
         """Hatchet's TaskDefaults rule: an option left at its signature default takes the workflow's default."""

@@ -7,8 +7,14 @@ The SDK is split as Hatchet's is: `options` (the frozen option objects), `task` 
 
 from __future__ import annotations
 
-from sfpserver.hatchet.definition import POOL_LABEL, concurrency_spec, queue_for, rate_limit_spec
-from sfpserver.hatchet.options import DEFAULT_EXECUTION_TIMEOUT, DEFAULT_SCHEDULE_TIMEOUT, TaskOptions, WorkflowOptions
+from sfpserver.hatchet.definition import concurrency_spec, queue_for, rate_limit_spec
+from sfpserver.hatchet.options import (
+    DEFAULT_EXECUTION_TIMEOUT,
+    DEFAULT_SCHEDULE_TIMEOUT,
+    POOL_LABEL,
+    TaskOptions,
+    WorkflowOptions,
+)
 from sfpserver.hatchet.task import ACTION_PREFIX, Task
 from sfpserver.hatchet.workflow import TRIGGER_CONTEXT, BaseWorkflow, Standalone, Workflow, to_jsonable
 

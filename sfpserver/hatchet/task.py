@@ -7,10 +7,11 @@ business of `definition`, triggering that of `trigger` (as Hatchet's `runnables/
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_type_hints
 
 from pydantic import BaseModel, TypeAdapter
@@ -18,8 +19,9 @@ from pydantic import BaseModel, TypeAdapter
 from sfpserver.engine.services import StepInterrupted
 from sfpserver.hatchet.context import Context, DurableContext
 from sfpserver.hatchet.contextvars import current_context
-from sfpserver.hatchet.exceptions import IllegalTaskOutputError
+from sfpserver.hatchet.exceptions import IllegalTaskOutputError, RetryAfterException
 from sfpserver.hatchet.options import TaskOptions
+from sfpserver.hatchet.unsupported import unsupported
 
 if TYPE_CHECKING:
     from sfpserver.engine.services import Invocation
@@ -47,6 +49,7 @@ class Task(Generic[TWorkflowInput, R]):
         self.kind = kind
         self.is_async = inspect.iscoroutinefunction(fn)
         self._output_adapter = _return_adapter(fn)
+        options.warn_unsupported()
 
     # Hatchet's attribute names, read from the options ---------------------------------------------------------
     @property
@@ -125,10 +128,11 @@ class Task(Generic[TWorkflowInput, R]):
         workflow_input = self.workflow.validate_input(claimed.input)
         token = current_context.set(ctx)
         try:
-            if self.is_async:
-                result = _run_coroutine(self.fn(workflow_input, ctx), inv)
-            else:
-                result = self.fn(workflow_input, ctx)
+            with _retry_after_is_unsupported():
+                if self.is_async:
+                    result = _run_coroutine(self.fn(workflow_input, ctx), inv)
+                else:
+                    result = self.fn(workflow_input, ctx)
         finally:
             current_context.reset(token)
         return self.serialize_output(result)
@@ -170,7 +174,8 @@ class Task(Generic[TWorkflowInput, R]):
         if self.is_async:
             raise TypeError(f"{self.name} is async; use aio_mock_run")
         ctx = self._mock_context(additional_metadata, parent_outputs, retry_count, lifespan)
-        return cast(R, self.fn(self.workflow.validate_input(input), ctx))
+        with _retry_after_is_unsupported():
+            return cast(R, self.fn(self.workflow.validate_input(input), ctx))
 
     async def aio_mock_run(
         self,
@@ -184,7 +189,18 @@ class Task(Generic[TWorkflowInput, R]):
         if not self.is_async:
             raise TypeError(f"{self.name} is sync; use mock_run")
         ctx = self._mock_context(additional_metadata, parent_outputs, retry_count, lifespan)
-        return cast(R, await self.fn(self.workflow.validate_input(input), ctx))
+        with _retry_after_is_unsupported():
+            return cast(R, await self.fn(self.workflow.validate_input(input), ctx))
+
+
+@contextlib.contextmanager
+def _retry_after_is_unsupported() -> Iterator[None]:
+    """A RetryAfterException is failed and retried as any other exception: say so, once."""
+    try:
+        yield
+    except RetryAfterException:
+        unsupported("RetryAfterException", "task")
+        raise
 
 
 def _return_adapter(fn: Callable[..., Any]) -> TypeAdapter[Any] | None:

@@ -10,10 +10,27 @@ from typing import TYPE_CHECKING, Any
 from sfpserver.engine.services import TriggerRequest, trigger_many
 from sfpserver.hatchet.contextvars import current_context
 from sfpserver.hatchet.dbsync import run_db
-from sfpserver.hatchet.types import WorkflowRunTriggerConfig
+from sfpserver.hatchet.types import DesiredWorkerLabel, TriggerWorkflowOptions, WorkflowRunTriggerConfig
+from sfpserver.hatchet.unsupported import unsupported
 
 if TYPE_CHECKING:
     from sfpserver.hatchet.workflow import BaseWorkflow
+
+
+def warn_run_options(
+    options: TriggerWorkflowOptions | None,
+    sticky: bool = False,
+    desired_worker_id: str | None = None,
+    desired_worker_labels: list[DesiredWorkerLabel] | None = None,
+) -> None:
+    """Warn (once each) for the run options, as keywords or in `TriggerWorkflowOptions`, not acted on."""
+    opts = options or TriggerWorkflowOptions()
+    if sticky or opts.sticky:
+        unsupported("sticky", "run")
+    if desired_worker_id or opts.desired_worker_id:
+        unsupported("desired_worker_id", "run")
+    if desired_worker_labels or opts.desired_worker_label:
+        unsupported("desired_worker_labels", "run")
 
 
 def _request(
@@ -56,6 +73,8 @@ def trigger_workflow(workflow: BaseWorkflow[Any], input: Any, **options: Any) ->
 
 
 def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
+    for item in items:
+        warn_run_options(item.options)
     requests = [
         _request(
             workflow,

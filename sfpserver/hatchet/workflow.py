@@ -31,7 +31,7 @@ from sfpserver.hatchet.options import (
 )
 from sfpserver.hatchet.refs import TaskRunRef, WorkflowRunRef
 from sfpserver.hatchet.task import Task
-from sfpserver.hatchet.trigger import trigger_workflow, trigger_workflows
+from sfpserver.hatchet.trigger import trigger_workflow, trigger_workflows, warn_run_options
 from sfpserver.hatchet.types import (
     ConcurrencyExpression,
     DesiredWorkerLabel,
@@ -41,6 +41,7 @@ from sfpserver.hatchet.types import (
     TriggerWorkflowOptions,
     WorkflowRunTriggerConfig,
 )
+from sfpserver.hatchet.unsupported import unsupported
 
 if TYPE_CHECKING:
     from sfpserver.engine.services import Invocation, WorkflowDef
@@ -85,6 +86,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         self.tasks: list[Task[TWorkflowInput, Any]] = []
         self.on_failure: Task[TWorkflowInput, Any] | None = None
         self.on_success: Task[TWorkflowInput, Any] | None = None
+        options.warn_unsupported()
 
     @property
     def service_name(self) -> str:
@@ -170,6 +172,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         sticky: bool = False,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> WorkflowRunTriggerConfig:
+        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
         opts = (options or TriggerWorkflowOptions()).model_copy(
             update={
                 "child_key": child_key or (options.child_key if options else None),
@@ -196,12 +199,15 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> Any:
+        if child_key is not None or getattr(options, "child_key", None) is not None:
+            unsupported("child_key", "schedule")
+        metadata = {**(getattr(options, "additional_metadata", None) or {}), **(additional_metadata or {})}
         return self._client.scheduled.create(
             workflow_name=self.name,
             trigger_at=run_at,
             input=self.serialize_input(input) or {},
-            additional_metadata=additional_metadata or {},
-            priority=priority,
+            additional_metadata=metadata,
+            priority=priority if priority is not None else getattr(options, "priority", None),
         )
 
     async def aio_schedule(self, run_at: datetime, input: Any = None, **kwargs: Any) -> Any:
@@ -414,6 +420,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         desired_worker_id: str | None = None,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> Any:
+        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
         ref = self._ref(
             self._trigger(
                 input, options, child_key=child_key, additional_metadata=additional_metadata, priority=priority
@@ -433,6 +440,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         desired_worker_id: str | None = None,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> Any:
+        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
         ctx = contextvars.copy_context()
         run_id = await aio_db(
             lambda: ctx.run(
