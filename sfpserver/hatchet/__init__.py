@@ -19,11 +19,11 @@ _EXPORTS = {
     "NonRetryableException": "exceptions",
     "RetryAfterException": "exceptions",
     "TaskRunError": "exceptions",
-    "Standalone": "runnables",
-    "Task": "runnables",
-    "Workflow": "runnables",
-    "TaskRunRef": "runs",
-    "WorkflowRunRef": "runs",
+    "Standalone": "workflow",
+    "Task": "task",
+    "Workflow": "workflow",
+    "TaskRunRef": "refs",
+    "WorkflowRunRef": "refs",
     "Worker": "worker",
     **{
         name: "types"
@@ -56,6 +56,8 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+_UNSUPPORTED = {"DedupeViolationError"}  # exported for compatibility, never raised (see the README)
+
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
@@ -64,4 +66,8 @@ def __getattr__(name: str) -> Any:
     from sfpserver.hatchet.setup import ensure_django
 
     ensure_django()
+    if name in _UNSUPPORTED:
+        from sfpserver.hatchet.unsupported import unsupported
+
+        unsupported(name, "sfpserver.hatchet")
     return getattr(importlib.import_module(f"sfpserver.hatchet.{module}"), name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -15,11 +16,13 @@ from sfpserver.hatchet.features import (
     WorkersClient,
     WorkflowsClient,
 )
-from sfpserver.hatchet.runnables import (
+from sfpserver.hatchet.options import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
-    Standalone,
-    Workflow,
+    TaskOptions,
+    WorkflowOptions,
+    concurrency_list,
+    label_tuple,
 )
 from sfpserver.hatchet.runs import RunsClient
 from sfpserver.hatchet.setup import ensure_django
@@ -31,7 +34,9 @@ from sfpserver.hatchet.types import (
     RateLimit,
     TaskDefaults,
 )
+from sfpserver.hatchet.unsupported import unsupported
 from sfpserver.hatchet.worker import Worker
+from sfpserver.hatchet.workflow import Standalone, Workflow
 
 R = TypeVar("R")
 
@@ -39,6 +44,8 @@ R = TypeVar("R")
 class Hatchet:
     def __init__(self, debug: bool | None = None, client: Any = None, config: Any = None) -> None:
         ensure_django()
+        if config is not None:
+            unsupported("config", "Hatchet")
         self.debug = bool(debug)
         self.config = config
         self.runs = RunsClient()
@@ -79,23 +86,23 @@ class Hatchet:
         default_additional_metadata: dict[str, Any] | None = None,
         idempotency: Any = None,
     ) -> Workflow[Any]:
-        return Workflow(
-            self,
+        options = WorkflowOptions(
             name=name,
             description=description,
             input_validator=input_validator,
-            on_events=on_events,
-            on_crons=on_crons,
+            on_events=tuple(on_events or ()),
+            on_crons=tuple(on_crons or ()),
             cron_input=cron_input,
             version=version,
             sticky=sticky,
             default_priority=default_priority,
-            concurrency=concurrency,
-            task_defaults=task_defaults,
-            default_filters=default_filters,
-            default_additional_metadata=default_additional_metadata,
+            concurrency=concurrency_list(concurrency),
+            task_defaults=task_defaults or TaskDefaults(),
+            default_filters=tuple(default_filters or ()),
+            default_additional_metadata=dict(default_additional_metadata or {}),
             idempotency=idempotency,
         )
+        return Workflow(self, options)
 
     def task(
         self,
@@ -121,46 +128,102 @@ class Hatchet:
         default_additional_metadata: dict[str, Any] | None = None,
         idempotency: Any = None,
         slot_cost: int | None = None,
-        _durable: bool = False,
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
+        task = TaskOptions(
+            name=name,
+            schedule_timeout=schedule_timeout,
+            execution_timeout=execution_timeout,
+            retries=retries,
+            rate_limits=tuple(rate_limits or ()),
+            desired_worker_labels=label_tuple(desired_worker_labels),
+            backoff_factor=backoff_factor,
+            backoff_max_seconds=backoff_max_seconds,
+            concurrency=concurrency_list(concurrency),
+            slot_cost=slot_cost,
+        )
+        workflow = WorkflowOptions(
+            name=name or "",
+            description=description,
+            input_validator=input_validator,
+            on_events=tuple(on_events or ()),
+            on_crons=tuple(on_crons or ()),
+            cron_input=cron_input,
+            version=version,
+            sticky=sticky,
+            default_priority=default_priority,
+            default_filters=tuple(default_filters or ()),
+            default_additional_metadata=dict(default_additional_metadata or {}),
+            idempotency=idempotency,
+        )
+        return self._standalone(workflow, task)
+
+    def durable_task(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_validator: Any = None,
+        on_events: list[str] | None = None,
+        on_crons: list[str] | None = None,
+        cron_input: Any = None,
+        version: str | None = None,
+        sticky: Any = None,
+        default_priority: int | Priority = Priority.LOW,
+        concurrency: int | ConcurrencyExpression | list[ConcurrencyExpression] | None = None,
+        schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+        execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
+        retries: int = 0,
+        rate_limits: list[RateLimit] | None = None,
+        desired_worker_labels: list[DesiredWorkerLabel] | None = None,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: int | None = None,
+        default_filters: list[Any] | None = None,
+        default_additional_metadata: dict[str, Any] | None = None,
+        idempotency: Any = None,
+        eviction_policy: Any = None,
+    ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
+        task = TaskOptions(
+            name=name,
+            schedule_timeout=schedule_timeout,
+            execution_timeout=execution_timeout,
+            retries=retries,
+            rate_limits=tuple(rate_limits or ()),
+            desired_worker_labels=label_tuple(desired_worker_labels),
+            backoff_factor=backoff_factor,
+            backoff_max_seconds=backoff_max_seconds,
+            concurrency=concurrency_list(concurrency),
+            durable=True,
+            eviction_policy=eviction_policy,
+        )
+        workflow = WorkflowOptions(
+            name=name or "",
+            description=description,
+            input_validator=input_validator,
+            on_events=tuple(on_events or ()),
+            on_crons=tuple(on_crons or ()),
+            cron_input=cron_input,
+            version=version,
+            sticky=sticky,
+            default_priority=default_priority,
+            default_filters=tuple(default_filters or ()),
+            default_additional_metadata=dict(default_additional_metadata or {}),
+            idempotency=idempotency,
+        )
+        return self._standalone(workflow, task)
+
+    def _standalone(
+        self, workflow: WorkflowOptions, task: TaskOptions
+    ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
+        """A one-task workflow and its task, both named after the function unless `name` was given; the
+        workflow-level keywords of `hatchet.task` went to the workflow, concurrency to the task (as in Hatchet)."""
+
         def decorator(fn: Callable[..., R]) -> Standalone[Any, R]:
-            standalone: Standalone[Any, R] = Standalone(
-                self,
-                name=name or fn.__name__,
-                description=description,
-                input_validator=input_validator,
-                on_events=on_events,
-                on_crons=on_crons,
-                cron_input=cron_input,
-                version=version,
-                sticky=sticky,
-                default_priority=default_priority,
-                default_filters=default_filters,
-                default_additional_metadata=default_additional_metadata,
-                idempotency=idempotency,
-            )
-            standalone.task(
-                name=name or fn.__name__,
-                schedule_timeout=schedule_timeout,
-                execution_timeout=execution_timeout,
-                retries=retries,
-                rate_limits=rate_limits,
-                desired_worker_labels=desired_worker_labels,
-                backoff_factor=backoff_factor,
-                backoff_max_seconds=backoff_max_seconds,
-                concurrency=concurrency if not isinstance(concurrency, ConcurrencyExpression) else [concurrency],
-                slot_cost=slot_cost,
-                _durable=_durable,
-            )(fn)
+            name = workflow.name or fn.__name__
+            standalone: Standalone[Any, R] = Standalone(self, dataclasses.replace(workflow, name=name))
+            standalone.add_options(dataclasses.replace(task, name=name))(fn)
             return standalone
 
         return decorator
-
-    def durable_task(
-        self, *, name: str | None = None, **kwargs: Any
-    ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
-        kwargs.pop("eviction_policy", None)
-        return self.task(name=name, **kwargs, _durable=True)
 
     def worker(
         self,

@@ -12,10 +12,11 @@ from warnings import warn
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.exceptions import TaskRunError
 from sfpserver.hatchet.types import Duration, duration_seconds
+from sfpserver.hatchet.unsupported import unsupported
 
 if TYPE_CHECKING:
     from sfpserver.engine.services import Invocation
-    from sfpserver.hatchet.runnables import Task
+    from sfpserver.hatchet.task import Task
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class Context:
 
     def release_slot(self) -> None:
         """Accepted for compatibility; see the README: the slot is released when the task ends."""
+        unsupported("release_slot", "Context")
 
     async def aio_release_slot(self) -> None:
         self.release_slot()
@@ -197,7 +199,7 @@ class Context:
 
 def _failed_task_errors(run_id: str) -> dict[str, str]:
     from sfpserver.engine import services
-    from sfpserver.hatchet.runs import task_run_error
+    from sfpserver.hatchet.refs import task_run_error
 
     failed = services.steps_of([UUID(run_id)], status=services.StepStatus.FAILED)
     return {step.name: task_run_error(step).serialize(include_metadata=True) for step in failed}
@@ -209,6 +211,7 @@ class DurableContext(Context):
     async def aio_sleep_for(self, duration: Duration) -> dict[str, Any]:
         import asyncio
 
+        unsupported("aio_sleep_for", "DurableContext")
         seconds = duration_seconds(duration, 0)
         await asyncio.sleep(seconds)
         return {"duration": timedelta(seconds=seconds)}

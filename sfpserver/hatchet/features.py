@@ -23,6 +23,7 @@ from sfpserver.engine.services import (
 from sfpserver.engine.services import WorkerStatus as EngineWorkerStatus
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.types import BulkPushEventWithMetadata, PushEventOptions, RateLimitDuration, WorkerStatus
+from sfpserver.hatchet.unsupported import unsupported
 
 INACTIVE_AFTER = timedelta(seconds=5)
 
@@ -162,7 +163,10 @@ class CronClient:
     async def aio_delete(self, cron_id: str) -> None:
         await aio_db(lambda: self.delete(cron_id))
 
-    def list(self, workflow_name: str | None = None, **_: Any) -> list[CronWorkflows]:
+    def list(self, workflow_name: str | None = None, **filters: Any) -> list[CronWorkflows]:
+        if any(value is not None for value in filters.values()):
+            unsupported("filters", "hatchet.cron.list")
+
         def read() -> list[CronWorkflows]:
             return [
                 CronWorkflows(
@@ -230,7 +234,10 @@ class ScheduledClient:
     def get(self, scheduled_id: str) -> ScheduledWorkflows:
         return _scheduled(run_db(lambda: services.get_scheduled_run(scheduled_id)))
 
-    def list(self, workflow_name: str | None = None, **_: Any) -> list[ScheduledWorkflows]:
+    def list(self, workflow_name: str | None = None, **filters: Any) -> list[ScheduledWorkflows]:
+        if any(value is not None for value in filters.values()):
+            unsupported("filters", "hatchet.scheduled.list")
+
         def read() -> list[ScheduledWorkflows]:
             return [_scheduled(r) for r in services.list_scheduled_runs(workflow_name)]
 
@@ -243,7 +250,9 @@ class ScheduledClient:
     def delete(self, scheduled_id: str) -> None:
         run_db(lambda: services.cancel_scheduled_run(scheduled_id))
 
-    def bulk_delete(self, scheduled_ids: builtins.list[str] | None = None, **_: Any) -> None:
+    def bulk_delete(self, scheduled_ids: builtins.list[str] | None = None, **filters: Any) -> None:
+        if any(value is not None for value in filters.values()):
+            unsupported("filters", "hatchet.scheduled.bulk_delete")
         for scheduled_id in scheduled_ids or []:
             self.delete(scheduled_id)
 
@@ -329,6 +338,7 @@ class WorkersClient:
         return await aio_db(lambda: self.get(worker_id))
 
     def pause(self, worker_id: str) -> WorkerInfo:
+        unsupported("pause", "hatchet.workers")
         run_db(lambda: services.pause_worker(worker_id))
         return self.get(worker_id)
 

@@ -1,4 +1,7 @@
-"""Triggering and reading runs: WorkflowRunRef, TaskRunRef and the `hatchet.runs` client."""
+"""The `hatchet.runs` client (Hatchet's `features/runs.py`): reading, listing, cancelling, replaying and
+streaming runs through the engine's front door, returned as Hatchet's read models.
+
+`WorkflowRunRef` and `TaskRunRef` live in `refs` (re-exported here for the old import path)."""
 
 from __future__ import annotations
 
@@ -6,11 +9,10 @@ import asyncio
 import builtins
 import contextlib
 import functools
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any
 from uuid import UUID
 
 from django.utils import timezone
@@ -23,167 +25,12 @@ from sfpserver.engine.services import (
     RunView,
     StepStatus,
     StepView,
-    TriggerRequest,
-    trigger_many,
 )
-from sfpserver.hatchet.contextvars import current_context
 from sfpserver.hatchet.dbsync import aio_db, run_db
-from sfpserver.hatchet.exceptions import FailedTaskRunExceptionGroup, TaskRunError
-from sfpserver.hatchet.types import BulkCancelReplayOpts, RunFilter, V1TaskStatus, WorkflowRunTriggerConfig
+from sfpserver.hatchet.refs import TaskRunRef, WorkflowRunRef, run_status, run_view, task_run_error, valid_uuid
+from sfpserver.hatchet.types import BulkCancelReplayOpts, RunFilter, V1TaskStatus
 
-if TYPE_CHECKING:
-    from sfpserver.hatchet.runnables import BaseWorkflow, Standalone
-
-R = TypeVar("R")
-POLL_START, POLL_MAX = 0.05, 0.5
-
-
-# --- triggering -----------------------------------------------------------------------------------------
-
-
-def _request(
-    workflow: BaseWorkflow[Any],
-    input: Any,
-    *,
-    child_key: str | None,
-    child_index: int | None,
-    additional_metadata: dict[str, Any],
-    priority: int | None,
-) -> TriggerRequest:
-    ctx = current_context.get()
-    metadata = dict(additional_metadata)
-    parent_step_id = None
-    if ctx is not None and ctx._inv is not None:  # spawned from inside a running task: a child run
-        parent_step_id = ctx.task_run_id
-        metadata = {**ctx.additional_metadata, **metadata}
-        if child_key is None and child_index is None:
-            child_index = _next_child_index(ctx)
-    return TriggerRequest(
-        workflow.to_definition(),
-        input,
-        metadata=metadata,
-        priority=priority,
-        parent_step_id=parent_step_id,
-        child_index=child_index,
-        child_key=child_key,
-    )
-
-
-def _next_child_index(ctx: Any) -> int:
-    index: int = getattr(ctx, "_child_index", 0)
-    ctx._child_index = index + 1
-    return index
-
-
-def trigger_workflow(workflow: BaseWorkflow[Any], input: Any, **options: Any) -> str:
-    request = _request(workflow, input, **options)
-    return str(run_db(lambda: trigger_many([request])[0]))
-
-
-def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
-    requests = [
-        _request(
-            workflow,
-            item.input,
-            child_key=item.options.child_key,
-            child_index=item.options.child_index,
-            additional_metadata=item.options.additional_metadata,
-            priority=item.options.priority,
-        )
-        for item in items
-    ]
-    return [str(run_id) for run_id in run_db(lambda: trigger_many(requests))]
-
-
-# --- results ----------------------------------------------------------------------------------------------
-
-
-def task_run_error(step: StepView) -> TaskRunError:
-    return TaskRunError(step.error, step.error_type, services.last_traceback(step.id), str(step.id))
-
-
-def _status(run_id: str) -> str | None:
-    return services.run_status(UUID(run_id))
-
-
-def _run(run_id: str) -> RunView:
-    run = services.get_run(run_id)
-    if run is None:
-        raise ValueError(f"Workflow run {run_id} not found")
-    return run
-
-
-def _outcome(run_id: str, *, for_async: bool) -> dict[str, Any]:
-    run = _run(run_id)
-    steps = services.steps_of([run.id])
-    if run.status == "FAILED":
-        errors = [task_run_error(s) for s in steps if s.status == StepStatus.FAILED and s.error]
-        raise FailedTaskRunExceptionGroup(f"Workflow run {run_id} failed.", errors)
-    if run.status == "CANCELLED" and not for_async:
-        raise ValueError(f"Workflow run {run_id} was cancelled.")
-    outputs = {s.name: s.output for s in steps if s.status == StepStatus.COMPLETED}
-    return {k: v for k, v in outputs.items() if v} if for_async else outputs
-
-
-def _valid_uuid(value: str) -> bool:
-    try:
-        UUID(str(value))
-        return True
-    except ValueError:
-        return False
-
-
-class WorkflowRunRef:
-    def __init__(self, workflow_run_id: str) -> None:
-        self.workflow_run_id = str(workflow_run_id)
-
-    def __str__(self) -> str:
-        return self.workflow_run_id
-
-    def __repr__(self) -> str:
-        return f"WorkflowRunRef({self.workflow_run_id!r})"
-
-    def result(self, poll_interval: float | None = None) -> dict[str, Any]:
-        interval, misses = POLL_START, 0
-        while True:
-            status = run_db(lambda: _status(self.workflow_run_id)) if _valid_uuid(self.workflow_run_id) else None
-            if status is None:
-                misses += 1
-                if misses > 10:
-                    raise ValueError(f"Workflow run {self.workflow_run_id} not found")
-            elif status in TERMINAL_RUN_STATUSES:
-                return run_db(lambda: _outcome(self.workflow_run_id, for_async=False))
-            time.sleep(interval)
-            interval = min(interval * 1.5, poll_interval or POLL_MAX)
-
-    async def aio_result(self) -> dict[str, Any]:
-        interval, misses = POLL_START, 0
-        while True:
-            status = await aio_db(lambda: _status(self.workflow_run_id)) if _valid_uuid(self.workflow_run_id) else None
-            if status is None:
-                misses += 1
-                if misses > 10:
-                    raise ValueError(f"Workflow run {self.workflow_run_id} not found")
-            elif status in TERMINAL_RUN_STATUSES:
-                return await aio_db(lambda: _outcome(self.workflow_run_id, for_async=True))
-            await asyncio.sleep(interval)
-            interval = min(interval * 1.5, POLL_MAX)
-
-
-class TaskRunRef(Generic[R]):
-    def __init__(self, workflow_run_id: str, standalone: Standalone[Any, R]) -> None:
-        self.workflow_run_id = str(workflow_run_id)
-        self._standalone = standalone
-        self._ref = WorkflowRunRef(workflow_run_id)
-
-    def __str__(self) -> str:
-        return self.workflow_run_id
-
-    def result(self, poll_interval: float | None = None) -> R:
-        return self._standalone._extract(self._ref.result(poll_interval))
-
-    async def aio_result(self) -> R:
-        return self._standalone._extract(await self._ref.aio_result())
+__all__ = ["RunsClient", "TaskRunRef", "WorkflowRunRef", "task_run_error"]
 
 
 # --- read models ------------------------------------------------------------------------------------------
@@ -366,7 +213,7 @@ class RunsClient:
     # Reading -----------------------------------------------------------------------------------------------
     def get_details(self, external_id: str) -> WorkflowRunDetail:
         def read() -> WorkflowRunDetail:
-            run = _run(external_id)
+            run = run_view(external_id)
             steps = services.steps_of([run.id])
             return WorkflowRunDetail(
                 external_id=str(run.id),
@@ -393,7 +240,7 @@ class RunsClient:
 
     def get(self, workflow_run_id: str) -> V1WorkflowRunDetails:
         def read() -> V1WorkflowRunDetails:
-            run = _run(workflow_run_id)
+            run = run_view(workflow_run_id)
             steps = services.steps_of([run.id])
             failed = [s for s in steps if s.status == StepStatus.FAILED]
             by_parent = {s.name: [c for c in steps if s.name in c.parents] for s in steps}
@@ -432,7 +279,7 @@ class RunsClient:
         return await aio_db(lambda: self.get(workflow_run_id))
 
     def get_status(self, workflow_run_id: str) -> V1TaskStatus:
-        status = run_db(lambda: _status(workflow_run_id))
+        status = run_db(lambda: run_status(workflow_run_id))
         if status is None:
             raise ValueError(f"Workflow run {workflow_run_id} not found")
         return V1TaskStatus(status)
@@ -445,7 +292,7 @@ class RunsClient:
             step = services.get_step(task_run_id)
             if step is None:
                 raise ValueError(f"Task run {task_run_id} not found")
-            return _task_summary(step, _run(str(step.run_id)))
+            return _task_summary(step, run_view(str(step.run_id)))
 
         return run_db(read)
 
@@ -566,7 +413,7 @@ class RunsClient:
 
 
 def _stream_after(run_id: str, last_id: int) -> tuple[list[tuple[int, str]], str | None]:
-    status = _status(run_id)  # read before the chunks: a chunk written before the run ended is never missed
+    status = run_status(run_id)  # read before the chunks: a chunk written before the run ended is never missed
     chunks = [(event.id, event.message) for event in services.stream_after(UUID(run_id), last_id)]
     return chunks, status
 
@@ -634,13 +481,13 @@ def _ids(opts: BulkCancelReplayOpts) -> list[str]:
 
 
 def _cancel(run_or_task_id: str) -> None:
-    if not _valid_uuid(run_or_task_id):
+    if not valid_uuid(run_or_task_id):
         raise ValueError(f"{run_or_task_id!r} is not a run or task id")
     services.cancel_run_or_step(run_or_task_id)
 
 
 def _replay(run_or_task_id: str) -> None:
-    if not _valid_uuid(run_or_task_id):
+    if not valid_uuid(run_or_task_id):
         raise ValueError(f"{run_or_task_id!r} is not a run or task id")
     with contextlib.suppress(InvalidStateError):  # Hatchet does not replay tasks that are still running
         services.replay_run_or_step(run_or_task_id)

@@ -15,7 +15,9 @@ from collections.abc import AsyncGenerator, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sfpserver.hatchet.runnables import BaseWorkflow, Task
+from sfpserver.hatchet.task import Task
+from sfpserver.hatchet.unsupported import unsupported
+from sfpserver.hatchet.workflow import BaseWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ class Worker:
         workflows: list[BaseWorkflow[Any]] | None = None,
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
     ) -> None:
+        if durable_slots is not None:
+            unsupported("durable_slots", "hatchet.worker")
         self.name = name
         self.slots = slots or 100
         self.labels = dict(labels or {})
