@@ -281,7 +281,7 @@ WINDOWED_COLUMNS = {"engine_attempt": ("started_at", "finished_at"), "engine_wor
 
 # And a server's mix of statuses: almost everything finished, a little queued, running or pending.
 _FINISHED_MOSTLY = (("COMPLETED", "FAILED", "CANCELLED", "QUEUED", "RUNNING"), [0.95, 0.03, 0.01, 0.005, 0.005])
-SERVER_STATUSES = {
+SERVER_STATUSES: dict[str, dict[str, tuple[tuple[str, ...], list[float]]]] = {
     "engine_workflowrun": {"status": _FINISHED_MOSTLY},
     "engine_steprun": {
         "status": (
