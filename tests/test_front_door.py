@@ -18,17 +18,6 @@ SCANNED = ("sfpserver", "tasks", "workers", "config")
 DOOR = "sfpserver.engine.services"
 
 DEBT = {
-    # The API still serializes the engine's rows with ModelSerializers; moving them to the read models
-    # (with the OpenAPI schema kept identical) is the next step.
-    "sfpserver/api/errors.py",
-    "sfpserver/api/parsers.py",
-    "sfpserver/api/readiness.py",
-    "sfpserver/api/serializers/runs.py",
-    "sfpserver/api/serializers/workers.py",
-    "sfpserver/api/views/common.py",
-    "sfpserver/api/views/credentials.py",
-    "sfpserver/api/views/runs.py",
-    "sfpserver/api/views/workers.py",
     # The vault checks a lease against the step row it locks in its own transaction.
     "sfpserver/vault/apps.py",
     "sfpserver/vault/services.py",

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from sfpserver.accounts.exceptions import TokenError
 from sfpserver.api.parsers import PayloadTooLarge, UnstorableInput
-from sfpserver.engine.exceptions import InvalidStateError, InvalidWorkflowError, RunNotFoundError, UnknownWorkflowError
+from sfpserver.engine.services import InvalidStateError, InvalidWorkflowError, RunNotFoundError, UnknownWorkflowError
 from sfpserver.submissions.exceptions import (
     InvalidSubmissionError,
     QuotaExceededError,

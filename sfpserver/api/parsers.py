@@ -1,6 +1,6 @@
 """The JSON parser of the API: refuses bodies over API_MAX_BODY_BYTES before reading them whole, and any
-body holding a value Postgres cannot store (engine/storable.py: a NUL, a lone surrogate, NaN, ±Infinity or a
-number that overflows to it), naming the field, so no view ever hands such a value to the database.
+body holding a value Postgres cannot store (the engine's `first_unstorable`: a NUL, a lone surrogate, NaN,
+±Infinity or a number that overflows to it), naming the field, so no view ever hands such a value to the database.
 
 DRF reads the request stream itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not protect it.
 """
@@ -15,7 +15,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
-from sfpserver.engine.storable import first_unstorable
+from sfpserver.engine.services import first_unstorable
 
 
 class PayloadTooLarge(APIException):

@@ -13,10 +13,9 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models import Count
 from django.utils import timezone
 
-from sfpserver.engine.models import Worker, WorkerStatus
+from sfpserver.engine import services as engine
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +75,7 @@ def check_migrations() -> Check:
 def check_workers() -> Check:
     silent_since = timezone.now() - timedelta(seconds=settings.ENGINE_WORKER_DEAD_AFTER)
     try:
-        rows = (
-            Worker.objects.filter(status=WorkerStatus.ACTIVE, last_heartbeat__gte=silent_since)
-            .values("pool")
-            .annotate(live=Count("id"))
-        )
-        live = {row["pool"]: row["live"] for row in rows}
+        live = engine.live_workers_by_pool(silent_since)
     except DatabaseError as exc:
         return Check(False, f"cannot read the workers ({_failure(exc)})")
     counts = ", ".join(f"{pool}: {live.get(pool, 0)} live" for pool in settings.API_READY_POOLS)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from rest_framework import serializers
 
 from sfpserver.api.serializers.common import ChoiceField
-from sfpserver.engine.models import Attempt, EventKind, RunEvent, RunStatus, StepRun, WorkflowRun
+from sfpserver.engine import services as engine
+from sfpserver.engine.services import AttemptOutcome, EventKind, RunStatus, StepKind, StepStatus, StepView
 
 MAX_EVENT_ID = 2**63 - 1
 
@@ -31,75 +33,67 @@ class RunListQuery(serializers.Serializer):
         return pairs
 
 
-class RunSummary(serializers.ModelSerializer):
+# Response serializers read the engine's read models (services.RunView, StepView, AttemptView, EventView) by
+# attribute. Their fields repeat what ModelSerializers over the engine's rows used to infer (bounds, lengths,
+# nullability, read-only and required-ness), so the OpenAPI schema clients were generated from is unchanged.
+
+
+def int32(**options: Any) -> serializers.IntegerField:
+    """An integer column's field (Postgres `integer`)."""
+    return serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1, **options)
+
+
+def int16(**options: Any) -> serializers.IntegerField:
+    """A small integer column's field (Postgres `smallint`)."""
+    return serializers.IntegerField(min_value=-(2**15), max_value=2**15 - 1, **options)
+
+
+class RunSummary(serializers.Serializer):
+    id = serializers.UUIDField(required=False)
     workflow = serializers.CharField(source="workflow_name")
+    status = serializers.ChoiceField(choices=RunStatus.choices, required=False)
+    priority = int16(required=False)
     metadata = serializers.JSONField(source="additional_metadata")
-
-    class Meta:
-        model = WorkflowRun
-        fields: tuple[str, ...] = (
-            "id",
-            "workflow",
-            "status",
-            "priority",
-            "metadata",
-            "error",
-            "created_at",
-            "started_at",
-            "finished_at",
-        )
+    error = serializers.CharField(required=False, allow_blank=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    finished_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class AttemptResponse(serializers.ModelSerializer):
+class AttemptResponse(serializers.Serializer):
+    number = int32()
+    outcome = serializers.ChoiceField(choices=AttemptOutcome.choices, required=False)
     worker = serializers.CharField(source="worker_name")
-
-    class Meta:
-        model = Attempt
-        fields = (
-            "number",
-            "outcome",
-            "worker",
-            "started_at",
-            "finished_at",
-            "error_type",
-            "error_message",
-            "traceback",
-        )
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(required=False, allow_null=True)
+    error_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    error_message = serializers.CharField(required=False, allow_blank=True)
+    traceback = serializers.CharField(required=False, allow_blank=True)
 
 
-class StepResponse(serializers.ModelSerializer):
+class StepResponse(serializers.Serializer):
+    id = serializers.UUIDField(required=False)
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=StepKind.choices, required=False)
+    status = serializers.ChoiceField(choices=StepStatus.choices, required=False)
+    parents = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    queue = serializers.CharField(max_length=200)
+    attempt = int32(required=False)
+    retries = int32(required=False)
     retry_count = serializers.IntegerField(source="app_retry_count", help_text="retries used of `retries`")
     reassignments = serializers.IntegerField(source="internal_retry_count", help_text="re-queued after a worker died")
-    worker = serializers.SerializerMethodField()
-    attempts = AttemptResponse(many=True)
+    error = serializers.CharField(required=False, allow_blank=True)
+    error_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
     output = serializers.JSONField(allow_null=True)
+    worker = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(read_only=True)
+    queued_at = serializers.DateTimeField(required=False, allow_null=True)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    finished_at = serializers.DateTimeField(required=False, allow_null=True)
+    attempts = AttemptResponse(many=True)
 
-    class Meta:
-        model = StepRun
-        fields = (
-            "id",
-            "name",
-            "kind",
-            "status",
-            "parents",
-            "queue",
-            "attempt",
-            "retries",
-            "retry_count",
-            "reassignments",
-            "error",
-            "error_type",
-            "output",
-            "worker",
-            "created_at",
-            "queued_at",
-            "started_at",
-            "finished_at",
-            "attempts",
-        )
-
-    def get_worker(self, step: StepRun) -> str | None:
-        return step.worker.name if step.worker is not None else None
+    def get_worker(self, step: StepView) -> str | None:
+        return step.worker_name
 
 
 class RunDetail(RunSummary):
@@ -113,9 +107,6 @@ class RunDetail(RunSummary):
     )
     steps = StepResponse(many=True)
 
-    class Meta(RunSummary.Meta):
-        fields = (*RunSummary.Meta.fields, "input", "output", "progress", "created_by", "salesforce_standin", "steps")
-
 
 class EventsQuery(serializers.Serializer):
     after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_EVENT_ID)
@@ -124,14 +115,15 @@ class EventsQuery(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=200, min_value=1, max_value=1000)
 
 
-class EventResponse(serializers.ModelSerializer):
+class EventResponse(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
     run_id = serializers.UUIDField()
     step_id = serializers.UUIDField(allow_null=True)
+    attempt = int32(required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    message = serializers.CharField(required=False, allow_blank=True)
     data = serializers.JSONField(allow_null=True)  # type: ignore[assignment]
-
-    class Meta:
-        model = RunEvent
-        fields = ("id", "run_id", "step_id", "attempt", "kind", "message", "data", "created_at")
+    created_at = serializers.DateTimeField(read_only=True)
 
 
 class EventsResponse(serializers.Serializer):
@@ -146,9 +138,8 @@ class RunActionResponse(serializers.Serializer):
     steps = serializers.ListField(child=serializers.CharField(), help_text="the steps queued again")
 
     @staticmethod
-    def of(run: WorkflowRun, steps: list[str]) -> dict[str, Any]:
-        run.refresh_from_db(fields=["status"])
-        return {"run_id": run.id, "status": run.status, "steps": steps}
+    def of(run_id: UUID, steps: list[str]) -> dict[str, Any]:
+        return {"run_id": run_id, "status": engine.run_status(run_id), "steps": steps}
 
 
 class RunStatusResponse(serializers.Serializer):

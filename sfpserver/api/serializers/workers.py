@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from sfpserver.api.serializers.common import ChoiceField
-from sfpserver.engine.models import Worker, WorkerStatus
+from sfpserver.engine.services import WorkerStatus
 
 
 class WorkersQuery(serializers.Serializer):
@@ -21,27 +21,20 @@ class RunningStepResponse(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
 
 
-class WorkerResponse(serializers.ModelSerializer):
+# A worker (services.WorkerView) with its liveness. The fields repeat what a ModelSerializer over the engine's
+# row used to infer, so the OpenAPI schema is unchanged.
+class WorkerResponse(serializers.Serializer):
     id = serializers.UUIDField(required=False, help_text="not shown to application tokens")
+    name = serializers.CharField(max_length=200)
+    pool = serializers.CharField(max_length=100)
+    queues = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    hostname = serializers.CharField(max_length=200)
+    pid = serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1)
+    slots = serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1)
+    status = serializers.ChoiceField(choices=WorkerStatus.choices, required=False)
     live = serializers.BooleanField(help_text="ACTIVE and heard from within ENGINE_WORKER_DEAD_AFTER")
+    started_at = serializers.DateTimeField(read_only=True)
+    last_heartbeat = serializers.DateTimeField()
     heartbeat_age_seconds = serializers.FloatField()
+    stopped_at = serializers.DateTimeField(required=False, allow_null=True)
     running_steps = RunningStepResponse(many=True)
-
-    class Meta:
-        model = Worker
-        fields = (
-            "id",
-            "name",
-            "pool",
-            "queues",
-            "hostname",
-            "pid",
-            "slots",
-            "status",
-            "live",
-            "started_at",
-            "last_heartbeat",
-            "heartbeat_age_seconds",
-            "stopped_at",
-            "running_steps",
-        )

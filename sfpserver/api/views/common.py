@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -13,7 +12,6 @@ from rest_framework.serializers import Serializer
 
 from sfpserver.accounts.models import ApiToken
 from sfpserver.engine import services as engine
-from sfpserver.engine.models import WorkflowRun
 from sfpserver.submissions import services
 from sfpserver.submissions.exceptions import TaskNotFoundError
 from sfpserver.submissions.models import SubmittedTask
@@ -48,19 +46,8 @@ def caller(request: Request) -> ApiToken:
     return token
 
 
-def run_rows(token: ApiToken) -> QuerySet[WorkflowRun]:
-    """The engine's run rows a token sees (the API still serializes rows: see tests/test_front_door.py)."""
-    within = visible_runs(token)
-    if within is None:
-        return WorkflowRun.objects.all()
-    seen = Q(pk__in=[])
-    for ids in within:
-        seen |= Q(id__in=ids)
-    return WorkflowRun.objects.filter(seen)
-
-
-def visible_run(request: Request, run_id: UUID) -> WorkflowRun:
-    run = run_rows(caller(request)).filter(id=run_id).first()
+def visible_run(request: Request, run_id: UUID) -> engine.RunView:
+    run = engine.visible_run(run_id, visible_runs(caller(request)))
     if run is None:
         raise NotFound(f"no run with id {run_id}")
     return run

@@ -22,8 +22,7 @@ from sfpserver.api.serializers.credentials import (
     LeaseResponse,
 )
 from sfpserver.api.views.common import caller, validated
-from sfpserver.engine.exceptions import InvalidStateError
-from sfpserver.engine.storable import first_unstorable
+from sfpserver.engine.services import InvalidStateError, first_unstorable
 from sfpserver.vault import services
 from sfpserver.vault.exceptions import CredentialMissing, InvalidCredential
 from sfpserver.vault.models import CredentialKind

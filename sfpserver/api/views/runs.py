@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Prefetch, QuerySet
-from django.db.models.fields.json import KeyTextTransform
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -25,13 +24,11 @@ from sfpserver.api.serializers.runs import (
     RunStatusResponse,
     RunSummary,
 )
-from sfpserver.api.views.common import Pages, caller, no_body, run_rows, validated, visible_run
-from sfpserver.engine import lifecycle
-from sfpserver.engine.exceptions import InvalidStateError
-from sfpserver.engine.models import EventKind, RunEvent, StepRun, WorkflowRun
-from sfpserver.engine.progress import run_progress
+from sfpserver.api.views.common import Pages, caller, no_body, validated, visible_run
+from sfpserver.engine import services as engine
+from sfpserver.engine.services import EventKind, InvalidStateError
 from sfpserver.submissions.standin import STANDIN_MARK
-from sfpserver.submissions.visibility import creator
+from sfpserver.submissions.visibility import creator, visible_runs
 
 TAGS = ["runs"]
 
@@ -45,24 +42,21 @@ class RunListView(ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> QuerySet[WorkflowRun]:
+    def get_queryset(self) -> engine.RunList:  # type: ignore[override]  # a lazy list the paginator slices
         query = validated(RunListQuery, self.request.query_params)
-        return filter_runs(run_rows(caller(self.request)), query.validated_data).order_by("-created_at", "id")
+        return engine.list_runs(run_query(query.validated_data, visible_runs(caller(self.request))))
 
 
-def filter_runs(runs: QuerySet[WorkflowRun], filters: dict[str, Any]) -> QuerySet[WorkflowRun]:
-    if "workflow" in filters:
-        runs = runs.filter(workflow_name=filters["workflow"])
-    if "status" in filters:
-        runs = runs.filter(status=filters["status"])
-    if "created_after" in filters:
-        runs = runs.filter(created_at__gte=filters["created_after"])
-    if "created_before" in filters:
-        runs = runs.filter(created_at__lt=filters["created_before"])
-    for index, (key, value) in enumerate(filters.get("metadata", [])):
-        alias = f"metadata_{index}"
-        runs = runs.alias(**{alias: KeyTextTransform(key, "additional_metadata")}).filter(**{alias: value})
-    return runs
+def run_query(filters: dict[str, Any], within: Any) -> engine.RunQuery:
+    """The engine's run filters from the validated query parameters, narrowed to the runs a caller sees."""
+    return engine.RunQuery(
+        workflows=[filters["workflow"]] if "workflow" in filters else None,
+        statuses=[filters["status"]] if "status" in filters else None,
+        created_after=filters.get("created_after"),
+        created_before=filters.get("created_before"),
+        metadata_equals=filters.get("metadata", ()),
+        within=within,
+    )
 
 
 class RunDetailView(APIView):
@@ -75,19 +69,23 @@ class RunDetailView(APIView):
         summary="A run with its steps, their attempts (retry history), errors, input and output",
     )
     def get(self, request: Request, run_id: UUID) -> Response:
-        run = visible_run(request, run_id)
-        steps = StepRun.objects.order_by("created_at").select_related("worker").prefetch_related("attempts")
-        run = WorkflowRun.objects.prefetch_related(Prefetch("steps", queryset=steps)).get(id=run.id)
-        run.progress = run_progress(run)  # type: ignore[attr-defined]
-        token = creator(run)  # type: ignore[arg-type]  # reads only .id
-        run.created_by = token.name if token is not None else None  # type: ignore[attr-defined]
-        run.salesforce_standin = ran_on_standin(run.id)  # type: ignore[attr-defined]
-        return Response(RunDetail(run).data)
+        detail = engine.run_detail(visible_run(request, run_id).id)
+        if detail is None:
+            raise NotFound(f"no run with id {run_id}")
+        token = creator(detail.run)
+        body = {
+            **asdict(detail.run),
+            "progress": detail.progress,
+            "created_by": token.name if token is not None else None,
+            "salesforce_standin": ran_on_standin(detail.run.id),
+            "steps": detail.steps,
+        }
+        return Response(RunDetail(body).data)
 
 
 def ran_on_standin(run_id: UUID) -> bool:
     """Whether an sfp command of the run went to the Salesforce stand-in rather than Salesforce."""
-    return RunEvent.objects.filter(run_id=run_id, kind=EventKind.LOG, message__startswith=STANDIN_MARK).exists()
+    return engine.any_event(run_id, EventKind.LOG, STANDIN_MARK)
 
 
 class RunEventsView(APIView):
@@ -103,13 +101,10 @@ class RunEventsView(APIView):
     def get(self, request: Request, run_id: UUID) -> Response:
         run = visible_run(request, run_id)
         wanted = validated(EventsQuery, request.query_params).validated_data
-        events = RunEvent.objects.filter(run_id=run.id, id__gt=wanted["after"]).order_by("id")
-        if "kind" in wanted:
-            events = events.filter(kind=wanted["kind"])
-        if "step" in wanted:
-            events = events.filter(step_id=wanted["step"])
-        page = list(events[: wanted["limit"] + 1])
-        shown = page[: wanted["limit"]]
+        limit = wanted["limit"]
+        kind, step = wanted.get("kind"), wanted.get("step")
+        page = engine.events_after(run.id, wanted["after"], limit + 1, kind=kind, step_id=step)
+        shown = page[:limit]
         body = {
             "results": EventResponse(shown, many=True).data,
             "next_after": shown[-1].id if shown else wanted["after"],
@@ -131,11 +126,9 @@ class RunCancelView(APIView):
     def post(self, request: Request, run_id: UUID) -> Response:
         no_body(request)
         run = visible_run(request, run_id)
-        if not lifecycle.cancel_run(run.id):
-            run.refresh_from_db(fields=["status"])
-            raise InvalidStateError(f"run {run.id} is {run.status}; nothing is left to cancel")
-        run.refresh_from_db(fields=["status"])
-        return Response(RunStatusResponse({"run_id": run.id, "status": run.status}).data)
+        if not engine.cancel_run(run.id):
+            raise InvalidStateError(f"run {run.id} is {engine.run_status(run.id)}; nothing is left to cancel")
+        return Response(RunStatusResponse({"run_id": run.id, "status": engine.run_status(run.id)}).data)
 
 
 class RunRetryFailedView(APIView):
@@ -151,8 +144,8 @@ class RunRetryFailedView(APIView):
     def post(self, request: Request, run_id: UUID) -> Response:
         no_body(request)
         run = visible_run(request, run_id)
-        steps = lifecycle.retry_failed(run.id)
-        return Response(RunActionResponse(RunActionResponse.of(run, steps)).data)
+        steps = engine.retry_failed(run.id)
+        return Response(RunActionResponse(RunActionResponse.of(run.id, steps)).data)
 
 
 class StepReplayView(APIView):
@@ -168,7 +161,7 @@ class StepReplayView(APIView):
     def post(self, request: Request, run_id: UUID, step_id: UUID) -> Response:
         no_body(request)
         run = visible_run(request, run_id)
-        if not StepRun.objects.filter(id=step_id, run_id=run.id).exists():
+        if not engine.step_in_run(step_id, run.id):
             raise NotFound(f"no step with id {step_id} in run {run.id}")
-        steps = lifecycle.replay_step(step_id)
-        return Response(RunActionResponse(RunActionResponse.of(run, steps)).data)
+        steps = engine.replay_step(step_id)
+        return Response(RunActionResponse(RunActionResponse.of(run.id, steps)).data)

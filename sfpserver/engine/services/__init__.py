@@ -28,6 +28,7 @@ from sfpserver.engine.exceptions import (
     StepInterrupted,
     UnknownWorkflowError,
 )
+from sfpserver.engine.lifecycle import lease_hash
 from sfpserver.engine.models import (
     TERMINAL_RUN_STATUSES,
     TERMINAL_STEP_STATUSES,
@@ -69,6 +70,7 @@ from sfpserver.engine.services.commands import (
 from sfpserver.engine.services.reads import (
     RunList,
     RunQuery,
+    any_event,
     any_worker,
     attempts_of,
     children_count,
@@ -89,6 +91,8 @@ from sfpserver.engine.services.reads import (
     list_runs,
     list_scheduled_runs,
     list_workers,
+    live_workers_by_pool,
+    lock_step_for_lease,
     queued_counts,
     recent_events,
     run_detail,
@@ -113,6 +117,7 @@ from sfpserver.engine.services.views import (
     DefinitionView,
     EventView,
     FiringView,
+    LeaseFacts,
     QueueCount,
     RunDetail,
     RunningStepView,
@@ -121,16 +126,16 @@ from sfpserver.engine.services.views import (
     StepView,
     WorkerView,
 )
+from sfpserver.engine.signals import retention_due
+from sfpserver.engine.storable import first_unstorable
 from sfpserver.engine.trigger import TriggerRequest
 
 if TYPE_CHECKING:
     from sfpserver.engine.services.runtime_side import (
         Invocation,
         configure_worker,
-        first_unstorable,
         forbid_dumps,
         get_workflow,
-        lease_hash,
         local_workflows,
         publish_definitions,
         register_action_resolver,
@@ -158,6 +163,7 @@ __all__ = [
     "InvalidStateError",
     "InvalidWorkflowError",
     "Invocation",
+    "LeaseFacts",
     "NonRetryableError",
     "QueueCount",
     "RunDetail",
@@ -178,6 +184,7 @@ __all__ = [
     "WorkerStatus",
     "WorkerView",
     "WorkflowDef",
+    "any_event",
     "any_worker",
     "attempts_of",
     "cancel_run",
@@ -211,7 +218,9 @@ __all__ = [
     "list_runs",
     "list_scheduled_runs",
     "list_workers",
+    "live_workers_by_pool",
     "local_workflows",
+    "lock_step_for_lease",
     "normalize_cron",
     "pause_worker",
     "publish_definitions",
@@ -229,6 +238,7 @@ __all__ = [
     "replay_step",
     "reschedule_run",
     "resume",
+    "retention_due",
     "retry_failed",
     "run_detail",
     "run_exists",
@@ -258,10 +268,8 @@ __all__ = [
 _RUNTIME_SIDE = {
     "Invocation",
     "configure_worker",
-    "first_unstorable",
     "forbid_dumps",
     "get_workflow",
-    "lease_hash",
     "local_workflows",
     "publish_definitions",
     "register_action_resolver",

@@ -27,6 +27,7 @@ from sfpserver.engine.models import (
     StepRun,
     StepStatus,
     Worker,
+    WorkerStatus,
     WorkflowDefinition,
     WorkflowRun,
 )
@@ -37,6 +38,7 @@ from sfpserver.engine.services.views import (
     DefinitionView,
     EventView,
     FiringView,
+    LeaseFacts,
     QueueCount,
     RunDetail,
     RunningStepView,
@@ -237,6 +239,14 @@ def last_run_traceback(run_id: UUID | str) -> str:
     return found or ""
 
 
+def lock_step_for_lease(step_id: UUID | str) -> LeaseFacts | None:
+    """The step's lease facts, its row locked (FOR NO KEY UPDATE) until the caller's transaction ends, so that
+    no claim, finish or cancel changes them meanwhile. Call it inside `transaction.atomic()`."""
+    fields = tuple(LeaseFacts.__dataclass_fields__)
+    row = StepRun.objects.select_for_update(no_key=True).filter(id=step_id).values(*fields).first()
+    return LeaseFacts(**row) if row is not None else None
+
+
 def step_percents(run_ids: Ids) -> dict[UUID, tuple[int | None, float]]:
     """Each step's latest reported progress: step id -> (the attempt that reported it, percent)."""
     return latest_percents(list(run_ids))
@@ -272,6 +282,11 @@ def stream_after(run_id: UUID | str, after: int, limit: int = 500) -> list[Event
     return events_after(run_id, after, limit, kind=EventKind.STREAM)
 
 
+def any_event(run_id: UUID | str, kind: str, message_startswith: str) -> bool:
+    """Whether the run has an event of this kind whose message starts so."""
+    return RunEvent.objects.filter(run_id=_id(run_id), kind=kind, message__startswith=message_startswith).exists()
+
+
 def recent_events(run_id: UUID | str, limit: int) -> list[EventView]:
     """The run's last `limit` events, oldest first."""
     rows = RunEvent.objects.filter(run_id=_id(run_id)).order_by("-id").values(*EVENT_FIELDS)[:limit]
@@ -301,6 +316,16 @@ def workers_newest_first() -> list[WorkerView]:
 
 def any_worker(status: str) -> bool:
     return Worker.objects.filter(status=status).exists()
+
+
+def live_workers_by_pool(heard_since: datetime) -> dict[str, int]:
+    """ACTIVE workers heard from since `heard_since`, counted per pool (pools without one are absent)."""
+    rows = (
+        Worker.objects.filter(status=WorkerStatus.ACTIVE, last_heartbeat__gte=heard_since)
+        .values("pool")
+        .annotate(live=Count("id"))
+    )
+    return {row["pool"]: row["live"] for row in rows}
 
 
 def queued_counts() -> list[QueueCount]:

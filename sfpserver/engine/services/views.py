@@ -166,3 +166,17 @@ class FiringView:
     schedule_name: str
     fire_time: datetime
     run_id: UUID | None
+
+
+@dataclass(frozen=True)
+class LeaseFacts:
+    """What the vault checks a credential lease against: the step row as locked in the vault's transaction."""
+
+    id: UUID
+    run_id: UUID
+    name: str
+    status: str
+    attempt: int
+    worker_id: UUID | None
+    lease_hash: str
+    args: dict[str, Any]
