@@ -18,10 +18,6 @@ SCANNED = ("sfpserver", "tasks", "workers", "config")
 DOOR = "sfpserver.engine.services"
 
 DEBT = {
-    # The vault checks a lease against the step row it locks in its own transaction.
-    "sfpserver/vault/apps.py",
-    "sfpserver/vault/services.py",
-    "sfpserver/vault/worker.py",
     # Process entry points and the demo.
     "config/launcher.py",
     "tasks/demo.py",

@@ -7,7 +7,7 @@ class VaultConfig(AppConfig):
     verbose_name = "Credential vault"
 
     def ready(self) -> None:
-        from sfpserver.engine.signals import retention_due
+        from sfpserver.engine.services import retention_due
         from sfpserver.vault import checks  # noqa: F401 - registers the vault's system checks
         from sfpserver.vault.retention import on_retention_due
 

@@ -15,8 +15,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine.lifecycle import lease_hash
-from sfpserver.engine.models import StepRun, StepStatus
+from sfpserver.engine.services import LeaseFacts, StepStatus, lease_hash, lock_step_for_lease
 from sfpserver.vault import crypto, keys, kinds, scope
 from sfpserver.vault.exceptions import CredentialMissing, CredentialUnreadable, LeaseRefused, VaultError
 from sfpserver.vault.models import AuditAction, Credential, CredentialAudit
@@ -248,13 +247,13 @@ def _uuid(value: UUID | str | None) -> UUID | None:
         return None
 
 
-def _lock_step(step_id: UUID | None) -> StepRun | None:
+def _lock_step(step_id: UUID | None) -> LeaseFacts | None:
     if step_id is None:
         return None
-    return StepRun.objects.select_for_update(no_key=True).filter(id=step_id).first()
+    return lock_step_for_lease(step_id)
 
 
-def _refusal(step: StepRun | None, request: _LeaseRequest, secret: str) -> str | None:
+def _refusal(step: LeaseFacts | None, request: _LeaseRequest, secret: str) -> str | None:
     if step is None or not _holds_lease(step, secret):
         return f"no attempt of step {request.step_id or '?'} holds this lease secret"
     if step.status != StepStatus.RUNNING:
@@ -271,7 +270,7 @@ def _refusal(step: StepRun | None, request: _LeaseRequest, secret: str) -> str |
     return None
 
 
-def _holds_lease(step: StepRun, secret: str) -> bool:
+def _holds_lease(step: LeaseFacts, secret: str) -> bool:
     """The secret is the one minted for the step's latest claim (compared in constant time)."""
     return bool(step.lease_hash) and hmac.compare_digest(step.lease_hash, lease_hash(secret))
 
@@ -284,7 +283,7 @@ def declared_credentials(args: Mapping[str, Any] | None) -> list[str]:
     return [name for name in declared if isinstance(name, str)]
 
 
-def _open_all(request: _LeaseRequest, step: StepRun) -> tuple[dict[str, str], VaultError | None]:
+def _open_all(request: _LeaseRequest, step: LeaseFacts) -> tuple[dict[str, str], VaultError | None]:
     """Decrypt every requested credential; if one fails, the whole lease is refused."""
     keyring = keys.keyring()
     found = {c.name: c for c in Credential.objects.filter(name__in=request.names)}
@@ -303,7 +302,7 @@ def _open_all(request: _LeaseRequest, step: StepRun) -> tuple[dict[str, str], Va
     return values, None
 
 
-def _audit_lease(request: _LeaseRequest, step: StepRun | None, *, granted: bool, reason: str = "") -> None:
+def _audit_lease(request: _LeaseRequest, step: LeaseFacts | None, *, granted: bool, reason: str = "") -> None:
     """One row per lease request, naming every credential it asked for."""
     names = request.names[:MAX_LEASE_NAMES]
     CredentialAudit.objects.create(

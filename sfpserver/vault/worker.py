@@ -20,9 +20,12 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sfpserver.engine.runtime import Invocation
 from sfpserver.vault.redaction import Redactor
+
+if TYPE_CHECKING:
+    from sfpserver.engine.services import Invocation
 
 logger = logging.getLogger(__name__)
 
