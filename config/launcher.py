@@ -236,25 +236,22 @@ def _run_demo(stopping: object) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from sfpserver.engine.models import StepRun, WorkflowRun
-    from sfpserver.engine.registry import get_workflow
-    from sfpserver.engine.trigger import trigger
+    from sfpserver.engine import services as engine
     from tasks.demo import WORKFLOW
 
-    run_id = trigger(WORKFLOW, {"repository": "demo"})
+    run_id = engine.trigger(WORKFLOW, {"repository": "demo"})
     print(f"demo: started {WORKFLOW} run {run_id}", flush=True)
     seen: dict[str, str] = {}
-    order = {step.name: index for index, step in enumerate(get_workflow(WORKFLOW).steps)}  # as the DAG reads
+    order = {step.name: index for index, step in enumerate(engine.get_workflow(WORKFLOW).steps)}  # as the DAG reads
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not stopping():  # type: ignore[operator]
-        rows = StepRun.objects.filter(run_id=run_id).values_list("name", "status", "attempt")
-        for name, status, attempt in sorted(rows, key=lambda row: order.get(row[0], len(order))):
-            state = f"{status} (attempt {attempt + 1})"
-            if seen.get(name) != state:
-                seen[name] = state
-                print(f"demo:   {name:<16} {state}", flush=True)
-        run = WorkflowRun.objects.get(id=run_id)
-        if run.finished_at is not None:
+        for step in sorted(engine.steps_of([run_id]), key=lambda step: order.get(step.name, len(order))):
+            state = f"{step.status} (attempt {step.attempt + 1})"
+            if seen.get(step.name) != state:
+                seen[step.name] = state
+                print(f"demo:   {step.name:<16} {state}", flush=True)
+        run = engine.get_run(run_id)
+        if run is not None and run.finished_at is not None:
             print(f"demo: run {run.status}", flush=True)
             return
         time.sleep(0.3)

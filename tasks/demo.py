@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sfpserver.engine.definitions import StepDef, WorkflowDef
-from sfpserver.engine.registry import register_workflow
+from sfpserver.engine.services import StepDef, WorkflowDef, register_workflow
 
 WORKFLOW = "demo.pipeline"
 

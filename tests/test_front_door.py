@@ -18,11 +18,9 @@ SCANNED = ("sfpserver", "tasks", "workers", "config")
 DOOR = "sfpserver.engine.services"
 
 DEBT = {
-    # Process entry points and the demo.
-    "config/launcher.py",
-    "tasks/demo.py",
+    # `main` makes the process non-dumpable before Django is set up, so before the services package (which
+    # loads the engine's models) can be imported; stdlib-only `undumpable` belongs below the engine.
     "workers/__main__.py",
-    "workers/pools.py",
 }
 
 

@@ -102,10 +102,10 @@ def node_main(args: argparse.Namespace) -> int:
     from django.conf import settings
 
     from config.celery import app
-    from sfpserver.engine import worker
+    from sfpserver.engine import services as engine
 
     queues = [q for q in args.queues.split(",") if q]
-    worker.configure(pool=args.pool, queues=queues, slots=args.concurrency, name=args.name)
+    engine.configure_worker(pool=args.pool, queues=queues, slots=args.concurrency, name=args.name)
     app.worker_main(
         [
             "--quiet",  # no banner on stdout: what a worker writes is log lines (settings.LOGGING)
@@ -131,7 +131,7 @@ def node_main(args: argparse.Namespace) -> int:
 
 def scheduler_main() -> int:
     _django()
-    from sfpserver.engine import scheduler
+    from sfpserver.engine import services as engine
 
     stop = threading.Event()
 
@@ -140,7 +140,7 @@ def scheduler_main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    scheduler.run_forever(stop)
+    engine.run_scheduler(stop)
     return 0
 
 

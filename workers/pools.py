@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, STANDARD_QUEUE
+from sfpserver.engine.services import LONG_RUNNING_QUEUE, STANDARD_QUEUE
 
 
 @dataclass(frozen=True)
