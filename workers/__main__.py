@@ -175,7 +175,7 @@ def api_main(host: str, port: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sfpserver.engine.undumpable import forbid_dumps
+    from config.undumpable import forbid_dumps
 
     forbid_dumps()  # every platform process holds the database URL, the keys: no same-uid child reads them
     args = build_parser().parse_args(argv)

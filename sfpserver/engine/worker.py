@@ -25,7 +25,7 @@ from django.utils import timezone
 from sfpserver.engine import lifecycle, registry, runtime
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
 from sfpserver.engine.standby import Standby
-from sfpserver.engine.undumpable import forbid_dumps
+from config.undumpable import forbid_dumps
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from sfpserver.engine.registry import (
 )
 from sfpserver.engine.runtime import Invocation, wait_for_database
 from sfpserver.engine.storable import first_unstorable
-from sfpserver.engine.undumpable import forbid_dumps
+from config.undumpable import forbid_dumps
 
 run_scheduler = scheduler.run_forever
 configure_worker = engine_worker.configure
