@@ -22,10 +22,10 @@ from django.db import DatabaseError, InterfaceError, close_old_connections, conn
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from config.undumpable import forbid_dumps
 from sfpserver.engine import lifecycle, registry, runtime
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
 from sfpserver.engine.standby import Standby
-from config.undumpable import forbid_dumps
 
 logger = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ after-commit signals the live feed and the vault listen to, and the entry points
 
 from __future__ import annotations
 
+from config.undumpable import forbid_dumps
 from sfpserver.engine import scheduler, signals
 from sfpserver.engine import worker as engine_worker
 from sfpserver.engine.lifecycle import lease_hash
@@ -16,7 +17,6 @@ from sfpserver.engine.registry import (
 )
 from sfpserver.engine.runtime import Invocation, wait_for_database
 from sfpserver.engine.storable import first_unstorable
-from config.undumpable import forbid_dumps
 
 run_scheduler = scheduler.run_forever
 configure_worker = engine_worker.configure
