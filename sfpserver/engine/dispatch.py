@@ -1,7 +1,7 @@
 """Putting step messages on the broker, always after the transaction that queued the step commits.
 
 A message says only "run attempt N of step S". When publishing fails (broker down), the step's
-`dispatched_at` goes back to NULL and the scheduler publishes it again as soon as the broker answers.
+wait becomes `broker` (engine/waits.py) and the scheduler publishes it again as soon as the broker answers.
 
 A broker that restarts may come back without the messages it held. `broker_restarted()` notices (the Redis
 server's run id differs from the one it recorded in Redis, or the record is gone with the data), and the
@@ -69,10 +69,14 @@ def publish(batch: list[Dispatch]) -> None:
 
 
 def _mark_undispatched(step_ids: list[UUID]) -> None:
-    from sfpserver.engine.models import StepRun, StepStatus
+    from django.utils import timezone
 
+    from sfpserver.engine import waits
+    from sfpserver.engine.models import StepRun, WaitingFor
+
+    undelivered = waits.enter(waits.Event.UNDELIVERED, gated=False, now=timezone.now())
     try:
-        StepRun.objects.filter(id__in=step_ids, status=StepStatus.QUEUED).update(dispatched_at=None)
+        StepRun.objects.filter(id__in=step_ids, waiting_for=WaitingFor.DELIVERED).update(**undelivered.fields())
     except DatabaseError:
         # The sweeper still re-publishes them once ENGINE_REDISPATCH_AFTER has passed.
         logger.warning("could not mark %d step(s) undispatched", len(step_ids))

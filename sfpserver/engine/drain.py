@@ -3,7 +3,7 @@
 While the flag is up, runs are still accepted and their steps queued, but:
 
 - a worker's claim refuses every step (`STEP_MAY_START_SQL` sits in the claim's compare-and-set), and the
-  refused message is dropped with the step left QUEUED and marked undispatched (`push_back`);
+  refused message is dropped with the step left QUEUED, waiting for the broker again (`push_back`);
 - the scheduler's sweeper releases nothing and schedule timeouts stand still (scheduler.py);
 - running steps go on, their workers heartbeating, until they finish.
 
@@ -24,6 +24,7 @@ from uuid import UUID
 from django.db import connection, transaction
 from django.utils import timezone
 
+from sfpserver.engine import waits
 from sfpserver.engine.models import EngineState, StepRun, StepStatus
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def running_steps() -> list[RunningStep]:
 
 
 _PUSH_BACK_SQL = f"""
-UPDATE engine_steprun SET dispatched_at = NULL
+UPDATE engine_steprun SET {waits.set_sql(waits.Event.UNDELIVERED)}
  WHERE id = %(step)s AND attempt = %(attempt)s AND status = 'QUEUED' AND NOT {STEP_MAY_START_SQL}
 """
 

@@ -1,6 +1,6 @@
 """Concurrency limits and rate limits, decided in Postgres at dispatch time.
 
-A gated step is QUEUED with `available_at` NULL until every concurrency slot it needs (its run's and its
+A gated step waits for `gates` (engine/waits.py) until every concurrency slot it needs (its run's and its
 own) is HOLDING and its rate limits have room; then it is published. Admission per key runs under a
 transaction-level advisory lock on the key, after the commit that changed the key's slots, and again on
 every scheduler tick. Strategies follow Hatchet (reference/hatchet-sdk.md §1.16).
@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from sfpserver.engine import waits
 from sfpserver.engine.dispatch import Dispatch, publish
 from sfpserver.engine.exceptions import InvalidWorkflowError
 from sfpserver.engine.expressions import evaluate
@@ -28,7 +29,6 @@ from sfpserver.engine.models import (
     RateLimitUse,
     SlotState,
     StepRun,
-    StepStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -180,16 +180,13 @@ def release_ready(run_ids: Iterable[UUID]) -> int:
     ready: list[Dispatch] = []
     with transaction.atomic():
         waiting = StepRun.objects.select_for_update(skip_locked=True).filter(
-            run_id__in=list(run_ids),
-            status=StepStatus.QUEUED,
-            gated=True,
-            available_at__isnull=True,
-            backoff_until__isnull=True,
+            waits.AT_GATES.q(), run_id__in=list(run_ids)
         )
         for step in waiting:
             if _slots_held(step) and _take_rate_limits(step):
                 now = timezone.now()
-                StepRun.objects.filter(id=step.id).update(available_at=now, dispatched_at=now)
+                admitted = waits.enter(waits.Event.ADMITTED, gated=True, now=now)
+                StepRun.objects.filter(id=step.id).update(available_at=now, **admitted.fields())
                 ready.append(Dispatch(step.id, step.attempt, step.queue, step.priority))
     if ready:
         publish(ready)
@@ -233,12 +230,9 @@ def _bucket(limit: Mapping[str, Any]) -> RateLimitBucket | None:
 def _retries_due() -> tuple[set[str], set[UUID]]:
     """Gated retries whose backoff is over join their gates' queues (as Hatchet re-queues a retry when due)."""
     with transaction.atomic():
-        due = list(
-            StepRun.objects.select_for_update(skip_locked=True).filter(
-                status=StepStatus.QUEUED, gated=True, backoff_until__lte=timezone.now()
-            )[:500]
-        )
-        StepRun.objects.filter(id__in=[step.id for step in due]).update(backoff_until=None)
+        due = list(StepRun.objects.select_for_update(skip_locked=True).filter(waits.GATED_BACKOFF_OVER.q())[:500])
+        joined = waits.enter(waits.Event.BACKOFF_OVER, gated=True, now=timezone.now())
+        StepRun.objects.filter(id__in=[step.id for step in due]).update(**joined.fields())
         keys = add_step_slots(due, is_retry=True)
     return keys, {step.run_id for step in due}
 
@@ -247,10 +241,6 @@ def tick() -> None:
     """The scheduler's safety net: admit every key with waiting slots and release what is ready."""
     retried_keys, retried_runs = _retries_due()
     keys = set(ConcurrencySlot.objects.filter(state=SlotState.WAITING).values_list("key", flat=True))
-    runs = set(
-        StepRun.objects.filter(status=StepStatus.QUEUED, gated=True, available_at__isnull=True).values_list(
-            "run_id", flat=True
-        )[:500]
-    )
+    runs = set(StepRun.objects.filter(waits.AT_GATES.q()).values_list("run_id", flat=True)[:500])
     admit(keys | retried_keys, runs | retried_runs)
     RateLimitUse.objects.filter(at__lt=timezone.now() - timedelta(days=366)).delete()

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, signals, sql
+from sfpserver.engine import gates, signals, sql, waits
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.drain import STEP_MAY_START_SQL
@@ -35,8 +35,10 @@ from sfpserver.engine.models import (
     StepKind,
     StepRun,
     StepStatus,
+    WaitingFor,
     WorkflowRun,
 )
+from sfpserver.engine.waits import Event
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ def _claim_sql(which: str) -> str:
 WITH s AS (
     UPDATE engine_steprun
        SET status = 'RUNNING', worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = %(lease_hash)s,
+           {waits.set_sql(Event.STARTED)},
            timeout_at = clock_timestamp() + make_interval(secs => execution_timeout)
      WHERE {which} AND coalesce(status, '') = 'QUEUED' AND {STEP_MAY_START_SQL}
  RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
@@ -107,12 +110,13 @@ SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout
 
 _CLAIM_SQL = _claim_sql("id = %(step)s AND attempt = %(attempt)s")
 
-# The hand-off: in the transaction that completes step %(parent)s, the child it released (queued_at is the
+# The hand-off: in the transaction that completes step %(parent)s, the child it released (delivered at the
 # transaction's now()) on one of the worker's queues, highest priority first. Gated children wait for gates.py.
-_HAND_OFF_SQL = _claim_sql("""id = (
+_HAND_OFF_SQL = _claim_sql(f"""id = (
     SELECT child.id FROM engine_steprun child
      WHERE child.run_id = (SELECT run_id FROM engine_steprun WHERE id = %(parent)s)
-       AND coalesce(child.status, '') = 'QUEUED' AND child.queued_at = now() AND NOT child.gated
+       AND coalesce(child.status, '') = 'QUEUED'
+       AND child.waiting_for = '{WaitingFor.DELIVERED.value}' AND child.due_at = now()
        AND child.queue = ANY(%(queues)s)
        AND (SELECT name FROM engine_steprun WHERE id = %(parent)s) = ANY(child.parents)
      ORDER BY child.priority DESC, child.id
@@ -235,16 +239,19 @@ WITH r AS (
      WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
 )"""
 
-# ... and count down the join of each child, releasing those it completes (the Postgres-backed chord).
+# ... and count down the join of each child, releasing those it completes (the Postgres-backed chord). A released
+# gated child waits for its gates; an ungated one is published after commit (or handed off).
+_RELEASED_WAIT, _RELEASED_DUE = waits.values_sql(Event.QUEUED)
 _COMPLETE_SQL = (
     _COMPLETE_STEP_CTES
-    + """, c AS (
+    + f""", c AS (
     UPDATE engine_steprun
        SET pending_parents = pending_parents - 1,
            status = CASE WHEN pending_parents = 1 THEN 'QUEUED' ELSE status END,
            queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
-           available_at = CASE WHEN pending_parents = 1 THEN now() ELSE available_at END,
-           dispatched_at = CASE WHEN pending_parents = 1 THEN now() ELSE dispatched_at END,
+           available_at = CASE WHEN pending_parents = 1 AND NOT gated THEN now() ELSE available_at END,
+           waiting_for = CASE WHEN pending_parents = 1 THEN {_RELEASED_WAIT} ELSE waiting_for END,
+           due_at = CASE WHEN pending_parents = 1 THEN {_RELEASED_DUE} ELSE due_at END,
            schedule_deadline = CASE WHEN pending_parents = 1
                                     THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
      WHERE run_id = (SELECT run_id FROM s) AND status = 'PENDING' AND kind <> 'ON_FAILURE'
@@ -353,7 +360,7 @@ def _queue_released(run_id: UUID, children: list[tuple[Any, ...]]) -> None:
 
 def _hold_for_gates(steps: Any, run_id: UUID, *, is_retry: bool = False) -> None:
     """Queued gated steps wait (no message) until gates.py admits them after this commit."""
-    steps.update(available_at=None, dispatched_at=None)
+    steps.update(available_at=None, **waits.enter(Event.QUEUED, gated=True, now=timezone.now()).fields())
     gates.admit_after_commit(gates.add_step_slots(list(steps), is_retry=is_retry), [run_id])
 
 
@@ -396,16 +403,15 @@ def _requeue(step: StepRun, *, delay: float, app_retry: bool, error: ErrorInfo |
     step.worker = None
     step.started_at = step.timeout_at = None
     step.queued_at = now
-    step.available_at = now + timedelta(seconds=delay)
-    step.dispatched_at = now if delay == 0 else None  # a delayed retry is released by the scheduler
-    step.schedule_deadline = step.available_at + timedelta(seconds=step.schedule_timeout)
+    wait = waits.enter(Event.RETRIED, gated=step.gated, now=now, delay=delay)
+    step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
+    step.available_at = None if step.gated and delay > 0 else now + timedelta(seconds=delay)
+    step.schedule_deadline = now + timedelta(seconds=delay + step.schedule_timeout)
     step.priority = RETRY_PRIORITY
     if error is not None:
         step.error, step.error_type = error.message, error.type
     step.save()
     if step.gated and delay > 0:  # it joins its gates' queues once the backoff is over (gates.tick)
-        due = step.available_at
-        StepRun.objects.filter(id=step.id).update(available_at=None, dispatched_at=None, backoff_until=due)
         gates.admit_after_commit(gates.release_step(step.id), [step.run_id])
     elif step.gated:
         gates.release_step(step.id)
@@ -524,9 +530,7 @@ def time_out_schedule(step_id: UUID | str, attempt: int) -> bool:
         run_id = _lock_run_of(step_id)
         if run_id is None:
             return False
-        step = StepRun.objects.filter(
-            id=step_id, attempt=attempt, status=StepStatus.QUEUED, schedule_deadline__lte=timezone.now()
-        ).first()
+        step = StepRun.objects.filter(waits.schedule_overdue(), id=step_id, attempt=attempt).first()
         if step is None:
             return False
         _cancel(run_id, {step.name}, "SCHEDULING_TIMED_OUT: the step did not start within its schedule timeout")
@@ -543,7 +547,10 @@ def _cancel(run_id: UUID, names: Iterable[str], reason: str) -> None:
             _end_attempt(step, AttemptOutcome.CANCELLED, ErrorInfo("Cancelled", reason))
         if step.gated:
             gates.admit_after_commit(gates.release_step(step.id), [run_id])
-    steps.update(status=StepStatus.CANCELLED, error=reason, error_type="Cancelled", finished_at=timezone.now())
+    ended = waits.enter(Event.ENDED, gated=False, now=timezone.now())
+    steps.update(
+        status=StepStatus.CANCELLED, error=reason, error_type="Cancelled", finished_at=timezone.now(), **ended.fields()
+    )
 
 
 def _cancel_descendants(run_id: UUID, roots: set[str], reason: str) -> None:
@@ -561,8 +568,8 @@ def _queue_on_failure(run_id: UUID) -> None:
         status=StepStatus.QUEUED,
         queued_at=now,
         available_at=now,
-        dispatched_at=now,
         schedule_deadline=now + timedelta(seconds=300),
+        **waits.enter(Event.QUEUED, gated=False, now=now).fields(),
     )
     dispatch_after_commit(queued)
 
@@ -600,7 +607,8 @@ WITH open AS (
      WHERE wr.id = {run} AND wr.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
  RETURNING wr.id
 ), skipped AS (
-    UPDATE engine_steprun SET status = 'COMPLETED', output = '{SKIPPED_JSON}'::jsonb, finished_at = %(now)s
+    UPDATE engine_steprun SET status = 'COMPLETED', output = '{SKIPPED_JSON}'::jsonb, finished_at = %(now)s,
+           {waits.set_sql(Event.ENDED)}
      WHERE id IN (SELECT id FROM st WHERE unneeded) AND EXISTS (SELECT 1 FROM settled)
 )
 SELECT EXISTS (SELECT 1 FROM settled), coalesce(bool_or(gated), false) FROM st
@@ -692,8 +700,10 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         step.status = StepStatus.QUEUED if queue_now else StepStatus.PENDING
         step.output, step.error, step.error_type = None, "", ""
         step.worker = None
-        step.started_at = step.timeout_at = step.finished_at = step.backoff_until = None
-        step.queued_at = step.available_at = step.dispatched_at = now if queue_now else None
+        step.started_at = step.timeout_at = step.finished_at = None
+        step.queued_at = step.available_at = now if queue_now else None
+        wait = waits.enter(Event.QUEUED if queue_now else Event.DEFERRED, gated=step.gated, now=now)
+        step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
         step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
         step.save()
         if queue_now and step.gated:

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, signals, trigger
+from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, signals, trigger, waits
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.drain import STEP_MAY_START_SQL
 from sfpserver.engine.exceptions import EngineError
@@ -163,14 +163,13 @@ def _safely(job: Callable[[], object]) -> None:
 
 # While a drain is on, only the steps that running steps wait for are released (engine/drain.py). A step whose
 # message went out before %(before)s (default: ENGINE_REDISPATCH_AFTER ago) and has not started is published again.
+_REDELIVER_BY = "coalesce(%(before)s, now() - make_interval(secs => %(after)s))"
 _RELEASE_DUE_SQL = f"""
-UPDATE engine_steprun SET dispatched_at = now()
+UPDATE engine_steprun SET {waits.set_sql(waits.Event.ADMITTED)}
  WHERE id IN (SELECT id FROM engine_steprun
-               WHERE status = 'QUEUED' AND available_at <= now()
-                 AND (dispatched_at IS NULL
-                      OR dispatched_at < coalesce(%(before)s, now() - make_interval(secs => %(after)s)))
+               WHERE ({waits.PUBLISH_DUE.sql()} OR {waits.REDELIVER_DUE.sql(due_by=_REDELIVER_BY)})
                  AND {STEP_MAY_START_SQL}
-               ORDER BY available_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
+               ORDER BY due_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
 RETURNING id, attempt, queue, priority
 """
 
@@ -212,7 +211,7 @@ def time_out_schedules() -> int:
     """Cancel queued steps past their schedule deadline; not while a drain holds them (resume extends it)."""
     if drain.is_draining():
         return 0
-    due = StepRun.objects.filter(status=StepStatus.QUEUED, schedule_deadline__lte=timezone.now())
+    due = StepRun.objects.filter(waits.schedule_overdue())
     return sum(
         lifecycle.time_out_schedule(step_id, attempt) for step_id, attempt in due.values_list("id", "attempt")[:BATCH]
     )

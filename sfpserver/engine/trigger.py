@@ -15,7 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, registry, signals, sql
+from sfpserver.engine import gates, registry, signals, sql, waits
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
@@ -218,8 +218,10 @@ def _steps(
                 gated=bool(step_gates),
                 queued_at=now if is_root else None,
                 available_at=now if is_root and not step_gates else None,
-                dispatched_at=now if is_root and not step_gates else None,
                 schedule_deadline=now + timedelta(seconds=step.schedule_timeout) if is_root else None,
+                **waits.enter(
+                    waits.Event.QUEUED if is_root else waits.Event.DEFERRED, gated=bool(step_gates), now=now
+                ).fields(),
             )
         )
     return steps

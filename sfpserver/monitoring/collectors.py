@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from sfpserver.engine import waits
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, STANDARD_QUEUE
 from sfpserver.monitoring.scrape import Scrape
 
@@ -95,9 +96,8 @@ def workers(scrape: Scrape) -> None:
 
 def steps(scrape: Scrape) -> None:
     queued = _rows(
-        "SELECT queue, CASE WHEN available_at IS NULL THEN 'gated' WHEN available_at > now() THEN 'delayed'"
-        "                   ELSE 'ready' END, count(*)"
-        "  FROM engine_steprun WHERE status = 'QUEUED' GROUP BY 1, 2"
+        f"SELECT queue, {waits.queue_state_sql()}, count(*) FROM engine_steprun"
+        f" WHERE {waits.QUEUED_WAITS.sql()} GROUP BY 1, 2"
     )
     running = _rows("SELECT queue, count(*) FROM engine_steprun WHERE status = 'RUNNING' GROUP BY 1")
     pending = _rows(

@@ -19,7 +19,7 @@ from django.db import connection
 from sfpserver.engine import cron, lifecycle
 
 BIG_TABLES = ("engine_steprun", "engine_workflowrun", "engine_attempt")
-STATUS_INDEXES = ("step_queued_due", "step_running_deadline", "step_running_worker")
+STATUS_INDEXES = ("step_waiting", "step_running_deadline", "step_running_worker")
 TYPES = {
     "step": "uuid",
     "parent": "uuid",
