@@ -15,11 +15,11 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from sfpserver.engine import waits
+from sfpserver.engine import sql, statements, waits
 from sfpserver.engine.dispatch import Dispatch, publish
 from sfpserver.engine.exceptions import InvalidWorkflowError
 from sfpserver.engine.expressions import evaluate
@@ -126,8 +126,7 @@ def admit(keys: set[str], run_ids: set[UUID] | None = None) -> None:
     cancels: list[ConcurrencySlot] = []
     for key in sorted(keys):
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+            sql.rows(statements.KEY_LOCK, {"key": key})
             held, refused = _decide(key)
             ConcurrencySlot.objects.filter(id__in=[s.id for s in held]).update(state=SlotState.HOLDING)
             cancels.extend(refused)
@@ -208,8 +207,7 @@ def _take_rate_limits(step: StepRun) -> bool:
         bucket = _bucket(limit)
         if bucket is None:
             continue
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["rl:" + bucket.key])
+        sql.rows(statements.KEY_LOCK, {"key": "rl:" + bucket.key})
         since = now - timedelta(seconds=bucket.window_seconds)
         used = RateLimitUse.objects.filter(key=bucket.key, at__gt=since).aggregate(total=Sum("units"))["total"] or 0
         if used + limit["units"] > bucket.limit:

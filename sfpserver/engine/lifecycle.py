@@ -22,10 +22,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, signals, sql, waits
+from sfpserver.engine import gates, signals, sql, statements, waits
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
-from sfpserver.engine.drain import STEP_MAY_START_SQL
 from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
 from sfpserver.engine.models import (
     TERMINAL_STEP_STATUSES,
@@ -35,7 +34,6 @@ from sfpserver.engine.models import (
     StepKind,
     StepRun,
     StepStatus,
-    WaitingFor,
     WorkflowRun,
 )
 from sfpserver.engine.waits import Event
@@ -43,7 +41,7 @@ from sfpserver.engine.waits import Event
 logger = logging.getLogger(__name__)
 
 RETRY_PRIORITY = 4  # retries go ahead of every user priority, as in Hatchet
-SKIPPED_OUTPUT = {"skipped": True}
+SKIPPED_OUTPUT = statements.SKIPPED_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -74,53 +72,6 @@ class Claimed:
     # The attempt's lease secret: minted at the claim, held only in the claiming process's memory (Postgres keeps
     # its hash), presented to lease the step's credentials. Never shown in a repr, a log line or a message.
     lease_secret: str = field(default="", repr=False)
-
-
-# The engine's hot statements are prepared, and Postgres may keep one generic plan for them per connection (see
-# sql.py). They find their rows by key; their status fences are written `coalesce(status, '') = ...` (status is
-# never NULL) so that no such plan can pick a status index instead: one planned while few steps were queued
-# would scan every queued step once a backlog builds (tests/engine/test_hot_plans.py).
-def _claim_sql(which: str) -> str:
-    """The claim: compare-and-set QUEUED -> RUNNING of the step `which` picks, its attempt's row, the run
-    marked RUNNING, and everything the step's code needs (input, metadata, its parents' outputs)."""
-    return f"""
-WITH s AS (
-    UPDATE engine_steprun
-       SET status = 'RUNNING', worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = %(lease_hash)s,
-           {waits.set_sql(Event.STARTED)},
-           timeout_at = clock_timestamp() + make_interval(secs => execution_timeout)
-     WHERE {which} AND coalesce(status, '') = 'QUEUED' AND {STEP_MAY_START_SQL}
- RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
-), a AS (
-    INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
-                                error_type, error_message, traceback)
-    SELECT id, attempt, %(worker)s, %(worker_name)s, available_at, started_at, 'RUNNING', '', '', '' FROM s
-), r AS (
-    UPDATE engine_workflowrun SET status = 'RUNNING', started_at = coalesce(started_at, now())
-     WHERE id = (SELECT run_id FROM s) AND coalesce(status, '') = 'QUEUED'
-)
-SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
-       wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
-       (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
-          FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents)),
-       wr.gated, (SELECT count(*) FROM (SELECT 1 FROM engine_steprun g WHERE g.run_id = s.run_id LIMIT 2) one_or_more)
-  FROM s JOIN engine_workflowrun wr ON wr.id = s.run_id
-"""
-
-
-_CLAIM_SQL = _claim_sql("id = %(step)s AND attempt = %(attempt)s")
-
-# The hand-off: in the transaction that completes step %(parent)s, the child it released (delivered at the
-# transaction's now()) on one of the worker's queues, highest priority first. Gated children wait for gates.py.
-_HAND_OFF_SQL = _claim_sql(f"""id = (
-    SELECT child.id FROM engine_steprun child
-     WHERE child.run_id = (SELECT run_id FROM engine_steprun WHERE id = %(parent)s)
-       AND coalesce(child.status, '') = 'QUEUED'
-       AND child.waiting_for = '{WaitingFor.DELIVERED.value}' AND child.due_at = now()
-       AND child.queue = ANY(%(queues)s)
-       AND (SELECT name FROM engine_steprun WHERE id = %(parent)s) = ANY(child.parents)
-     ORDER BY child.priority DESC, child.id
-     LIMIT 1)""")
 
 
 @dataclass(frozen=True)
@@ -154,7 +105,7 @@ def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name
     """
     secret, hashed = mint_lease_secret()
     params = {"step": str(step_id), "attempt": attempt, "worker": worker_id, "worker_name": worker_name}
-    rows = sql.fetch(_CLAIM_SQL, {**params, "lease_hash": hashed})
+    rows = sql.fetch(statements.CLAIM, {**params, "lease_hash": hashed})
     if not rows:
         return None
     claimed = _claimed(rows[0], secret)
@@ -162,24 +113,25 @@ def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name
     return claimed
 
 
-def _claimed(row: tuple[Any, ...], lease_secret: str) -> Claimed:
+def _claimed(row: sql.Row, lease_secret: str) -> Claimed:
+    """A row of statements.CLAIM (or HAND_OFF), by column name."""
     return Claimed(
-        step_id=row[0],
-        run_id=row[1],
-        name=row[2],
-        action=row[3],
-        attempt=row[4],
-        retries=row[5],
-        args=_json(row[6]) or {},
-        timeout_at=row[7],
-        workflow_name=row[8],
-        input=_json(row[9]),
-        metadata=_json(row[10]) or {},
-        priority=row[11],
-        parent_step_id=row[12],
-        parent_outputs=_json(row[13]) or {},
-        run_gated=row[14],
-        run_steps=row[15],
+        step_id=row["id"],
+        run_id=row["run_id"],
+        name=row["name"],
+        action=row["action"],
+        attempt=row["attempt"],
+        retries=row["retries"],
+        args=_json(row["args"]) or {},
+        timeout_at=row["timeout_at"],
+        workflow_name=row["workflow_name"],
+        input=_json(row["input"]),
+        metadata=_json(row["additional_metadata"]) or {},
+        priority=row["priority"],
+        parent_step_id=row["parent_step_id"],
+        parent_outputs=_json(row["parent_outputs"]) or {},
+        run_gated=row["run_gated"],
+        run_steps=row["run_steps"],
         lease_secret=lease_secret,
     )
 
@@ -222,60 +174,6 @@ def _end_attempt(step: StepRun, outcome: str, error: ErrorInfo | None = None) ->
     Attempt.objects.filter(step_id=step.id, number=step.attempt).update(**fields)
 
 
-# Every completion: lock the run (every transition of a run locks it first), fence and complete the step, end
-# its attempt. The statements below add what follows from it.
-_COMPLETE_STEP_CTES = """
-WITH r AS (
-    SELECT id FROM engine_workflowrun
-     WHERE id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
-       FOR UPDATE
-), s AS (
-    UPDATE engine_steprun
-       SET status = 'COMPLETED', output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
-     WHERE id = %(step)s AND attempt = %(attempt)s AND coalesce(status, '') = 'RUNNING' AND run_id = (SELECT id FROM r)
- RETURNING id, run_id, name, gated, output
-), a AS (
-    UPDATE engine_attempt SET outcome = 'COMPLETED', finished_at = %(now)s
-     WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
-)"""
-
-# ... and count down the join of each child, releasing those it completes (the Postgres-backed chord). A released
-# gated child waits for its gates; an ungated one is published after commit (or handed off).
-_RELEASED_WAIT, _RELEASED_DUE = waits.values_sql(Event.QUEUED)
-_COMPLETE_SQL = (
-    _COMPLETE_STEP_CTES
-    + f""", c AS (
-    UPDATE engine_steprun
-       SET pending_parents = pending_parents - 1,
-           status = CASE WHEN pending_parents = 1 THEN 'QUEUED' ELSE status END,
-           queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
-           available_at = CASE WHEN pending_parents = 1 AND NOT gated THEN now() ELSE available_at END,
-           waiting_for = CASE WHEN pending_parents = 1 THEN {_RELEASED_WAIT} ELSE waiting_for END,
-           due_at = CASE WHEN pending_parents = 1 THEN {_RELEASED_DUE} ELSE due_at END,
-           schedule_deadline = CASE WHEN pending_parents = 1
-                                    THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
-     WHERE run_id = (SELECT run_id FROM s) AND status = 'PENDING' AND kind <> 'ON_FAILURE'
-       AND (SELECT name FROM s) = ANY(parents)
- RETURNING id, attempt, queue, status, gated, priority
-)
-SELECT s.run_id, s.id, s.gated, c.id, c.attempt, c.queue, c.status, c.gated, c.priority FROM s LEFT JOIN c ON true
-"""
-)
-
-# ... or, for a run of one step (a standalone task, the commonest run), which no other step can settle: settle it.
-_COMPLETE_ALONE_SQL = (
-    _COMPLETE_STEP_CTES
-    + """, settled AS (
-    UPDATE engine_workflowrun
-       SET status = 'COMPLETED', error = '', finished_at = %(now)s,
-           output = (SELECT jsonb_build_object(name, output) FROM s)
-     WHERE id = (SELECT run_id FROM s) AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
-)
-SELECT run_id, id FROM s
-"""
-)
-
-
 @dataclass(frozen=True)
 class Completion:
     """A recorded output. `next`: the released child this worker claimed in the same transaction, if any."""
@@ -309,24 +207,25 @@ def complete(
     params = {"step": str(step_id), "attempt": attempt, "output": _jsonb(output), "now": timezone.now()}
     if run_steps == 1 and not run_gated:  # a run of one step: one statement completes and settles it
         return _complete_alone(params)
-    statements = [(_COMPLETE_SQL, params), (_SETTLE_STEP_RUN_SQL, params)]
+    pipeline = [(statements.COMPLETE, params), (statements.SETTLE_STEP_RUN, params)]
     if claimant is not None and claimant.hand_off_queues:
         secret, hashed = mint_lease_secret()
         hand_off = {"parent": str(step_id), "queues": list(claimant.hand_off_queues), "lease_hash": hashed}
-        statements.append((_HAND_OFF_SQL, {**hand_off, **claimant.params()}))
+        pipeline.append((statements.HAND_OFF, {**hand_off, **claimant.params()}))
     with transaction.atomic() if run_gated else nullcontext():  # outside one, the pipeline is a transaction
-        rows, settle, *handed = sql.fetch_pipelined(*statements)
+        rows, settle, *handed = sql.fetch_pipelined(*pipeline)
         if not rows:
             return None
-        run_id, step, step_gated = rows[0][0], rows[0][1], rows[0][2]
+        run_id, step, step_gated = rows[0]["run_id"], rows[0]["step_id"], rows[0]["step_gated"]
         following = _claimed(handed[0][0], secret) if handed and handed[0] else None
         if following is not None and on_hand_off is not None:
             on_hand_off(following.step_id)
         if step_gated:
             gates.admit_after_commit(gates.release_step(step), [run_id])
         handed_id = following.step_id if following is not None else None
-        _queue_released(run_id, [row[3:] for row in rows if row[3] is not None and row[3] != handed_id])
-        _after_settle(run_id, *settle[0])
+        released = [Released.from_row(row) for row in rows if row["child_id"] is not None]
+        _queue_released(run_id, [child for child in released if child.id != handed_id])
+        _after_settle(run_id, settle[0]["settled"], settle[0]["gated"])
     signals.after_commit_step_changed(run_id, step, StepStatus.COMPLETED)
     if following is not None:
         signals.after_commit_step_changed(run_id, following.step_id, StepStatus.RUNNING)
@@ -334,10 +233,10 @@ def complete(
 
 
 def _complete_alone(params: dict[str, Any]) -> Completion | None:
-    rows = sql.fetch(_COMPLETE_ALONE_SQL, params)
+    rows = sql.fetch(statements.COMPLETE_ALONE, params)
     if not rows:
         return None
-    run_id, step = rows[0]
+    run_id, step = rows[0]["run_id"], rows[0]["step_id"]
     signals.after_commit_step_changed(run_id, step, StepStatus.COMPLETED)
     signals.after_commit_run_changed(run_id)
     return Completion()
@@ -348,12 +247,28 @@ def _jsonb(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def _queue_released(run_id: UUID, children: list[tuple[Any, ...]]) -> None:
-    """Children (id, attempt, queue, status, gated, priority) whose join just counted down: publish those now
-    QUEUED after commit, or hold them for their gates."""
-    queued = [child for child in children if child[3] == StepStatus.QUEUED]
-    dispatch_after_commit(Dispatch(child[0], child[1], child[2], child[5]) for child in queued if not child[4])
-    gated = [child[0] for child in queued if child[4]]
+@dataclass(frozen=True)
+class Released:
+    """A child whose join a completion counted down (statements.COMPLETE's child_ columns)."""
+
+    id: UUID
+    attempt: int
+    queue: str
+    status: str
+    gated: bool
+    priority: int
+
+    @classmethod
+    def from_row(cls, row: sql.Row) -> Released:
+        return cls(*(row[f"child_{name}"] for name in ("id", "attempt", "queue", "status", "gated", "priority")))
+
+
+def _queue_released(run_id: UUID, children: list[Released]) -> None:
+    """Children whose join just counted down: publish those now QUEUED after commit, or hold them for their
+    gates."""
+    queued = [child for child in children if child.status == StepStatus.QUEUED]
+    dispatch_after_commit(Dispatch(c.id, c.attempt, c.queue, c.priority) for c in queued if not c.gated)
+    gated = [child.id for child in queued if child.gated]
     if gated:
         _hold_for_gates(StepRun.objects.filter(id__in=gated), run_id)
 
@@ -574,56 +489,10 @@ def _queue_on_failure(run_id: UUID) -> None:
     dispatch_after_commit(queued)
 
 
-def _settle_sql(run: str) -> str:
-    """Settle run `run` (an SQL expression) when no step of it can still run, by Hatchet's rules (§1.23): FAILED if
-    a step failed, else CANCELLED if one was cancelled, else COMPLETED; an on-failure step still waiting is
-    skipped; the output holds every completed step's output by name. Returns (settled, the run has gated steps).
-
-    Most calls find a step still open, and stop at the first one: a completion in a fan-out of n steps reads one
-    row, not n (the run's steps are read whole only to settle it).
-    """
-    return f"""
-WITH open AS (
-    SELECT 1 FROM engine_steprun
-     WHERE run_id = {run} AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
-       AND NOT (kind = 'ON_FAILURE' AND status = 'PENDING')
-     LIMIT 1
-), st AS (
-    SELECT id, name, status, error, output, gated, kind = 'ON_FAILURE' AND status = 'PENDING' AS unneeded
-      FROM engine_steprun WHERE run_id = {run} AND NOT EXISTS (SELECT 1 FROM open)
-), ending AS (
-    SELECT CASE WHEN bool_or(status = 'FAILED') THEN 'FAILED'
-                WHEN bool_or(status = 'CANCELLED') THEN 'CANCELLED' ELSE 'COMPLETED' END AS status,
-           coalesce(string_agg(name || ': ' || error, E'\\n' ORDER BY name) FILTER (WHERE status = 'FAILED'), '')
-               AS error,
-           coalesce(jsonb_object_agg(name, CASE WHEN unneeded THEN '{SKIPPED_JSON}'::jsonb ELSE output END)
-                        FILTER (WHERE status = 'COMPLETED' OR unneeded), '{{}}'::jsonb) AS output
-      FROM st
-    HAVING bool_and(status IN ('COMPLETED', 'FAILED', 'CANCELLED') OR unneeded)
-), settled AS (
-    UPDATE engine_workflowrun wr
-       SET status = ending.status, error = ending.error, output = ending.output, finished_at = %(now)s
-      FROM ending
-     WHERE wr.id = {run} AND wr.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
- RETURNING wr.id
-), skipped AS (
-    UPDATE engine_steprun SET status = 'COMPLETED', output = '{SKIPPED_JSON}'::jsonb, finished_at = %(now)s,
-           {waits.set_sql(Event.ENDED)}
-     WHERE id IN (SELECT id FROM st WHERE unneeded) AND EXISTS (SELECT 1 FROM settled)
-)
-SELECT EXISTS (SELECT 1 FROM settled), coalesce(bool_or(gated), false) FROM st
-"""
-
-
-SKIPPED_JSON = json.dumps(SKIPPED_OUTPUT)
-_SETTLE_RUN_SQL = _settle_sql("%(run)s")
-_SETTLE_STEP_RUN_SQL = _settle_sql("(SELECT run_id FROM engine_steprun WHERE id = %(step)s)")
-
-
 def _finalize_if_done(run_id: UUID) -> None:
     """Inside a transaction that locked the run: settle it if no step of it can still run."""
-    settle = sql.fetch(_SETTLE_RUN_SQL, {"run": run_id, "now": timezone.now()})
-    _after_settle(run_id, *settle[0])
+    settle = sql.fetch(statements.SETTLE_RUN, {"run": run_id, "now": timezone.now()})
+    _after_settle(run_id, settle[0]["settled"], settle[0]["gated"])
 
 
 def _after_settle(run_id: UUID, settled: bool, gated: bool) -> None:

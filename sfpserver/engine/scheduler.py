@@ -22,10 +22,10 @@ import psycopg
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
+from psycopg.rows import dict_row
 
-from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, signals, trigger, waits
+from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, signals, sql, statements, trigger, waits
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
-from sfpserver.engine.drain import STEP_MAY_START_SQL
 from sfpserver.engine.exceptions import EngineError
 from sfpserver.engine.models import (
     TERMINAL_RUN_STATUSES,
@@ -51,7 +51,7 @@ class AdvisoryLock:
     def __init__(self, key: int = LEADER_LOCK_KEY, *, shared: bool = False) -> None:
         self.key = key
         self.shared = shared
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
         self.held_since = 0.0  # time.monotonic() when this session took the lock
 
     def held_for(self) -> float:
@@ -61,15 +61,15 @@ class AdvisoryLock:
         if self._conn is not None and self._alive():
             return True
         self.release()
-        function = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+        statement = statements.TRY_LOCK_SHARED if self.shared else statements.TRY_LOCK
         try:
             params = connection.get_connection_params()
-            self._conn = psycopg.connect(**params, autocommit=True)
-            row = self._conn.execute(f"SELECT {function}(%s)", [self.key]).fetchone()
+            self._conn = psycopg.connect(**params, autocommit=True, row_factory=dict_row)
+            row = self._conn.execute(statement.text, {"lock_key": self.key}).fetchone()
         except psycopg.Error:
             self.release()
             return False
-        if row and row[0]:
+        if row and row["locked"]:
             self.held_since = time.monotonic()
             return True
         self.release()
@@ -78,7 +78,7 @@ class AdvisoryLock:
     def _alive(self) -> bool:
         assert self._conn is not None
         try:
-            self._conn.execute("SELECT 1")
+            self._conn.execute(statements.ALIVE.text)
             return True
         except psycopg.Error:
             return False
@@ -161,18 +161,6 @@ def _safely(job: Callable[[], object]) -> None:
         logger.exception("scheduler job %s failed", job.__name__)
 
 
-# While a drain is on, only the steps that running steps wait for are released (engine/drain.py). A step whose
-# message went out before %(before)s (default: ENGINE_REDISPATCH_AFTER ago) and has not started is published again.
-_REDELIVER_BY = "coalesce(%(before)s, now() - make_interval(secs => %(after)s))"
-_RELEASE_DUE_SQL = f"""
-UPDATE engine_steprun SET {waits.set_sql(waits.Event.ADMITTED)}
- WHERE id IN (SELECT id FROM engine_steprun
-               WHERE ({waits.PUBLISH_DUE.sql()} OR {waits.REDELIVER_DUE.sql(due_by=_REDELIVER_BY)})
-                 AND {STEP_MAY_START_SQL}
-               ORDER BY due_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
-RETURNING id, attempt, queue, priority
-"""
-
 _broker_answers = True  # at the last look (recover_lost_messages): publishing is pointless while it does not
 
 
@@ -181,11 +169,10 @@ def release_due_steps(before: Any = None) -> int:
     (the sweeper) steps published before `before` that never started."""
     if not _broker_answers:
         return 0
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         params = {"after": settings.ENGINE_REDISPATCH_AFTER, "before": before, "batch": BATCH}
-        cursor.execute(_RELEASE_DUE_SQL, params)
-        rows = cursor.fetchall()
-        dispatch_after_commit(Dispatch(*row) for row in rows)
+        rows = sql.rows(statements.RELEASE_DUE, params)
+        dispatch_after_commit(Dispatch(row["id"], row["attempt"], row["queue"], row["priority"]) for row in rows)
     return len(rows)
 
 
@@ -197,9 +184,7 @@ def recover_lost_messages() -> int:
     _broker_answers = restarted is not None
     if not restarted:
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now()")
-        (since,) = cursor.fetchone() or (timezone.now(),)
+    since = sql.rows(statements.NOW)[0]["now"]
     released = 0
     while (batch := release_due_steps(before=since)) > 0:
         released += batch

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from sfpserver.engine import waits
+from sfpserver.engine import sql, statements
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, STANDARD_QUEUE
 from sfpserver.monitoring.scrape import Scrape
 
@@ -95,10 +95,7 @@ def workers(scrape: Scrape) -> None:
 
 
 def steps(scrape: Scrape) -> None:
-    queued = _rows(
-        f"SELECT queue, {waits.queue_state_sql()}, count(*) FROM engine_steprun"
-        f" WHERE {waits.QUEUED_WAITS.sql()} GROUP BY 1, 2"
-    )
+    queued = [(row["queue"], row["state"], row["steps"]) for row in sql.rows(statements.QUEUE_DEPTH)]
     running = _rows("SELECT queue, count(*) FROM engine_steprun WHERE status = 'RUNNING' GROUP BY 1")
     pending = _rows(
         "SELECT s.queue, count(*) FROM engine_workflowrun r JOIN engine_steprun s ON s.run_id = r.id"
