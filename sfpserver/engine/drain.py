@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sfpserver.engine import sql, statements
+from sfpserver.engine.dispatch import BATCH, release_due_steps
 from sfpserver.engine.models import EngineState, StepRun, StepStatus
 
 logger = logging.getLogger(__name__)
@@ -114,8 +115,6 @@ def resume() -> int:
 
 
 def _release_all_due() -> int:
-    from sfpserver.engine.scheduler import BATCH, release_due_steps
-
     released = 0
     while True:
         count = release_due_steps()

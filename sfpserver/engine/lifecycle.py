@@ -221,7 +221,7 @@ def complete(
         if following is not None and on_hand_off is not None:
             on_hand_off(following.step_id)
         if step_gated:
-            gates.admit_after_commit(gates.release_step(step), [run_id])
+            admit_after_commit(gates.release_step(step), [run_id])
         handed_id = following.step_id if following is not None else None
         released = [Released.from_row(row) for row in rows if row["child_id"] is not None]
         _queue_released(run_id, [child for child in released if child.id != handed_id])
@@ -273,10 +273,29 @@ def _queue_released(run_id: UUID, children: list[Released]) -> None:
         _hold_for_gates(StepRun.objects.filter(id__in=gated), run_id)
 
 
+def admit_after_commit(keys: set[str], run_ids: Iterable[UUID] = ()) -> None:
+    """After this commit: admit what the keys' strategies allow (gates.py) and act on what they refuse."""
+    runs = set(run_ids)
+    if keys or runs:
+        transaction.on_commit(lambda: admit(keys, runs))
+
+
+def admit(keys: set[str], run_ids: Iterable[UUID] = ()) -> None:
+    """Apply each key's strategy, cancel the runs and steps it refuses, then publish the gated steps now free
+    to go (the scheduler's safety net calls it with gates.due() every tick)."""
+    admission = gates.admit(keys)
+    for refusal in admission.refused:
+        if refusal.step_id is None:
+            cancel_run(refusal.run_id, gates.CANCEL_REASON)
+        else:
+            cancel_step(refusal.step_id, gates.CANCEL_REASON)
+    gates.release_ready(admission.touched | set(run_ids))
+
+
 def _hold_for_gates(steps: Any, run_id: UUID, *, is_retry: bool = False) -> None:
     """Queued gated steps wait (no message) until gates.py admits them after this commit."""
     steps.update(available_at=None, **waits.enter(Event.QUEUED, gated=True, now=timezone.now()).fields())
-    gates.admit_after_commit(gates.add_step_slots(list(steps), is_retry=is_retry), [run_id])
+    admit_after_commit(gates.add_step_slots(list(steps), is_retry=is_retry), [run_id])
 
 
 def fail(
@@ -327,7 +346,7 @@ def _requeue(step: StepRun, *, delay: float, app_retry: bool, error: ErrorInfo |
         step.error, step.error_type = error.message, error.type
     step.save()
     if step.gated and delay > 0:  # it joins its gates' queues once the backoff is over (gates.tick)
-        gates.admit_after_commit(gates.release_step(step.id), [step.run_id])
+        admit_after_commit(gates.release_step(step.id), [step.run_id])
     elif step.gated:
         gates.release_step(step.id)
         _hold_for_gates(StepRun.objects.filter(id=step.id), step.run_id, is_retry=True)
@@ -341,7 +360,7 @@ def _fail_for_good(step: StepRun, error: ErrorInfo) -> None:
     step.finished_at = timezone.now()
     step.save(update_fields=["status", "error", "error_type", "finished_at"])
     if step.gated:
-        gates.admit_after_commit(gates.release_step(step.id), [step.run_id])
+        admit_after_commit(gates.release_step(step.id), [step.run_id])
     _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
     _queue_on_failure(step.run_id)
     _finalize_if_done(step.run_id)
@@ -461,7 +480,7 @@ def _cancel(run_id: UUID, names: Iterable[str], reason: str) -> None:
         if step.status == StepStatus.RUNNING:
             _end_attempt(step, AttemptOutcome.CANCELLED, ErrorInfo("Cancelled", reason))
         if step.gated:
-            gates.admit_after_commit(gates.release_step(step.id), [run_id])
+            admit_after_commit(gates.release_step(step.id), [run_id])
     ended = waits.enter(Event.ENDED, gated=False, now=timezone.now())
     steps.update(
         status=StepStatus.CANCELLED, error=reason, error_type="Cancelled", finished_at=timezone.now(), **ended.fields()
@@ -499,7 +518,7 @@ def _after_settle(run_id: UUID, settled: bool, gated: bool) -> None:
     if not settled:
         return
     if gated:
-        gates.admit_after_commit(gates.release_run(run_id))
+        admit_after_commit(gates.release_run(run_id))
     signals.after_commit_run_changed(run_id)
 
 
@@ -515,7 +534,7 @@ def _restore_run_slots(run: WorkflowRun, steps: list[StepRun]) -> None:
         ConcurrencySlot.objects.bulk_create(
             [ConcurrencySlot(key=k["key"], strategy=k["strategy"], max_runs=k["max_runs"], run_id=run.id) for k in keys]
         )
-        gates.admit_after_commit({k["key"] for k in keys}, [run.id])
+        admit_after_commit({k["key"] for k in keys}, [run.id])
 
 
 def retry_failed(run_id: UUID | str) -> list[str]:

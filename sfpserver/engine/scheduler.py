@@ -24,8 +24,9 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.utils import timezone
 from psycopg.rows import dict_row
 
-from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, signals, sql, statements, trigger, waits
-from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
+from sfpserver.engine import cron, drain, gates, lifecycle, signals, statements, trigger, waits
+from sfpserver.engine.dbretry import wait_for_database
+from sfpserver.engine.dispatch import BATCH, recover_lost_messages, release_due_steps
 from sfpserver.engine.exceptions import EngineError
 from sfpserver.engine.models import (
     TERMINAL_RUN_STATUSES,
@@ -41,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 LEADER_LOCK_KEY = 0x5F9_5E7E  # pg_advisory_lock key of the scheduler leader
 SCHEDULER_PRESENT_KEY = 0x5F9_5E7F  # held shared by every running scheduler process
-BATCH = 500
 
 
 class AdvisoryLock:
@@ -115,7 +115,6 @@ def run_forever(stop: threading.Event) -> None:
 def _register_declared_workflows() -> None:
     """At server start: publish the shapes of ENGINE_WORKFLOW_MODULES' workflows and their crons."""
     from sfpserver.engine import registry
-    from sfpserver.engine.runtime import wait_for_database
 
     registry.load_workflow_modules()
     wait_for_database(registry.publish_definitions, "publish workflow definitions")
@@ -141,13 +140,18 @@ def tick(leading_for: float = float("inf")) -> None:
         fire_scheduled_runs,
         cron.resync,
         cron.fire_due,
-        gates.tick,
+        admit_gated_steps,
         prune_finished_runs,
     )
     for job in jobs:
         _safely(job)
     if leading_for >= settings.ENGINE_WORKER_DEAD_AFTER:
         _safely(reap_dead_workers)
+
+
+def admit_gated_steps() -> None:
+    """The safety net of gates.py: admit every key with waiting slots, and release what is ready."""
+    lifecycle.admit(*gates.due())
 
 
 def _safely(job: Callable[[], object]) -> None:
@@ -159,37 +163,6 @@ def _safely(job: Callable[[], object]) -> None:
         connection.close()
     except Exception:
         logger.exception("scheduler job %s failed", job.__name__)
-
-
-_broker_answers = True  # at the last look (recover_lost_messages): publishing is pointless while it does not
-
-
-def release_due_steps(before: Any = None) -> int:
-    """Publish due steps that have no message: retries after their backoff, steps whose publish failed, and
-    (the sweeper) steps published before `before` that never started."""
-    if not _broker_answers:
-        return 0
-    with transaction.atomic():
-        params = {"after": settings.ENGINE_REDISPATCH_AFTER, "before": before, "batch": BATCH}
-        rows = sql.rows(statements.RELEASE_DUE, params)
-        dispatch_after_commit(Dispatch(row["id"], row["attempt"], row["queue"], row["priority"]) for row in rows)
-    return len(rows)
-
-
-def recover_lost_messages() -> int:
-    """When the broker restarted or lost its data, publish every queued step again now, not a sweeper's delay
-    later (a message that survived is a duplicate, which the claim's fence discards)."""
-    global _broker_answers
-    restarted = dispatch.broker_restarted()
-    _broker_answers = restarted is not None
-    if not restarted:
-        return 0
-    since = sql.rows(statements.NOW)[0]["now"]
-    released = 0
-    while (batch := release_due_steps(before=since)) > 0:
-        released += batch
-    logger.warning("the broker restarted or lost its data: %d queued step(s) published again", released)
-    return released
 
 
 def time_out_schedules() -> int:

@@ -120,13 +120,14 @@ CLAIM = _statement("claim", _claim("id = %(step)s AND attempt = %(attempt)s"), h
 
 # The hand-off: in the transaction that completes step %(parent)s, the child it released (delivered at the
 # transaction's now()) on one of the worker's queues, highest priority first. Gated children wait for gates.py.
+# Its wait test is written with coalesce too, so that no generic plan takes the wait index (step_waiting).
 HAND_OFF = _statement(
     "hand-off",
     _claim(f"""id = (
     SELECT child.id FROM engine_steprun child
      WHERE child.run_id = (SELECT run_id FROM engine_steprun WHERE id = %(parent)s)
        AND coalesce(child.status, '') = {QUEUED}
-       AND child.waiting_for = {_lit(WaitingFor.DELIVERED)} AND child.due_at = now()
+       AND coalesce(child.waiting_for, '') = {_lit(WaitingFor.DELIVERED)} AND child.due_at = now()
        AND child.queue = ANY(%(queues)s)
        AND (SELECT name FROM engine_steprun WHERE id = %(parent)s) = ANY(child.parents)
      ORDER BY child.priority DESC, child.id

@@ -139,6 +139,7 @@ REDELIVER_DUE = Predicate((WaitingFor.DELIVERED,), due=True)
 # Gated retries past their backoff join their gates' queues (gates.py).
 GATED_BACKOFF_OVER = Predicate((WaitingFor.BACKOFF,), gated=True, due=True)
 AT_GATES = Predicate((WaitingFor.GATES,))
+DELIVERED = Predicate((WaitingFor.DELIVERED,))
 QUEUED_WAITS = Predicate((WaitingFor.BACKOFF, WaitingFor.GATES, WaitingFor.BROKER, WaitingFor.DELIVERED))
 # Queue depth (monitoring): ready to be claimed, waiting out a backoff, waiting for its gates.
 READY = Predicate((WaitingFor.BROKER, WaitingFor.DELIVERED))
