@@ -6,6 +6,7 @@ mirror against the statement Postgres runs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -101,7 +102,7 @@ class _RollBack(Exception):
     pass
 
 
-def _settle_in_postgres(steps: list[tuple[str, str]]) -> str | None:
+def _settle_in_postgres(steps: Sequence[tuple[str, str]]) -> str | None:
     """The run's status after statements.SETTLE_RUN, in a transaction rolled back afterwards."""
     result: list[str | None] = []
     try:
