@@ -77,7 +77,7 @@ EXTEND_DEADLINES = _statement(
 UPDATE engine_steprun
    SET schedule_deadline = schedule_deadline
        + greatest(now() - greatest(%(since)s, coalesce(available_at, queued_at)), interval '0')
- WHERE status = {QUEUED} AND schedule_deadline IS NOT NULL
+ WHERE {QUEUED_WAITS.sql()} AND schedule_deadline IS NOT NULL
 """,
 )
 

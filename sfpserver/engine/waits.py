@@ -28,7 +28,7 @@ from typing import Any
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from sfpserver.engine.models import StepStatus, WaitingFor
+from sfpserver.engine.models import WaitingFor
 
 
 class Event(StrEnum):
@@ -153,5 +153,6 @@ def queue_state_sql(table: str = "engine_steprun") -> str:
 
 
 def schedule_overdue() -> Q:
-    """QUEUED steps that did not start within their schedule timeout (the deadline is not a wait: it runs along)."""
-    return Q(status=StepStatus.QUEUED, schedule_deadline__lte=Now())
+    """QUEUED steps that did not start within their schedule timeout (the deadline is not a wait: it runs along).
+    Found through the wait index (step_waiting): a scan of the queued steps, not of every step."""
+    return QUEUED_WAITS.q() & Q(schedule_deadline__lte=Now())
