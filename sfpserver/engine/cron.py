@@ -18,13 +18,13 @@ from typing import Any
 
 from croniter import croniter
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from sfpserver.engine import cron_times, trigger
+from sfpserver.engine import cron_times, sql, statements, trigger
 from sfpserver.engine.exceptions import EngineError, InvalidWorkflowError
 from sfpserver.engine.models import CronFiring, CronNextFire
 
@@ -110,23 +110,14 @@ def expression_of(task: PeriodicTask) -> str:
     return f"{c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week}"
 
 
-# The due crons, oldest first, through the partial index on next_fire_at (cron_next_fire_due).
-_DUE_SQL = """
-SELECT periodic_task_id, next_fire_at FROM engine_cronnextfire
- WHERE next_fire_at <= %(now)s
- ORDER BY next_fire_at LIMIT %(batch)s
-"""
-
-
 def fire_due(now: datetime | None = None, limit: int | None = None) -> int:
     """Trigger the enabled crons whose next fire time has come, at most `limit` (ENGINE_CRON_FIRINGS_PER_TICK)
     of them, oldest first: the rest are still due on the next tick. A cron fires for its latest fire time at
     or before now (missed ones are not replayed), then its next_fire_at moves past now."""
     now = now or timezone.now()
     batch = limit if limit is not None else settings.ENGINE_CRON_FIRINGS_PER_TICK
-    with connection.cursor() as cursor:
-        cursor.execute(_DUE_SQL, {"now": now, "batch": batch})
-        due = cursor.fetchall()
+    params = {"now": now, "batch": batch}
+    due = [(row["periodic_task_id"], row["next_fire_at"]) for row in sql.rows(statements.DUE_CRONS, params)]
     tasks = PeriodicTask.objects.select_related("crontab").in_bulk([task_id for task_id, _ in due])
     return sum(_fire_due_one(tasks.get(task_id), task_id, next_fire_at, now) for task_id, next_fire_at in due)
 
@@ -187,23 +178,9 @@ def sync(task: PeriodicTask) -> None:
     )
 
 
-# The engine crons whose next_fire_at is missing or was computed from another version of the entry.
-_CHANGED_SQL = f"""
-SELECT p.id FROM django_celery_beat_periodictask p
-  LEFT JOIN django_celery_beat_crontabschedule c ON c.id = p.crontab_id
-  LEFT JOIN engine_cronnextfire s ON s.periodic_task_id = p.id
- WHERE p.task = '{CRON_TASK}'
-   AND (s.periodic_task_id IS NULL OR s.enabled <> p.enabled OR s.changed_at IS DISTINCT FROM p.date_changed
-        OR s.expression IS DISTINCT FROM
-           concat_ws(' ', c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week, c.timezone))
-"""
-
-
 def sync_changed() -> int:
     """Recompute next_fire_at for every engine cron changed without a save (bulk updates, bulk creates)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CHANGED_SQL)
-        ids = [row[0] for row in cursor.fetchall()]
+    ids = [row["id"] for row in sql.rows(statements.CHANGED_CRONS, {"task": CRON_TASK})]
     for task in PeriodicTask.objects.select_related("crontab").filter(id__in=ids).iterator(chunk_size=1000):
         sync(task)
     return len(ids)

@@ -1,9 +1,11 @@
 """Putting step messages on the broker, always after the transaction that queued the step commits.
 
 A message says only "run attempt N of step S". When publishing fails (broker down), the step's
-`dispatched_at` goes back to NULL and the scheduler publishes it again as soon as the broker answers.
+wait becomes `broker` (engine/waits.py) and the scheduler publishes it again as soon as the broker answers.
 
-A broker that restarts may come back without the messages it held. `broker_restarted()` notices (the Redis
+The sweeper (`release_due_steps`, a job of the scheduler's tick) publishes the steps that wait for the broker:
+retries past their backoff, steps whose publish failed, and steps whose message went out long ago but never
+started. A broker that restarts may come back without the messages it held. `broker_restarted()` notices (the Redis
 server's run id differs from the one it recorded in Redis, or the record is gone with the data), and the
 scheduler then publishes every queued step again at once; a duplicate of a message that survived is discarded
 by the claim's fence. The sweeper (steps published long ago that never started) stays as the backstop.
@@ -14,15 +16,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import redis
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from sfpserver.engine import sql, statements
+
 logger = logging.getLogger(__name__)
 
 RUN_STEP_TASK = "engine.run_step"
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -90,10 +96,14 @@ def shown_names(batch: list[Dispatch]) -> dict[UUID, str]:
 
 
 def _mark_undispatched(step_ids: list[UUID]) -> None:
-    from sfpserver.engine.models import StepRun, StepStatus
+    from django.utils import timezone
 
+    from sfpserver.engine import waits
+    from sfpserver.engine.models import StepRun
+
+    undelivered = waits.enter(waits.Event.UNDELIVERED, gated=False, now=timezone.now())
     try:
-        StepRun.objects.filter(id__in=step_ids, status=StepStatus.QUEUED).update(dispatched_at=None)
+        StepRun.objects.filter(waits.DELIVERED.q(), id__in=step_ids).update(**undelivered.fields())
     except DatabaseError:
         # The sweeper still re-publishes them once ENGINE_REDISPATCH_AFTER has passed.
         logger.warning("could not mark %d step(s) undispatched", len(step_ids))
@@ -125,3 +135,36 @@ def _watch_client() -> redis.Redis:
         url = settings.CELERY_BROKER_URL
         _watch = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
     return _watch
+
+
+# --- the sweeper -------------------------------------------------------------------------------------------
+
+_broker_answers = True  # at the last look (recover_lost_messages): publishing is pointless while it does not
+
+
+def release_due_steps(before: Any = None) -> int:
+    """Publish due steps that have no message: retries after their backoff, steps whose publish failed, and
+    (the sweeper) steps published before `before` that never started."""
+    if not _broker_answers:
+        return 0
+    with transaction.atomic():
+        params = {"after": settings.ENGINE_REDISPATCH_AFTER, "before": before, "batch": BATCH}
+        rows = sql.rows(statements.RELEASE_DUE, params)
+        dispatch_after_commit(Dispatch(row["id"], row["attempt"], row["queue"], row["priority"]) for row in rows)
+    return len(rows)
+
+
+def recover_lost_messages() -> int:
+    """When the broker restarted or lost its data, publish every queued step again now, not a sweeper's delay
+    later (a message that survived is a duplicate, which the claim's fence discards)."""
+    global _broker_answers
+    restarted = broker_restarted()
+    _broker_answers = restarted is not None
+    if not restarted:
+        return 0
+    since = sql.rows(statements.NOW)[0]["now"]
+    released = 0
+    while (batch := release_due_steps(before=since)) > 0:
+        released += batch
+    logger.warning("the broker restarted or lost its data: %d queued step(s) published again", released)
+    return released

@@ -1,24 +1,26 @@
 """Concurrency limits and rate limits, decided in Postgres at dispatch time.
 
-A gated step is QUEUED with `available_at` NULL until every concurrency slot it needs (its run's and its
+A gated step waits for `gates` (engine/waits.py) until every concurrency slot it needs (its run's and its
 own) is HOLDING and its rate limits have room; then it is published. Admission per key runs under a
 transaction-level advisory lock on the key, after the commit that changed the key's slots, and again on
-every scheduler tick. Strategies follow Hatchet (reference/hatchet-sdk.md §1.16).
+every scheduler tick. A refused slot is returned, for lifecycle.admit to cancel its run or step (this
+module does not change a step's state). Strategies follow Hatchet (reference/hatchet-sdk.md §1.16).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from sfpserver.engine import sql, statements, waits
 from sfpserver.engine.dispatch import Dispatch, publish
 from sfpserver.engine.exceptions import InvalidWorkflowError
 from sfpserver.engine.expressions import evaluate
@@ -28,7 +30,6 @@ from sfpserver.engine.models import (
     RateLimitUse,
     SlotState,
     StepRun,
-    StepStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -111,42 +112,62 @@ def release_run(run_id: UUID) -> set[str]:
     return keys
 
 
-def admit_after_commit(keys: set[str], run_ids: Iterable[UUID] = ()) -> None:
-    runs = set(run_ids)
-    if keys or runs:
-        transaction.on_commit(lambda: admit(keys, runs))
-
-
 # --- admission --------------------------------------------------------------------------------------------
 
 
-def admit(keys: set[str], run_ids: set[UUID] | None = None) -> None:
-    """Apply each key's strategy, cancel what it refuses, then dispatch the gated steps now free to go."""
-    touched: set[UUID] = set(run_ids or ())
-    cancels: list[ConcurrencySlot] = []
+@dataclass(frozen=True)
+class Refusal:
+    """A slot a strategy refused: lifecycle cancels its run (a workflow-level slot) or its step."""
+
+    run_id: UUID
+    step_id: UUID | None
+
+
+@dataclass(frozen=True)
+class Admission:
+    refused: list[Refusal]
+    touched: set[UUID]  # runs whose slots were granted: release_ready publishes what is free to go
+
+
+def admit(keys: set[str]) -> Admission:
+    """Apply each key's strategy under the key's advisory lock: hold what it admits, return what it refuses.
+    lifecycle.admit cancels the refusals, then releases the ready steps."""
+    touched: set[UUID] = set()
+    refused: list[Refusal] = []
     for key in sorted(keys):
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
-            held, refused = _decide(key)
+            sql.rows(statements.KEY_LOCK, {"key": key})
+            held, refusing = _decide(key)
             ConcurrencySlot.objects.filter(id__in=[s.id for s in held]).update(state=SlotState.HOLDING)
-            cancels.extend(refused)
+            refused.extend(Refusal(s.run_id, s.step_id) for s in refusing)
             touched.update(s.run_id for s in held)
-    _cancel(cancels)
-    release_ready(touched)
+    return Admission(refused, touched)
 
 
 def _decide(key: str) -> tuple[list[ConcurrencySlot], list[ConcurrencySlot]]:
-    """Which WAITING slots to hold and which slots (waiting or held) to cancel."""
     slots = list(ConcurrencySlot.objects.filter(key=key).order_by("id"))
     if not slots:
         return [], []
-    strategy, max_runs = slots[-1].strategy, slots[-1].max_runs
+    return decide(slots[-1].strategy, slots[-1].max_runs, slots)
+
+
+class SlotLike(Protocol):
+    id: Any
+    state: str
+    is_retry: bool
+
+
+S = TypeVar("S", bound=SlotLike)
+
+
+def decide(strategy: str, max_runs: int, slots: Sequence[S]) -> tuple[list[S], list[S]]:
+    """Which WAITING slots of a key to hold and which slots (waiting or held) to refuse; `slots` in arrival order.
+    Pure: Hatchet's seven strategies (tests/engine/test_decisions.py)."""
     holding = [s for s in slots if s.state == SlotState.HOLDING]
     waiting = sorted((s for s in slots if s.state == SlotState.WAITING), key=lambda s: (not s.is_retry, s.id))
     free = max(0, max_runs - len(holding))
     if strategy == "CANCEL_IN_PROGRESS":
-        keep = slots[-max_runs:]
+        keep = list(slots[-max_runs:])
         return [s for s in keep if s.state == SlotState.WAITING], [s for s in slots if s not in keep]
     if strategy == "CANCEL_NEWEST":
         return waiting[:free], waiting[free:]
@@ -162,16 +183,6 @@ def _decide(key: str) -> tuple[list[ConcurrencySlot], list[ConcurrencySlot]]:
     return waiting[:free], []  # GROUP_ROUND_ROBIN, QUEUE_OLDEST
 
 
-def _cancel(slots: list[ConcurrencySlot]) -> None:
-    from sfpserver.engine import lifecycle
-
-    for slot in slots:
-        if slot.step_id is None:
-            lifecycle.cancel_run(slot.run_id, CANCEL_REASON)
-        else:
-            lifecycle.cancel_step(slot.step_id, CANCEL_REASON)
-
-
 # --- dispatch of gated steps -----------------------------------------------------------------------------
 
 
@@ -180,16 +191,13 @@ def release_ready(run_ids: Iterable[UUID]) -> int:
     ready: list[Dispatch] = []
     with transaction.atomic():
         waiting = StepRun.objects.select_for_update(skip_locked=True).filter(
-            run_id__in=list(run_ids),
-            status=StepStatus.QUEUED,
-            gated=True,
-            available_at__isnull=True,
-            backoff_until__isnull=True,
+            waits.AT_GATES.q(), run_id__in=list(run_ids)
         )
         for step in waiting:
             if _slots_held(step) and _take_rate_limits(step):
                 now = timezone.now()
-                StepRun.objects.filter(id=step.id).update(available_at=now, dispatched_at=now)
+                admitted = waits.enter(waits.Event.ADMITTED, gated=True, now=now)
+                StepRun.objects.filter(id=step.id).update(available_at=now, **admitted.fields())
                 ready.append(Dispatch(step.id, step.attempt, step.queue, step.priority))
     if ready:
         publish(ready)
@@ -211,8 +219,7 @@ def _take_rate_limits(step: StepRun) -> bool:
         bucket = _bucket(limit)
         if bucket is None:
             continue
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["rl:" + bucket.key])
+        sql.rows(statements.KEY_LOCK, {"key": "rl:" + bucket.key})
         since = now - timedelta(seconds=bucket.window_seconds)
         used = RateLimitUse.objects.filter(key=bucket.key, at__gt=since).aggregate(total=Sum("units"))["total"] or 0
         if used + limit["units"] > bucket.limit:
@@ -233,24 +240,18 @@ def _bucket(limit: Mapping[str, Any]) -> RateLimitBucket | None:
 def _retries_due() -> tuple[set[str], set[UUID]]:
     """Gated retries whose backoff is over join their gates' queues (as Hatchet re-queues a retry when due)."""
     with transaction.atomic():
-        due = list(
-            StepRun.objects.select_for_update(skip_locked=True).filter(
-                status=StepStatus.QUEUED, gated=True, backoff_until__lte=timezone.now()
-            )[:500]
-        )
-        StepRun.objects.filter(id__in=[step.id for step in due]).update(backoff_until=None)
+        due = list(StepRun.objects.select_for_update(skip_locked=True).filter(waits.GATED_BACKOFF_OVER.q())[:500])
+        joined = waits.enter(waits.Event.BACKOFF_OVER, gated=True, now=timezone.now())
+        StepRun.objects.filter(id__in=[step.id for step in due]).update(**joined.fields())
         keys = add_step_slots(due, is_retry=True)
     return keys, {step.run_id for step in due}
 
 
-def tick() -> None:
-    """The scheduler's safety net: admit every key with waiting slots and release what is ready."""
+def due() -> tuple[set[str], set[UUID]]:
+    """For the scheduler's safety net (lifecycle.admit): every key with waiting slots and every run with steps at
+    its gates, after gated retries past their backoff joined them. Also drops rate-limit uses a year old."""
     retried_keys, retried_runs = _retries_due()
     keys = set(ConcurrencySlot.objects.filter(state=SlotState.WAITING).values_list("key", flat=True))
-    runs = set(
-        StepRun.objects.filter(status=StepStatus.QUEUED, gated=True, available_at__isnull=True).values_list(
-            "run_id", flat=True
-        )[:500]
-    )
-    admit(keys | retried_keys, runs | retried_runs)
+    runs = set(StepRun.objects.filter(waits.AT_GATES.q()).values_list("run_id", flat=True)[:500])
     RateLimitUse.objects.filter(at__lt=timezone.now() - timedelta(days=366)).delete()
+    return keys | retried_keys, runs | retried_runs

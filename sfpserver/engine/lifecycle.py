@@ -22,10 +22,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, signals, sql
+from sfpserver.engine import gates, signals, sql, statements, waits
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
-from sfpserver.engine.drain import STEP_MAY_START_SQL
 from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
 from sfpserver.engine.models import (
     TERMINAL_STEP_STATUSES,
@@ -37,11 +36,12 @@ from sfpserver.engine.models import (
     StepStatus,
     WorkflowRun,
 )
+from sfpserver.engine.waits import Event
 
 logger = logging.getLogger(__name__)
 
 RETRY_PRIORITY = 4  # retries go ahead of every user priority, as in Hatchet
-SKIPPED_OUTPUT = {"skipped": True}
+SKIPPED_OUTPUT = statements.SKIPPED_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -72,51 +72,6 @@ class Claimed:
     # The attempt's lease secret: minted at the claim, held only in the claiming process's memory (Postgres keeps
     # its hash), presented to lease the step's credentials. Never shown in a repr, a log line or a message.
     lease_secret: str = field(default="", repr=False)
-
-
-# The engine's hot statements are prepared, and Postgres may keep one generic plan for them per connection (see
-# sql.py). They find their rows by key; their status fences are written `coalesce(status, '') = ...` (status is
-# never NULL) so that no such plan can pick a status index instead: one planned while few steps were queued
-# would scan every queued step once a backlog builds (tests/engine/test_hot_plans.py).
-def _claim_sql(which: str) -> str:
-    """The claim: compare-and-set QUEUED -> RUNNING of the step `which` picks, its attempt's row, the run
-    marked RUNNING, and everything the step's code needs (input, metadata, its parents' outputs)."""
-    return f"""
-WITH s AS (
-    UPDATE engine_steprun
-       SET status = 'RUNNING', worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = %(lease_hash)s,
-           timeout_at = clock_timestamp() + make_interval(secs => execution_timeout)
-     WHERE {which} AND coalesce(status, '') = 'QUEUED' AND {STEP_MAY_START_SQL}
- RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
-), a AS (
-    INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
-                                error_type, error_message, traceback)
-    SELECT id, attempt, %(worker)s, %(worker_name)s, available_at, started_at, 'RUNNING', '', '', '' FROM s
-), r AS (
-    UPDATE engine_workflowrun SET status = 'RUNNING', started_at = coalesce(started_at, now())
-     WHERE id = (SELECT run_id FROM s) AND coalesce(status, '') = 'QUEUED'
-)
-SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
-       wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
-       (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
-          FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents)),
-       wr.gated, (SELECT count(*) FROM (SELECT 1 FROM engine_steprun g WHERE g.run_id = s.run_id LIMIT 2) one_or_more)
-  FROM s JOIN engine_workflowrun wr ON wr.id = s.run_id
-"""
-
-
-_CLAIM_SQL = _claim_sql("id = %(step)s AND attempt = %(attempt)s")
-
-# The hand-off: in the transaction that completes step %(parent)s, the child it released (queued_at is the
-# transaction's now()) on one of the worker's queues, highest priority first. Gated children wait for gates.py.
-_HAND_OFF_SQL = _claim_sql("""id = (
-    SELECT child.id FROM engine_steprun child
-     WHERE child.run_id = (SELECT run_id FROM engine_steprun WHERE id = %(parent)s)
-       AND coalesce(child.status, '') = 'QUEUED' AND child.queued_at = now() AND NOT child.gated
-       AND child.queue = ANY(%(queues)s)
-       AND (SELECT name FROM engine_steprun WHERE id = %(parent)s) = ANY(child.parents)
-     ORDER BY child.priority DESC, child.id
-     LIMIT 1)""")
 
 
 @dataclass(frozen=True)
@@ -150,7 +105,7 @@ def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name
     """
     secret, hashed = mint_lease_secret()
     params = {"step": str(step_id), "attempt": attempt, "worker": worker_id, "worker_name": worker_name}
-    rows = sql.fetch(_CLAIM_SQL, {**params, "lease_hash": hashed})
+    rows = sql.fetch(statements.CLAIM, {**params, "lease_hash": hashed})
     if not rows:
         return None
     claimed = _claimed(rows[0], secret)
@@ -158,24 +113,25 @@ def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name
     return claimed
 
 
-def _claimed(row: tuple[Any, ...], lease_secret: str) -> Claimed:
+def _claimed(row: sql.Row, lease_secret: str) -> Claimed:
+    """A row of statements.CLAIM (or HAND_OFF), by column name."""
     return Claimed(
-        step_id=row[0],
-        run_id=row[1],
-        name=row[2],
-        action=row[3],
-        attempt=row[4],
-        retries=row[5],
-        args=_json(row[6]) or {},
-        timeout_at=row[7],
-        workflow_name=row[8],
-        input=_json(row[9]),
-        metadata=_json(row[10]) or {},
-        priority=row[11],
-        parent_step_id=row[12],
-        parent_outputs=_json(row[13]) or {},
-        run_gated=row[14],
-        run_steps=row[15],
+        step_id=row["id"],
+        run_id=row["run_id"],
+        name=row["name"],
+        action=row["action"],
+        attempt=row["attempt"],
+        retries=row["retries"],
+        args=_json(row["args"]) or {},
+        timeout_at=row["timeout_at"],
+        workflow_name=row["workflow_name"],
+        input=_json(row["input"]),
+        metadata=_json(row["additional_metadata"]) or {},
+        priority=row["priority"],
+        parent_step_id=row["parent_step_id"],
+        parent_outputs=_json(row["parent_outputs"]) or {},
+        run_gated=row["run_gated"],
+        run_steps=row["run_steps"],
         lease_secret=lease_secret,
     )
 
@@ -218,57 +174,6 @@ def _end_attempt(step: StepRun, outcome: str, error: ErrorInfo | None = None) ->
     Attempt.objects.filter(step_id=step.id, number=step.attempt).update(**fields)
 
 
-# Every completion: lock the run (every transition of a run locks it first), fence and complete the step, end
-# its attempt. The statements below add what follows from it.
-_COMPLETE_STEP_CTES = """
-WITH r AS (
-    SELECT id FROM engine_workflowrun
-     WHERE id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
-       FOR UPDATE
-), s AS (
-    UPDATE engine_steprun
-       SET status = 'COMPLETED', output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
-     WHERE id = %(step)s AND attempt = %(attempt)s AND coalesce(status, '') = 'RUNNING' AND run_id = (SELECT id FROM r)
- RETURNING id, run_id, name, gated, output
-), a AS (
-    UPDATE engine_attempt SET outcome = 'COMPLETED', finished_at = %(now)s
-     WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
-)"""
-
-# ... and count down the join of each child, releasing those it completes (the Postgres-backed chord).
-_COMPLETE_SQL = (
-    _COMPLETE_STEP_CTES
-    + """, c AS (
-    UPDATE engine_steprun
-       SET pending_parents = pending_parents - 1,
-           status = CASE WHEN pending_parents = 1 THEN 'QUEUED' ELSE status END,
-           queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
-           available_at = CASE WHEN pending_parents = 1 THEN now() ELSE available_at END,
-           dispatched_at = CASE WHEN pending_parents = 1 THEN now() ELSE dispatched_at END,
-           schedule_deadline = CASE WHEN pending_parents = 1
-                                    THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
-     WHERE run_id = (SELECT run_id FROM s) AND status = 'PENDING' AND kind <> 'ON_FAILURE'
-       AND (SELECT name FROM s) = ANY(parents)
- RETURNING id, attempt, queue, status, gated, priority
-)
-SELECT s.run_id, s.id, s.gated, c.id, c.attempt, c.queue, c.status, c.gated, c.priority FROM s LEFT JOIN c ON true
-"""
-)
-
-# ... or, for a run of one step (a standalone task, the commonest run), which no other step can settle: settle it.
-_COMPLETE_ALONE_SQL = (
-    _COMPLETE_STEP_CTES
-    + """, settled AS (
-    UPDATE engine_workflowrun
-       SET status = 'COMPLETED', error = '', finished_at = %(now)s,
-           output = (SELECT jsonb_build_object(name, output) FROM s)
-     WHERE id = (SELECT run_id FROM s) AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
-)
-SELECT run_id, id FROM s
-"""
-)
-
-
 @dataclass(frozen=True)
 class Completion:
     """A recorded output. `next`: the released child this worker claimed in the same transaction, if any."""
@@ -302,24 +207,25 @@ def complete(
     params = {"step": str(step_id), "attempt": attempt, "output": _jsonb(output), "now": timezone.now()}
     if run_steps == 1 and not run_gated:  # a run of one step: one statement completes and settles it
         return _complete_alone(params)
-    statements = [(_COMPLETE_SQL, params), (_SETTLE_STEP_RUN_SQL, params)]
+    pipeline = [(statements.COMPLETE, params), (statements.SETTLE_STEP_RUN, params)]
     if claimant is not None and claimant.hand_off_queues:
         secret, hashed = mint_lease_secret()
         hand_off = {"parent": str(step_id), "queues": list(claimant.hand_off_queues), "lease_hash": hashed}
-        statements.append((_HAND_OFF_SQL, {**hand_off, **claimant.params()}))
+        pipeline.append((statements.HAND_OFF, {**hand_off, **claimant.params()}))
     with transaction.atomic() if run_gated else nullcontext():  # outside one, the pipeline is a transaction
-        rows, settle, *handed = sql.fetch_pipelined(*statements)
+        rows, settle, *handed = sql.fetch_pipelined(*pipeline)
         if not rows:
             return None
-        run_id, step, step_gated = rows[0][0], rows[0][1], rows[0][2]
+        run_id, step, step_gated = rows[0]["run_id"], rows[0]["step_id"], rows[0]["step_gated"]
         following = _claimed(handed[0][0], secret) if handed and handed[0] else None
         if following is not None and on_hand_off is not None:
             on_hand_off(following.step_id)
         if step_gated:
-            gates.admit_after_commit(gates.release_step(step), [run_id])
+            admit_after_commit(gates.release_step(step), [run_id])
         handed_id = following.step_id if following is not None else None
-        _queue_released(run_id, [row[3:] for row in rows if row[3] is not None and row[3] != handed_id])
-        _after_settle(run_id, *settle[0])
+        released = [Released.from_row(row) for row in rows if row["child_id"] is not None]
+        _queue_released(run_id, [child for child in released if child.id != handed_id])
+        _after_settle(run_id, settle[0]["settled"], settle[0]["gated"])
     signals.after_commit_step_changed(run_id, step, StepStatus.COMPLETED)
     if following is not None:
         signals.after_commit_step_changed(run_id, following.step_id, StepStatus.RUNNING)
@@ -327,10 +233,10 @@ def complete(
 
 
 def _complete_alone(params: dict[str, Any]) -> Completion | None:
-    rows = sql.fetch(_COMPLETE_ALONE_SQL, params)
+    rows = sql.fetch(statements.COMPLETE_ALONE, params)
     if not rows:
         return None
-    run_id, step = rows[0]
+    run_id, step = rows[0]["run_id"], rows[0]["step_id"]
     signals.after_commit_step_changed(run_id, step, StepStatus.COMPLETED)
     signals.after_commit_run_changed(run_id)
     return Completion()
@@ -341,20 +247,55 @@ def _jsonb(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def _queue_released(run_id: UUID, children: list[tuple[Any, ...]]) -> None:
-    """Children (id, attempt, queue, status, gated, priority) whose join just counted down: publish those now
-    QUEUED after commit, or hold them for their gates."""
-    queued = [child for child in children if child[3] == StepStatus.QUEUED]
-    dispatch_after_commit(Dispatch(child[0], child[1], child[2], child[5]) for child in queued if not child[4])
-    gated = [child[0] for child in queued if child[4]]
+@dataclass(frozen=True)
+class Released:
+    """A child whose join a completion counted down (statements.COMPLETE's child_ columns)."""
+
+    id: UUID
+    attempt: int
+    queue: str
+    status: str
+    gated: bool
+    priority: int
+
+    @classmethod
+    def from_row(cls, row: sql.Row) -> Released:
+        return cls(*(row[f"child_{name}"] for name in ("id", "attempt", "queue", "status", "gated", "priority")))
+
+
+def _queue_released(run_id: UUID, children: list[Released]) -> None:
+    """Children whose join just counted down: publish those now QUEUED after commit, or hold them for their
+    gates."""
+    queued = [child for child in children if child.status == StepStatus.QUEUED]
+    dispatch_after_commit(Dispatch(c.id, c.attempt, c.queue, c.priority) for c in queued if not c.gated)
+    gated = [child.id for child in queued if child.gated]
     if gated:
         _hold_for_gates(StepRun.objects.filter(id__in=gated), run_id)
 
 
+def admit_after_commit(keys: set[str], run_ids: Iterable[UUID] = ()) -> None:
+    """After this commit: admit what the keys' strategies allow (gates.py) and act on what they refuse."""
+    runs = set(run_ids)
+    if keys or runs:
+        transaction.on_commit(lambda: admit(keys, runs))
+
+
+def admit(keys: set[str], run_ids: Iterable[UUID] = ()) -> None:
+    """Apply each key's strategy, cancel the runs and steps it refuses, then publish the gated steps now free
+    to go (the scheduler's safety net calls it with gates.due() every tick)."""
+    admission = gates.admit(keys)
+    for refusal in admission.refused:
+        if refusal.step_id is None:
+            cancel_run(refusal.run_id, gates.CANCEL_REASON)
+        else:
+            cancel_step(refusal.step_id, gates.CANCEL_REASON)
+    gates.release_ready(admission.touched | set(run_ids))
+
+
 def _hold_for_gates(steps: Any, run_id: UUID, *, is_retry: bool = False) -> None:
     """Queued gated steps wait (no message) until gates.py admits them after this commit."""
-    steps.update(available_at=None, dispatched_at=None)
-    gates.admit_after_commit(gates.add_step_slots(list(steps), is_retry=is_retry), [run_id])
+    steps.update(available_at=None, **waits.enter(Event.QUEUED, gated=True, now=timezone.now()).fields())
+    admit_after_commit(gates.add_step_slots(list(steps), is_retry=is_retry), [run_id])
 
 
 def fail(
@@ -396,17 +337,16 @@ def _requeue(step: StepRun, *, delay: float, app_retry: bool, error: ErrorInfo |
     step.worker = None
     step.started_at = step.timeout_at = None
     step.queued_at = now
-    step.available_at = now + timedelta(seconds=delay)
-    step.dispatched_at = now if delay == 0 else None  # a delayed retry is released by the scheduler
-    step.schedule_deadline = step.available_at + timedelta(seconds=step.schedule_timeout)
+    wait = waits.enter(Event.RETRIED, gated=step.gated, now=now, delay=delay)
+    step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
+    step.available_at = None if step.gated and delay > 0 else now + timedelta(seconds=delay)
+    step.schedule_deadline = now + timedelta(seconds=delay + step.schedule_timeout)
     step.priority = RETRY_PRIORITY
     if error is not None:
         step.error, step.error_type = error.message, error.type
     step.save()
     if step.gated and delay > 0:  # it joins its gates' queues once the backoff is over (gates.tick)
-        due = step.available_at
-        StepRun.objects.filter(id=step.id).update(available_at=None, dispatched_at=None, backoff_until=due)
-        gates.admit_after_commit(gates.release_step(step.id), [step.run_id])
+        admit_after_commit(gates.release_step(step.id), [step.run_id])
     elif step.gated:
         gates.release_step(step.id)
         _hold_for_gates(StepRun.objects.filter(id=step.id), step.run_id, is_retry=True)
@@ -420,7 +360,7 @@ def _fail_for_good(step: StepRun, error: ErrorInfo) -> None:
     step.finished_at = timezone.now()
     step.save(update_fields=["status", "error", "error_type", "finished_at"])
     if step.gated:
-        gates.admit_after_commit(gates.release_step(step.id), [step.run_id])
+        admit_after_commit(gates.release_step(step.id), [step.run_id])
     _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
     _queue_on_failure(step.run_id)
     _finalize_if_done(step.run_id)
@@ -524,9 +464,7 @@ def time_out_schedule(step_id: UUID | str, attempt: int) -> bool:
         run_id = _lock_run_of(step_id)
         if run_id is None:
             return False
-        step = StepRun.objects.filter(
-            id=step_id, attempt=attempt, status=StepStatus.QUEUED, schedule_deadline__lte=timezone.now()
-        ).first()
+        step = StepRun.objects.filter(waits.schedule_overdue(), id=step_id, attempt=attempt).first()
         if step is None:
             return False
         _cancel(run_id, {step.name}, "SCHEDULING_TIMED_OUT: the step did not start within its schedule timeout")
@@ -542,8 +480,11 @@ def _cancel(run_id: UUID, names: Iterable[str], reason: str) -> None:
         if step.status == StepStatus.RUNNING:
             _end_attempt(step, AttemptOutcome.CANCELLED, ErrorInfo("Cancelled", reason))
         if step.gated:
-            gates.admit_after_commit(gates.release_step(step.id), [run_id])
-    steps.update(status=StepStatus.CANCELLED, error=reason, error_type="Cancelled", finished_at=timezone.now())
+            admit_after_commit(gates.release_step(step.id), [run_id])
+    ended = waits.enter(Event.ENDED, gated=False, now=timezone.now())
+    steps.update(
+        status=StepStatus.CANCELLED, error=reason, error_type="Cancelled", finished_at=timezone.now(), **ended.fields()
+    )
 
 
 def _cancel_descendants(run_id: UUID, roots: set[str], reason: str) -> None:
@@ -561,68 +502,23 @@ def _queue_on_failure(run_id: UUID) -> None:
         status=StepStatus.QUEUED,
         queued_at=now,
         available_at=now,
-        dispatched_at=now,
         schedule_deadline=now + timedelta(seconds=300),
+        **waits.enter(Event.QUEUED, gated=False, now=now).fields(),
     )
     dispatch_after_commit(queued)
 
 
-def _settle_sql(run: str) -> str:
-    """Settle run `run` (an SQL expression) when no step of it can still run, by Hatchet's rules (§1.23): FAILED if
-    a step failed, else CANCELLED if one was cancelled, else COMPLETED; an on-failure step still waiting is
-    skipped; the output holds every completed step's output by name. Returns (settled, the run has gated steps).
-
-    Most calls find a step still open, and stop at the first one: a completion in a fan-out of n steps reads one
-    row, not n (the run's steps are read whole only to settle it).
-    """
-    return f"""
-WITH open AS (
-    SELECT 1 FROM engine_steprun
-     WHERE run_id = {run} AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
-       AND NOT (kind = 'ON_FAILURE' AND status = 'PENDING')
-     LIMIT 1
-), st AS (
-    SELECT id, name, status, error, output, gated, kind = 'ON_FAILURE' AND status = 'PENDING' AS unneeded
-      FROM engine_steprun WHERE run_id = {run} AND NOT EXISTS (SELECT 1 FROM open)
-), ending AS (
-    SELECT CASE WHEN bool_or(status = 'FAILED') THEN 'FAILED'
-                WHEN bool_or(status = 'CANCELLED') THEN 'CANCELLED' ELSE 'COMPLETED' END AS status,
-           coalesce(string_agg(name || ': ' || error, E'\\n' ORDER BY name) FILTER (WHERE status = 'FAILED'), '')
-               AS error,
-           coalesce(jsonb_object_agg(name, CASE WHEN unneeded THEN '{SKIPPED_JSON}'::jsonb ELSE output END)
-                        FILTER (WHERE status = 'COMPLETED' OR unneeded), '{{}}'::jsonb) AS output
-      FROM st
-    HAVING bool_and(status IN ('COMPLETED', 'FAILED', 'CANCELLED') OR unneeded)
-), settled AS (
-    UPDATE engine_workflowrun wr
-       SET status = ending.status, error = ending.error, output = ending.output, finished_at = %(now)s
-      FROM ending
-     WHERE wr.id = {run} AND wr.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
- RETURNING wr.id
-), skipped AS (
-    UPDATE engine_steprun SET status = 'COMPLETED', output = '{SKIPPED_JSON}'::jsonb, finished_at = %(now)s
-     WHERE id IN (SELECT id FROM st WHERE unneeded) AND EXISTS (SELECT 1 FROM settled)
-)
-SELECT EXISTS (SELECT 1 FROM settled), coalesce(bool_or(gated), false) FROM st
-"""
-
-
-SKIPPED_JSON = json.dumps(SKIPPED_OUTPUT)
-_SETTLE_RUN_SQL = _settle_sql("%(run)s")
-_SETTLE_STEP_RUN_SQL = _settle_sql("(SELECT run_id FROM engine_steprun WHERE id = %(step)s)")
-
-
 def _finalize_if_done(run_id: UUID) -> None:
     """Inside a transaction that locked the run: settle it if no step of it can still run."""
-    settle = sql.fetch(_SETTLE_RUN_SQL, {"run": run_id, "now": timezone.now()})
-    _after_settle(run_id, *settle[0])
+    settle = sql.fetch(statements.SETTLE_RUN, {"run": run_id, "now": timezone.now()})
+    _after_settle(run_id, settle[0]["settled"], settle[0]["gated"])
 
 
 def _after_settle(run_id: UUID, settled: bool, gated: bool) -> None:
     if not settled:
         return
     if gated:
-        gates.admit_after_commit(gates.release_run(run_id))
+        admit_after_commit(gates.release_run(run_id))
     signals.after_commit_run_changed(run_id)
 
 
@@ -638,7 +534,7 @@ def _restore_run_slots(run: WorkflowRun, steps: list[StepRun]) -> None:
         ConcurrencySlot.objects.bulk_create(
             [ConcurrencySlot(key=k["key"], strategy=k["strategy"], max_runs=k["max_runs"], run_id=run.id) for k in keys]
         )
-        gates.admit_after_commit({k["key"] for k in keys}, [run.id])
+        admit_after_commit({k["key"] for k in keys}, [run.id])
 
 
 def retry_failed(run_id: UUID | str) -> list[str]:
@@ -692,8 +588,10 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         step.status = StepStatus.QUEUED if queue_now else StepStatus.PENDING
         step.output, step.error, step.error_type = None, "", ""
         step.worker = None
-        step.started_at = step.timeout_at = step.finished_at = step.backoff_until = None
-        step.queued_at = step.available_at = step.dispatched_at = now if queue_now else None
+        step.started_at = step.timeout_at = step.finished_at = None
+        step.queued_at = step.available_at = now if queue_now else None
+        wait = waits.enter(Event.QUEUED if queue_now else Event.DEFERRED, gated=step.gated, now=now)
+        step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
         step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
         step.save()
         if queue_now and step.gated:

@@ -26,6 +26,19 @@ class StepStatus(models.TextChoices):
     CANCELLED = "CANCELLED"
 
 
+class WaitingFor(models.TextChoices):
+    """What an unfinished step waits for (engine/waits.py). NULL while it runs and once it has ended."""
+
+    PARENTS = "parents"  # PENDING: its parents (an on-failure step: a failure)
+    BACKOFF = "backoff"  # QUEUED: a retry waiting out its backoff until due_at
+    GATES = "gates"  # QUEUED: concurrency slots or rate-limit room (gates.py)
+    BROKER = "broker"  # QUEUED: due since due_at, with no message on the broker (the sweeper publishes it)
+    DELIVERED = "delivered"  # QUEUED: its message went to the broker at due_at; a worker is to claim it
+    SLEEP = "sleep"  # reserved for durable sleeps
+    EVENT = "event"  # reserved for durable event waits
+    CONDITION = "condition"  # reserved for durable conditions
+
+
 TERMINAL_STEP_STATUSES = (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.CANCELLED)
 TERMINAL_RUN_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 
@@ -135,7 +148,7 @@ class StepRun(models.Model):
     priority = models.SmallIntegerField(default=1)
     args = models.JSONField(default=dict, blank=True)
     gates = models.JSONField(default=dict, blank=True)  # evaluated concurrency keys and rate limits
-    gated = models.BooleanField(default=False)  # waits for gates.py before each dispatch
+    gated = models.BooleanField(default=False)  # configuration: it passes gates.py before each dispatch
     # Retry policy and counters (Hatchet's: retry_count counts every re-run, app retries use the budget).
     attempt = models.IntegerField(default=0)
     app_retry_count = models.IntegerField(default=0)
@@ -154,19 +167,23 @@ class StepRun(models.Model):
     # sha256 of the current attempt's lease secret (lifecycle.claim mints it; only the claiming worker holds it).
     lease_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    available_at = models.DateTimeField(null=True, blank=True)  # a retry waiting out its backoff
-    dispatched_at = models.DateTimeField(null=True, blank=True)  # NULL: no message in the broker yet
+    queued_at = models.DateTimeField(null=True, blank=True)  # history: when it last became QUEUED
+    # History: when it could first start (after its backoff, or once admitted by its gates); the queue wait of
+    # its attempt ends at the claim (Attempt.available_at). Not a wait state: that is waiting_for/due_at.
+    available_at = models.DateTimeField(null=True, blank=True)
+    # What it waits for now, and when that wait is due (engine/waits.py writes both; NULL: running or ended).
+    waiting_for = models.CharField(max_length=10, choices=WaitingFor.choices, null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
     schedule_deadline = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     timeout_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    backoff_until = models.DateTimeField(null=True, blank=True)  # a gated retry joins its gates after this
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="uniq_step_name_per_run")]
         indexes = [
-            models.Index(fields=["available_at"], condition=Q(status="QUEUED"), name="step_queued_due"),
+            # Every reader of wait states (engine/waits.py): by wait, then by due time.
+            models.Index(fields=["waiting_for", "due_at"], condition=Q(waiting_for__isnull=False), name="step_waiting"),
             models.Index(fields=["timeout_at"], condition=Q(status="RUNNING"), name="step_running_deadline"),
             models.Index(fields=["worker"], condition=Q(status="RUNNING"), name="step_running_worker"),
         ]

@@ -17,7 +17,6 @@ import ctypes
 import json
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,16 +26,16 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import close_old_connections, connection
 
 from sfpserver.engine import drain, events, lifecycle, registry, step_thread
+from sfpserver.engine.dbretry import wait_for_database as wait_for_database  # re-exported: hatchet/worker.py
+from sfpserver.engine.dbretry import with_db_retry
 from sfpserver.engine.exceptions import NonRetryableError, StepInterrupted
 from sfpserver.engine.lifecycle import Claimant, Claimed, ErrorInfo
 from sfpserver.engine.models import EventKind
 
 logger = logging.getLogger(__name__)
-
-DB_RETRY_SECONDS = 120.0
 
 
 @dataclass
@@ -239,38 +238,6 @@ def _failed(inv: Invocation, error: ErrorInfo) -> None:
     if seen is None:
         seen = _failures.seen = {}
     seen[(str(inv.step_id), inv.attempt)] = error
-
-
-def with_db_retry(operation: Callable[[], Any], what: str) -> Any:
-    """Run a database operation, waiting out a Postgres restart instead of losing the result."""
-    deadline = time.monotonic() + DB_RETRY_SECONDS
-    delay = 0.2
-    while True:
-        try:
-            return operation()
-        except (OperationalError, InterfaceError):
-            if time.monotonic() > deadline:
-                raise
-            logger.warning("database unavailable while trying to %s; retrying", what)
-            connection.close()
-            time.sleep(delay)
-            delay = min(delay * 2, 3.0)
-
-
-def wait_for_database(operation: Callable[[], Any], what: str) -> Any:
-    """Run a start-up operation, waiting as long as it takes for PostgreSQL (a process started while the database
-    is down serves once it is up, instead of exiting into a supervisor's crash loop). Says what it waits for."""
-    delay, said = 0.2, 0.0
-    while True:
-        try:
-            return operation()
-        except (OperationalError, InterfaceError) as exc:
-            if time.monotonic() - said > 10:
-                logger.warning("waiting for PostgreSQL to %s: %s", what, str(exc).strip().splitlines()[0][:200])
-                said = time.monotonic()
-            connection.close()
-            time.sleep(delay)
-            delay = min(delay * 2, 3.0)
 
 
 def execute(step_id: str, attempt: int, worker: Claimant, may_hand_off: Callable[[], bool] = bool) -> None:

@@ -22,10 +22,11 @@ import psycopg
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
+from psycopg.rows import dict_row
 
-from sfpserver.engine import cron, dispatch, drain, gates, lifecycle, signals, trigger
-from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
-from sfpserver.engine.drain import STEP_MAY_START_SQL
+from sfpserver.engine import cron, drain, gates, lifecycle, signals, statements, trigger, waits
+from sfpserver.engine.dbretry import wait_for_database
+from sfpserver.engine.dispatch import BATCH, recover_lost_messages, release_due_steps
 from sfpserver.engine.exceptions import EngineError
 from sfpserver.engine.models import (
     TERMINAL_RUN_STATUSES,
@@ -41,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 LEADER_LOCK_KEY = 0x5F9_5E7E  # pg_advisory_lock key of the scheduler leader
 SCHEDULER_PRESENT_KEY = 0x5F9_5E7F  # held shared by every running scheduler process
-BATCH = 500
 
 
 class AdvisoryLock:
@@ -51,7 +51,7 @@ class AdvisoryLock:
     def __init__(self, key: int = LEADER_LOCK_KEY, *, shared: bool = False) -> None:
         self.key = key
         self.shared = shared
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
         self.held_since = 0.0  # time.monotonic() when this session took the lock
 
     def held_for(self) -> float:
@@ -61,15 +61,15 @@ class AdvisoryLock:
         if self._conn is not None and self._alive():
             return True
         self.release()
-        function = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+        statement = statements.TRY_LOCK_SHARED if self.shared else statements.TRY_LOCK
         try:
             params = connection.get_connection_params()
-            self._conn = psycopg.connect(**params, autocommit=True)
-            row = self._conn.execute(f"SELECT {function}(%s)", [self.key]).fetchone()
+            self._conn = psycopg.connect(**params, autocommit=True, row_factory=dict_row)
+            row = self._conn.execute(statement.text, {"lock_key": self.key}).fetchone()
         except psycopg.Error:
             self.release()
             return False
-        if row and row[0]:
+        if row and row["locked"]:
             self.held_since = time.monotonic()
             return True
         self.release()
@@ -78,7 +78,7 @@ class AdvisoryLock:
     def _alive(self) -> bool:
         assert self._conn is not None
         try:
-            self._conn.execute("SELECT 1")
+            self._conn.execute(statements.ALIVE.text)
             return True
         except psycopg.Error:
             return False
@@ -115,7 +115,6 @@ def run_forever(stop: threading.Event) -> None:
 def _register_declared_workflows() -> None:
     """At server start: publish the shapes of ENGINE_WORKFLOW_MODULES' workflows and their crons."""
     from sfpserver.engine import registry
-    from sfpserver.engine.runtime import wait_for_database
 
     registry.load_workflow_modules()
     wait_for_database(registry.publish_definitions, "publish workflow definitions")
@@ -141,13 +140,18 @@ def tick(leading_for: float = float("inf")) -> None:
         fire_scheduled_runs,
         cron.resync,
         cron.fire_due,
-        gates.tick,
+        admit_gated_steps,
         prune_finished_runs,
     )
     for job in jobs:
         _safely(job)
     if leading_for >= settings.ENGINE_WORKER_DEAD_AFTER:
         _safely(reap_dead_workers)
+
+
+def admit_gated_steps() -> None:
+    """The safety net of gates.py: admit every key with waiting slots, and release what is ready."""
+    lifecycle.admit(*gates.due())
 
 
 def _safely(job: Callable[[], object]) -> None:
@@ -161,58 +165,11 @@ def _safely(job: Callable[[], object]) -> None:
         logger.exception("scheduler job %s failed", job.__name__)
 
 
-# While a drain is on, only the steps that running steps wait for are released (engine/drain.py). A step whose
-# message went out before %(before)s (default: ENGINE_REDISPATCH_AFTER ago) and has not started is published again.
-_RELEASE_DUE_SQL = f"""
-UPDATE engine_steprun SET dispatched_at = now()
- WHERE id IN (SELECT id FROM engine_steprun
-               WHERE status = 'QUEUED' AND available_at <= now()
-                 AND (dispatched_at IS NULL
-                      OR dispatched_at < coalesce(%(before)s, now() - make_interval(secs => %(after)s)))
-                 AND {STEP_MAY_START_SQL}
-               ORDER BY available_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
-RETURNING id, attempt, queue, priority
-"""
-
-_broker_answers = True  # at the last look (recover_lost_messages): publishing is pointless while it does not
-
-
-def release_due_steps(before: Any = None) -> int:
-    """Publish due steps that have no message: retries after their backoff, steps whose publish failed, and
-    (the sweeper) steps published before `before` that never started."""
-    if not _broker_answers:
-        return 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        params = {"after": settings.ENGINE_REDISPATCH_AFTER, "before": before, "batch": BATCH}
-        cursor.execute(_RELEASE_DUE_SQL, params)
-        rows = cursor.fetchall()
-        dispatch_after_commit(Dispatch(*row) for row in rows)
-    return len(rows)
-
-
-def recover_lost_messages() -> int:
-    """When the broker restarted or lost its data, publish every queued step again now, not a sweeper's delay
-    later (a message that survived is a duplicate, which the claim's fence discards)."""
-    global _broker_answers
-    restarted = dispatch.broker_restarted()
-    _broker_answers = restarted is not None
-    if not restarted:
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now()")
-        (since,) = cursor.fetchone() or (timezone.now(),)
-    released = 0
-    while (batch := release_due_steps(before=since)) > 0:
-        released += batch
-    logger.warning("the broker restarted or lost its data: %d queued step(s) published again", released)
-    return released
-
-
 def time_out_schedules() -> int:
     """Cancel queued steps past their schedule deadline; not while a drain holds them (resume extends it)."""
     if drain.is_draining():
         return 0
-    due = StepRun.objects.filter(status=StepStatus.QUEUED, schedule_deadline__lte=timezone.now())
+    due = StepRun.objects.filter(waits.schedule_overdue())
     return sum(
         lifecycle.time_out_schedule(step_id, attempt) for step_id, attempt in due.values_list("id", "attempt")[:BATCH]
     )

@@ -22,16 +22,20 @@ from typing import Any
 import psycopg
 from django.db import connection
 from django.db.models import JSONField, Model
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from sfpserver.engine.statements import Statement
+
 Params = Mapping[str, Any]
-Rows = list[tuple[Any, ...]]
+Row = dict[str, Any]  # a row by column name; callers build their typed objects from it
+Rows = list[Row]
 
 
 @contextmanager
-def _cursor() -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
+def _cursor() -> Iterator[psycopg.Cursor[Row]]:
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection, row_factory=dict_row) as cursor:
         yield cursor
 
 
@@ -41,22 +45,37 @@ def _encoded(statement: str) -> bytes:
     return statement.encode()
 
 
-def fetch(statement: str, params: Params) -> Rows:
-    """Run one prepared statement that returns rows; its rows."""
+def fetch(statement: Statement, params: Params) -> Rows:
+    """Run one prepared (hot) statement that returns rows; its rows."""
     with _cursor() as cursor:
-        cursor.execute(_encoded(statement), params, prepare=True)
+        cursor.execute(_encoded(statement.text), params, prepare=True)
         return cursor.fetchall()
 
 
-def fetch_pipelined(*statements: tuple[str, Params]) -> list[Rows]:
+def rows(statement: Statement, params: Params | None = None) -> Rows:
+    """Run a statement that is not hot on Django's cursor (parameters bound on the client); its rows by name."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement.text, params)
+        names = [column.name for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def execute(statement: Statement, params: Params | None = None) -> int:
+    """Run a statement that is not hot and returns no rows; how many rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement.text, params)
+        return int(cursor.rowcount)
+
+
+def fetch_pipelined(*statements: tuple[Statement, Params]) -> list[Rows]:
     """Run statements that return rows one after the other in one round trip (psycopg's pipeline mode). Each
     sees what the ones before it changed. Outside a transaction they form one, committed by that round trip;
     in one (transaction.atomic), its BEGIN goes in the same round trip."""
     with _cursor() as first:
-        cursors = [first, *(psycopg.Cursor(connection.connection) for _ in statements[1:])]
+        cursors = [first, *(psycopg.Cursor(connection.connection, row_factory=dict_row) for _ in statements[1:])]
         with connection.connection.pipeline():
             for cursor, (statement, params) in zip(cursors, statements, strict=True):
-                cursor.execute(_encoded(statement), params, prepare=True)
+                cursor.execute(_encoded(statement.text), params, prepare=True)
         return [cursor.fetchall() for cursor in cursors]
 
 

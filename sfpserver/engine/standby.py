@@ -17,23 +17,14 @@ import time
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from sfpserver.engine import scheduler
+from sfpserver.engine import scheduler, sql, statements
 
 logger = logging.getLogger(__name__)
-
-_HELD_SQL = """
-SELECT EXISTS (SELECT 1 FROM pg_locks
-                WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = %s AND objsubid = 1
-                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
-"""
 
 
 def lock_held(key: int) -> bool:
     """Whether any session holds the advisory lock `key` (a key below 2**32), without taking it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_HELD_SQL, [key])
-        row = cursor.fetchone()
-    return bool(row and row[0])
+    return bool(sql.rows(statements.LOCK_HELD, {"lock_key": key})[0]["held"])
 
 
 class Standby:

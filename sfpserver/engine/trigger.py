@@ -15,7 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, registry, signals, sql
+from sfpserver.engine import gates, lifecycle, registry, signals, sql, waits
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
@@ -64,7 +64,7 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
             if step.status == StepStatus.QUEUED and not step.gated
         )
         gated_runs = {p.run.id for p in new if any(step.gated for step in p.steps)}
-        gates.admit_after_commit(gate_keys, gated_runs)
+        lifecycle.admit_after_commit(gate_keys, gated_runs)
         for p in new:
             signals.after_commit_run_changed(p.run.id)  # the live feed shows a new run while it is queued
     return [existing or p.run.id for p, existing in zip(prepared, run_ids, strict=True)]
@@ -218,8 +218,10 @@ def _steps(
                 gated=bool(step_gates),
                 queued_at=now if is_root else None,
                 available_at=now if is_root and not step_gates else None,
-                dispatched_at=now if is_root and not step_gates else None,
                 schedule_deadline=now + timedelta(seconds=step.schedule_timeout) if is_root else None,
+                **waits.enter(
+                    waits.Event.QUEUED if is_root else waits.Event.DEFERRED, gated=bool(step_gates), now=now
+                ).fields(),
             )
         )
     return steps

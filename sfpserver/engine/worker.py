@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from config.undumpable import forbid_dumps
 from sfpserver.engine import lifecycle, registry, runtime
+from sfpserver.engine.dbretry import wait_for_database
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
 from sfpserver.engine.standby import Standby
 
@@ -84,8 +85,8 @@ def _on_ready(**_: Any) -> None:
     assert _identity is not None
     _drop_reentrant_signals()
     registry.load_workflow_modules()
-    runtime.wait_for_database(registry.publish_definitions, "publish workflow definitions")
-    runtime.wait_for_database(_register, "register the worker")
+    wait_for_database(registry.publish_definitions, "publish workflow definitions")
+    wait_for_database(_register, "register the worker")
     thread = threading.Thread(target=_heartbeat_loop, name="engine-heartbeat", daemon=True)
     thread.start()
     logger.info("worker %s ready on %s", _identity.name, ",".join(_identity.queues))

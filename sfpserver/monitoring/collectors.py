@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from sfpserver.engine import services as engine
 from sfpserver.engine.services import LONG_RUNNING_QUEUE, STANDARD_QUEUE
 from sfpserver.monitoring.scrape import Scrape
 
@@ -94,11 +95,7 @@ def workers(scrape: Scrape) -> None:
 
 
 def steps(scrape: Scrape) -> None:
-    queued = _rows(
-        "SELECT queue, CASE WHEN available_at IS NULL THEN 'gated' WHEN available_at > now() THEN 'delayed'"
-        "                   ELSE 'ready' END, count(*)"
-        "  FROM engine_steprun WHERE status = 'QUEUED' GROUP BY 1, 2"
-    )
+    queued = engine.queue_depth_by_state()
     running = _rows("SELECT queue, count(*) FROM engine_steprun WHERE status = 'RUNNING' GROUP BY 1")
     pending = _rows(
         "SELECT s.queue, count(*) FROM engine_workflowrun r JOIN engine_steprun s ON s.run_id = r.id"

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from sfpserver.engine import drain, lifecycle, scheduler
 from sfpserver.engine.definitions import StepDef, WorkflowDef
-from sfpserver.engine.models import Attempt, StepRun, StepStatus, Worker, WorkerStatus
+from sfpserver.engine.models import Attempt, StepRun, StepStatus, WaitingFor, Worker, WorkerStatus
 from sfpserver.engine.trigger import trigger
 from tests.conftest import ROOT, Processes, wait_until
 from tests.engine.helpers import attempts, executions, steps, wait_for_run
@@ -174,10 +174,10 @@ def test_no_claim_succeeds_while_draining_and_the_refused_step_is_left_for_the_s
     assert lifecycle.claim(step.id, step.attempt, None, "test") is None
     assert drain.push_back(step.id, step.attempt)
     scheduler.release_due_steps()
-    assert StepRun.objects.get(id=step.id).dispatched_at is None  # no sweeper publishes it while draining
+    assert StepRun.objects.get(id=step.id).waiting_for == WaitingFor.BROKER  # no sweeper publishes it while draining
 
     drain.resume()
-    assert StepRun.objects.get(id=step.id).dispatched_at is not None  # published again by resume
+    assert StepRun.objects.get(id=step.id).waiting_for == WaitingFor.DELIVERED  # published again by resume
     assert lifecycle.claim(step.id, step.attempt, None, "test") is not None
     lifecycle.cancel_step(step.id)
 

@@ -27,6 +27,7 @@ from sfpserver.engine.models import (
     RunStatus,
     StepRun,
     StepStatus,
+    WaitingFor,
     Worker,
     WorkerStatus,
     WorkflowRun,
@@ -258,7 +259,7 @@ def test_a_run_triggered_while_the_broker_is_down_starts_once_it_is_back(platfor
         run_id = trigger("t.single", {"n": 1})  # records the run and returns; no exception
         wait_until(
             lambda: StepRun.objects.filter(
-                run_id=run_id, name="only", status=StepStatus.QUEUED, dispatched_at__isnull=True
+                run_id=run_id, name="only", status=StepStatus.QUEUED, waiting_for=WaitingFor.BROKER
             ).exists(),
             timeout=10,
             what="the root step to wait for the sweeper, undispatched",

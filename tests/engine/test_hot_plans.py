@@ -3,7 +3,8 @@
 A worker's connection keeps one generic plan per hot statement (sfpserver/engine/sql.py). Planned while few
 steps were queued, a plan that reached a step through a status index would scan every queued step on each
 claim once a backlog builds. Here the tables get a server's size and statistics that make the status indexes
-look empty (what a quiet moment leaves), and every hot statement's generic plan must still go by key.
+look empty (what a quiet moment leaves), and every hot statement's generic plan must still go by key. Every
+other statement of sfpserver/engine/statements.py is planned (or, a command, run) here too.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
-from sfpserver.engine import cron, lifecycle
+from sfpserver.engine import statements
 
 BIG_TABLES = ("engine_steprun", "engine_workflowrun", "engine_attempt")
-STATUS_INDEXES = ("step_queued_due", "step_running_deadline", "step_running_worker")
+STATUS_INDEXES = ("step_waiting", "step_running_deadline", "step_running_worker")
 TYPES = {
     "step": "uuid",
     "parent": "uuid",
@@ -32,15 +33,15 @@ TYPES = {
     "now": "timestamptz",
     "queues": "text[]",
     "batch": "integer",
+    "before": "timestamptz",
+    "after": "float8",
+    "since": "timestamptz",
+    "key": "text",
+    "lock_key": "bigint",
+    "task": "text",
 }
-HOT_STATEMENTS = {
-    "claim": lifecycle._CLAIM_SQL,
-    "hand-off": lifecycle._HAND_OFF_SQL,
-    "complete": lifecycle._COMPLETE_SQL,
-    "complete a one-step run": lifecycle._COMPLETE_ALONE_SQL,
-    "settle after a completion": lifecycle._SETTLE_STEP_RUN_SQL,
-    "settle a run": lifecycle._SETTLE_RUN_SQL,
-}
+HOT_STATEMENTS = {statement.name: statement.text for statement in statements.ALL if statement.hot}
+OTHER_STATEMENTS = {s.name: s for s in statements.ALL if not s.hot}
 ARGUMENTS = {
     "step": "'00000000-0000-0000-0000-000000000001'",
     "parent": "'00000000-0000-0000-0000-000000000001'",
@@ -53,6 +54,12 @@ ARGUMENTS = {
     "now": "now()",
     "queues": "'{standard}'",
     "batch": "200",
+    "before": "NULL",
+    "after": "30",
+    "since": "now()",
+    "key": "'k'",
+    "lock_key": "1",
+    "task": "'t'",
 }
 
 
@@ -111,8 +118,8 @@ def generic_plan(name: str, statement: str) -> dict[str, Any]:
         # The planner sizes tables by their real pages (few, here): without this it would scan them whole.
         cursor.execute("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")
         try:
-            cursor.execute(f"PREPARE {name} ({types}) AS {text}")
-            cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name} ({values})")
+            cursor.execute(f"PREPARE {name} ({types}) AS {text}" if order else f"PREPARE {name} AS {text}")
+            cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name}" + (f" ({values})" if order else ""))
             plan = cursor.fetchone()[0]
             cursor.execute(f"DEALLOCATE {name}")
         finally:
@@ -165,5 +172,28 @@ def many_crons(db_access: None) -> Iterator[None]:
 
 @pytest.mark.usefixtures("many_crons")
 def test_the_scheduler_finds_due_crons_through_the_next_fire_index() -> None:
-    found = scans(generic_plan("due_crons", cron._DUE_SQL))
+    found = scans(generic_plan("due_crons", statements.DUE_CRONS.text))
     assert [index for _, _, index in found] == ["cron_next_fire_due"]
+
+
+def test_the_statements_module_holds_the_hot_statements() -> None:
+    assert set(HOT_STATEMENTS) == {
+        "claim",
+        "hand-off",
+        "complete",
+        "complete a one-step run",
+        "settle after a completion",
+        "settle a run",
+    }
+    assert len({statement.name for statement in statements.ALL}) == len(statements.ALL)
+
+
+@pytest.mark.parametrize("name", list(OTHER_STATEMENTS))
+def test_every_other_statement_plans_or_runs(db_access: None, name: str) -> None:
+    statement = OTHER_STATEMENTS[name]
+    if statement.utility:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement.text)
+        return
+    plan = generic_plan("other_" + re.sub(r"\W", "_", name), statement.text)
+    assert plan["Node Type"]

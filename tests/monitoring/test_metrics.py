@@ -23,7 +23,7 @@ from config.celery import app
 from sfpserver.engine import drain, lifecycle
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.dispatch import RUN_STEP_TASK
-from sfpserver.engine.models import Attempt, StepRun, Worker, WorkerStatus
+from sfpserver.engine.models import Attempt, StepRun, WaitingFor, Worker, WorkerStatus
 from sfpserver.engine.trigger import trigger
 from sfpserver.monitoring import broker
 from sfpserver.monitoring.exposition import Family, render
@@ -132,9 +132,10 @@ def test_queue_depth_counts_queued_steps_in_postgres_and_messages_in_redis_per_q
     )
     run_id = trigger(workflow)  # publishes ready, later and gated
     held = timezone.now() + timedelta(hours=1)
-    StepRun.objects.filter(run_id=run_id, name="ready").update(dispatched_at=held)  # no sweeper re-publishes it
-    StepRun.objects.filter(run_id=run_id, name="later").update(available_at=held)  # a retry in its backoff
-    StepRun.objects.filter(run_id=run_id, name="gated").update(available_at=None, dispatched_at=None)
+    StepRun.objects.filter(run_id=run_id, name="ready").update(due_at=held)  # no sweeper re-publishes it
+    later = StepRun.objects.filter(run_id=run_id, name="later")
+    later.update(waiting_for=WaitingFor.BACKOFF, due_at=held)  # a retry in its backoff
+    StepRun.objects.filter(run_id=run_id, name="gated").update(waiting_for=WaitingFor.GATES, due_at=None)
     app.send_task(RUN_STEP_TASK, args=[str(uuid4()), 0], queue=idle_queue, priority=5)
 
     samples = scrape(client)

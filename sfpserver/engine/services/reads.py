@@ -14,7 +14,6 @@ from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
-from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from sfpserver.engine import cron
@@ -329,14 +328,13 @@ def live_workers_by_pool(heard_since: datetime) -> dict[str, int]:
 
 
 def queued_counts() -> list[QueueCount]:
-    now = timezone.now()
+    """Queued steps per queue: ready (waiting for the broker or a worker) or waiting (backoff, gates)."""
+    from sfpserver.engine import waits
+
     rows = (
         StepRun.objects.filter(status=StepStatus.QUEUED)
         .values("queue")
-        .annotate(
-            ready=Count("id", filter=Q(available_at__lte=now)),
-            waiting=Count("id", filter=Q(available_at__gt=now) | Q(available_at__isnull=True)),
-        )
+        .annotate(ready=Count("id", filter=waits.READY.q()), waiting=Count("id", filter=~waits.READY.q()))
     )
     return [QueueCount(row["queue"], row["ready"], row["waiting"]) for row in rows]
 
@@ -411,3 +409,11 @@ def fired_run_ids(schedule_names: Any) -> QuerySet[Any]:
 def schedules_that_started(run_id: UUID | str) -> QuerySet[Any]:
     """A subquery of the names of the schedules whose firing started this run."""
     return CronFiring.objects.filter(run_id=run_id).values("schedule_name")
+
+
+def queue_depth_by_state() -> list[tuple[str, str, int]]:
+    """(queue, state, steps) for every queue with waiting steps; state is what the step waits for, as
+    sfp_queue_depth reports it (statements.QUEUE_DEPTH, through the wait-state predicates)."""
+    from sfpserver.engine import sql, statements
+
+    return [(row["queue"], row["state"], row["steps"]) for row in sql.rows(statements.QUEUE_DEPTH)]

@@ -1,0 +1,314 @@
+"""Every hand-written SQL statement of the engine, in one place (as procrastinate keeps its queries.sql).
+
+Each is a named `Statement`; its rows are read by column name (sql.py maps them; callers build typed objects
+from them), and its status and wait literals come from the enums and from waits.py. The hot statements (`hot`)
+are prepared once per connection and kept with a generic plan (sql.py), so they reach their rows by key: their
+status fences are written `coalesce(status, '') = ...` (status is never NULL) so that no such plan can pick a
+status index instead. tests/engine/test_hot_plans.py plans every statement here, and checks the hot ones' plans.
+
+A leaf module: it imports nothing of the engine but its models and waits.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sfpserver.engine.models import RunStatus, StepKind, StepStatus, WaitingFor
+from sfpserver.engine.waits import PUBLISH_DUE, QUEUED_WAITS, REDELIVER_DUE, Event, queue_state_sql, set_sql, values_sql
+
+
+@dataclass(frozen=True)
+class Statement:
+    name: str
+    text: str
+    hot: bool = False  # prepared per connection with a generic plan (sql.py): it must go by key
+    utility: bool = False  # a command Postgres cannot plan (SET, LOCK): the test runs it instead
+
+    def __str__(self) -> str:
+        return self.text
+
+
+ALL: list[Statement] = []
+
+
+def _statement(name: str, text: str, *, hot: bool = False, utility: bool = False) -> Statement:
+    statement = Statement(name, text, hot, utility)
+    ALL.append(statement)
+    return statement
+
+
+def _lit(value: str) -> str:
+    """An enum member as an SQL literal."""
+    return f"'{getattr(value, 'value', value)}'"
+
+
+PENDING, QUEUED, RUNNING = _lit(StepStatus.PENDING), _lit(StepStatus.QUEUED), _lit(StepStatus.RUNNING)
+COMPLETED, FAILED, CANCELLED = _lit(StepStatus.COMPLETED), _lit(StepStatus.FAILED), _lit(StepStatus.CANCELLED)
+ENDED = f"({COMPLETED}, {FAILED}, {CANCELLED})"
+RUN_QUEUED, RUN_RUNNING = _lit(RunStatus.QUEUED), _lit(RunStatus.RUNNING)
+RUN_ENDED = f"({_lit(RunStatus.COMPLETED)}, {_lit(RunStatus.FAILED)}, {_lit(RunStatus.CANCELLED)})"
+ON_FAILURE = _lit(StepKind.ON_FAILURE)
+SKIPPED_OUTPUT = {"skipped": True}
+SKIPPED_JSON = json.dumps(SKIPPED_OUTPUT)
+
+# --- drain ----------------------------------------------------------------------------------------------------
+
+# True when a step of `engine_steprun` may start now (engine/drain.py): no drain is on, or its run is a child of a
+# running step, which waits for it. Used inside the claim and the sweeper's queries.
+STEP_MAY_START = f"""(
+    NOT EXISTS (SELECT 1 FROM engine_enginestate WHERE draining)
+    OR EXISTS (SELECT 1 FROM engine_workflowrun child_run
+                 JOIN engine_steprun parent_step ON parent_step.id = child_run.parent_step_id
+                WHERE child_run.id = engine_steprun.run_id AND coalesce(parent_step.status, '') = {RUNNING})
+)"""
+
+PUSH_BACK = _statement(
+    "push back",
+    f"""
+UPDATE engine_steprun SET {set_sql(Event.UNDELIVERED)}
+ WHERE id = %(step)s AND attempt = %(attempt)s AND coalesce(status, '') = {QUEUED} AND NOT {STEP_MAY_START}
+""",
+)
+
+EXTEND_DEADLINES = _statement(
+    "extend schedule deadlines",
+    f"""
+UPDATE engine_steprun
+   SET schedule_deadline = schedule_deadline
+       + greatest(now() - greatest(%(since)s, coalesce(available_at, queued_at)), interval '0')
+ WHERE {QUEUED_WAITS.sql()} AND schedule_deadline IS NOT NULL
+""",
+)
+
+BARRIER_LOCK_TIMEOUT = _statement("barrier lock timeout", "SET LOCAL lock_timeout = '30s'", utility=True)
+BARRIER = _statement("barrier", "LOCK TABLE engine_steprun IN SHARE MODE", utility=True)
+
+# --- lifecycle ------------------------------------------------------------------------------------------------
+
+
+def _claim(which: str) -> str:
+    """The claim: compare-and-set QUEUED -> RUNNING of the step `which` picks, its attempt's row, the run
+    marked RUNNING, and everything the step's code needs (input, metadata, its parents' outputs)."""
+    return f"""
+WITH s AS (
+    UPDATE engine_steprun
+       SET status = {RUNNING}, worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = %(lease_hash)s,
+           timeout_at = clock_timestamp() + make_interval(secs => execution_timeout), {set_sql(Event.STARTED)}
+     WHERE {which} AND coalesce(status, '') = {QUEUED} AND {STEP_MAY_START}
+ RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
+), a AS (
+    INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
+                                error_type, error_message, traceback)
+    SELECT id, attempt, %(worker)s, %(worker_name)s, available_at, started_at, {RUNNING}, '', '', '' FROM s
+), r AS (
+    UPDATE engine_workflowrun SET status = {RUN_RUNNING}, started_at = coalesce(started_at, now())
+     WHERE id = (SELECT run_id FROM s) AND coalesce(status, '') = {RUN_QUEUED}
+)
+SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
+       wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
+       (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
+          FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents)) AS parent_outputs,
+       wr.gated AS run_gated,
+       (SELECT count(*) FROM (SELECT 1 FROM engine_steprun g WHERE g.run_id = s.run_id LIMIT 2) one_or_more)
+           AS run_steps
+  FROM s JOIN engine_workflowrun wr ON wr.id = s.run_id
+"""
+
+
+CLAIM = _statement("claim", _claim("id = %(step)s AND attempt = %(attempt)s"), hot=True)
+
+# The hand-off: in the transaction that completes step %(parent)s, the child it released (delivered at the
+# transaction's now()) on one of the worker's queues, highest priority first. Gated children wait for gates.py.
+# Its wait test is written with coalesce too, so that no generic plan takes the wait index (step_waiting).
+HAND_OFF = _statement(
+    "hand-off",
+    _claim(f"""id = (
+    SELECT child.id FROM engine_steprun child
+     WHERE child.run_id = (SELECT run_id FROM engine_steprun WHERE id = %(parent)s)
+       AND coalesce(child.status, '') = {QUEUED}
+       AND coalesce(child.waiting_for, '') = {_lit(WaitingFor.DELIVERED)} AND child.due_at = now()
+       AND child.queue = ANY(%(queues)s)
+       AND (SELECT name FROM engine_steprun WHERE id = %(parent)s) = ANY(child.parents)
+     ORDER BY child.priority DESC, child.id
+     LIMIT 1)"""),
+    hot=True,
+)
+
+# Every completion: lock the run (every transition of a run locks it first), fence and complete the step, end
+# its attempt. The statements below add what follows from it.
+_COMPLETE_STEP = f"""
+WITH r AS (
+    SELECT id FROM engine_workflowrun
+     WHERE id = (SELECT run_id FROM engine_steprun WHERE id = %(step)s)
+       FOR UPDATE
+), s AS (
+    UPDATE engine_steprun
+       SET status = {COMPLETED}, output = %(output)s::jsonb, finished_at = %(now)s, error = '', error_type = ''
+     WHERE id = %(step)s AND attempt = %(attempt)s AND coalesce(status, '') = {RUNNING}
+       AND run_id = (SELECT id FROM r)
+ RETURNING id, run_id, name, gated, output
+), a AS (
+    UPDATE engine_attempt SET outcome = {COMPLETED}, finished_at = %(now)s
+     WHERE step_id = (SELECT id FROM s) AND number = %(attempt)s
+)"""
+
+# ... and count down the join of each child, releasing those it completes (the Postgres-backed chord). A released
+# gated child waits for its gates; an ungated one is published after commit (or handed off).
+_RELEASED_WAIT, _RELEASED_DUE = values_sql(Event.QUEUED)
+COMPLETE = _statement(
+    "complete",
+    _COMPLETE_STEP
+    + f""", c AS (
+    UPDATE engine_steprun
+       SET pending_parents = pending_parents - 1,
+           status = CASE WHEN pending_parents = 1 THEN {QUEUED} ELSE status END,
+           queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
+           available_at = CASE WHEN pending_parents = 1 AND NOT gated THEN now() ELSE available_at END,
+           waiting_for = CASE WHEN pending_parents = 1 THEN {_RELEASED_WAIT} ELSE waiting_for END,
+           due_at = CASE WHEN pending_parents = 1 THEN {_RELEASED_DUE} ELSE due_at END,
+           schedule_deadline = CASE WHEN pending_parents = 1
+                                    THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
+     WHERE run_id = (SELECT run_id FROM s) AND status = {PENDING} AND kind <> {ON_FAILURE}
+       AND (SELECT name FROM s) = ANY(parents)
+ RETURNING id, attempt, queue, status, gated, priority
+)
+SELECT s.run_id, s.id AS step_id, s.gated AS step_gated, c.id AS child_id, c.attempt AS child_attempt,
+       c.queue AS child_queue, c.status AS child_status, c.gated AS child_gated, c.priority AS child_priority
+  FROM s LEFT JOIN c ON true
+""",
+    hot=True,
+)
+
+# ... or, for a run of one step (a standalone task, the commonest run), which no other step can settle: settle it.
+COMPLETE_ALONE = _statement(
+    "complete a one-step run",
+    _COMPLETE_STEP
+    + f""", settled AS (
+    UPDATE engine_workflowrun
+       SET status = {_lit(RunStatus.COMPLETED)}, error = '', finished_at = %(now)s,
+           output = (SELECT jsonb_build_object(name, output) FROM s)
+     WHERE id = (SELECT run_id FROM s) AND status NOT IN {RUN_ENDED}
+)
+SELECT run_id, id AS step_id FROM s
+""",
+    hot=True,
+)
+
+
+def _settle(run: str) -> str:
+    """Settle run `run` (an SQL expression) when no step of it can still run, by Hatchet's rules (§1.23, and
+    lifecycle.settled_status, their mirror in Python): FAILED if a step failed, else CANCELLED if one was
+    cancelled, else COMPLETED; an on-failure step still waiting is skipped; the output holds every completed
+    step's output by name. Returns (settled, gated: the run has gated steps).
+
+    Most calls find a step still open, and stop at the first one: a completion in a fan-out of n steps reads one
+    row, not n (the run's steps are read whole only to settle it).
+    """
+    return f"""
+WITH open AS (
+    SELECT 1 FROM engine_steprun
+     WHERE run_id = {run} AND status NOT IN {ENDED}
+       AND NOT (kind = {ON_FAILURE} AND status = {PENDING})
+     LIMIT 1
+), st AS (
+    SELECT id, name, status, error, output, gated, kind = {ON_FAILURE} AND status = {PENDING} AS unneeded
+      FROM engine_steprun WHERE run_id = {run} AND NOT EXISTS (SELECT 1 FROM open)
+), ending AS (
+    SELECT CASE WHEN bool_or(status = {FAILED}) THEN {FAILED}
+                WHEN bool_or(status = {CANCELLED}) THEN {CANCELLED} ELSE {COMPLETED} END AS status,
+           coalesce(string_agg(name || ': ' || error, E'\\n' ORDER BY name) FILTER (WHERE status = {FAILED}), '')
+               AS error,
+           coalesce(jsonb_object_agg(name, CASE WHEN unneeded THEN '{SKIPPED_JSON}'::jsonb ELSE output END)
+                        FILTER (WHERE status = {COMPLETED} OR unneeded), '{{}}'::jsonb) AS output
+      FROM st
+    HAVING bool_and(status IN {ENDED} OR unneeded)
+), settled AS (
+    UPDATE engine_workflowrun wr
+       SET status = ending.status, error = ending.error, output = ending.output, finished_at = %(now)s
+      FROM ending
+     WHERE wr.id = {run} AND wr.status NOT IN {RUN_ENDED}
+ RETURNING wr.id
+), skipped AS (
+    UPDATE engine_steprun SET status = {COMPLETED}, output = '{SKIPPED_JSON}'::jsonb, finished_at = %(now)s,
+           {set_sql(Event.ENDED)}
+     WHERE id IN (SELECT id FROM st WHERE unneeded) AND EXISTS (SELECT 1 FROM settled)
+)
+SELECT EXISTS (SELECT 1 FROM settled) AS settled, coalesce(bool_or(gated), false) AS gated FROM st
+"""
+
+
+SETTLE_RUN = _statement("settle a run", _settle("%(run)s"), hot=True)
+SETTLE_STEP_RUN = _statement(
+    "settle after a completion", _settle("(SELECT run_id FROM engine_steprun WHERE id = %(step)s)"), hot=True
+)
+
+# --- dispatch: the sweeper ------------------------------------------------------------------------------------
+
+# Publish the due steps that have no message, and (the sweeper) those whose message went out before %(before)s
+# (default: %(after)s seconds ago) and never started. While a drain is on, only the steps that running steps wait
+# for are released (engine/drain.py).
+_REDELIVER_BY = "coalesce(%(before)s, now() - make_interval(secs => %(after)s))"
+RELEASE_DUE = _statement(
+    "release due steps",
+    f"""
+UPDATE engine_steprun SET {set_sql(Event.ADMITTED)}
+ WHERE id IN (SELECT id FROM engine_steprun
+               WHERE ({PUBLISH_DUE.sql()} OR {REDELIVER_DUE.sql(due_by=_REDELIVER_BY)})
+                 AND {STEP_MAY_START}
+               ORDER BY due_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
+RETURNING id, attempt, queue, priority
+""",
+)
+
+# --- gates, scheduler, standby: locks and clocks --------------------------------------------------------------
+
+KEY_LOCK = _statement("lock a gate key", "SELECT pg_advisory_xact_lock(hashtext(%(key)s))")
+TRY_LOCK = _statement("try the leader lock", "SELECT pg_try_advisory_lock(%(lock_key)s) AS locked")
+TRY_LOCK_SHARED = _statement("try a shared lock", "SELECT pg_try_advisory_lock_shared(%(lock_key)s) AS locked")
+ALIVE = _statement("connection alive", "SELECT 1 AS alive")
+NOW = _statement("database time", "SELECT now() AS now")
+LOCK_HELD = _statement(
+    "advisory lock held",
+    """
+SELECT EXISTS (SELECT 1 FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = %(lock_key)s AND objsubid = 1
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held
+""",
+)
+
+# --- cron -----------------------------------------------------------------------------------------------------
+
+# The due crons, oldest first, through the partial index on next_fire_at (cron_next_fire_due).
+DUE_CRONS = _statement(
+    "due crons",
+    """
+SELECT periodic_task_id, next_fire_at FROM engine_cronnextfire
+ WHERE next_fire_at <= %(now)s
+ ORDER BY next_fire_at LIMIT %(batch)s
+""",
+)
+
+# The engine crons whose next_fire_at is missing or was computed from another version of the entry.
+CHANGED_CRONS = _statement(
+    "changed crons",
+    """
+SELECT p.id FROM django_celery_beat_periodictask p
+  LEFT JOIN django_celery_beat_crontabschedule c ON c.id = p.crontab_id
+  LEFT JOIN engine_cronnextfire s ON s.periodic_task_id = p.id
+ WHERE p.task = %(task)s
+   AND (s.periodic_task_id IS NULL OR s.enabled <> p.enabled OR s.changed_at IS DISTINCT FROM p.date_changed
+        OR s.expression IS DISTINCT FROM
+           concat_ws(' ', c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week, c.timezone))
+""",
+)
+
+# --- monitoring -----------------------------------------------------------------------------------------------
+
+QUEUE_DEPTH = _statement(
+    "queue depth",
+    f"""
+SELECT queue, {queue_state_sql()} AS state, count(*) AS steps FROM engine_steprun
+ WHERE {QUEUED_WAITS.sql()} GROUP BY 1, 2
+""",
+)
