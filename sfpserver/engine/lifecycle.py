@@ -182,6 +182,32 @@ class Completion:
 
 
 def complete(
+    claimed: Claimed,
+    output: Any,
+    *,
+    claimant: Claimant | None = None,
+    on_hand_off: Callable[[UUID], None] | None = None,
+) -> Completion | None:
+    """Record the output of the attempt this process claimed (`claimed`: what the claim said of the step and its
+    run decides how few statements the completion needs) and release the steps waiting on it. None if fenced."""
+    return _complete(
+        claimed.step_id,
+        claimed.attempt,
+        output,
+        claimant=claimant,
+        run_gated=claimed.run_gated,
+        run_steps=claimed.run_steps,
+        on_hand_off=on_hand_off,
+    )
+
+
+def complete_attempt(step_id: UUID | str, attempt: int, output: Any) -> Completion | None:
+    """Record an output for attempt `attempt` of `step_id` without its claim at hand (tests, tools): the run's
+    shape is then not known, so the completion takes the general path."""
+    return _complete(step_id, attempt, output)
+
+
+def _complete(
     step_id: UUID | str,
     attempt: int,
     output: Any,

@@ -310,15 +310,7 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
         return None
     claimant = worker if _may_release(inv.claimed) else Claimant(worker.id, worker.name)
     completion = with_db_retry(
-        lambda: lifecycle.complete(
-            inv.step_id,
-            inv.attempt,
-            payload,
-            claimant=claimant,
-            run_gated=inv.claimed.run_gated,
-            run_steps=inv.claimed.run_steps,
-            on_hand_off=running.reserve,
-        ),
+        lambda: lifecycle.complete(inv.claimed, payload, claimant=claimant, on_hand_off=running.reserve),
         "record an output",
     )
     if completion is None:

@@ -40,7 +40,7 @@ def start(run_id: Any, name: str, worker: str = "worker-1") -> StepRun:
 
 def complete(run_id: Any, name: str, output: Any) -> None:
     current = start(run_id, name)
-    assert lifecycle.complete(current.id, current.attempt, output)
+    assert lifecycle.complete_attempt(current.id, current.attempt, output)
 
 
 def fail(run_id: Any, name: str, message: str, retryable: bool = False) -> None:

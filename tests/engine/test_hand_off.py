@@ -73,9 +73,7 @@ def run_step(step: StepRun, output: object, worker: lifecycle.Claimant = WORKER)
 
 
 def complete(claimed: lifecycle.Claimed, output: object, worker: lifecycle.Claimant) -> lifecycle.Completion:
-    completion = lifecycle.complete(
-        claimed.step_id, claimed.attempt, output, claimant=worker, run_gated=claimed.run_gated
-    )
+    completion = lifecycle.complete(claimed, output, claimant=worker)
     assert completion is not None
     return completion
 

@@ -66,12 +66,12 @@ def log(run_id: UUID, name: str, line: str) -> int:
 
 def complete(run_id: UUID, name: str) -> None:
     current = claim(run_id, name)
-    assert lifecycle.complete(current.id, current.attempt, {"step": name})
+    assert lifecycle.complete_attempt(current.id, current.attempt, {"step": name})
 
 
 def complete_claimed(run_id: UUID, name: str) -> None:
     current = step(run_id, name)
-    assert lifecycle.complete(current.id, current.attempt, {"step": name})
+    assert lifecycle.complete_attempt(current.id, current.attempt, {"step": name})
 
 
 def fail(run_id: UUID, name: str, message: str) -> None:

@@ -96,7 +96,7 @@ def test_a_lease_from_another_worker_is_refused(start_step: Callable[..., Runnin
 def test_a_lease_is_useless_once_the_attempt_ended(start_step: Callable[..., Running], credential: str) -> None:
     step = start_step([credential])
     assert services.lease(step.step_id, step.attempt, step.worker_id, [credential], secret=step.secret, requester="w")
-    assert lifecycle.complete(step.step_id, step.attempt, {"done": True})
+    assert lifecycle.complete_attempt(step.step_id, step.attempt, {"done": True})
     with pytest.raises(LeaseRefused) as raised:
         services.lease(step.step_id, step.attempt, step.worker_id, [credential], secret=step.secret, requester="w")
     assert raised.value.reason == f"step 'use' ({step.step_id}) is COMPLETED, not RUNNING"
