@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sfpserver.engine.models import RunStatus, StepKind, StepStatus, WaitingFor
+from sfpserver.engine.models import AttemptOutcome, RunStatus, StepKind, StepStatus, WaitingFor, WorkerStatus
 from sfpserver.engine.waits import PUBLISH_DUE, QUEUED_WAITS, REDELIVER_DUE, Event, queue_state_sql, set_sql, values_sql
 
 
@@ -310,5 +310,120 @@ QUEUE_DEPTH = _statement(
     f"""
 SELECT queue, {queue_state_sql()} AS state, count(*) AS steps FROM engine_steprun
  WHERE {QUEUED_WAITS.sql()} GROUP BY 1, 2
+""",
+)
+
+# /metrics (sfpserver/monitoring/collectors.py, through services.reads). Each is bounded: it reads the non-terminal
+# rows through the partial indexes, the small worker table, or the rows of the last %(window)s seconds through the
+# indexes on Attempt.started_at / finished_at, WorkflowRun.finished_at and Worker.last_heartbeat.
+WORKER_ACTIVE, WORKER_PAUSED = _lit(WorkerStatus.ACTIVE), _lit(WorkerStatus.PAUSED)
+WORKER_GONE = f"({_lit(WorkerStatus.DEAD)}, {_lit(WorkerStatus.STOPPED)})"
+RETRIED_OUTCOMES = f"({_lit(AttemptOutcome.FAILED)}, {_lit(AttemptOutcome.TIMED_OUT)})"
+WINDOW = "now() - make_interval(secs => %(window)s)"
+STEP_DURATION_BOUNDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400)
+QUEUE_WAIT_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+def _buckets(expression: str, bounds: tuple[float, ...]) -> str:
+    """The cumulative bucket counts of a histogram (`expression` <= each bound), as one array."""
+    return "ARRAY[" + ", ".join(f"count(*) FILTER (WHERE {expression} <= {float(b)!r})" for b in bounds) + "]"
+
+
+ENGINE_DRAIN = _statement(
+    "drain state",
+    "SELECT draining, extract(epoch FROM now() - drain_started_at) AS drain_seconds FROM engine_enginestate",
+)
+
+LIVE_WORKERS = _statement(
+    "live workers",
+    f"""
+SELECT name, pool, status, queues, slots, extract(epoch FROM now() - last_heartbeat) AS heartbeat_age
+  FROM engine_worker WHERE status IN ({WORKER_ACTIVE}, {WORKER_PAUSED})
+""",
+)
+
+WORKERS_GONE = _statement(
+    "workers gone within the window",
+    f"""
+SELECT pool, status, count(*) AS workers FROM engine_worker
+ WHERE status IN {WORKER_GONE} AND last_heartbeat >= {WINDOW} GROUP BY 1, 2
+""",
+)
+
+BUSY_BY_POOL = _statement(
+    "running steps by pool",
+    f"""
+SELECT w.pool, count(*) AS steps FROM engine_steprun s JOIN engine_worker w ON w.id = s.worker_id
+ WHERE s.status = {RUNNING} GROUP BY 1
+""",
+)
+
+RUNNING_BY_QUEUE = _statement(
+    "running steps by queue",
+    f"SELECT queue, count(*) AS steps FROM engine_steprun WHERE status = {RUNNING} GROUP BY 1",
+)
+
+PENDING_BY_QUEUE = _statement(
+    "pending steps by queue",
+    f"""
+SELECT s.queue, count(*) AS steps FROM engine_workflowrun r JOIN engine_steprun s ON s.run_id = r.id
+ WHERE r.status IN ({RUN_QUEUED}, {RUN_RUNNING}) AND s.status = {PENDING} GROUP BY 1
+""",
+)
+
+UNFINISHED_RUNS = _statement(
+    "unfinished runs by workflow",
+    f"""
+SELECT workflow_name AS workflow, status, count(*) AS runs FROM engine_workflowrun
+ WHERE status IN ({RUN_QUEUED}, {RUN_RUNNING}) GROUP BY 1, 2
+""",
+)
+
+RUNS_FINISHED = _statement(
+    "runs finished within the window",
+    f"""
+SELECT workflow_name AS workflow, status, count(*) AS runs FROM engine_workflowrun
+ WHERE finished_at >= {WINDOW} GROUP BY 1, 2
+""",
+)
+
+# An attempt's labels: its run's workflow and the pool of its worker (the step's queue when it had none).
+_ATTEMPT_LABELS = """
+  JOIN engine_steprun s ON s.id = a.step_id
+  JOIN engine_workflowrun r ON r.id = s.run_id
+  LEFT JOIN engine_worker w ON w.id = a.worker_id"""
+
+# The attempts that ended within the window, per workflow, pool and outcome: how many, their run time in seconds
+# (sum) and its cumulative histogram over STEP_DURATION_BOUNDS.
+ATTEMPTS_FINISHED = _statement(
+    "attempts finished within the window",
+    f"""
+WITH a AS (
+    SELECT r.workflow_name AS workflow, coalesce(w.pool, s.queue) AS pool, a.outcome,
+           extract(epoch FROM a.finished_at - a.started_at)::float8 AS seconds
+      FROM engine_attempt a {_ATTEMPT_LABELS}
+     WHERE a.finished_at >= {WINDOW})
+SELECT workflow, pool, outcome, count(*) AS attempts, coalesce(sum(seconds), 0) AS seconds,
+       {_buckets("seconds", STEP_DURATION_BOUNDS)} AS buckets
+  FROM a GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+""",
+)
+
+# The attempts that started within the window, per workflow and pool: how many retry a failed or timed-out
+# attempt, and their queue wait (from available_at to started_at) as a count, a sum and a cumulative histogram over
+# QUEUE_WAIT_BOUNDS.
+ATTEMPTS_STARTED = _statement(
+    "attempts started within the window",
+    f"""
+WITH a AS (
+    SELECT r.workflow_name AS workflow, coalesce(w.pool, s.queue) AS pool, previous.outcome AS previous,
+           greatest(extract(epoch FROM a.started_at - a.available_at), 0)::float8 AS seconds
+      FROM engine_attempt a {_ATTEMPT_LABELS}
+      LEFT JOIN engine_attempt previous ON previous.step_id = a.step_id AND previous.number = a.number - 1
+     WHERE a.started_at >= {WINDOW})
+SELECT workflow, pool, count(*) FILTER (WHERE previous IN {RETRIED_OUTCOMES}) AS retries,
+       count(seconds) AS attempts, coalesce(sum(seconds), 0) AS seconds,
+       {_buckets("seconds", QUEUE_WAIT_BOUNDS)} AS buckets
+  FROM a GROUP BY 1, 2 ORDER BY 1, 2
 """,
 )

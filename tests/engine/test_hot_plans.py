@@ -39,6 +39,7 @@ TYPES = {
     "key": "text",
     "lock_key": "bigint",
     "task": "text",
+    "window": "integer",
 }
 HOT_STATEMENTS = {statement.name: statement.text for statement in statements.ALL if statement.hot}
 OTHER_STATEMENTS = {s.name: s for s in statements.ALL if not s.hot}
@@ -60,6 +61,7 @@ ARGUMENTS = {
     "key": "'k'",
     "lock_key": "1",
     "task": "'t'",
+    "window": "300",
 }
 
 

@@ -16,7 +16,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django_celery_beat.models import PeriodicTask
 
-from sfpserver.engine import cron
+from sfpserver.engine import cron, sql, statements
 from sfpserver.engine.models import (
     Attempt,
     CronFiring,
@@ -46,6 +46,8 @@ from sfpserver.engine.services.views import (
     StepView,
     WorkerView,
 )
+from sfpserver.engine.sql import Rows
+from sfpserver.engine.statements import Statement
 
 RUN_FIELDS = tuple(f for f in RunView.__dataclass_fields__)
 EVENT_FIELDS = tuple(EventView.__dataclass_fields__)
@@ -414,6 +416,64 @@ def schedules_that_started(run_id: UUID | str) -> QuerySet[Any]:
 def queue_depth_by_state() -> list[tuple[str, str, int]]:
     """(queue, state, steps) for every queue with waiting steps; state is what the step waits for, as
     sfp_queue_depth reports it (statements.QUEUE_DEPTH, through the wait-state predicates)."""
-    from sfpserver.engine import sql, statements
-
     return [(row["queue"], row["state"], row["steps"]) for row in sql.rows(statements.QUEUE_DEPTH)]
+
+
+# --- /metrics: rows by name (statements.py, section "/metrics") ------------------------------------------------
+# The windowed ones read the rows of the last `window_seconds` (METRICS_WINDOW_SECONDS) through time indexes.
+
+
+def _metrics_rows(statement: Statement, window_seconds: float | None = None) -> Rows:
+    return sql.rows(statement, None if window_seconds is None else {"window": window_seconds})
+
+
+def drain_state() -> Rows:
+    """The engine's one state row, if any: draining, drain_seconds (since the drain began; None when none did)."""
+    return _metrics_rows(statements.ENGINE_DRAIN)
+
+
+def live_workers() -> Rows:
+    """ACTIVE and PAUSED workers: name, pool, status, queues, slots, heartbeat_age (seconds)."""
+    return _metrics_rows(statements.LIVE_WORKERS)
+
+
+def workers_gone_within(window_seconds: float) -> Rows:
+    """DEAD and STOPPED workers last heard of within the window: pool, status, workers (a count)."""
+    return _metrics_rows(statements.WORKERS_GONE, window_seconds)
+
+
+def running_steps_by_pool() -> Rows:
+    """RUNNING steps per pool of the worker that runs them: pool, steps."""
+    return _metrics_rows(statements.BUSY_BY_POOL)
+
+
+def running_steps_by_queue() -> Rows:
+    """RUNNING steps per queue: queue, steps."""
+    return _metrics_rows(statements.RUNNING_BY_QUEUE)
+
+
+def pending_steps_by_queue() -> Rows:
+    """PENDING steps of unfinished runs per queue: queue, steps."""
+    return _metrics_rows(statements.PENDING_BY_QUEUE)
+
+
+def unfinished_runs_by_workflow() -> Rows:
+    """QUEUED and RUNNING runs: workflow, status, runs (a count)."""
+    return _metrics_rows(statements.UNFINISHED_RUNS)
+
+
+def runs_finished_within(window_seconds: float) -> Rows:
+    """Runs finished within the window: workflow, status, runs (a count)."""
+    return _metrics_rows(statements.RUNS_FINISHED, window_seconds)
+
+
+def attempts_finished_within(window_seconds: float) -> Rows:
+    """Attempts ended within the window, ordered by workflow, pool, outcome: attempts (a count), seconds (their
+    summed run time) and buckets (cumulative counts over STEP_DURATION_BOUNDS)."""
+    return _metrics_rows(statements.ATTEMPTS_FINISHED, window_seconds)
+
+
+def attempts_started_within(window_seconds: float) -> Rows:
+    """Attempts started within the window, ordered by workflow, pool: retries (of a failed or timed-out attempt),
+    attempts, seconds (their summed queue wait) and buckets (cumulative counts over QUEUE_WAIT_BOUNDS)."""
+    return _metrics_rows(statements.ATTEMPTS_STARTED, window_seconds)
