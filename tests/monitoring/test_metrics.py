@@ -23,7 +23,7 @@ from config.celery import app
 from sfpserver.engine import drain, lifecycle
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.dispatch import RUN_STEP_TASK
-from sfpserver.engine.models import Attempt, StepRun, WaitingFor, Worker, WorkerStatus
+from sfpserver.engine.models import Attempt, ConcurrencySlot, SlotState, StepRun, WaitingFor, Worker, WorkerStatus
 from sfpserver.engine.trigger import trigger
 from sfpserver.monitoring import broker
 from sfpserver.monitoring.exposition import Family, render
@@ -118,6 +118,15 @@ def idle_queue(db_access: None) -> Iterator[str]:
     redis.Redis.from_url(app.conf.broker_url).delete(*keys)
 
 
+def _hold_at_its_gate(run_id: Any, step_id: Any, holder_id: Any) -> None:
+    """A concurrency key of one place, held by another step: the gated step truly waits (the scheduler's safety
+    net would otherwise admit and publish a step that only looks gated)."""
+    key = f"metrics-test-{uuid4().hex[:8]}"
+    slot = {"key": key, "strategy": "GROUP_ROUND_ROBIN", "max_runs": 1, "run_id": run_id}
+    ConcurrencySlot.objects.create(**slot, step_id=holder_id, state=SlotState.HOLDING)
+    ConcurrencySlot.objects.create(**slot, step_id=step_id, state=SlotState.WAITING)
+
+
 def test_queue_depth_counts_queued_steps_in_postgres_and_messages_in_redis_per_queue(
     idle_queue: str, client: Client
 ) -> None:
@@ -135,7 +144,9 @@ def test_queue_depth_counts_queued_steps_in_postgres_and_messages_in_redis_per_q
     StepRun.objects.filter(run_id=run_id, name="ready").update(due_at=held)  # no sweeper re-publishes it
     later = StepRun.objects.filter(run_id=run_id, name="later")
     later.update(waiting_for=WaitingFor.BACKOFF, due_at=held)  # a retry in its backoff
-    StepRun.objects.filter(run_id=run_id, name="gated").update(waiting_for=WaitingFor.GATES, due_at=None)
+    gated = StepRun.objects.filter(run_id=run_id, name="gated")
+    _hold_at_its_gate(run_id, gated.get().id, StepRun.objects.get(run_id=run_id, name="later").id)  # first
+    gated.update(waiting_for=WaitingFor.GATES, due_at=None, gated=True)
     app.send_task(RUN_STEP_TASK, args=[str(uuid4()), 0], queue=idle_queue, priority=5)
 
     samples = scrape(client)
