@@ -59,28 +59,36 @@ def check_out(input: DeployInput, ctx: Context) -> dict[str, str]:
 def test_running_a_workflow_with_what_postgres_cannot_store_is_refused_naming_the_field(
     given: Any, field: str, problem: str
 ) -> None:
-    before = WorkflowRun.objects.count()
+    before = WorkflowRun.objects.filter(workflow_name=deploy.name).count()
     with pytest.raises(InvalidInputError) as refused:
         deploy.run(given, wait_for_result=False)
     assert (refused.value.field, refused.value.problem) == (field, problem)
-    assert WorkflowRun.objects.count() == before
+    assert WorkflowRun.objects.filter(workflow_name=deploy.name).count() == before
 
 
 def test_run_many_is_refused_whole_when_one_input_cannot_be_stored() -> None:
-    before = WorkflowRun.objects.count()
+    before = WorkflowRun.objects.filter(workflow_name=deploy.name).count()
     items = [deploy.create_bulk_run_item(DeployInput()), deploy.create_bulk_run_item(DeployInput(repository="\ud800"))]
     with pytest.raises(InvalidInputError) as refused:
         deploy.run_many(items, wait_for_result=False)
     assert refused.value.field == "input.repository"
-    assert WorkflowRun.objects.count() == before
+    assert WorkflowRun.objects.filter(workflow_name=deploy.name).count() == before
 
 
 def test_a_scheduled_run_and_an_event_holding_what_postgres_cannot_store_are_refused() -> None:
-    before = (WorkflowRun.objects.count(), ScheduledRun.objects.count(), Event.objects.count())
+    before = (
+        WorkflowRun.objects.filter(workflow_name=deploy.name).count(),
+        ScheduledRun.objects.filter(workflow_name=deploy.name).count(),
+        Event.objects.filter(key__startswith="unstorable:").count(),
+    )
     at = datetime.now(UTC) + timedelta(hours=1)
     with pytest.raises(InvalidInputError) as scheduled:
         hatchet.scheduled.create("SdkUnstorableDeploy", at, input={"repository": "\ud800"})
     with pytest.raises(InvalidWorkflowError) as pushed:
         hatchet.event.push("unstorable:test", {"repository": "sample"}, additional_metadata={"n": "\x00"})
     assert (scheduled.value.field, pushed.value.field) == ("input.repository", "additional_metadata.n")
-    assert (WorkflowRun.objects.count(), ScheduledRun.objects.count(), Event.objects.count()) == before
+    assert (
+        WorkflowRun.objects.filter(workflow_name=deploy.name).count(),
+        ScheduledRun.objects.filter(workflow_name=deploy.name).count(),
+        Event.objects.filter(key__startswith="unstorable:").count(),
+    ) == before
