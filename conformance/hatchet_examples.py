@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         _adapt_glue(sdk, lenient=not strict)
         python = _side_python()
         env = _platform_env(code, args.pg_port, args.redis_port, sdk)
+        env["PATH"] = os.pathsep.join([_poetry_shim(tree, python), env.get("PATH", "")])
         scheduler = subprocess.Popen(
             [sys.executable, "-m", "workers", "scheduler"],
             cwd=code,
@@ -131,21 +132,33 @@ def _swap_imports(sdk: Path) -> None:
 
 
 def _adapt_glue(sdk: Path, *, lenient: bool) -> None:
-    """Start the session worker with this Python on a free port; in lenient mode, tolerate broken imports."""
+    """Start the session worker on a free port; in lenient mode, tolerate broken imports. Hatchet's tests start
+    workers with `poetry run python ...`: a `poetry` on the PATH runs them with this Python (_poetry_shim)."""
     (sdk / "tests" / "__init__.py").touch()
     conftest = sdk / "conftest.py"
-    text = conftest.read_text(encoding="utf-8").replace('"poetry", "run", "python"', "sys.executable")
     session_worker = "with hatchet_worker(command) as proc"
-    text = "import sys\n" + text.replace(session_worker, "with hatchet_worker(command, get_free_port()) as proc")
-    conftest.write_text(text, encoding="utf-8")
+    text = conftest.read_text(encoding="utf-8")
+    conftest.write_text(text.replace(session_worker, "with hatchet_worker(command, get_free_port()) as proc"))
     (sdk / "pytest.ini").write_text(
         "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = session\n"
-        "log_cli = false\naddopts = -p no:cacheprovider\n",
+        "log_cli = false\naddopts = -p no:cacheprovider -p no:django\n",
         encoding="utf-8",
     )
     if lenient:
         worker = sdk / "examples" / "worker.py"
         worker.write_text(_tolerant_worker(worker.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def _poetry_shim(folder: Path, python: Path) -> str:
+    """A `poetry` command that runs `poetry run python ARGS` as `<python> ARGS` (and `poetry run X` as X)."""
+    shim = folder / "bin" / "poetry"
+    shim.parent.mkdir(parents=True, exist_ok=True)
+    shim.write_text(
+        f'#!/bin/sh\n[ "$1" = run ] && shift\nif [ "$1" = python ]; then shift; exec "{python}" "$@"; fi\nexec "$@"\n',
+        encoding="utf-8",
+    )
+    shim.chmod(0o755)
+    return str(shim.parent)
 
 
 def _tolerant_worker(source: str) -> str:
