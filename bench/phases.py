@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench import cron_tick, durable_side, facade, history, plain_side, report, workflows
+from bench import best, cron_tick, durable_side, facade, history, plain_side, report, workflows
 from bench.procs import durable_node
 from bench.results import Throughput, progress
 from bench.run import Options
@@ -67,6 +67,16 @@ def run_all(options: Options, pgdata: Path | None) -> None:
     report.latency(starts, handoffs, brokered, hops, options)
     report.commits(commits)
     facade.report(*facade_figures)
+    best.report(best.measure(options.runs, options.rounds, env), best.trigger_costs(env))
     progress(f"scheduler cron check: {' and '.join(map(str, cron_tick.COUNTS))} crons registered")
     cron_tick.report(cron_tick.run())
+    report.footer()
+
+
+def run_best(options: Options) -> None:
+    """Only each side at its best, and what a trigger costs (`python -m bench --only-best`)."""
+    env = dict(os.environ)
+    report.header(options)
+    durable_side.forget_old_runs()
+    best.report(best.measure(options.runs, options.rounds, env), best.trigger_costs(env))
     report.footer()

@@ -20,16 +20,16 @@ def measure(options: Options, env: dict[str, str], chains: int | None = None) ->
     """N messages published (timed) to a running worker node, timed until the last task finished: end to end
     from the first publish, and the drain from the first task's start (each task records itself in Redis)."""
     client = redis.Redis.from_url(settings.REDIS_URL)
-    _reset(client)
+    reset(client)
     node = plain_node(plain.QUEUE, options.concurrency, env)
     try:
-        _warm_up(client)
+        warm_up(client)
         cpu_started = cpu.process_seconds(node.proc.pid)
         published = time.time()
         _publish(options.runs)
         publishing = time.time() - published
         wait_until(
-            lambda: _done(client) >= options.runs,
+            lambda: done(client) >= options.runs,
             timeout=drain_timeout(options.runs),
             interval=0.01,
             what="the plain Celery worker to drain its queue",
@@ -46,14 +46,14 @@ def measure(options: Options, env: dict[str, str], chains: int | None = None) ->
     return result, hops
 
 
-def _warm_up(client: redis.Redis) -> None:
+def warm_up(client: redis.Redis) -> None:
     """One task through the started worker, so the timing starts with a worker ready to consume."""
     _publish(1)
-    wait_until(lambda: _done(client) >= 1, timeout=90, interval=0.01, what="the plain worker to start")
+    wait_until(lambda: done(client) >= 1, timeout=90, interval=0.01, what="the plain worker to start")
     client.delete(plain.DONE_KEY, plain.FIRST_KEY, plain.LAST_KEY)
 
 
-def _reset(client: redis.Redis) -> None:
+def reset(client: redis.Redis) -> None:
     from config.celery import app
 
     client.delete(plain.DONE_KEY, plain.FIRST_KEY, plain.LAST_KEY, plain.HOPS_KEY)
@@ -69,7 +69,7 @@ def _publish(count: int) -> None:
             app.send_task(plain.TASK, queue=plain.QUEUE, producer=producer)
 
 
-def _done(client: redis.Redis) -> int:
+def done(client: redis.Redis) -> int:
     return int(client.get(plain.DONE_KEY) or 0)
 
 

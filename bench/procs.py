@@ -53,11 +53,11 @@ def node_name(kind: str) -> str:
     return f"bench-{kind}-{os.getpid()}@{socket.gethostname()}"
 
 
-def durable_node(queue: str, concurrency: int, env: dict[str, str]) -> Node:
-    """`python -m workers node`: the engine's worker process, as the pools start it."""
-    name = node_name("durable")
-    args = f"-m workers node --pool bench --queues {queue} --concurrency {concurrency} --prefetch 1 --name {name}"
-    return Node(name, args.split(), env, LOG_DIR / "durable-node.log")
+def durable_node(queue: str, concurrency: int, env: dict[str, str], prefetch: int = 1, index: int = 0) -> Node:
+    """`python -m workers node`: the engine's worker process, as the pools start it (`index` tells several apart)."""
+    name = node_name(f"durable{index or ''}")
+    args = f"-m workers node --pool bench --queues {queue} --concurrency {concurrency} --prefetch {prefetch}"
+    return Node(name, [*args.split(), "--name", name], env, LOG_DIR / f"durable-node{index or ''}.log")
 
 
 def plain_node(queue: str, concurrency: int, env: dict[str, str]) -> Node:
@@ -68,3 +68,13 @@ def plain_node(queue: str, concurrency: int, env: dict[str, str]) -> Node:
         f"--hostname {name} --prefetch-multiplier 1 --loglevel WARNING --without-mingle --without-gossip"
     )
     return Node(name, args.split(), env, LOG_DIR / "plain-node.log")
+
+
+def plain_best_node(queue: str, processes: int, prefetch: int, env: dict[str, str]) -> Node:
+    """Plain Celery as its users tune it for throughput: the prefork pool, a process per core, prefetch > 1."""
+    name = node_name("plain-prefork")
+    args = (
+        f"-m celery -A bench.plain worker --pool prefork --concurrency {processes} --queues {queue} "
+        f"--hostname {name} --prefetch-multiplier {prefetch} --loglevel WARNING --without-mingle --without-gossip"
+    )
+    return Node(name, args.split(), env, LOG_DIR / "plain-prefork-node.log")

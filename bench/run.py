@@ -24,6 +24,7 @@ class Options:
     chains: int
     settle: float
     rounds: int = 3
+    only_best: bool = False
 
 
 def parse(argv: list[str] | None) -> Options:
@@ -33,11 +34,12 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--triggers", type=int, default=200, help="sequential triggers for trigger-to-start latency")
     parser.add_argument("--chains", type=int, default=20, help="10-step chains for hand-off latency")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds, plain then durable (default 3)")
+    parser.add_argument("--only-best", action="store_true", help="only each side at its best (bench/best.py)")
     parser.add_argument("--settle", type=float, default=STATS_SETTLE_SECONDS, help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     if ns.rounds < 1:
         parser.error("--rounds: must be at least 1")
-    return Options(ns.runs, ns.concurrency, ns.triggers, ns.chains, ns.settle, ns.rounds)
+    return Options(ns.runs, ns.concurrency, ns.triggers, ns.chains, ns.settle, ns.rounds, ns.only_best)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         _setup_django()
         from bench import phases
 
-        phases.run_all(options, services.postgres.pgdata if services.postgres else None)
+        if options.only_best:
+            phases.run_best(options)
+        else:
+            phases.run_all(options, services.postgres.pgdata if services.postgres else None)
     finally:
         services.stop()
     return 0
