@@ -126,7 +126,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600)}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower
+# Task events (three broker messages per step) are off until Flower asks for them: Flower sends `enable_events` to
+# the workers it sees every few seconds, and they send events from then on, until they restart.
+# CELERY_TASK_EVENTS=true turns them on from the start (another event consumer than Flower).
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_TASK_EVENTS", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Celery's Django fixup closes the database connection before and after every task unless this is set. The
 # engine manages its connections itself (close_old_connections before each step, DB_CONN_MAX_AGE), and a new

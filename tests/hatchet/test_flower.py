@@ -66,6 +66,27 @@ def seen_after_a_run(port: int) -> bool:
     return tasks_named(port, "t.single:only") is not None
 
 
+def test_without_flower_a_step_sends_no_task_events(platform: Processes) -> None:
+    """Task events are off until Flower asks for them (settings.CELERY_WORKER_SEND_TASK_EVENTS); this test runs
+    before the one that starts Flower, which turns them on in the session's workers."""
+    import redis
+    from django.conf import settings
+
+    from sfpserver.engine.models import RunStatus, WorkflowRun
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    listener = client.pubsub()
+    listener.psubscribe("*celeryev*")
+    run_id = trigger("t.single", {})
+    wait_until(lambda: WorkflowRun.objects.filter(id=run_id, status=RunStatus.COMPLETED).exists(), what="the run")
+    received = []
+    while (message := listener.get_message(timeout=1.0)) is not None:  # the rest of what the run set off
+        received.append(message)
+    listener.close()
+    task_events = [m["channel"] for m in received if m["type"] == "pmessage" and b".celeryev/task." in m["channel"]]
+    assert task_events == []  # (the workers' own heartbeats still go out: one every 2 s per worker, not per step)
+
+
 def test_flower_shows_each_step_by_name_a_failed_one_as_failure_and_every_queue(flower: int) -> None:
     wait_until(lambda: seen_after_a_run(flower), timeout=60, interval=1, what="Flower to receive events")
     trigger("t.no_retry", {})
