@@ -16,6 +16,7 @@ Two ways of running:
 
 The glue around the tests is adapted, not the tests: the session worker is started with this Python instead of
 `poetry run`, on a free health-check port. pytest-asyncio (which Hatchet's tests need and ours do not) is
+with what else they import (tenacity, aiohttp), is
 installed once into a side virtualenv that sees the project's own packages.
 
     python conformance/hatchet_examples.py [--repo PATH] [--strict|--lenient] [example ...]
@@ -41,7 +42,7 @@ from pathlib import Path
 
 HARNESS_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REPO = Path("/work/.mirror/hatchet-dev+hatchet/repo")
-SIDE_PACKAGES = ("pytest-asyncio==1.4.0",)
+SIDE_PACKAGES = ("pytest-asyncio==1.4.0", "tenacity==9.2.1", "aiohttp==3.14.5")  # what Hatchet's tests import
 SWAP = re.compile(r"\bhatchet_sdk\b")
 SDK = "sdks/python"
 DATABASE = "hatchet_examples"
@@ -203,7 +204,7 @@ def _side_python() -> Path:
         text=True,
     ).stdout.strip()
     Path(site, "project-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", *SIDE_PACKAGES], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *SIDE_PACKAGES], check=True)
     stamp.write_text("\n".join(SIDE_PACKAGES))
     return python
 
