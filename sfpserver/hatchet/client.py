@@ -7,7 +7,9 @@ from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from sfpserver.hatchet.config import ClientConfig
 from sfpserver.hatchet.contextvars import current_context
+from sfpserver.hatchet.engine_support import engine_version
 from sfpserver.hatchet.features import (
     CronClient,
     EventClient,
@@ -16,6 +18,7 @@ from sfpserver.hatchet.features import (
     WorkersClient,
     WorkflowsClient,
 )
+from sfpserver.hatchet.logs import LogsClient
 from sfpserver.hatchet.options import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -39,22 +42,24 @@ from sfpserver.hatchet.worker import Worker
 from sfpserver.hatchet.workflow import Standalone, Workflow
 
 R = TypeVar("R")
+_CONFIG_IGNORED = "the client is configured from the Django settings; only namespace, logger and debug are used"
 
 
 class Hatchet:
-    def __init__(self, debug: bool | None = None, client: Any = None, config: Any = None) -> None:
+    def __init__(self, debug: bool | None = None, client: Any = None, config: ClientConfig | None = None) -> None:
         ensure_django()
-        if config is not None:
-            unsupported("config", "Hatchet")
-        self.debug = bool(debug)
-        self.config = config
-        self.runs = RunsClient()
-        self.event = EventClient()
-        self.cron = CronClient()
-        self.scheduled = ScheduledClient()
-        self.workflows = WorkflowsClient()
+        self.config = config if config is not None else ClientConfig()
+        if self.config.unused_fields():
+            unsupported("config", "Hatchet", f"{', '.join(self.config.unused_fields())}: {_CONFIG_IGNORED}")
+        self.debug = bool(debug) or self.config.debug
+        self.runs = RunsClient(self.config)
+        self.event = EventClient(self.config)
+        self.cron = CronClient(self.config)
+        self.scheduled = ScheduledClient(self.config)
+        self.workflows = WorkflowsClient(self.config)
         self.workers = WorkersClient()
         self.rate_limits = RateLimitsClient()
+        self.logs = LogsClient()
 
     @property
     def tenant_id(self) -> str:
@@ -62,7 +67,11 @@ class Hatchet:
 
     @property
     def namespace(self) -> str:
-        return ""
+        return self.config.namespace
+
+    async def aio_get_engine_version(self) -> str | None:
+        """The Hatchet engine version whose features this platform offers (`engine_support`)."""
+        return engine_version()
 
     @property
     def current_context(self) -> Any:
@@ -235,7 +244,13 @@ class Hatchet:
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
     ) -> Worker:
         return Worker(
-            name, slots=slots, durable_slots=durable_slots, labels=labels, workflows=workflows, lifespan=lifespan
+            self.config.apply_namespace(name),
+            config=self.config,
+            slots=slots,
+            durable_slots=durable_slots,
+            labels=labels,
+            workflows=workflows,
+            lifespan=lifespan,
         )
 
 
