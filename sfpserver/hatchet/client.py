@@ -42,15 +42,19 @@ from sfpserver.hatchet.worker import Worker
 from sfpserver.hatchet.workflow import Standalone, Workflow
 
 R = TypeVar("R")
-_CONFIG_IGNORED = "the client is configured from the Django settings; only namespace, logger and debug are used"
+_CONFIG_IGNORED = (
+    "the client is configured from the Django settings: only namespace, logger, disable_log_capture and debug are used"
+)
 
 
 class Hatchet:
     def __init__(self, debug: bool | None = None, client: Any = None, config: ClientConfig | None = None) -> None:
         ensure_django()
+        if config is not None and not isinstance(config, ClientConfig):
+            raise TypeError(f"config must be a ClientConfig, not {type(config).__name__}")
         self.config = config if config is not None else ClientConfig()
         if self.config.unused_fields():
-            unsupported("config", "Hatchet", f"{', '.join(self.config.unused_fields())}: {_CONFIG_IGNORED}")
+            unsupported("config", "Hatchet", f"{', '.join(self.config.unused_fields())} given; {_CONFIG_IGNORED}")
         self.debug = bool(debug) or self.config.debug
         self.runs = RunsClient(self.config)
         self.event = EventClient(self.config)
