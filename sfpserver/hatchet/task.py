@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from sfpserver.engine.services import StepInterrupted
 from sfpserver.hatchet.context import Context, DurableContext
-from sfpserver.hatchet.contextvars import current_context
+from sfpserver.hatchet.contextvars import action_key, ctx_action_key, current_context, workflow_spawn_indices
 from sfpserver.hatchet.exceptions import IllegalTaskOutputError, RetryAfterException
 from sfpserver.hatchet.options import TaskOptions
 from sfpserver.hatchet.serde import HATCHET_PYDANTIC_SENTINEL
@@ -128,6 +128,8 @@ class Task(Generic[TWorkflowInput, R]):
         )
         workflow_input = self.workflow.validate_input(claimed.input)
         token = current_context.set(ctx)
+        key = action_key(ctx.task_run_id, ctx.retry_count)
+        key_token = ctx_action_key.set(key)
         try:
             with _retry_after_is_unsupported():
                 if self.is_async:
@@ -136,6 +138,8 @@ class Task(Generic[TWorkflowInput, R]):
                     result = self.fn(workflow_input, ctx)
         finally:
             current_context.reset(token)
+            ctx_action_key.reset(key_token)
+            workflow_spawn_indices.pop(key, None)
         return self.serialize_output(result)
 
     # Unit testing without a broker ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, PlainSerializer, ValidationInfo, model_validator
 
 from sfpserver.hatchet import ClientConfig, Context, EmptyModel, Hatchet
+from sfpserver.hatchet.runnables.contextvars import ctx_action_key, workflow_spawn_indices
 from sfpserver.hatchet.serde import is_in_hatchet_serialization_context
 
 hatchet = Hatchet(config=ClientConfig(logger=logging.getLogger("names.tasks")))
@@ -37,6 +38,14 @@ fan_out = hatchet.workflow(name="NamesFanOut")
 def spawn(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     names_child.run_many([names_child.create_bulk_run_item(ChildInput(n=n)) for n in range(3)])
     return {"spawned": 3, "step": ctx.task_run_id}
+
+
+@hatchet.task(name="NamesSpawnCount")
+def spawn_count(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    names_child.run(ChildInput(n=1))
+    names_child.run(ChildInput(n=2))
+    key = ctx_action_key.get()
+    return {"key": key, "spawned": workflow_spawn_indices[key or ""], "task_run_id": ctx.task_run_id}
 
 
 @hatchet.task(name="NamesRetriedOnce", retries=2)
@@ -110,4 +119,4 @@ def in_namespace(input: EmptyModel, ctx: Context) -> dict[str, str]:
     return {"workflow": ctx.workflow_name}
 
 
-ALL = [names_child, fan_out, retried_once, gated_dag, serde, writes_logs, in_namespace]
+ALL = [names_child, spawn_count, fan_out, retried_once, gated_dag, serde, writes_logs, in_namespace]

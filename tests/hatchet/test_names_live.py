@@ -160,6 +160,12 @@ def test_events_are_listed_with_the_runs_they_started() -> None:
     assert wf.hatchet.event.get(event.event_id).key == "names-ns_names:ns:event"
 
 
+def test_a_task_reads_its_action_key_and_how_many_children_it_spawned() -> None:
+    result = wf.spawn_count.run()
+    assert result["key"] == f"{result['task_run_id']}/0"
+    assert result["spawned"] == 2
+
+
 def test_the_engine_version_claims_only_what_is_offered() -> None:
     assert asyncio.run(wf.hatchet.aio_get_engine_version()) == "v0.78.23"
 
