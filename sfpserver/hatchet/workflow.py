@@ -249,6 +249,16 @@ class BaseWorkflow(Generic[TWorkflowInput]):
     def list_runs(self, **filters: Any) -> list[Any]:
         return list(self._client.runs.list(workflow_ids=[self.name], **filters).rows)
 
+    async def aio_list_runs(self, **filters: Any) -> list[Any]:
+        return list((await self._client.runs.aio_list(workflow_ids=[self.name], **filters)).rows)
+
+    def delete(self) -> None:
+        """Delete the workflow's definition (as `hatchet.workflows.delete(workflow.id)`)."""
+        self._client.workflows.delete(self.id)
+
+    async def aio_delete(self) -> None:
+        await self._client.workflows.aio_delete(self.id)
+
 
 def _bind(task: Task[Any, Any], lifespan: Callable[[], Any] | None) -> Callable[[Any], Any]:
     def handler(inv: Invocation) -> Any:

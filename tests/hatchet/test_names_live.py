@@ -117,6 +117,14 @@ def test_outputs_pass_through_the_engine_in_the_serialisation_context() -> None:
     assert result["unpack"] == {"read": "plain words"}
 
 
+def test_a_workflow_lists_its_own_runs_from_async_code() -> None:
+    ref = wf.serde.run(wait_for_result=False)
+    ref.result()
+    runs = asyncio.run(wf.serde.aio_list_runs(since=timezone.now() - timedelta(minutes=5)))
+    assert ref.workflow_run_id in {r.metadata.id for r in runs}
+    assert {r.workflow_name for r in runs} == {"NamesSerde"}
+
+
 def test_the_logs_client_lists_ctx_log_lines_and_captured_logger_lines() -> None:
     ref = wf.writes_logs.run(wait_for_result=False)
     ref.result()
