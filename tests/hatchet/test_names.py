@@ -21,7 +21,7 @@ from sfpserver.engine.services import AttemptView, StepView
 from sfpserver.hatchet.clients.rest.api.task_api import TaskApi
 from sfpserver.hatchet.clients.rest.models.v1_task_event_type import V1TaskEventType
 from sfpserver.hatchet.conditions import OrGroup, SleepCondition, UserEventCondition, flatten_conditions, or_
-from sfpserver.hatchet.config import ClientConfig
+from sfpserver.hatchet.config import ClientConfig, ClientTLSConfig
 from sfpserver.hatchet.engine_support import engine_version
 from sfpserver.hatchet.engine_version import MinEngineVersion
 from sfpserver.hatchet.exceptions import IdempotencyCollisionError, NonDeterminismError
@@ -117,7 +117,7 @@ def _example_imports() -> set[tuple[str, str]]:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "hatchet_sdk":
-                module = node.module.removeprefix("hatchet_sdk").removeprefix(".")  # type: ignore[union-attr]
+                module = (node.module or "").removeprefix("hatchet_sdk").removeprefix(".")
                 found |= {(module, alias.name) for alias in node.names}
     return found
 
@@ -159,7 +159,7 @@ def test_the_namespace_comes_from_the_environment_when_not_given(monkeypatch: py
 
 
 def test_a_client_config_names_the_fields_it_does_not_act_on() -> None:
-    assert ClientConfig(namespace="x", token="t", tls_config={"strategy": "none"}).unused_fields() == [
+    assert ClientConfig(namespace="x", token="t", tls_config=ClientTLSConfig(strategy="none")).unused_fields() == [
         "tls_config",
         "token",
     ]
