@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import fnmatch
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -260,6 +260,12 @@ class ScheduledWorkflows:
     workflow_run_id: str | None
 
 
+@dataclass
+class BulkUpdateResult:
+    updated_ids: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
 def _scheduled(row: ScheduledRunView | None) -> ScheduledWorkflows:
     if row is None:
         raise ValueError("scheduled run not found")
@@ -325,6 +331,22 @@ class ScheduledClient:
 
     async def aio_update(self, scheduled_id: str, trigger_at: datetime) -> ScheduledWorkflows:
         return await aio_db(lambda: self.update(scheduled_id, trigger_at))
+
+    def bulk_update(self, updates: builtins.list[Any]) -> BulkUpdateResult:
+        """Reschedule several scheduled runs: `(scheduled_id, trigger_at)` tuples or items with `id`, `trigger_at`."""
+        result = BulkUpdateResult()
+        for update in updates:
+            scheduled_id, trigger_at = update if isinstance(update, tuple) else (update.id, update.trigger_at)
+            try:
+                self.update(str(scheduled_id), trigger_at)
+            except Exception as exc:  # noqa: BLE001 - one item's error is reported, the others still apply
+                result.errors.append({"id": str(scheduled_id), "error": str(exc)})
+            else:
+                result.updated_ids.append(str(scheduled_id))
+        return result
+
+    async def aio_bulk_update(self, updates: builtins.list[Any]) -> BulkUpdateResult:
+        return await aio_db(lambda: self.bulk_update(updates))
 
     def delete(self, scheduled_id: str) -> None:
         run_db(lambda: services.cancel_scheduled_run(scheduled_id))

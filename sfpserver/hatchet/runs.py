@@ -359,6 +359,9 @@ class RunsClient:
     def list_with_pagination(self, **kwargs: Any) -> builtins.list[V1TaskSummary]:
         return self.list(limit=10_000, **kwargs).rows
 
+    async def aio_list_with_pagination(self, **kwargs: Any) -> builtins.list[V1TaskSummary]:
+        return await aio_db(lambda: self.list_with_pagination(**kwargs))
+
     def get_result(self, run_id: str) -> Any:
         return run_db(lambda: services.run_output(run_id))
 

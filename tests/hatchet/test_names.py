@@ -268,10 +268,10 @@ def test_a_rest_api_class_says_there_is_no_rest_client() -> None:
 
 TWINS = {
     "runs": ("get", "get_details", "get_status", "get_task_run", "list", "create", "cancel", "replay",
-             "bulk_cancel", "bulk_replay", "get_result"),
+             "bulk_cancel", "bulk_replay", "get_result", "list_with_pagination"),
     "event": ("push", "bulk_push", "list", "get"),
     "cron": ("create", "delete", "list", "get"),
-    "scheduled": ("create", "delete", "update", "bulk_delete", "list", "get"),
+    "scheduled": ("create", "delete", "update", "bulk_delete", "bulk_update", "list", "get"),
     "workflows": ("get", "list", "delete"),
     "workers": ("get", "list", "pause", "unpause"),
     "rate_limits": ("put",),

@@ -174,6 +174,19 @@ def test_a_task_reads_its_action_key_and_how_many_children_it_spawned() -> None:
     assert result["spawned"] == 2
 
 
+def test_scheduled_runs_are_rescheduled_in_bulk_and_a_bad_id_is_reported_alone() -> None:
+    later = timezone.now() + timedelta(days=3)
+    scheduled = wf.names_child.schedule(later, wf.ChildInput(n=9))
+    moved = later + timedelta(hours=1)
+    result = asyncio.run(wf.hatchet.scheduled.aio_bulk_update([(scheduled.metadata.id, moved), ("nope", moved)]))
+    try:
+        assert result.updated_ids == [scheduled.metadata.id]
+        assert [e["id"] for e in result.errors] == ["nope"]
+        assert wf.hatchet.scheduled.get(scheduled.metadata.id).trigger_at == moved
+    finally:
+        wf.hatchet.scheduled.delete(scheduled.metadata.id)
+
+
 def test_the_engine_version_claims_only_what_is_offered() -> None:
     assert asyncio.run(wf.hatchet.aio_get_engine_version()) == "v0.78.23"
 
