@@ -464,7 +464,7 @@ def _attempt_events(attempt: AttemptView, *, retried: bool) -> list[V1TaskEvent]
             at,
             kind,
             message,
-            error_message=(attempt.error_message or None) if kind in _RETRIED_AFTER else None,
+            error_message=(attempt.error_message or None) if offset == 1 else None,  # on how it ended
             worker_id=str(attempt.worker_id) if attempt.worker_id else None,
             attempt=attempt.number + 1,
             retry_count=attempt.number,

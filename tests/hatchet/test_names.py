@@ -213,6 +213,11 @@ def test_an_attempt_is_retrying_only_after_a_failure_followed_by_another_attempt
     assert len({e.id for e in events}) == len(events)
 
 
+def test_only_the_event_of_how_an_attempt_ended_carries_its_error() -> None:
+    events = _attempt_events(_attempt(0, "FAILED"), retried=True)
+    assert [e.error_message for e in events] == [None, "boom", None]
+
+
 def test_an_attempt_still_running_has_only_started() -> None:
     events = _attempt_events(_attempt(1, "RUNNING", finished=False), retried=False)
     assert [(e.event_type, e.attempt, e.retry_count) for e in events] == [(V1TaskEventType.STARTED, 2, 1)]
