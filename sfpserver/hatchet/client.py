@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -79,6 +80,12 @@ class Hatchet:
 
     @property
     def current_context(self) -> Any:
+        return current_context.get()
+
+    def get_current_context(self) -> Any:
+        warnings.warn(
+            "get_current_context is deprecated; use the current_context property", DeprecationWarning, stacklevel=2
+        )
         return current_context.get()
 
     def workflow(

@@ -291,3 +291,10 @@ def test_every_method_of_a_feature_client_has_its_aio_twin(client: str, method: 
     feature = getattr(Hatchet(), client)
     assert callable(getattr(feature, method))
     assert asyncio.iscoroutinefunction(getattr(feature, f"aio_{method}"))
+
+
+def test_get_current_context_is_the_deprecated_twin_of_current_context() -> None:
+    from sfpserver.hatchet import Hatchet
+
+    with pytest.warns(DeprecationWarning, match="use the current_context property"):
+        assert Hatchet().get_current_context() is None
