@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from sfpserver.hatchet.config import ClientConfig
 from sfpserver.hatchet.contextvars import current_context
+from sfpserver.hatchet.engine_support import engine_version
 from sfpserver.hatchet.features import (
     CronClient,
     EventClient,
@@ -16,6 +19,7 @@ from sfpserver.hatchet.features import (
     WorkersClient,
     WorkflowsClient,
 )
+from sfpserver.hatchet.logs import LogsClient
 from sfpserver.hatchet.options import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -39,22 +43,28 @@ from sfpserver.hatchet.worker import Worker
 from sfpserver.hatchet.workflow import Standalone, Workflow
 
 R = TypeVar("R")
+_CONFIG_IGNORED = (
+    "the client is configured from the Django settings: only namespace, logger, disable_log_capture and debug are used"
+)
 
 
 class Hatchet:
-    def __init__(self, debug: bool | None = None, client: Any = None, config: Any = None) -> None:
+    def __init__(self, debug: bool | None = None, client: Any = None, config: ClientConfig | None = None) -> None:
         ensure_django()
-        if config is not None:
-            unsupported("config", "Hatchet")
-        self.debug = bool(debug)
-        self.config = config
-        self.runs = RunsClient()
-        self.event = EventClient()
-        self.cron = CronClient()
-        self.scheduled = ScheduledClient()
-        self.workflows = WorkflowsClient()
+        if config is not None and not isinstance(config, ClientConfig):
+            raise TypeError(f"config must be a ClientConfig, not {type(config).__name__}")
+        self.config = config if config is not None else ClientConfig()
+        if self.config.unused_fields():
+            unsupported("config", "Hatchet", f"{', '.join(self.config.unused_fields())} given; {_CONFIG_IGNORED}")
+        self.debug = bool(debug) or self.config.debug
+        self.runs = RunsClient(self.config)
+        self.event = EventClient(self.config)
+        self.cron = CronClient(self.config)
+        self.scheduled = ScheduledClient(self.config)
+        self.workflows = WorkflowsClient(self.config)
         self.workers = WorkersClient()
         self.rate_limits = RateLimitsClient()
+        self.logs = LogsClient()
 
     @property
     def tenant_id(self) -> str:
@@ -62,10 +72,20 @@ class Hatchet:
 
     @property
     def namespace(self) -> str:
-        return ""
+        return self.config.namespace
+
+    async def aio_get_engine_version(self) -> str | None:
+        """The Hatchet engine version whose features this platform offers (`engine_support`)."""
+        return engine_version()
 
     @property
     def current_context(self) -> Any:
+        return current_context.get()
+
+    def get_current_context(self) -> Any:
+        warnings.warn(
+            "get_current_context is deprecated; use the current_context property", DeprecationWarning, stacklevel=2
+        )
         return current_context.get()
 
     def workflow(
@@ -235,7 +255,13 @@ class Hatchet:
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
     ) -> Worker:
         return Worker(
-            name, slots=slots, durable_slots=durable_slots, labels=labels, workflows=workflows, lifespan=lifespan
+            self.config.apply_namespace(name),
+            config=self.config,
+            slots=slots,
+            durable_slots=durable_slots,
+            labels=labels,
+            workflows=workflows,
+            lifespan=lifespan,
         )
 
 

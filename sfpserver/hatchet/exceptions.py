@@ -6,7 +6,12 @@ import json
 import traceback
 from datetime import timedelta
 
+import sfpserver.hatchet.ready  # noqa: F401  (a plain script may import this module first)
+
+# isort: split
+
 from sfpserver.engine.services import NonRetryableError
+from sfpserver.hatchet.engine_version import MinEngineVersion
 
 TASK_RUN_ERROR_METADATA_KEY = "__hatchet_error_metadata__"
 
@@ -23,6 +28,52 @@ class RetryAfterException(Exception):
 
 class DedupeViolationError(Exception):
     """A workflow has already been run with this deduplication value."""
+
+
+class NonDeterminismError(Exception):
+    """A durable task's replay took another path than its recorded history."""
+
+    def __init__(self, task_external_id: str, invocation_count: int, message: str, node_id: int) -> None:
+        self.task_external_id = task_external_id
+        self.invocation_count = invocation_count
+        self.message = message
+        self.node_id = node_id
+        detail = message or (
+            f"Non-determinism detected in task {task_external_id} on invocation {invocation_count} at node {node_id}"
+        )
+        super().__init__(detail)
+
+
+class InvalidDependencyError(Exception):
+    """A `Depends(...)` function that cannot be a dependency."""
+
+
+class IdempotencyCollisionError(Exception):
+    """A run was triggered with an idempotency key already held by `existing_run_external_id`."""
+
+    def __init__(self, existing_run_external_id: str) -> None:
+        super().__init__()
+        self.existing_run_external_id = existing_run_external_id
+
+
+class BulkTriggerIdempotencyCollisionError(Exception):
+    def __init__(
+        self, successful_workflow_run_external_ids: list[str], collisions: list[IdempotencyCollisionError]
+    ) -> None:
+        super().__init__()
+        self.successful_workflow_run_external_ids = successful_workflow_run_external_ids
+        self.collisions = collisions
+
+
+class EvictionNotSupportedError(NonRetryableException):
+    """An eviction policy was given to an engine that does not evict durable tasks."""
+
+    def __init__(self, engine_version: str | None = None) -> None:
+        version_info = f" (engine version: {engine_version})" if engine_version else ""
+        super().__init__(
+            f"Eviction policies require engine >= {MinEngineVersion.DURABLE_EVICTION.value}{version_info}. "
+            "Please upgrade your Hatchet engine or remove the eviction policy from your task."
+        )
 
 
 class IllegalTaskOutputError(Exception):

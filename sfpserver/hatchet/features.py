@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import fnmatch
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,8 +21,16 @@ from sfpserver.engine.services import (
     trigger_many,
 )
 from sfpserver.engine.services import WorkerStatus as EngineWorkerStatus
+from sfpserver.hatchet.config import ClientConfig
 from sfpserver.hatchet.dbsync import aio_db, run_db
-from sfpserver.hatchet.types import BulkPushEventWithMetadata, PushEventOptions, RateLimitDuration, WorkerStatus
+from sfpserver.hatchet.event_reads import EventQuery, V1Event, V1EventList, get_event, list_events
+from sfpserver.hatchet.types import (
+    BulkPushEventWithMetadata,
+    PushEventOptions,
+    RateLimitDuration,
+    V1TaskStatus,
+    WorkerStatus,
+)
 from sfpserver.hatchet.unsupported import unsupported
 
 INACTIVE_AFTER = timedelta(seconds=5)
@@ -83,6 +91,9 @@ def _push(
 
 
 class EventClient:
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config if config is not None else ClientConfig()
+
     def push(
         self,
         event_key: str,
@@ -94,7 +105,8 @@ class EventClient:
     ) -> Event:
         opts = options or PushEventOptions()
         metadata = {**opts.additional_metadata, **(additional_metadata or {})}
-        return run_db(lambda: _push(event_key, payload, metadata, priority or opts.priority, scope or opts.scope))
+        key = self.config.apply_namespace(event_key, opts.namespace)
+        return run_db(lambda: _push(key, payload, metadata, priority or opts.priority, scope or opts.scope))
 
     async def aio_push(self, event_key: str, payload: dict[str, Any], **kwargs: Any) -> Event:
         return await aio_db(lambda: self.push(event_key, payload, **kwargs))
@@ -107,6 +119,42 @@ class EventClient:
 
     async def aio_bulk_push(self, events: list[BulkPushEventWithMetadata], options: Any = None) -> list[Event]:
         return await aio_db(lambda: self.bulk_push(events, options))
+
+    def list(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        keys: builtins.list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        workflow_ids: builtins.list[str] | None = None,
+        workflow_run_statuses: builtins.list[V1TaskStatus] | None = None,
+        event_ids: builtins.list[str] | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        scopes: builtins.list[str] | None = None,
+    ) -> V1EventList:
+        query = EventQuery(
+            offset=offset or 0,
+            limit=limit or 50,
+            keys=[self.config.apply_namespace(k) for k in keys] if keys else None,
+            since=since,
+            until=until,
+            workflow_ids=workflow_ids,
+            statuses=[str(getattr(s, "value", s)) for s in workflow_run_statuses] if workflow_run_statuses else None,
+            event_ids=event_ids,
+            additional_metadata=additional_metadata,
+            scopes=scopes,
+        )
+        return run_db(lambda: list_events(query))
+
+    async def aio_list(self, **filters: Any) -> V1EventList:
+        return await aio_db(lambda: self.list(**filters))
+
+    def get(self, event_id: str) -> V1Event:
+        return run_db(lambda: get_event(event_id))
+
+    async def aio_get(self, event_id: str) -> V1Event:
+        return await aio_db(lambda: get_event(event_id))
 
 
 # --- cron and scheduled runs ------------------------------------------------------------------------------
@@ -129,6 +177,9 @@ class _Meta:
 
 
 class CronClient:
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config if config is not None else ClientConfig()
+
     def create(
         self,
         workflow_name: str,
@@ -139,6 +190,7 @@ class CronClient:
         priority: int | None = None,
     ) -> CronWorkflows:
         normalized = validate_cron(expression)
+        workflow_name = self.config.apply_namespace(workflow_name)
         data = input.model_dump(mode="json") if hasattr(input, "model_dump") else (input or {})
         task = run_db(
             lambda: services.register_cron(
@@ -166,22 +218,35 @@ class CronClient:
     def list(self, workflow_name: str | None = None, **filters: Any) -> list[CronWorkflows]:
         if any(value is not None for value in filters.values()):
             unsupported("filters", "hatchet.cron.list")
+        name = self.config.apply_namespace(workflow_name)
+        return run_db(lambda: [_cron(cron) for cron in services.list_crons(name)])
 
-        def read() -> list[CronWorkflows]:
-            return [
-                CronWorkflows(
-                    _Meta(str(cron.id)),
-                    cron.workflow_name,
-                    cron.expression,
-                    cron.name.split(":", 1)[-1],
-                    cron.input,
-                    cron.additional_metadata,
-                    cron.enabled,
-                )
-                for cron in services.list_crons(workflow_name)
-            ]
+    async def aio_list(self, workflow_name: str | None = None, **filters: Any) -> builtins.list[CronWorkflows]:
+        return await aio_db(lambda: self.list(workflow_name, **filters))
+
+    def get(self, cron_id: str) -> CronWorkflows:
+        def read() -> CronWorkflows:
+            found = [cron for cron in services.list_crons(None) if str(cron.id) == str(cron_id)]
+            if not found:
+                raise ValueError(f"cron {cron_id} not found")
+            return _cron(found[0])
 
         return run_db(read)
+
+    async def aio_get(self, cron_id: str) -> CronWorkflows:
+        return await aio_db(lambda: self.get(cron_id))
+
+
+def _cron(cron: Any) -> CronWorkflows:
+    return CronWorkflows(
+        _Meta(str(cron.id)),
+        cron.workflow_name,
+        cron.expression,
+        cron.name.split(":", 1)[-1],
+        cron.input,
+        cron.additional_metadata,
+        cron.enabled,
+    )
 
 
 @dataclass
@@ -193,6 +258,12 @@ class ScheduledWorkflows:
     additional_metadata: dict[str, Any]
     status: str
     workflow_run_id: str | None
+
+
+@dataclass
+class BulkUpdateResult:
+    updated_ids: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
 
 
 def _scheduled(row: ScheduledRunView | None) -> ScheduledWorkflows:
@@ -210,6 +281,9 @@ def _scheduled(row: ScheduledRunView | None) -> ScheduledWorkflows:
 
 
 class ScheduledClient:
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config if config is not None else ClientConfig()
+
     def create(
         self,
         workflow_name: str,
@@ -219,6 +293,7 @@ class ScheduledClient:
         priority: int | None = None,
     ) -> ScheduledWorkflows:
         when = trigger_at.replace(tzinfo=UTC) if trigger_at.tzinfo is None else trigger_at
+        workflow_name = self.config.apply_namespace(workflow_name)
         data = input.model_dump(mode="json") if hasattr(input, "model_dump") else input
         refuse_unstorable(data, additional_metadata)
         scheduled_id = run_db(
@@ -234,27 +309,59 @@ class ScheduledClient:
     def get(self, scheduled_id: str) -> ScheduledWorkflows:
         return _scheduled(run_db(lambda: services.get_scheduled_run(scheduled_id)))
 
+    async def aio_get(self, scheduled_id: str) -> ScheduledWorkflows:
+        return await aio_db(lambda: self.get(scheduled_id))
+
     def list(self, workflow_name: str | None = None, **filters: Any) -> list[ScheduledWorkflows]:
         if any(value is not None for value in filters.values()):
             unsupported("filters", "hatchet.scheduled.list")
+        name = self.config.apply_namespace(workflow_name)
 
         def read() -> list[ScheduledWorkflows]:
-            return [_scheduled(r) for r in services.list_scheduled_runs(workflow_name)]
+            return [_scheduled(r) for r in services.list_scheduled_runs(name)]
 
         return run_db(read)
+
+    async def aio_list(self, workflow_name: str | None = None, **filters: Any) -> builtins.list[ScheduledWorkflows]:
+        return await aio_db(lambda: self.list(workflow_name, **filters))
 
     def update(self, scheduled_id: str, trigger_at: datetime) -> ScheduledWorkflows:
         run_db(lambda: services.reschedule_run(scheduled_id, trigger_at))
         return self.get(scheduled_id)
 
+    async def aio_update(self, scheduled_id: str, trigger_at: datetime) -> ScheduledWorkflows:
+        return await aio_db(lambda: self.update(scheduled_id, trigger_at))
+
+    def bulk_update(self, updates: builtins.list[Any]) -> BulkUpdateResult:
+        """Reschedule several scheduled runs: `(scheduled_id, trigger_at)` tuples or items with `id`, `trigger_at`."""
+        result = BulkUpdateResult()
+        for update in updates:
+            scheduled_id, trigger_at = update if isinstance(update, tuple) else (update.id, update.trigger_at)
+            try:
+                self.update(str(scheduled_id), trigger_at)
+            except Exception as exc:  # noqa: BLE001 - one item's error is reported, the others still apply
+                result.errors.append({"id": str(scheduled_id), "error": str(exc)})
+            else:
+                result.updated_ids.append(str(scheduled_id))
+        return result
+
+    async def aio_bulk_update(self, updates: builtins.list[Any]) -> BulkUpdateResult:
+        return await aio_db(lambda: self.bulk_update(updates))
+
     def delete(self, scheduled_id: str) -> None:
         run_db(lambda: services.cancel_scheduled_run(scheduled_id))
+
+    async def aio_delete(self, scheduled_id: str) -> None:
+        await aio_db(lambda: self.delete(scheduled_id))
 
     def bulk_delete(self, scheduled_ids: builtins.list[str] | None = None, **filters: Any) -> None:
         if any(value is not None for value in filters.values()):
             unsupported("filters", "hatchet.scheduled.bulk_delete")
         for scheduled_id in scheduled_ids or []:
             self.delete(scheduled_id)
+
+    async def aio_bulk_delete(self, scheduled_ids: builtins.list[str] | None = None, **filters: Any) -> None:
+        await aio_db(lambda: self.bulk_delete(scheduled_ids, **filters))
 
 
 # --- workflows, workers, rate limits ------------------------------------------------------------------------
@@ -268,13 +375,23 @@ class WorkflowSummary:
 
 
 class WorkflowsClient:
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config if config is not None else ClientConfig()
+
     def list(self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None) -> Any:
+        wanted = self.config.apply_namespace(workflow_name)
+
         def read() -> list[WorkflowSummary]:
-            names = [name for name in services.definition_names() if not workflow_name or name == workflow_name]
+            names = [name for name in services.definition_names() if not wanted or name == wanted]
             start = offset or 0
             return [WorkflowSummary(_Meta(name), name) for name in names[start : start + (limit or 1000)]]
 
         return _Rows(run_db(read))
+
+    async def aio_list(
+        self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None
+    ) -> Any:
+        return await aio_db(lambda: self.list(workflow_name, limit, offset))
 
     def get(self, workflow_id: str) -> WorkflowSummary:
         row = run_db(lambda: services.get_definition(workflow_id))
@@ -282,8 +399,14 @@ class WorkflowsClient:
             raise ValueError(f"workflow {workflow_id!r} not found")
         return WorkflowSummary(_Meta(row.name), row.name)
 
+    async def aio_get(self, workflow_id: str) -> WorkflowSummary:
+        return await aio_db(lambda: self.get(workflow_id))
+
     def delete(self, workflow_id: str) -> None:
         run_db(lambda: services.delete_definition(workflow_id))
+
+    async def aio_delete(self, workflow_id: str) -> None:
+        await aio_db(lambda: self.delete(workflow_id))
 
 
 @dataclass
@@ -342,9 +465,15 @@ class WorkersClient:
         run_db(lambda: services.pause_worker(worker_id))
         return self.get(worker_id)
 
+    async def aio_pause(self, worker_id: str) -> WorkerInfo:
+        return await aio_db(lambda: self.pause(worker_id))
+
     def unpause(self, worker_id: str) -> WorkerInfo:
         run_db(lambda: services.unpause_worker(worker_id))
         return self.get(worker_id)
+
+    async def aio_unpause(self, worker_id: str) -> WorkerInfo:
+        return await aio_db(lambda: self.unpause(worker_id))
 
 
 class RateLimitsClient:

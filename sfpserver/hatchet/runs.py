@@ -20,12 +20,15 @@ from django.utils import timezone
 from sfpserver.engine import services
 from sfpserver.engine.services import (
     TERMINAL_RUN_STATUSES,
+    AttemptView,
     InvalidStateError,
     RunQuery,
     RunView,
     StepStatus,
     StepView,
 )
+from sfpserver.hatchet.clients.rest.models.v1_task_event_type import V1TaskEventType
+from sfpserver.hatchet.config import ClientConfig
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.refs import TaskRunRef, WorkflowRunRef, run_status, run_view, task_run_error, valid_uuid
 from sfpserver.hatchet.types import BulkCancelReplayOpts, RunFilter, V1TaskStatus
@@ -110,7 +113,7 @@ class V1TaskEvent:
     id: int
     task_id: str
     timestamp: datetime
-    event_type: str
+    event_type: V1TaskEventType
     message: str
     error_message: str | None = None
     worker_id: str | None = None
@@ -147,6 +150,12 @@ class V1WorkflowRunDetails:
 
 def _ms(start: datetime | None, end: datetime | None) -> int | None:
     return int((end - start).total_seconds() * 1000) if start and end else None
+
+
+def created(steps: list[StepView]) -> list[StepView]:
+    """The tasks created so far: Hatchet creates a task when its parents are done, so one still waiting for
+    them (PENDING) is not listed yet."""
+    return [s for s in steps if s.status != StepStatus.PENDING]
 
 
 def _task_status(status: str) -> V1TaskStatus:
@@ -203,12 +212,15 @@ def _run_summary(run: RunView, steps: list[StepView]) -> V1TaskSummary:
         workflow_run_external_id=str(run.id),
         type="DAG",
         parent_task_external_id=str(run.parent_step_id) if run.parent_step_id else None,
-        children=[_task_summary(s, run) for s in steps],
+        children=[_task_summary(s, run) for s in created(steps)],
     )
 
 
 class RunsClient:
     """`hatchet.runs`."""
+
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config if config is not None else ClientConfig()
 
     # Reading -----------------------------------------------------------------------------------------------
     def get_details(self, external_id: str) -> WorkflowRunDetail:
@@ -228,7 +240,7 @@ class RunsClient:
                         error=task_run_error(s).serialize(True) if s.status == StepStatus.FAILED else None,
                         status=_task_status(s.status),
                     )
-                    for s in steps
+                    for s in created(steps)
                 },
                 done=run.status in TERMINAL_RUN_STATUSES,
             )
@@ -270,7 +282,7 @@ class RunsClient:
                     }
                     for s in steps
                 ],
-                tasks=[_task_summary(s, run) for s in steps],
+                tasks=[_task_summary(s, run) for s in created(steps)],
             )
 
         return run_db(read)
@@ -325,7 +337,7 @@ class RunsClient:
                 workflow_ids=workflow_ids,
                 additional_metadata=metadata,
             )
-            runs = services.list_runs(_run_query(filters, parent_step_id=parent_task_external_id or None))
+            runs = services.list_runs(_run_query(filters, spawned_by=parent_task_external_id or None))
             size, start = limit or 50, offset or 0
             total = runs.count()
             page = runs[start : start + size]
@@ -334,7 +346,9 @@ class RunsClient:
                 steps = services.steps_of([run.id])
                 if worker_id and not any(str(s.worker_id) == worker_id for s in steps):
                     continue
-                rows.extend([_task_summary(s, run) for s in steps] if only_tasks else [_run_summary(run, steps)])
+                rows.extend(
+                    [_task_summary(s, run) for s in created(steps)] if only_tasks else [_run_summary(run, steps)]
+                )
             return V1TaskSummaryList(rows, PaginationResponse(start // size + 1, start // size + 2, -(-total // size)))
 
         return run_db(read)
@@ -344,6 +358,9 @@ class RunsClient:
 
     def list_with_pagination(self, **kwargs: Any) -> builtins.list[V1TaskSummary]:
         return self.list(limit=10_000, **kwargs).rows
+
+    async def aio_list_with_pagination(self, **kwargs: Any) -> builtins.list[V1TaskSummary]:
+        return await aio_db(lambda: self.list_with_pagination(**kwargs))
 
     def get_result(self, run_id: str) -> Any:
         return run_db(lambda: services.run_output(run_id))
@@ -362,6 +379,7 @@ class RunsClient:
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> V1WorkflowRunDetails:
+        workflow_name = self.config.apply_namespace(workflow_name)
         run_id = run_db(
             lambda: services.trigger(
                 workflow_name, input or None, metadata=additional_metadata or {}, priority=priority
@@ -418,53 +436,58 @@ def _stream_after(run_id: str, last_id: int) -> tuple[list[tuple[int, str]], str
     return chunks, status
 
 
+_FINISHED_AS = {
+    "COMPLETED": V1TaskEventType.FINISHED,
+    "TIMED_OUT": V1TaskEventType.TIMED_OUT,
+    "REASSIGNED": V1TaskEventType.REASSIGNED,
+    "CANCELLED": V1TaskEventType.CANCELLED,
+}
+_RETRIED_AFTER = (V1TaskEventType.FAILED, V1TaskEventType.TIMED_OUT)
+
+
 def _task_events(steps: list[StepView]) -> list[V1TaskEvent]:
-    events: list[V1TaskEvent] = []
+    """Each attempt's STARTED and how it ended; an attempt that failed or timed out and was followed by another
+    attempt of its task is then RETRYING (Hatchet's history of a retried task)."""
     by_step = services.attempts_of([s.id for s in steps])
-    attempts = sorted((a for found in by_step.values() for a in found), key=lambda a: a.started_at)
-    for attempt in attempts:
-        events.append(
-            V1TaskEvent(
-                attempt.id * 2,
-                str(attempt.step_id),
-                attempt.started_at,
-                "STARTED",
-                "",
-                worker_id=str(attempt.worker_id) if attempt.worker_id else None,
-                attempt=attempt.number + 1,
-                retry_count=attempt.number,
-            )
+    events: list[V1TaskEvent] = []
+    for attempts in by_step.values():
+        for attempt, following in zip(attempts, [*attempts[1:], None], strict=True):
+            events.extend(_attempt_events(attempt, retried=following is not None))
+    return sorted(events, key=lambda e: (e.timestamp, e.id))
+
+
+def _attempt_events(attempt: AttemptView, *, retried: bool) -> list[V1TaskEvent]:
+    def event(offset: int, at: datetime, kind: V1TaskEventType, message: str = "") -> V1TaskEvent:
+        return V1TaskEvent(
+            attempt.id * 3 + offset,
+            str(attempt.step_id),
+            at,
+            kind,
+            message,
+            error_message=(attempt.error_message or None) if offset == 1 else None,  # on how it ended
+            worker_id=str(attempt.worker_id) if attempt.worker_id else None,
+            attempt=attempt.number + 1,
+            retry_count=attempt.number,
         )
-        if attempt.finished_at:
-            kind = {
-                "COMPLETED": "FINISHED",
-                "TIMED_OUT": "TIMED_OUT",
-                "REASSIGNED": "REASSIGNED",
-                "CANCELLED": "CANCELLED",
-            }.get(attempt.outcome, "FAILED")
-            events.append(
-                V1TaskEvent(
-                    attempt.id * 2 + 1,
-                    str(attempt.step_id),
-                    attempt.finished_at,
-                    kind,
-                    attempt.error_message,
-                    error_message=attempt.error_message or None,
-                    attempt=attempt.number + 1,
-                    retry_count=attempt.number,
-                )
-            )
+
+    events = [event(0, attempt.started_at, V1TaskEventType.STARTED)]
+    if attempt.finished_at is None:
+        return events
+    kind = _FINISHED_AS.get(attempt.outcome, V1TaskEventType.FAILED)
+    events.append(event(1, attempt.finished_at, kind, attempt.error_message))
+    if retried and kind in _RETRIED_AFTER:
+        events.append(event(2, attempt.finished_at, V1TaskEventType.RETRYING, "retrying"))
     return events
 
 
-def _run_query(filters: RunFilter, parent_step_id: str | None = None) -> RunQuery:
+def _run_query(filters: RunFilter, spawned_by: str | None = None) -> RunQuery:
     return RunQuery(
         created_after=filters.since,
         created_until=filters.until or None,
         statuses=[str(getattr(s, "value", s)) for s in filters.statuses] if filters.statuses else None,
         workflows=filters.workflow_ids or None,
         metadata_contains=filters.additional_metadata or None,
-        parent_step_id=parent_step_id,
+        spawned_by=spawned_by,
     )
 
 

@@ -18,9 +18,10 @@ from pydantic import BaseModel, TypeAdapter
 
 from sfpserver.engine.services import StepInterrupted
 from sfpserver.hatchet.context import Context, DurableContext
-from sfpserver.hatchet.contextvars import current_context
+from sfpserver.hatchet.contextvars import action_key, ctx_action_key, current_context, workflow_spawn_indices
 from sfpserver.hatchet.exceptions import IllegalTaskOutputError, RetryAfterException
 from sfpserver.hatchet.options import TaskOptions
+from sfpserver.hatchet.serde import HATCHET_PYDANTIC_SENTINEL
 from sfpserver.hatchet.unsupported import unsupported
 
 if TYPE_CHECKING:
@@ -84,18 +85,18 @@ class Task(Generic[TWorkflowInput, R]):
     def validate_output(self, data: Any) -> Any:
         if self._output_adapter is None or data is None:
             return data
-        return self._output_adapter.validate_python(data)
+        return self._output_adapter.validate_python(data, context=HATCHET_PYDANTIC_SENTINEL)
 
     def serialize_output(self, value: Any) -> Any:
         if not value:
             return None
         if isinstance(value, BaseModel):
-            data = value.model_dump(mode="json")
+            data = value.model_dump(mode="json", context=HATCHET_PYDANTIC_SENTINEL)
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            data = TypeAdapter(type(value)).dump_python(value, mode="json")
+            data = TypeAdapter(type(value)).dump_python(value, mode="json", context=HATCHET_PYDANTIC_SENTINEL)
         elif isinstance(value, dict):
             adapter = self._output_adapter or TypeAdapter(dict)
-            data = adapter.dump_python(value, mode="json")
+            data = adapter.dump_python(value, mode="json", context=HATCHET_PYDANTIC_SENTINEL)
         else:
             raise IllegalTaskOutputError(
                 f"Tasks must return either a dictionary, a Pydantic BaseModel, or a dataclass which can be "
@@ -127,6 +128,8 @@ class Task(Generic[TWorkflowInput, R]):
         )
         workflow_input = self.workflow.validate_input(claimed.input)
         token = current_context.set(ctx)
+        key = action_key(ctx.task_run_id, ctx.retry_count)
+        key_token = ctx_action_key.set(key)
         try:
             with _retry_after_is_unsupported():
                 if self.is_async:
@@ -135,6 +138,8 @@ class Task(Generic[TWorkflowInput, R]):
                     result = self.fn(workflow_input, ctx)
         finally:
             current_context.reset(token)
+            ctx_action_key.reset(key_token)
+            workflow_spawn_indices.pop(key, None)
         return self.serialize_output(result)
 
     # Unit testing without a broker ----------------------------------------------------------------------

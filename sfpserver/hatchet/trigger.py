@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sfpserver.engine.services import TriggerRequest, trigger_many
-from sfpserver.hatchet.contextvars import current_context
+from sfpserver.hatchet.contextvars import action_key, current_context, workflow_spawn_indices
 from sfpserver.hatchet.dbsync import run_db
 from sfpserver.hatchet.types import DesiredWorkerLabel, TriggerWorkflowOptions, WorkflowRunTriggerConfig
 from sfpserver.hatchet.unsupported import unsupported
@@ -62,8 +62,10 @@ def _request(
 
 
 def _next_child_index(ctx: Any) -> int:
-    index: int = getattr(ctx, "_child_index", 0)
-    ctx._child_index = index + 1
+    """The spawn count of this attempt (`workflow_spawn_indices`, as Hatchet keeps it), then one more."""
+    key = action_key(ctx.task_run_id, ctx.retry_count)
+    index = workflow_spawn_indices[key]
+    workflow_spawn_indices[key] = index + 1
     return index
 
 

@@ -41,7 +41,9 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("desired_worker_labels", "run"): "dropped: the run's tasks keep their own labels",
     ("child_key", "schedule"): "dropped: a scheduled run is not a child run",
     ("durable_slots", "hatchet.worker"): "durable tasks take ordinary slots",
-    ("config", "Hatchet"): "the client is configured from the Django settings; ClientConfig is ignored",
+    ("config", "Hatchet"): (
+        "only namespace, logger, disable_log_capture and debug are used; token, host and TLS are ignored"
+    ),
     ("pause", "hatchet.workers"): "marks the worker PAUSED in listings; it keeps taking work",
     ("filters", "hatchet.cron.list"): "only workflow_name filters; other filters and paging are ignored",
     ("filters", "hatchet.scheduled.list"): "only workflow_name filters; other filters and paging are ignored",

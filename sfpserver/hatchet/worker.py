@@ -15,6 +15,8 @@ from collections.abc import AsyncGenerator, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sfpserver.hatchet.config import ClientConfig
+from sfpserver.hatchet.log_capture import capture
 from sfpserver.hatchet.task import Task
 from sfpserver.hatchet.unsupported import unsupported
 from sfpserver.hatchet.workflow import BaseWorkflow
@@ -34,6 +36,7 @@ class Worker:
         labels: dict[str, str | int] | None = None,
         workflows: list[BaseWorkflow[Any]] | None = None,
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         if durable_slots is not None:
             unsupported("durable_slots", "hatchet.worker")
@@ -42,6 +45,7 @@ class Worker:
         self.labels = dict(labels or {})
         self.workflows: list[BaseWorkflow[Any]] = []
         self.lifespan = lifespan
+        self.config = config
         self._lifespan_value: Any = None
         self._ready = threading.Event()
         self._stopping = threading.Event()
@@ -73,6 +77,8 @@ class Worker:
         if not self.workflows:
             raise ValueError("no workflows registered on this worker: nothing to run")
         self._register()
+        if self.config is not None and not self.config.disable_log_capture:
+            capture(self.config.logger)
         self._start_healthcheck()
         lifespan = self._enter_lifespan()
         try:

@@ -30,6 +30,7 @@ from sfpserver.hatchet.options import (
     label_tuple,
 )
 from sfpserver.hatchet.refs import TaskRunRef, WorkflowRunRef
+from sfpserver.hatchet.serde import HATCHET_PYDANTIC_SENTINEL, serialization_context
 from sfpserver.hatchet.task import Task
 from sfpserver.hatchet.trigger import trigger_workflow, trigger_workflows, warn_run_options
 from sfpserver.hatchet.types import (
@@ -50,27 +51,39 @@ if TYPE_CHECKING:
 TWorkflowInput = TypeVar("TWorkflowInput")
 R = TypeVar("R")
 
-# The pydantic validation context of an input validated when its run is triggered.
-TRIGGER_CONTEXT: dict[str, Any] = {"at_trigger": True}
+# The pydantic context of an input validated when its run is triggered: Hatchet's serialisation context, and
+# `at_trigger` (our extension). Everywhere else inputs and outputs see HATCHET_PYDANTIC_SENTINEL.
+TRIGGER_CONTEXT = serialization_context(at_trigger=True)
 
 
 def _adapter(validator: Any) -> TypeAdapter[Any]:
     return TypeAdapter(validator if validator is not None else EmptyModel)
 
 
+def _namespace(client: Any) -> str:
+    return str(getattr(client, "namespace", "") or "")
+
+
+def _apply_namespace(client: Any, name: str) -> str:
+    """An event key with the client's namespace in front (unless it already starts with it), as Hatchet's."""
+    namespace = _namespace(client)
+    return name if not namespace or name.startswith(namespace) else namespace + name
+
+
 def to_jsonable(adapter: TypeAdapter[Any], value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", context=HATCHET_PYDANTIC_SENTINEL)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return TypeAdapter(type(value)).dump_python(value, mode="json")
-    return adapter.dump_python(adapter.validate_python(value), mode="json")
+        return TypeAdapter(type(value)).dump_python(value, mode="json", context=HATCHET_PYDANTIC_SENTINEL)
+    validated = adapter.validate_python(value, context=HATCHET_PYDANTIC_SENTINEL)
+    return adapter.dump_python(validated, mode="json", context=HATCHET_PYDANTIC_SENTINEL)
 
 
 class BaseWorkflow(Generic[TWorkflowInput]):
     def __init__(self, client: Hatchet, options: WorkflowOptions) -> None:
         self._client = client
         self.options = options
-        self.name = options.name
+        self.name = _namespace(client) + options.name  # Hatchet's rule: the client's namespace, then the name
         self.description = options.description
         self.input_validator = options.input_validator or EmptyModel
         self._input_adapter = _adapter(self.input_validator)
@@ -100,7 +113,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
     def validate_input(self, raw: Any, *, at_trigger: bool = False) -> Any:
         """The typed input. At trigger, validators see the context `{"at_trigger": True}` (an extension: checks
         that read the database, such as which credentials an input may name, run then and not on the worker)."""
-        context = TRIGGER_CONTEXT if at_trigger else None
+        context = TRIGGER_CONTEXT if at_trigger else HATCHET_PYDANTIC_SENTINEL
         return self._input_adapter.validate_python(raw if raw is not None else {}, context=context)
 
     def serialize_input(self, value: Any) -> Any:
@@ -132,7 +145,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
 
     def spec_extras(self) -> dict[str, Any]:
         return {
-            "on_events": self.on_events,
+            "on_events": [_apply_namespace(self._client, key) for key in self.on_events],
             "on_crons": self.on_crons,
             "cron_input": self.serialize_input(self.cron_input) if self.cron_input is not None else None,
         }
@@ -235,6 +248,16 @@ class BaseWorkflow(Generic[TWorkflowInput]):
 
     def list_runs(self, **filters: Any) -> list[Any]:
         return list(self._client.runs.list(workflow_ids=[self.name], **filters).rows)
+
+    async def aio_list_runs(self, **filters: Any) -> list[Any]:
+        return list((await self._client.runs.aio_list(workflow_ids=[self.name], **filters)).rows)
+
+    def delete(self) -> None:
+        """Delete the workflow's definition (as `hatchet.workflows.delete(workflow.id)`)."""
+        self._client.workflows.delete(self.id)
+
+    async def aio_delete(self) -> None:
+        await self._client.workflows.aio_delete(self.id)
 
 
 def _bind(task: Task[Any, Any], lifespan: Callable[[], Any] | None) -> Callable[[Any], Any]:

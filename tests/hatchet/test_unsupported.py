@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 import warnings
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from sfpserver.hatchet import Context, DesiredWorkerLabel, EmptyModel, Hatchet, StickyStrategy, TaskDefaults
+from sfpserver.hatchet.config import ClientConfig
 from sfpserver.hatchet.context import DurableContext
 from sfpserver.hatchet.exceptions import RetryAfterException
 from sfpserver.hatchet.types import ScheduleTriggerWorkflowOptions, TriggerWorkflowOptions
@@ -241,8 +243,16 @@ def test_scheduling_with_a_child_key_warns_once(hatchet: Hatchet) -> None:
 # --- use: clients and workers ---------------------------------------------------------------------------------
 
 
-def test_a_client_config_warns_once() -> None:
-    assert len(warned(lambda: [Hatchet(config=object()), Hatchet(config=object())])) == 1
+def test_a_client_config_with_connection_settings_warns_once() -> None:
+    config = ClientConfig(token="ey-not-used", host_port="hatchet:7070")
+    messages = warned(lambda: [Hatchet(config=config), Hatchet(config=config)])
+    assert len(messages) == 1
+    assert "host_port, token" in messages[0]
+
+
+def test_a_client_config_with_only_what_is_used_does_not_warn() -> None:
+    config = ClientConfig(namespace="team", logger=logging.getLogger("team"), debug=True)
+    assert warned(lambda: Hatchet(config=config)) == []
 
 
 def test_durable_slots_warn_once(hatchet: Hatchet) -> None:

@@ -77,6 +77,8 @@ class RunQuery:
     metadata_contains: dict[str, Any] | None = None
     metadata_equals: Sequence[tuple[str, str]] = ()
     parent_step_id: UUID | str | None = None
+    # Runs spawned by this step, or by any step of this run (Hatchet files a child under either id).
+    spawned_by: UUID | str | None = None
     within: Sequence[Any] | None = None
 
 
@@ -103,6 +105,8 @@ def _runs(query: RunQuery) -> QuerySet[WorkflowRun]:
         runs = runs.filter(created_at__lte=query.created_until)
     if query.parent_step_id is not None:
         runs = runs.filter(parent_step_id=_id(query.parent_step_id))
+    if query.spawned_by is not None:
+        runs = runs.filter(Q(parent_step_id=_id(query.spawned_by)) | Q(parent_step__run_id=_id(query.spawned_by)))
     for key, value in (query.metadata_contains or {}).items():
         runs = runs.filter(additional_metadata__contains={key: value})
     for index, (key, value) in enumerate(query.metadata_equals):

@@ -1,0 +1,1 @@
+"""Hatchet's `hatchet_sdk.clients` package path (only the modules its users import)."""
