@@ -121,4 +121,18 @@ def compile_workflow(workflow: BaseWorkflow[Any], input_validator: Callable[[Any
         triggers=workflow.spec_extras(),
         input_validator=input_validator,
         concurrency=tuple(concurrency_spec(c) for c in workflow.concurrency),
+        idempotency=_idempotency_spec(workflow.options.idempotency),
     ).validate()
+
+
+def _idempotency_spec(config: Any) -> dict[str, Any] | None:
+    """The engine's idempotency spec of a `TTLBasedIdempotencyConfig` / `StatusBasedIdempotencyConfig`."""
+    if config is None:
+        return None
+    to_spec = getattr(config, "to_spec", None)
+    if to_spec is None:
+        raise ValueError(
+            f"idempotency must be a TTLBasedIdempotencyConfig or a StatusBasedIdempotencyConfig, got {config!r}"
+        )
+    spec: dict[str, Any] = to_spec()
+    return spec

@@ -18,7 +18,7 @@ from sfpserver.engine.services import (
     TriggerRequest,
     WorkerView,
     refuse_unstorable,
-    trigger_many,
+    start_many,
 )
 from sfpserver.engine.services import WorkerStatus as EngineWorkerStatus
 from sfpserver.hatchet.dbsync import aio_db, run_db
@@ -78,7 +78,7 @@ def _push(
         if any(_matches(p, key) for p in (definition.spec.get("triggers") or {}).get("on_events", []))
     ]
     if requests:
-        trigger_many(requests)
+        start_many(requests)  # a run whose idempotency key another run holds is dropped, as Hatchet drops it
     return Event("default", str(row.id), key, json.dumps(payload), row.created_at, json.dumps(metadata), scope)
 
 

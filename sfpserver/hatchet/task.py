@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import json
 from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_type_hints
 
 from pydantic import BaseModel, TypeAdapter
@@ -19,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 from sfpserver.engine.services import StepInterrupted
 from sfpserver.hatchet.context import Context, DurableContext
 from sfpserver.hatchet.contextvars import current_context
+from sfpserver.hatchet.depends import Depends, InvalidDependencyError, dependencies_of, resolve
 from sfpserver.hatchet.exceptions import IllegalTaskOutputError, RetryAfterException
 from sfpserver.hatchet.options import TaskOptions
 from sfpserver.hatchet.unsupported import unsupported
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 
 TWorkflowInput = TypeVar("TWorkflowInput")
 R = TypeVar("R")
+
+__all__ = ["ACTION_PREFIX", "Depends", "InvalidDependencyError", "Task"]
 
 ACTION_PREFIX = "hatchet"
 
@@ -49,6 +53,7 @@ class Task(Generic[TWorkflowInput, R]):
         self.kind = kind
         self.is_async = inspect.iscoroutinefunction(fn)
         self._output_adapter = _return_adapter(fn)
+        self._dependencies = dependencies_of(fn)
         options.warn_unsupported()
 
     # Hatchet's attribute names, read from the options ---------------------------------------------------------
@@ -130,12 +135,35 @@ class Task(Generic[TWorkflowInput, R]):
         try:
             with _retry_after_is_unsupported():
                 if self.is_async:
-                    result = _run_coroutine(self.fn(workflow_input, ctx), inv)
+                    result = _run_coroutine(self._acall(workflow_input, ctx), inv)
                 else:
-                    result = self.fn(workflow_input, ctx)
+                    result = self._call(workflow_input, ctx)
         finally:
             current_context.reset(token)
         return self.serialize_output(result)
+
+    # Calling the function with its dependencies (depends.py) ---------------------------------------------------
+    async def _acall(self, workflow_input: Any, ctx: Context, given: dict[str, Any] | None = None) -> Any:
+        if given is not None or not self._dependencies:
+            return await self.fn(workflow_input, ctx, **(given or {}))
+        async with AsyncExitStack() as stack:
+            return await self.fn(workflow_input, ctx, **await resolve(self.fn, workflow_input, ctx, stack))
+
+    def _call(self, workflow_input: Any, ctx: Context, given: dict[str, Any] | None = None) -> Any:
+        """A sync task: its providers (sync or async) run on a loop of their own in this thread, and the context
+        managers they gave are exited after the task returns or raises."""
+        if given is not None or not self._dependencies:
+            return self.fn(workflow_input, ctx, **(given or {}))
+        loop = asyncio.new_event_loop()
+        stack = AsyncExitStack()
+        try:
+            dependencies = loop.run_until_complete(resolve(self.fn, workflow_input, ctx, stack))
+            return self.fn(workflow_input, ctx, **dependencies)
+        finally:
+            try:
+                loop.run_until_complete(stack.aclose())
+            finally:
+                loop.close()
 
     # Unit testing without a broker ----------------------------------------------------------------------
     def _mock_context(
@@ -175,7 +203,7 @@ class Task(Generic[TWorkflowInput, R]):
             raise TypeError(f"{self.name} is async; use aio_mock_run")
         ctx = self._mock_context(additional_metadata, parent_outputs, retry_count, lifespan)
         with _retry_after_is_unsupported():
-            return cast(R, self.fn(self.workflow.validate_input(input), ctx))
+            return cast(R, self._call(self.workflow.validate_input(input), ctx, dependencies))
 
     async def aio_mock_run(
         self,
@@ -190,7 +218,7 @@ class Task(Generic[TWorkflowInput, R]):
             raise TypeError(f"{self.name} is sync; use mock_run")
         ctx = self._mock_context(additional_metadata, parent_outputs, retry_count, lifespan)
         with _retry_after_is_unsupported():
-            return cast(R, await self.fn(self.workflow.validate_input(input), ctx))
+            return cast(R, await self._acall(self.workflow.validate_input(input), ctx, dependencies))
 
 
 @contextlib.contextmanager

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sfpserver.engine.services import TriggerRequest, trigger_many
+from sfpserver.engine.services import IdempotencyCollision, TriggerRequest, trigger_many
 from sfpserver.hatchet.contextvars import current_context
 from sfpserver.hatchet.dbsync import run_db
+from sfpserver.hatchet.exceptions import BulkTriggerIdempotencyCollisionError, IdempotencyCollisionError
 from sfpserver.hatchet.types import DesiredWorkerLabel, TriggerWorkflowOptions, WorkflowRunTriggerConfig
 from sfpserver.hatchet.unsupported import unsupported
 
@@ -68,8 +69,12 @@ def _next_child_index(ctx: Any) -> int:
 
 
 def trigger_workflow(workflow: BaseWorkflow[Any], input: Any, **options: Any) -> str:
+    """The id of the run started; IdempotencyCollisionError when another run holds the run's idempotency key."""
     request = _request(workflow, input, **options)
-    return str(run_db(lambda: trigger_many([request])[0]))
+    try:
+        return str(run_db(lambda: trigger_many([request])[0]))
+    except IdempotencyCollision as collision:
+        raise IdempotencyCollisionError(str(collision.existing[0])) from None
 
 
 def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
@@ -86,4 +91,10 @@ def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTrigge
         )
         for item in items
     ]
-    return [str(run_id) for run_id in run_db(lambda: trigger_many(requests))]
+    try:
+        return [str(run_id) for run_id in run_db(lambda: trigger_many(requests))]
+    except IdempotencyCollision as collision:
+        raise BulkTriggerIdempotencyCollisionError(
+            [str(run_id) for run_id in collision.run_ids if run_id is not None],
+            [IdempotencyCollisionError(str(run_id)) for run_id in collision.existing.values()],
+        ) from None

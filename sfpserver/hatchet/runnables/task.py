@@ -1,0 +1,8 @@
+"""Hatchet's `hatchet_sdk.runnables.task` path: the task and `Depends` (sfpserver.hatchet.task, .depends)."""
+
+from __future__ import annotations
+
+from sfpserver.hatchet.depends import Depends, InvalidDependencyError
+from sfpserver.hatchet.task import Task
+
+__all__ = ["Depends", "InvalidDependencyError", "Task"]
