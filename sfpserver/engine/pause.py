@@ -96,4 +96,3 @@ def expire_due() -> int:
     """The scheduler's job: cancel the held steps past their queue TTL."""
     due = StepRun.objects.filter(waits.PAUSE_EXPIRED.q(), status=StepStatus.QUEUED)
     return sum(lifecycle.expire_paused(step_id) for step_id in due.values_list("id", flat=True)[:BATCH])
-

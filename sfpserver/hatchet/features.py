@@ -22,7 +22,13 @@ from sfpserver.engine.services import (
 )
 from sfpserver.engine.services import WorkerStatus as EngineWorkerStatus
 from sfpserver.hatchet.dbsync import aio_db, run_db
-from sfpserver.hatchet.types import BulkPushEventWithMetadata, PushEventOptions, RateLimitDuration, WorkerStatus
+from sfpserver.hatchet.types import (
+    BulkPushEventWithMetadata,
+    PushEventOptions,
+    RateLimitDuration,
+    WorkerStatus,
+    duration_seconds,
+)
 from sfpserver.hatchet.unsupported import unsupported
 
 INACTIVE_AFTER = timedelta(seconds=5)
@@ -284,6 +290,38 @@ class WorkflowsClient:
 
     def delete(self, workflow_id: str) -> None:
         run_db(lambda: services.delete_definition(workflow_id))
+
+    def pause(
+        self,
+        workflow_id: str,
+        queue_ttl: Any,
+        paused_workflow_cron_run_queue_behavior: str = "QUEUE",
+        paused_workflow_scheduled_run_queue_behavior: str = "QUEUE",
+    ) -> WorkflowSummary:
+        """Pause a workflow (engine/pause.py): its new runs wait until it is unpaused, at most `queue_ttl`."""
+        if queue_ttl is None:
+            raise InvalidWorkflowError("queue_ttl", "a queue TTL is required (a timedelta)")
+        seconds = duration_seconds(queue_ttl, 0.0)
+        run_db(
+            lambda: services.pause_workflow(
+                workflow_id,
+                seconds,
+                cron_behavior=paused_workflow_cron_run_queue_behavior,
+                scheduled_behavior=paused_workflow_scheduled_run_queue_behavior,
+            )
+        )
+        return WorkflowSummary(_Meta(workflow_id), workflow_id)
+
+    async def aio_pause(self, workflow_id: str, queue_ttl: Any, *args: Any, **kwargs: Any) -> WorkflowSummary:
+        return await aio_db(lambda: self.pause(workflow_id, queue_ttl, *args, **kwargs))
+
+    def unpause(self, workflow_id: str) -> WorkflowSummary:
+        """Unpause a workflow: the runs its pause held start, oldest first."""
+        run_db(lambda: services.unpause_workflow(workflow_id))
+        return WorkflowSummary(_Meta(workflow_id), workflow_id)
+
+    async def aio_unpause(self, workflow_id: str) -> WorkflowSummary:
+        return await aio_db(lambda: self.unpause(workflow_id))
 
 
 @dataclass
