@@ -122,6 +122,9 @@ def pausable_step(input: EmptyModel, ctx: Context) -> dict[str, str]:
 # --- idempotency ----------------------------------------------------------------------------------------------
 
 
+IDEMPOTENT_EVENT = "sdk:idempotent"
+
+
 class KeyedInput(BaseModel):
     id: str
     sleep: float = 0.0
@@ -131,6 +134,7 @@ class KeyedInput(BaseModel):
     name="SdkIdempotent",
     input_validator=KeyedInput,
     idempotency=TTLBasedIdempotencyConfig(key_expression="input.id", ttl=timedelta(seconds=2)),
+    on_events=[IDEMPOTENT_EVENT],
 )
 def idempotent(input: KeyedInput, ctx: Context) -> dict[str, str]:
     return {"id": input.id}
