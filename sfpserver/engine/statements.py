@@ -311,7 +311,8 @@ RETURNING s.id
 
 # Take key %(key)s for run %(run)s, unless another run holds it: within its expiry, and (a STATUS key) while its
 # run has not ended. The primary key serialises concurrent takers: the second waits for the first to commit, then
-# finds its row. No row returned: the key is held (read its holder with a statement of its own, whose snapshot
+# finds its row. The holder's run must be seen ended (its row may be newer than this statement's snapshot, when the
+# holder committed while we waited: then it is held; a run pruned away holds its key until the fallback TTL). No row returned: the key is held (read its holder with a statement of its own, whose snapshot
 # sees the row the wait was for).
 TAKE_IDEMPOTENCY_KEY = _statement(
     "take an idempotency key",
@@ -321,8 +322,8 @@ VALUES (%(key)s, %(run)s, %(method)s, now() + make_interval(secs => %(ttl)s))
 ON CONFLICT (key) DO UPDATE
    SET run_id = EXCLUDED.run_id, method = EXCLUDED.method, expires_at = EXCLUDED.expires_at
  WHERE k.expires_at <= now()
-    OR (k.method = 'STATUS' AND NOT EXISTS (
-            SELECT 1 FROM engine_workflowrun r WHERE r.id = k.run_id AND r.status NOT IN {RUN_ENDED}))
+    OR (k.method = 'STATUS' AND EXISTS (
+            SELECT 1 FROM engine_workflowrun r WHERE r.id = k.run_id AND r.status IN {RUN_ENDED}))
 RETURNING run_id
 """,
 )
