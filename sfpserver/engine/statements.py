@@ -312,8 +312,9 @@ RETURNING s.id
 # Take key %(key)s for run %(run)s, unless another run holds it: within its expiry, and (a STATUS key) while its
 # run has not ended. The primary key serialises concurrent takers: the second waits for the first to commit, then
 # finds its row. The holder's run must be seen ended (its row may be newer than this statement's snapshot, when the
-# holder committed while we waited: then it is held; a run pruned away holds its key until the fallback TTL). No row returned: the key is held (read its holder with a statement of its own, whose snapshot
-# sees the row the wait was for).
+# holder committed while we waited: then it is held; a run pruned away holds its key until the fallback TTL).
+# No row returned: the key is held (read its holder with a statement of its own, whose snapshot sees the row the
+# wait was for).
 TAKE_IDEMPOTENCY_KEY = _statement(
     "take an idempotency key",
     f"""

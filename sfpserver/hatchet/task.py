@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_type_hints
 from pydantic import BaseModel, TypeAdapter
 
 from sfpserver.engine.services import StepInterrupted
+from sfpserver.hatchet import tracing
 from sfpserver.hatchet.context import Context, DurableContext
 from sfpserver.hatchet.contextvars import current_context
 from sfpserver.hatchet.depends import Depends, InvalidDependencyError, dependencies_of, resolve
@@ -130,17 +131,19 @@ class Task(Generic[TWorkflowInput, R]):
             parent_workflow_run_id=_parent_run_id(claimed.parent_step_id),
             lifespan=lifespan,
         )
-        workflow_input = self.workflow.validate_input(claimed.input)
-        token = current_context.set(ctx)
-        try:
-            with _retry_after_is_unsupported():
-                if self.is_async:
-                    result = _run_coroutine(self._acall(workflow_input, ctx), inv)
-                else:
-                    result = self._call(workflow_input, ctx)
-        finally:
-            current_context.reset(token)
-        return self.serialize_output(result)
+        values = _span_values(self, ctx) if tracing.enabled() else {}
+        with tracing.attempt_span("hatchet.start_step_run", claimed.metadata, values):
+            workflow_input = self.workflow.validate_input(claimed.input)
+            token = current_context.set(ctx)
+            try:
+                with _retry_after_is_unsupported():
+                    if self.is_async:
+                        result = _run_coroutine(self._acall(workflow_input, ctx), inv)
+                    else:
+                        result = self._call(workflow_input, ctx)
+            finally:
+                current_context.reset(token)
+            return self.serialize_output(result)
 
     # Calling the function with its dependencies (depends.py) ---------------------------------------------------
     async def _acall(self, workflow_input: Any, ctx: Context, given: dict[str, Any] | None = None) -> Any:
@@ -242,6 +245,20 @@ def _return_adapter(fn: Callable[..., Any]) -> TypeAdapter[Any] | None:
         return TypeAdapter(hint)
     except Exception:  # noqa: BLE001 - a hint pydantic cannot handle: no output validation
         return None
+
+
+def _span_values(task: Task[Any, Any], ctx: Context) -> dict[str, Any]:
+    """The attributes of an attempt's span (Hatchet's names, under `hatchet.`)."""
+    return {
+        "workflow_run_id": ctx.workflow_run_id,
+        "step_run_id": ctx.task_run_id,
+        "workflow_name": ctx.workflow_name,
+        "step_name": task.name,
+        "action_name": task.action,
+        "retry_count": ctx.retry_count,
+        "worker_id": ctx.worker_id,
+        "parent_workflow_run_id": ctx.parent_workflow_run_id,
+    }
 
 
 def _parent_run_id(parent_step_id: Any) -> str | None:

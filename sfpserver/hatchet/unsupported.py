@@ -45,6 +45,12 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("filters", "hatchet.cron.list"): "only workflow_name filters; other filters and paging are ignored",
     ("filters", "hatchet.scheduled.list"): "only workflow_name filters; other filters and paging are ignored",
     ("filters", "hatchet.scheduled.bulk_delete"): "only scheduled_ids are deleted; filters are ignored",
+    ("enable_hatchet_otel_collector", "HatchetInstrumentor"): (
+        "no Hatchet engine collects spans: they go to the tracer provider's own span processors only"
+    ),
+    ("meter_provider", "HatchetInstrumentor"): "no metrics are recorded through it (see /metrics)",
+    ("config", "HatchetInstrumentor"): "the client is configured from the Django settings; ClientConfig is ignored",
+    ("batch options", "HatchetInstrumentor"): "no span processor of ours to tune: configure your provider's",
 }
 
 _warned: set[tuple[str, str]] = set()

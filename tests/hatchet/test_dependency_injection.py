@@ -28,9 +28,7 @@ EXPECTED = {
 )
 def test_a_task_is_given_what_its_sync_and_async_providers_return(task: object, name: str) -> None:
     result = task.run(EmptyModel(who="ada"))  # type: ignore[attr-defined]
-    assert result == fw.Injected(
-        sync_value=f"sync:{name}", **{k: v.format(task=name) for k, v in EXPECTED.items()}
-    )
+    assert result == fw.Injected(sync_value=f"sync:{name}", **{k: v.format(task=name) for k, v in EXPECTED.items()})
 
 
 def test_the_context_managers_a_provider_gives_are_exited_after_the_task() -> None:
