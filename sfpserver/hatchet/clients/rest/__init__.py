@@ -1,0 +1,1 @@
+"""Hatchet's `hatchet_sdk.clients.rest` path."""
