@@ -4,8 +4,8 @@ what `provider(input, ctx, ...)` gives, resolved afresh for every call of the ta
 A provider takes the task's input and context first (so `ctx.lifespan` reaches the worker's lifespan value),
 may itself ask for dependencies the same way, and may be sync or async, and may return a context manager (sync
 or async), which is entered before the task runs and exited after it ends, last entered first exited, whatever
-the outcome. A provider that depends on itself, directly or not, is refused with `InvalidDependencyError`. A
-leaf module: it imports nothing of the SDK.
+the outcome. A provider that depends on itself, directly or not, is refused with `InvalidDependencyError`. It
+imports nothing of the SDK but its exceptions.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
+from sfpserver.hatchet.exceptions import InvalidDependencyError
+
 T = TypeVar("T")
 TInput = TypeVar("TInput")
-
-
-class InvalidDependencyError(Exception):
-    """A provider that cannot be used: too few parameters, or a circular dependency."""
 
 
 class Depends(Generic[T, TInput]):
@@ -34,11 +32,15 @@ class Depends(Generic[T, TInput]):
             )
         self._fn = fn
 
+    @property
+    def fn(self) -> Callable[..., Any]:
+        return self._fn
+
     def __repr__(self) -> str:
         return f"Depends({getattr(self._fn, '__name__', self._fn)!r})"
 
 
-def dependencies_of(fn: Callable[..., Any]) -> dict[str, Depends[Any, Any]]:
+def dependencies_of(fn: Callable[..., Any]) -> dict[str, Any]:
     """The parameters of `fn` after (input, ctx) that ask for a dependency, by name, in order."""
     try:
         parameters = list(inspect.signature(fn, eval_str=True).parameters.values())
@@ -52,13 +54,18 @@ def dependencies_of(fn: Callable[..., Any]) -> dict[str, Depends[Any, Any]]:
     return found
 
 
-def _marker(annotation: Any) -> Depends[Any, Any] | None:
+def _marker(annotation: Any) -> Any:
     value = getattr(annotation, "__value__", None)  # a `type X = ...` alias (TypeAliasType)
     if value is not None and not isinstance(annotation, type):
         annotation = value
     if get_origin(annotation) is not Annotated:
         return None
-    return next((item for item in get_args(annotation)[1:] if isinstance(item, Depends)), None)
+    return next((item for item in get_args(annotation)[1:] if _is_marker(item)), None)
+
+
+def _is_marker(item: Any) -> bool:
+    """A `Depends`: this one, or one of the same shape (Hatchet's name, holding its provider as `_fn`)."""
+    return isinstance(item, Depends) or (type(item).__name__ == "Depends" and callable(getattr(item, "_fn", None)))
 
 
 async def resolve(
@@ -89,3 +96,6 @@ async def _provide(
     if hasattr(value, "__enter__") and hasattr(value, "__exit__"):
         return stack.enter_context(value)
     return value
+
+
+__all__ = ["Depends", "InvalidDependencyError", "dependencies_of", "resolve"]

@@ -25,6 +25,10 @@ class DedupeViolationError(Exception):
     """A workflow has already been run with this deduplication value."""
 
 
+class InvalidDependencyError(Exception):
+    """A `Depends(...)` function that cannot be a dependency: too few parameters, or a circular dependency."""
+
+
 class IdempotencyCollisionError(Exception):
     """A trigger whose idempotency key another run holds: that run's id (no second run was started)."""
 

@@ -243,38 +243,3 @@ def parse_duration(text: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != text.strip():
         raise ValueError(f"invalid duration {text!r}: use forms like '10s', '5m', '1h30m'")
     return sum(float(number) * _UNITS[unit] for number, unit in parts)
-
-
-# --- idempotency (Hatchet's types/idempotency.py) --------------------------------------------------------------
-
-
-class IdempotencyMethod(Enum):
-    TTL = "TTL"
-    STATUS = "STATUS"
-
-
-class BaseIdemotencyConfig(BaseModel):
-    """The key is an expression over `input` and `additional_metadata` (the CEL subset of concurrency keys)."""
-
-    key_expression: str
-
-    def to_spec(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-
-class TTLBasedIdempotencyConfig(BaseIdemotencyConfig):
-    """A trigger whose key was seen within `ttl` is refused with the run that holds the key."""
-
-    ttl: timedelta
-
-    def to_spec(self) -> dict[str, Any]:
-        return {"expression": self.key_expression, "ttl_seconds": self.ttl.total_seconds(), "method": "TTL"}
-
-
-class StatusBasedIdempotencyConfig(BaseIdemotencyConfig):
-    """The key is held until the run that took it ends (retries included), at most `fallback_ttl`."""
-
-    fallback_ttl: timedelta
-
-    def to_spec(self) -> dict[str, Any]:
-        return {"expression": self.key_expression, "ttl_seconds": self.fallback_ttl.total_seconds(), "method": "STATUS"}

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel
 
 from sfpserver.hatchet import Context, Depends, DurableContext, EmptyModel, Hatchet
-from sfpserver.hatchet.types import StatusBasedIdempotencyConfig, TTLBasedIdempotencyConfig
+from sfpserver.hatchet.idempotency import StatusBasedIdempotencyConfig, TTLBasedIdempotencyConfig
 
 hatchet = Hatchet()
 

@@ -80,3 +80,21 @@ def test_a_provider_that_depends_on_itself_fails_the_task_naming_the_chain(hatch
 @pytest.fixture
 def hatchet(db_access: None) -> Hatchet:
     return Hatchet()
+
+
+class Depends2:
+    """A `Depends` of the same shape from elsewhere (another copy of Hatchet's class)."""
+
+    def __init__(self, fn: object) -> None:
+        self._fn = fn
+
+
+Depends2.__name__ = "Depends"
+
+
+def test_a_depends_of_hatchets_shape_from_elsewhere_is_honoured_too(hatchet: Hatchet) -> None:
+    @hatchet.task(name="DiForeign")
+    def task(input: EmptyModel, ctx: Context, value: Annotated[str, Depends2(fw.sync_provider)]) -> dict[str, str]:
+        return {"value": value}
+
+    assert task.mock_run() == {"value": "sync:diforeign"}
