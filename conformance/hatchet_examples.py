@@ -16,7 +16,8 @@ Two ways of running:
 
 The glue around the tests is adapted, not the tests: the session worker is started with this Python instead of
 `poetry run`, on a free health-check port. pytest-asyncio (which Hatchet's tests need and ours do not),
-with tenacity and aiohttp that they import too, is installed once into a side virtualenv that sees the project's own packages.
+with tenacity and aiohttp that they import too, is installed once into a side virtualenv that sees the
+project's own packages.
 
     python conformance/hatchet_examples.py [--repo PATH] [--strict|--lenient] [example ...]
 """

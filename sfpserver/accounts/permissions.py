@@ -21,6 +21,7 @@ class Capability(StrEnum):
     READ_WORKERS = "read workers"
     READ_SCHEDULES = "read schedules"
     MANAGE_SCHEDULES = "pause schedules and change their cron"
+    MANAGE_WORKFLOWS = "pause and unpause workflows"
     MANAGE_CREDENTIALS = "write credentials"  # the vault's endpoints
     WORKER_ENDPOINTS = "use the internal worker endpoints"  # credential leases
 

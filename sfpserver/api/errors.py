@@ -17,7 +17,13 @@ from rest_framework.response import Response
 
 from sfpserver.accounts.exceptions import TokenError
 from sfpserver.api.parsers import PayloadTooLarge, UnstorableInput
-from sfpserver.engine.services import InvalidStateError, InvalidWorkflowError, RunNotFoundError, UnknownWorkflowError
+from sfpserver.engine.services import (
+    IdempotencyCollision,
+    InvalidStateError,
+    InvalidWorkflowError,
+    RunNotFoundError,
+    UnknownWorkflowError,
+)
 from sfpserver.submissions.exceptions import (
     InvalidSubmissionError,
     QuotaExceededError,
@@ -66,6 +72,11 @@ def _unknown_workflow(exc: Any) -> tuple[int, str, Any]:
     return 400, "unknown_workflow", {exc.field: exc.problem}
 
 
+def _collision(exc: Any) -> tuple[int, str, Any]:
+    """A trigger whose idempotency key another run holds started nothing: that run answers it."""
+    return 409, "idempotency_collision", {"existing_run_id": str(next(iter(exc.existing.values())))}
+
+
 def _validation(exc: Any) -> tuple[int, str, Any]:
     return 400, "invalid_input", flatten(exc.detail)
 
@@ -95,6 +106,7 @@ _MAPPERS: list[tuple[Any, Any]] = [
     (LeaseRefused, _simple(403, "lease_refused")),
     ((RunNotFoundError, TaskNotFoundError, Http404), _simple(404, "not_found")),
     ((InvalidStateError, TaskStateError), _simple(409, "invalid_state")),
+    (IdempotencyCollision, _collision),
     (TokenError, _simple(401, "invalid_token")),
     (exceptions.ValidationError, _validation),
     (PayloadTooLarge, _too_large),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from sfpserver.api.views import credentials, health, index, runs, schedules, tasks, workers
+from sfpserver.api.views import credentials, health, index, runs, schedules, tasks, workers, workflows
 
 app_name = "api"
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("runs/<uuid:run_id>/retry-failed", runs.RunRetryFailedView.as_view(), name="run-retry-failed"),
     path("runs/<uuid:run_id>/steps/<uuid:step_id>/replay", runs.StepReplayView.as_view(), name="step-replay"),
     path("workers", workers.WorkerListView.as_view(), name="workers"),
+    path("workflows/<str:workflow>/pause", workflows.WorkflowPauseView.as_view(), name="workflow-pause"),
+    path("workflows/<str:workflow>/unpause", workflows.WorkflowUnpauseView.as_view(), name="workflow-unpause"),
     path("schedules", schedules.ScheduleListView.as_view(), name="schedules"),
     path("schedules/<int:schedule_id>", schedules.ScheduleDetailView.as_view(), name="schedule"),
     path("credentials", credentials.CredentialListView.as_view(), name="credentials"),

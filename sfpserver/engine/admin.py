@@ -1,6 +1,7 @@
 """The engine's records in the Django admin: browsable, read-only (a run's state changes only through
 sfpserver.engine.lifecycle, which keeps its invariants: fencing, joins, attempt history), with admin
-actions that call the lifecycle: cancel runs, retry their failed steps, cancel steps and scheduled runs."""
+actions that call the lifecycle: cancel runs, retry their failed steps, cancel steps and scheduled runs, pause and
+unpause workflows (engine/pause.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from sfpserver.engine import lifecycle, schedules
+from sfpserver.engine import lifecycle, pause, schedules
 from sfpserver.engine.exceptions import EngineError
 from sfpserver.engine.models import (
     TERMINAL_RUN_STATUSES,
@@ -151,7 +152,27 @@ class ScheduledRunAdmin(ReadOnly, Operates, admin.ModelAdmin):
         self.message_user(request, f"Cancelled {cancelled} of {queryset.count()} scheduled run(s).", messages.SUCCESS)
 
 
+ADMIN_PAUSE_TTL = 86400.0  # a run held by a pause from the admin is cancelled after a day
+
+
 @admin.register(WorkflowDefinition)
-class WorkflowDefinitionAdmin(ReadOnly, admin.ModelAdmin):
+class WorkflowDefinitionAdmin(ReadOnly, Operates, admin.ModelAdmin):
     ordering = ("-updated_at",)  # newest first
-    list_display = ("name", "updated_at")
+    list_display = ("name", "paused", "updated_at")
+    actions = ("pause", "unpause")
+
+    @admin.display(description="paused", boolean=True)
+    def paused(self, obj: WorkflowDefinition) -> bool:
+        return pause.is_paused(obj.name)
+
+    @admin.action(description="Pause the selected workflows (new runs wait, at most a day)", permissions=["operate"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[WorkflowDefinition]) -> None:
+        for definition in queryset:
+            held = pause.pause(definition.name, ADMIN_PAUSE_TTL)
+            self.message_user(request, f"Paused {definition.name} ({held} queued step(s) held).", messages.SUCCESS)
+
+    @admin.action(description="Unpause the selected workflows (held runs start, oldest first)", permissions=["operate"])
+    def unpause(self, request: HttpRequest, queryset: QuerySet[WorkflowDefinition]) -> None:
+        for definition in queryset:
+            released = pause.unpause(definition.name)
+            self.message_user(request, f"Unpaused {definition.name} ({released} step(s) released).", messages.SUCCESS)

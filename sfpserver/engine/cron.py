@@ -24,7 +24,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from sfpserver.engine import cron_times, sql, statements, trigger
+from sfpserver.engine import cron_times, pause, sql, statements, trigger
 from sfpserver.engine.exceptions import EngineError, InvalidWorkflowError
 from sfpserver.engine.models import CronFiring, CronNextFire
 
@@ -217,6 +217,9 @@ def _crontab_saved(sender: type, instance: CrontabSchedule, **kwargs: Any) -> No
 
 def _fire(task: PeriodicTask, due: datetime) -> int:
     params = json.loads(task.kwargs or "{}")
+    if pause.drops(str(params.get("workflow")), cron=True):
+        logger.info("cron %s not fired: its workflow is paused", task.name, extra={"workflow": params.get("workflow")})
+        return 0
     try:
         with transaction.atomic():
             firing = CronFiring.objects.create(schedule_name=task.name, fire_time=due)

@@ -65,6 +65,9 @@ class WorkflowDef:
     triggers: Mapping[str, Any] = field(default_factory=dict)
     # Workflow-level concurrency, held for the whole run (same shape as StepDef.concurrency).
     concurrency: tuple[Mapping[str, Any], ...] = ()
+    # {"expression", "ttl_seconds", "method": "TTL" | "STATUS"}: a trigger whose key another run holds starts
+    # nothing (engine/idempotency.py).
+    idempotency: Mapping[str, Any] | None = None
 
     def validate(self) -> WorkflowDef:
         _check_name("workflow", self.name)
@@ -78,6 +81,7 @@ class WorkflowDef:
         for step in self.steps:
             _check_step(step, set(names))
         _check_acyclic(self.steps)
+        _check_idempotency(self.idempotency)
         return self
 
     def to_spec(self) -> dict[str, Any]:
@@ -88,6 +92,7 @@ class WorkflowDef:
             "default_metadata": dict(self.default_metadata),
             "triggers": dict(self.triggers),
             "concurrency": [dict(c) for c in self.concurrency],
+            "idempotency": dict(self.idempotency) if self.idempotency else None,
         }
 
     @classmethod
@@ -99,6 +104,7 @@ class WorkflowDef:
             default_metadata=spec.get("default_metadata", {}),
             triggers=spec.get("triggers", {}),
             concurrency=tuple(spec.get("concurrency", ())),
+            idempotency=spec.get("idempotency"),
         )
 
 
@@ -143,6 +149,21 @@ def _check_step(step: StepDef, names: set[str]) -> None:
             raise InvalidWorkflowError(f"{where}.parents", "a step cannot be its own parent")
     if step.kind == "ON_FAILURE" and step.parents:
         raise InvalidWorkflowError(f"{where}.parents", "an on-failure step takes no parents")
+
+
+IDEMPOTENCY_METHODS = ("TTL", "STATUS")
+
+
+def _check_idempotency(config: Mapping[str, Any] | None) -> None:
+    if config is None:
+        return
+    expression, ttl, method = config.get("expression"), config.get("ttl_seconds"), config.get("method")
+    if not isinstance(expression, str) or not expression.strip():
+        raise InvalidWorkflowError("idempotency.key_expression", "a non-empty expression is required")
+    if not _is_number(ttl) or float(ttl or 0) <= 0:
+        raise InvalidWorkflowError("idempotency.ttl", f"must be a positive number of seconds, got {ttl!r}")
+    if method not in IDEMPOTENCY_METHODS:
+        raise InvalidWorkflowError("idempotency.method", f"must be one of {', '.join(IDEMPOTENCY_METHODS)}")
 
 
 def _check_acyclic(steps: tuple[StepDef, ...]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -41,6 +43,21 @@ class InvalidInputError(InvalidWorkflowError):
 
 class RunNotFoundError(EngineError):
     pass
+
+
+class IdempotencyCollision(EngineError):
+    """Triggers whose idempotency keys other runs hold started nothing. `run_ids` is the answer of every request
+    in order (the run it started, or None where it collided); `existing` maps the index of each collided request
+    to the run that holds its key."""
+
+    def __init__(self, run_ids: list[UUID | None], existing: dict[int, UUID]) -> None:
+        held = ", ".join(str(run) for run in existing.values())
+        super().__init__(f"a run already holds this idempotency key: {held}")
+        self.run_ids = run_ids
+        self.existing = existing
+
+    def __reduce__(self) -> tuple[type, tuple[list[UUID | None], dict[int, UUID]]]:
+        return (type(self), (self.run_ids, self.existing))
 
 
 class InvalidStateError(EngineError):

@@ -630,3 +630,49 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
     dispatch_after_commit(ready)
     signals.after_commit_run_changed(run.id)
     return sorted(affected)
+
+
+# --- workflow pause (engine/pause.py) -------------------------------------------------------------------------
+
+
+def hold_for_pause(workflow: str, queue_ttl: float) -> int:
+    """A paused workflow's queued steps that no worker claimed yet wait for the unpause (a message already on the
+    broker finds them paused and is dropped by the claim's fence). How many were held."""
+    return len(sql.rows(statements.HOLD_FOR_PAUSE, {"workflow": workflow, "ttl": queue_ttl}))
+
+
+def release_paused(step_id: UUID | str) -> bool:
+    """The unpause of one held step: it queues as it would have (its gates, or the broker), and its schedule
+    timeout starts again from now (Hatchet's re-queue does the same)."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        step = StepRun.objects.filter(waits.PAUSED.q(), id=step_id, status=StepStatus.QUEUED).first()
+        if run_id is None or step is None:
+            return False
+        now = timezone.now()
+        held = StepRun.objects.filter(id=step.id)
+        held.update(schedule_deadline=now + timedelta(seconds=step.schedule_timeout))
+        if step.gated:
+            _hold_for_gates(held, run_id)
+        else:
+            held.update(available_at=now, **waits.enter(Event.UNPAUSED, gated=False, now=now).fields())
+            dispatch_after_commit([Dispatch(step.id, step.attempt, step.queue, step.priority)])
+    signals.after_commit_step_changed(run_id, step.id, StepStatus.QUEUED)
+    return True
+
+
+PAUSE_EXPIRED_REASON = "paused workflow queue item TTL expired"
+
+
+def expire_paused(step_id: UUID | str) -> bool:
+    """A step held by its workflow's pause past the queue TTL is cancelled, with what depends on it."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        step = StepRun.objects.filter(waits.PAUSE_EXPIRED.q(), id=step_id, status=StepStatus.QUEUED).first()
+        if run_id is None or step is None:
+            return False
+        _cancel(run_id, {step.name}, PAUSE_EXPIRED_REASON)
+        _cancel_descendants(run_id, {step.name}, f"parent step {step.name!r} was cancelled")
+        _finalize_if_done(run_id)
+    signals.after_commit_run_changed(run_id)
+    return True

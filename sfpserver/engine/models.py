@@ -34,6 +34,7 @@ class WaitingFor(models.TextChoices):
     GATES = "gates"  # QUEUED: concurrency slots or rate-limit room (gates.py)
     BROKER = "broker"  # QUEUED: due since due_at, with no message on the broker (the sweeper publishes it)
     DELIVERED = "delivered"  # QUEUED: its message went to the broker at due_at; a worker is to claim it
+    PAUSED = "paused"  # QUEUED: its workflow is paused; cancelled at due_at (the pause's queue TTL) if still paused
     SLEEP = "sleep"  # reserved for durable sleeps
     EVENT = "event"  # reserved for durable event waits
     CONDITION = "condition"  # reserved for durable conditions
@@ -255,6 +256,39 @@ class ScheduledRun(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["trigger_at"], condition=Q(status="SCHEDULED"), name="scheduled_due")]
+
+
+class PauseBehavior(models.TextChoices):
+    """What a cron firing or a scheduled run of a paused workflow does (Hatchet's names)."""
+
+    QUEUE = "QUEUE"  # it starts a run, which waits in the paused queue
+    DROP = "DROP"  # a cron does not fire; a scheduled run waits, unfired, for the unpause
+
+
+class WorkflowPause(models.Model):
+    """A paused workflow (engine/pause.py): its new runs are created but do not start until it is unpaused, and
+    one waiting longer than `queue_ttl_seconds` (from when it was queued) is cancelled."""
+
+    workflow_name = models.CharField(max_length=200, primary_key=True)
+    queue_ttl_seconds = models.FloatField()
+    cron_behavior = models.CharField(max_length=5, choices=PauseBehavior.choices, default=PauseBehavior.QUEUE)
+    scheduled_behavior = models.CharField(max_length=5, choices=PauseBehavior.choices, default=PauseBehavior.QUEUE)
+    paused_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.workflow_name} (paused)"
+
+
+class IdempotencyKey(models.Model):
+    """A trigger's idempotency key, held by the run that took it until `expires_at` (a STATUS key: or until
+    that run ends). Keys are engine-wide, as Hatchet's are tenant-wide: the primary key makes a second taker wait
+    for the first one's commit and then see its row (engine/idempotency.py). No foreign key: the key is taken
+    before its run's row is written, in the same transaction."""
+
+    key = models.CharField(max_length=500, primary_key=True)
+    run_id = models.UUIDField()
+    method = models.CharField(max_length=6)
+    expires_at = models.DateTimeField(db_index=True)
 
 
 class CronFiring(models.Model):

@@ -1,7 +1,8 @@
 """The scheduler loop: one leader (a Postgres advisory lock) releases every due-time row each tick.
 
 - retries whose backoff has passed, and queued steps whose message never reached a worker (the sweeper);
-- steps that did not start within their schedule timeout (cancelled);
+- steps that did not start within their schedule timeout (cancelled), and steps a workflow's pause held past its
+  queue TTL (cancelled: engine/pause.py);
 - running attempts past their deadline (failed, using a retry);
 - workers silent past ENGINE_WORKER_DEAD_AFTER (their running steps are re-queued elsewhere), judged only once
   the leader has itself been connected that long: a database outage silences every worker at once;
@@ -24,7 +25,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.utils import timezone
 from psycopg.rows import dict_row
 
-from sfpserver.engine import cron, drain, gates, lifecycle, signals, statements, trigger, waits
+from sfpserver.engine import cron, drain, gates, idempotency, lifecycle, pause, signals, statements, trigger, waits
 from sfpserver.engine.dbretry import wait_for_database
 from sfpserver.engine.dispatch import BATCH, recover_lost_messages, release_due_steps
 from sfpserver.engine.exceptions import EngineError
@@ -136,6 +137,7 @@ def tick(leading_for: float = float("inf")) -> None:
         recover_lost_messages,
         release_due_steps,
         time_out_schedules,
+        pause.expire_due,
         time_out_attempts,
         fire_scheduled_runs,
         cron.resync,
@@ -217,6 +219,8 @@ def prune_finished_runs(batch: int = BATCH) -> int:
         return 0
     _last_prune = time.monotonic()
     deleted = prune_before(timezone.now() - timedelta(days=settings.ENGINE_RETENTION_DAYS), batch)
+    while idempotency.prune_expired(batch) == batch:
+        pass
     prune_elsewhere()
     return deleted
 
@@ -251,6 +255,8 @@ def fire_scheduled_runs() -> int:
             due = (
                 ScheduledRun.objects.select_for_update(skip_locked=True)
                 .filter(status=ScheduledRun.Status.SCHEDULED, trigger_at__lte=timezone.now())
+                .exclude(workflow_name__in=pause.dropping_scheduled())  # they wait for the unpause
+                .order_by("trigger_at", "id")
                 .first()
             )
             if due is None:

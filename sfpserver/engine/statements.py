@@ -15,7 +15,16 @@ import json
 from dataclasses import dataclass
 
 from sfpserver.engine.models import AttemptOutcome, RunStatus, StepKind, StepStatus, WaitingFor, WorkerStatus
-from sfpserver.engine.waits import PUBLISH_DUE, QUEUED_WAITS, REDELIVER_DUE, Event, queue_state_sql, set_sql, values_sql
+from sfpserver.engine.waits import (
+    PAUSABLE,
+    PUBLISH_DUE,
+    QUEUED_WAITS,
+    REDELIVER_DUE,
+    Event,
+    queue_state_sql,
+    set_sql,
+    values_sql,
+)
 
 
 @dataclass(frozen=True)
@@ -87,15 +96,20 @@ BARRIER = _statement("barrier", "LOCK TABLE engine_steprun IN SHARE MODE", utili
 # --- lifecycle ------------------------------------------------------------------------------------------------
 
 
+PAUSED_WAIT = _lit(WaitingFor.PAUSED)
+
+
 def _claim(which: str) -> str:
-    """The claim: compare-and-set QUEUED -> RUNNING of the step `which` picks, its attempt's row, the run
+    """The claim: compare-and-set QUEUED -> RUNNING of the step `which` picks (not while its workflow's pause
+    holds it: a message published before the pause finds it so), its attempt's row, the run
     marked RUNNING, and everything the step's code needs (input, metadata, its parents' outputs)."""
     return f"""
 WITH s AS (
     UPDATE engine_steprun
        SET status = {RUNNING}, worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = %(lease_hash)s,
            timeout_at = clock_timestamp() + make_interval(secs => execution_timeout), {set_sql(Event.STARTED)}
-     WHERE {which} AND coalesce(status, '') = {QUEUED} AND {STEP_MAY_START}
+     WHERE {which} AND coalesce(status, '') = {QUEUED} AND coalesce(waiting_for, '') <> {PAUSED_WAIT}
+       AND {STEP_MAY_START}
  RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
 ), a AS (
     INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
@@ -275,6 +289,47 @@ SELECT EXISTS (SELECT 1 FROM pg_locks
                 WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = %(lock_key)s AND objsubid = 1
                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held
 """,
+)
+
+# --- workflow pause (engine/pause.py) --------------------------------------------------------------------------
+
+# A pause holds the queued steps of the workflow's unfinished runs that no worker claimed yet (PAUSABLE): each waits
+# for the unpause, at most %(ttl)s seconds from when it was queued (Hatchet counts from the task's creation).
+HOLD_FOR_PAUSE = _statement(
+    "hold a paused workflow's queued steps",
+    f"""
+UPDATE engine_steprun s
+   SET waiting_for = {PAUSED_WAIT}, due_at = coalesce(s.queued_at, now()) + make_interval(secs => %(ttl)s)
+  FROM engine_workflowrun r
+ WHERE r.id = s.run_id AND r.workflow_name = %(workflow)s AND r.status IN ({RUN_QUEUED}, {RUN_RUNNING})
+   AND coalesce(s.status, '') = {QUEUED} AND {PAUSABLE.sql("s")}
+RETURNING s.id
+""",
+)
+
+# --- idempotency keys (engine/idempotency.py) ------------------------------------------------------------------
+
+# Take key %(key)s for run %(run)s, unless another run holds it: within its expiry, and (a STATUS key) while its
+# run has not ended. The primary key serialises concurrent takers: the second waits for the first to commit, then
+# finds its row. The holder's run must be seen ended (its row may be newer than this statement's snapshot, when the
+# holder committed while we waited: then it is held; a run pruned away holds its key until the fallback TTL).
+# No row returned: the key is held (read its holder with a statement of its own, whose snapshot sees the row the
+# wait was for).
+TAKE_IDEMPOTENCY_KEY = _statement(
+    "take an idempotency key",
+    f"""
+INSERT INTO engine_idempotencykey AS k (key, run_id, method, expires_at)
+VALUES (%(key)s, %(run)s, %(method)s, now() + make_interval(secs => %(ttl)s))
+ON CONFLICT (key) DO UPDATE
+   SET run_id = EXCLUDED.run_id, method = EXCLUDED.method, expires_at = EXCLUDED.expires_at
+ WHERE k.expires_at <= now()
+    OR (k.method = 'STATUS' AND EXISTS (
+            SELECT 1 FROM engine_workflowrun r WHERE r.id = k.run_id AND r.status IN {RUN_ENDED}))
+RETURNING run_id
+""",
+)
+IDEMPOTENCY_KEY_HOLDER = _statement(
+    "the holder of an idempotency key", "SELECT run_id FROM engine_idempotencykey WHERE key = %(key)s"
 )
 
 # --- cron -----------------------------------------------------------------------------------------------------

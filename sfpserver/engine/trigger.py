@@ -15,11 +15,19 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, lifecycle, registry, signals, sql, waits
+from sfpserver.engine import gates, idempotency, lifecycle, pause, registry, signals, sql, waits
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
-from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
-from sfpserver.engine.models import ConcurrencySlot, RateLimitBucket, StepKind, StepRun, StepStatus, WorkflowRun
+from sfpserver.engine.exceptions import IdempotencyCollision, InvalidInputError, InvalidWorkflowError
+from sfpserver.engine.models import (
+    ConcurrencySlot,
+    RateLimitBucket,
+    StepKind,
+    StepRun,
+    StepStatus,
+    WaitingFor,
+    WorkflowRun,
+)
 from sfpserver.engine.storable import first_unstorable
 
 
@@ -40,14 +48,38 @@ def trigger(workflow: str | WorkflowDef, input: Any = None, **options: Any) -> U
 
 
 def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
-    """Start several runs in one transaction; every request is validated before anything is written."""
+    """Start several runs in one transaction; every request is validated before anything is written. A request
+    whose idempotency key another run holds starts nothing: the others start, then IdempotencyCollision says
+    which collided with which run."""
+    started = start_many(requests)
+    existing = {i: s.holder for i, s in enumerate(started) if s.holder is not None}
+    if existing:
+        raise IdempotencyCollision([s.run_id if s.holder is None else None for s in started], existing)
+    return [s.run_id for s in started]
+
+
+@dataclass(frozen=True)
+class Started:
+    """The answer to one trigger request: the run it started or found (a child spawned before), or `holder`, the
+    run that holds its idempotency key (then `run_id` is that run too, and nothing was started)."""
+
+    run_id: UUID
+    holder: UUID | None = None
+
+
+def start_many(requests: list[TriggerRequest]) -> list[Started]:
+    """As trigger_many, answering a collided request with the run that holds its key instead of raising (events
+    drop such triggers silently, as Hatchet's do)."""
     prepared = [_prepare(request) for request in requests]
     with transaction.atomic():
         run_ids: list[UUID | None] = [_existing_child(p) for p in prepared]
-        new = [p for p, existing in zip(prepared, run_ids, strict=True) if existing is None]
+        holders: dict[int, UUID] = {}
         gate_keys: set[str] = set()
         try:
             with transaction.atomic():
+                holders = _take_keys(prepared, run_ids)
+                new = [p for i, p in enumerate(prepared) if run_ids[i] is None and i not in holders]
+                _hold_paused(new)
                 sql.copy_rows(WorkflowRun, [p.run for p in new])
                 sql.copy_rows(StepRun, [step for p in new for step in p.steps])
                 gate_keys = _create_slots(new)
@@ -56,24 +88,55 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
             run_ids = [_existing_child(p) for p in prepared]
             if any(existing is None for existing in run_ids):
                 raise
-            new = []
+            new, holders = [], {}
         dispatch_after_commit(
             Dispatch(step.id, step.attempt, step.queue, step.priority, f"{p.run.workflow_name}:{step.name}")
             for p in new
             for step in p.steps
-            if step.status == StepStatus.QUEUED and not step.gated
+            if step.status == StepStatus.QUEUED and not step.gated and step.waiting_for != WaitingFor.PAUSED
         )
         gated_runs = {p.run.id for p in new if any(step.gated for step in p.steps)}
         lifecycle.admit_after_commit(gate_keys, gated_runs)
         for p in new:
             signals.after_commit_run_changed(p.run.id)  # the live feed shows a new run while it is queued
-    return [existing or p.run.id for p, existing in zip(prepared, run_ids, strict=True)]
+    return [
+        Started(holders[i], holders[i]) if i in holders else Started(existing or p.run.id)
+        for i, (p, existing) in enumerate(zip(prepared, run_ids, strict=True))
+    ]
+
+
+def _hold_paused(prepared: list[_Prepared]) -> None:
+    """The queued roots of a run of a paused workflow wait for the unpause (engine/pause.py), at most its queue
+    TTL; they get no message and no gate slots until then."""
+    pauses = pause.paused(p.run.workflow_name for p in prepared)
+    if not pauses:
+        return
+    now = timezone.now()
+    for p in prepared:
+        found = pauses.get(p.run.workflow_name)
+        if found is None:
+            continue
+        for step in (step for step in p.steps if step.status == StepStatus.QUEUED):
+            wait = waits.enter(waits.Event.PAUSED, gated=step.gated, now=now, delay=found.queue_ttl_seconds)
+            step.waiting_for, step.due_at, step.available_at = wait.waiting_for, wait.due_at, None
+
+
+def _take_keys(prepared: list[_Prepared], run_ids: list[UUID | None]) -> dict[int, UUID]:
+    """Take the idempotency key of each request that would start a run; the holders of those already held."""
+    holders = {}
+    for i, p in enumerate(prepared):
+        if p.key is not None and run_ids[i] is None:
+            holder = idempotency.take(p.key, p.run.id)
+            if holder is not None:
+                holders[i] = holder
+    return holders
 
 
 @dataclass
 class _Prepared:
     run: WorkflowRun
     steps: list[StepRun]
+    key: idempotency.Key | None = None
 
 
 def _prepare(request: TriggerRequest) -> _Prepared:
@@ -104,7 +167,7 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     run_keys = gates.evaluate_keys(definition.name, definition.concurrency, variables)
     steps = _steps(definition, run, run_keys, variables)
     run.gated = any(step.gated for step in steps)
-    return _Prepared(run, steps)
+    return _Prepared(run, steps, idempotency.evaluate(definition.idempotency, variables))
 
 
 def _refuse_unstorable_names(request: TriggerRequest) -> None:
@@ -179,7 +242,12 @@ def _create_slots(prepared: list[_Prepared]) -> set[str]:
         for k in (p.steps[0].gates.get("run_concurrency", []) if p.steps else [])
     ]
     ConcurrencySlot.objects.bulk_create(run_slots)
-    roots = [step for p in prepared for step in p.steps if step.gated and step.status == StepStatus.QUEUED]
+    roots = [
+        step
+        for p in prepared
+        for step in p.steps
+        if step.gated and step.status == StepStatus.QUEUED and step.waiting_for != WaitingFor.PAUSED
+    ]
     return {s.key for s in run_slots} | gates.add_step_slots(roots)
 
 

@@ -7,6 +7,8 @@ The rule of which wait follows which event is `after()`; its table, with the tim
     QUEUED       gates           delivered         gates: NULL; delivered: now (published after commit)
     RETRIED      backoff         backoff           now + the backoff delay (QUEUED when there is none)
     BACKOFF_OVER gates           delivered         as QUEUED (an ungated retry is published by the sweeper)
+    PAUSED       paused          paused            now + the pause's queue TTL (cancelled then if still paused)
+    UNPAUSED     gates           delivered         as QUEUED
     ADMITTED     delivered       delivered         now
     UNDELIVERED  broker          broker            now (publishing failed, or a drain refused the claim)
     STARTED      NULL            NULL              NULL (claimed: RUNNING)
@@ -36,6 +38,8 @@ class Event(StrEnum):
     QUEUED = "queued"  # runnable now: a root at trigger, parents done, a retry without delay, a reset
     RETRIED = "retried"  # a retry with a backoff delay
     BACKOFF_OVER = "backoff_over"
+    PAUSED = "paused"  # runnable, but its workflow is paused (engine/pause.py)
+    UNPAUSED = "unpaused"  # its workflow was unpaused
     ADMITTED = "admitted"  # its gates let it go
     UNDELIVERED = "undelivered"  # no message on the broker: publishing failed, or a drain refused the claim
     STARTED = "started"
@@ -46,13 +50,14 @@ def after(event: Event, *, gated: bool, delay: float = 0.0) -> WaitingFor | None
     """The wait a step enters on `event` (None: it is not waiting: running or ended)."""
     if event == Event.RETRIED and delay > 0:
         return WaitingFor.BACKOFF
-    if event in (Event.QUEUED, Event.RETRIED, Event.BACKOFF_OVER):
+    if event in (Event.QUEUED, Event.RETRIED, Event.BACKOFF_OVER, Event.UNPAUSED):
         return WaitingFor.GATES if gated else WaitingFor.DELIVERED
     return _FIXED[event]
 
 
 _FIXED: dict[Event, WaitingFor | None] = {
     Event.DEFERRED: WaitingFor.PARENTS,
+    Event.PAUSED: WaitingFor.PAUSED,
     Event.ADMITTED: WaitingFor.DELIVERED,
     Event.UNDELIVERED: WaitingFor.BROKER,
     Event.STARTED: None,
@@ -72,9 +77,9 @@ class Wait:
 
 
 def enter(event: Event, *, gated: bool, now: datetime, delay: float = 0.0) -> Wait:
-    """The wait after `event`, with its due time."""
+    """The wait after `event`, with its due time (`delay`: a retry's backoff, or a pause's queue TTL)."""
     waiting_for = after(event, gated=gated, delay=delay)
-    if waiting_for == WaitingFor.BACKOFF:
+    if waiting_for in (WaitingFor.BACKOFF, WaitingFor.PAUSED):
         return Wait(waiting_for, now + timedelta(seconds=delay))
     return Wait(waiting_for, now if waiting_for in _DUE_NOW else None)
 
@@ -84,8 +89,8 @@ def _literal(value: WaitingFor | None) -> str:
 
 
 def values_sql(event: Event, *, gated: str = "gated", now: str = "now()") -> tuple[str, str]:
-    """SQL expressions for (waiting_for, due_at) after `event` (not RETRIED with a delay: that one is computed in
-    Python); `gated` is the SQL of the step's gated flag. The same rule as `enter`."""
+    """SQL expressions for (waiting_for, due_at) after `event` (not RETRIED with a delay nor PAUSED: their due
+    times are computed apart); `gated` is the SQL of the step's gated flag. The same rule as `enter`."""
     if_gated, if_not = after(event, gated=True), after(event, gated=False)
     due = {value: (now if value in _DUE_NOW else "NULL") for value in (if_gated, if_not)}
     if if_gated == if_not:
@@ -145,6 +150,12 @@ QUEUED_WAITS = Predicate((WaitingFor.BACKOFF, WaitingFor.GATES, WaitingFor.BROKE
 READY = Predicate((WaitingFor.BROKER, WaitingFor.DELIVERED))
 DELAYED = Predicate((WaitingFor.BACKOFF,))
 GATED = AT_GATES
+# A paused workflow's steps: waiting for the unpause; past their queue TTL (cancelled by the scheduler).
+PAUSED = Predicate((WaitingFor.PAUSED,))
+PAUSE_EXPIRED = Predicate((WaitingFor.PAUSED,), due=True)
+# What a pause holds of the steps already queued: those without gates that no worker has claimed yet (gated steps
+# hold or wait for slots, and go on).
+PAUSABLE = Predicate((WaitingFor.BACKOFF, WaitingFor.BROKER, WaitingFor.DELIVERED), gated=False)
 
 
 def queue_state_sql(table: str = "engine_steprun") -> str:

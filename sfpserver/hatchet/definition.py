@@ -121,4 +121,20 @@ def compile_workflow(workflow: BaseWorkflow[Any], input_validator: Callable[[Any
         triggers=workflow.spec_extras(),
         input_validator=input_validator,
         concurrency=tuple(concurrency_spec(c) for c in workflow.concurrency),
+        idempotency=_idempotency_spec(workflow.options.idempotency),
     ).validate()
+
+
+def _idempotency_spec(config: Any) -> dict[str, Any] | None:
+    """The engine's idempotency spec of a `TTLBasedIdempotencyConfig` (`ttl`) or `StatusBasedIdempotencyConfig`
+    (`fallback_ttl`), read by Hatchet's field names."""
+    if config is None:
+        return None
+    expression = getattr(config, "key_expression", None)
+    ttl, fallback = getattr(config, "ttl", None), getattr(config, "fallback_ttl", None)
+    if expression is None or (ttl is None) == (fallback is None):
+        raise ValueError(
+            f"idempotency must be a TTLBasedIdempotencyConfig or a StatusBasedIdempotencyConfig, got {config!r}"
+        )
+    seconds = duration_seconds(ttl if ttl is not None else fallback, 0.0)
+    return {"expression": expression, "ttl_seconds": seconds, "method": "TTL" if ttl is not None else "STATUS"}

@@ -45,22 +45,27 @@ class NonDeterminismError(Exception):
 
 
 class InvalidDependencyError(Exception):
-    """A `Depends(...)` function that cannot be a dependency."""
+    """A `Depends(...)` function that cannot be a dependency: too few parameters, or a circular dependency."""
 
 
 class IdempotencyCollisionError(Exception):
-    """A run was triggered with an idempotency key already held by `existing_run_external_id`."""
+    """A trigger whose idempotency key another run holds: that run's id (no second run was started)."""
 
     def __init__(self, existing_run_external_id: str) -> None:
-        super().__init__()
+        super().__init__(f"a run already holds this idempotency key: {existing_run_external_id}")
         self.existing_run_external_id = existing_run_external_id
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (type(self), (self.existing_run_external_id,))
 
 
 class BulkTriggerIdempotencyCollisionError(Exception):
+    """Some runs of a bulk trigger collided on their idempotency keys; the others were started."""
+
     def __init__(
         self, successful_workflow_run_external_ids: list[str], collisions: list[IdempotencyCollisionError]
     ) -> None:
-        super().__init__()
+        super().__init__(f"{len(collisions)} of the runs collided on their idempotency keys")
         self.successful_workflow_run_external_ids = successful_workflow_run_external_ids
         self.collisions = collisions
 

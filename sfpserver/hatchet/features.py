@@ -18,7 +18,7 @@ from sfpserver.engine.services import (
     TriggerRequest,
     WorkerView,
     refuse_unstorable,
-    trigger_many,
+    start_many,
 )
 from sfpserver.engine.services import WorkerStatus as EngineWorkerStatus
 from sfpserver.hatchet.config import ClientConfig
@@ -30,6 +30,7 @@ from sfpserver.hatchet.types import (
     RateLimitDuration,
     V1TaskStatus,
     WorkerStatus,
+    duration_seconds,
 )
 from sfpserver.hatchet.unsupported import unsupported
 
@@ -86,7 +87,7 @@ def _push(
         if any(_matches(p, key) for p in (definition.spec.get("triggers") or {}).get("on_events", []))
     ]
     if requests:
-        trigger_many(requests)
+        start_many(requests)  # a run whose idempotency key another run holds is dropped, as Hatchet drops it
     return Event("default", str(row.id), key, json.dumps(payload), row.created_at, json.dumps(metadata), scope)
 
 
@@ -407,6 +408,38 @@ class WorkflowsClient:
 
     async def aio_delete(self, workflow_id: str) -> None:
         await aio_db(lambda: self.delete(workflow_id))
+
+    def pause(
+        self,
+        workflow_id: str,
+        queue_ttl: Any,
+        paused_workflow_cron_run_queue_behavior: str = "QUEUE",
+        paused_workflow_scheduled_run_queue_behavior: str = "QUEUE",
+    ) -> WorkflowSummary:
+        """Pause a workflow (engine/pause.py): its new runs wait until it is unpaused, at most `queue_ttl`."""
+        if queue_ttl is None:
+            raise InvalidWorkflowError("queue_ttl", "a queue TTL is required (a timedelta)")
+        seconds = duration_seconds(queue_ttl, 0.0)
+        run_db(
+            lambda: services.pause_workflow(
+                workflow_id,
+                seconds,
+                cron_behavior=paused_workflow_cron_run_queue_behavior,
+                scheduled_behavior=paused_workflow_scheduled_run_queue_behavior,
+            )
+        )
+        return WorkflowSummary(_Meta(workflow_id), workflow_id)
+
+    async def aio_pause(self, workflow_id: str, queue_ttl: Any, *args: Any, **kwargs: Any) -> WorkflowSummary:
+        return await aio_db(lambda: self.pause(workflow_id, queue_ttl, *args, **kwargs))
+
+    def unpause(self, workflow_id: str) -> WorkflowSummary:
+        """Unpause a workflow: the runs its pause held start, oldest first."""
+        run_db(lambda: services.unpause_workflow(workflow_id))
+        return WorkflowSummary(_Meta(workflow_id), workflow_id)
+
+    async def aio_unpause(self, workflow_id: str) -> WorkflowSummary:
+        return await aio_db(lambda: self.unpause(workflow_id))
 
 
 @dataclass

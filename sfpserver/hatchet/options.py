@@ -94,7 +94,6 @@ class WorkflowOptions:
         given = {
             "sticky": self.sticky is not None,
             "default_filters": bool(self.default_filters),
-            "idempotency": self.idempotency is not None,
             "task_defaults.priority": self.task_defaults.priority is not None,
         }
         for option in (name for name, present in given.items() if present):

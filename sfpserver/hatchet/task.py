@@ -12,13 +12,16 @@ import dataclasses
 import inspect
 import json
 from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_type_hints
 
 from pydantic import BaseModel, TypeAdapter
 
 from sfpserver.engine.services import StepInterrupted
+from sfpserver.hatchet import tracing
 from sfpserver.hatchet.context import Context, DurableContext
 from sfpserver.hatchet.contextvars import action_key, ctx_action_key, current_context, workflow_spawn_indices
+from sfpserver.hatchet.depends import Depends, InvalidDependencyError, dependencies_of, resolve
 from sfpserver.hatchet.exceptions import IllegalTaskOutputError, RetryAfterException
 from sfpserver.hatchet.options import TaskOptions
 from sfpserver.hatchet.serde import HATCHET_PYDANTIC_SENTINEL
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
 
 TWorkflowInput = TypeVar("TWorkflowInput")
 R = TypeVar("R")
+
+__all__ = ["ACTION_PREFIX", "Depends", "InvalidDependencyError", "Task"]
 
 ACTION_PREFIX = "hatchet"
 
@@ -50,6 +55,7 @@ class Task(Generic[TWorkflowInput, R]):
         self.kind = kind
         self.is_async = inspect.iscoroutinefunction(fn)
         self._output_adapter = _return_adapter(fn)
+        self._dependencies = dependencies_of(fn)
         options.warn_unsupported()
 
     # Hatchet's attribute names, read from the options ---------------------------------------------------------
@@ -126,21 +132,46 @@ class Task(Generic[TWorkflowInput, R]):
             parent_workflow_run_id=_parent_run_id(claimed.parent_step_id),
             lifespan=lifespan,
         )
-        workflow_input = self.workflow.validate_input(claimed.input)
-        token = current_context.set(ctx)
-        key = action_key(ctx.task_run_id, ctx.retry_count)
-        key_token = ctx_action_key.set(key)
+        values = _span_values(self, ctx) if tracing.enabled() else {}
+        with tracing.attempt_span("hatchet.start_step_run", claimed.metadata, values):
+            workflow_input = self.workflow.validate_input(claimed.input)
+            token = current_context.set(ctx)
+            key = action_key(ctx.task_run_id, ctx.retry_count)
+            key_token = ctx_action_key.set(key)
+            try:
+                with _retry_after_is_unsupported():
+                    if self.is_async:
+                        result = _run_coroutine(self._acall(workflow_input, ctx), inv)
+                    else:
+                        result = self._call(workflow_input, ctx)
+            finally:
+                current_context.reset(token)
+                ctx_action_key.reset(key_token)
+                workflow_spawn_indices.pop(key, None)
+            return self.serialize_output(result)
+
+    # Calling the function with its dependencies (depends.py) ---------------------------------------------------
+    async def _acall(self, workflow_input: Any, ctx: Context, given: dict[str, Any] | None = None) -> Any:
+        if given is not None or not self._dependencies:
+            return await self.fn(workflow_input, ctx, **(given or {}))
+        async with AsyncExitStack() as stack:
+            return await self.fn(workflow_input, ctx, **await resolve(self.fn, workflow_input, ctx, stack))
+
+    def _call(self, workflow_input: Any, ctx: Context, given: dict[str, Any] | None = None) -> Any:
+        """A sync task: its providers (sync or async) run on a loop of their own in this thread, and the context
+        managers they gave are exited after the task returns or raises."""
+        if given is not None or not self._dependencies:
+            return self.fn(workflow_input, ctx, **(given or {}))
+        loop = asyncio.new_event_loop()
+        stack = AsyncExitStack()
         try:
-            with _retry_after_is_unsupported():
-                if self.is_async:
-                    result = _run_coroutine(self.fn(workflow_input, ctx), inv)
-                else:
-                    result = self.fn(workflow_input, ctx)
+            dependencies = loop.run_until_complete(resolve(self.fn, workflow_input, ctx, stack))
+            return self.fn(workflow_input, ctx, **dependencies)
         finally:
-            current_context.reset(token)
-            ctx_action_key.reset(key_token)
-            workflow_spawn_indices.pop(key, None)
-        return self.serialize_output(result)
+            try:
+                loop.run_until_complete(stack.aclose())
+            finally:
+                loop.close()
 
     # Unit testing without a broker ----------------------------------------------------------------------
     def _mock_context(
@@ -180,7 +211,7 @@ class Task(Generic[TWorkflowInput, R]):
             raise TypeError(f"{self.name} is async; use aio_mock_run")
         ctx = self._mock_context(additional_metadata, parent_outputs, retry_count, lifespan)
         with _retry_after_is_unsupported():
-            return cast(R, self.fn(self.workflow.validate_input(input), ctx))
+            return cast(R, self._call(self.workflow.validate_input(input), ctx, dependencies))
 
     async def aio_mock_run(
         self,
@@ -195,7 +226,7 @@ class Task(Generic[TWorkflowInput, R]):
             raise TypeError(f"{self.name} is sync; use mock_run")
         ctx = self._mock_context(additional_metadata, parent_outputs, retry_count, lifespan)
         with _retry_after_is_unsupported():
-            return cast(R, await self.fn(self.workflow.validate_input(input), ctx))
+            return cast(R, await self._acall(self.workflow.validate_input(input), ctx, dependencies))
 
 
 @contextlib.contextmanager
@@ -219,6 +250,20 @@ def _return_adapter(fn: Callable[..., Any]) -> TypeAdapter[Any] | None:
         return TypeAdapter(hint)
     except Exception:  # noqa: BLE001 - a hint pydantic cannot handle: no output validation
         return None
+
+
+def _span_values(task: Task[Any, Any], ctx: Context) -> dict[str, Any]:
+    """The attributes of an attempt's span (Hatchet's names, under `hatchet.`)."""
+    return {
+        "workflow_run_id": ctx.workflow_run_id,
+        "step_run_id": ctx.task_run_id,
+        "workflow_name": ctx.workflow_name,
+        "step_name": task.name,
+        "action_name": task.action,
+        "retry_count": ctx.retry_count,
+        "worker_id": ctx.worker_id,
+        "parent_workflow_run_id": ctx.parent_workflow_run_id,
+    }
 
 
 def _parent_run_id(parent_step_id: Any) -> str | None:

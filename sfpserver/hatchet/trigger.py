@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sfpserver.engine.services import TriggerRequest, trigger_many
+from sfpserver.engine.services import IdempotencyCollision, TriggerRequest, trigger_many
+from sfpserver.hatchet import tracing
 from sfpserver.hatchet.contextvars import action_key, current_context, workflow_spawn_indices
 from sfpserver.hatchet.dbsync import run_db
+from sfpserver.hatchet.exceptions import BulkTriggerIdempotencyCollisionError, IdempotencyCollisionError
 from sfpserver.hatchet.types import DesiredWorkerLabel, TriggerWorkflowOptions, WorkflowRunTriggerConfig
 from sfpserver.hatchet.unsupported import unsupported
 
@@ -70,8 +72,27 @@ def _next_child_index(ctx: Any) -> int:
 
 
 def trigger_workflow(workflow: BaseWorkflow[Any], input: Any, **options: Any) -> str:
+    """The id of the run started; IdempotencyCollisionError when another run holds the run's idempotency key."""
     request = _request(workflow, input, **options)
-    return str(run_db(lambda: trigger_many([request])[0]))
+    metadata = dict(request.metadata)
+    with tracing.trigger_span("hatchet.run_workflow", metadata, _span_values(workflow, request)) as span:
+        request.metadata = metadata
+        try:
+            run_id = str(run_db(lambda: trigger_many([request])[0]))
+        except IdempotencyCollision as collision:
+            raise IdempotencyCollisionError(str(collision.existing[0])) from None
+        tracing.set_run_ids(span, [run_id])
+    return run_id
+
+
+def _span_values(workflow: BaseWorkflow[Any], request: TriggerRequest) -> dict[str, Any]:
+    return {
+        "workflow_name": workflow.name,
+        "priority": request.priority,
+        "parent_step_run_id": request.parent_step_id,
+        "child_index": request.child_index,
+        "child_key": request.child_key,
+    }
 
 
 def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
@@ -88,4 +109,21 @@ def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTrigge
         )
         for item in items
     ]
-    return [str(run_id) for run_id in run_db(lambda: trigger_many(requests))]
+    shared: dict[str, Any] = {}
+    with tracing.trigger_span("hatchet.run_workflows", shared, {"workflow_name": workflow.name}) as span:
+        for request in requests:
+            request.metadata = {**shared, **request.metadata}
+        try:
+            run_ids = [str(run_id) for run_id in run_db(lambda: trigger_many(requests))]
+        except IdempotencyCollision as collision:
+            tracing.set_run_ids(span, [str(run_id) for run_id in collision.run_ids if run_id is not None])
+            raise _bulk_collision(collision) from None
+        tracing.set_run_ids(span, run_ids)
+    return run_ids
+
+
+def _bulk_collision(collision: IdempotencyCollision) -> BulkTriggerIdempotencyCollisionError:
+    return BulkTriggerIdempotencyCollisionError(
+        [str(run_id) for run_id in collision.run_ids if run_id is not None],
+        [IdempotencyCollisionError(str(run_id)) for run_id in collision.existing.values()],
+    )

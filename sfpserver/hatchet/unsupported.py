@@ -24,7 +24,6 @@ class UnsupportedOptionWarning(UserWarning):
 REGISTRY: dict[tuple[str, str], str] = {
     ("sticky", "workflow"): "sticky assignment is not offered; each task goes to any worker of its queue",
     ("default_filters", "workflow"): "event filters are not offered; every matching event triggers the workflow",
-    ("idempotency", "workflow"): "idempotency keys are not checked; use child_key for deduplication",
     ("task_defaults.priority", "workflow"): "tasks take the run's priority (default_priority or the trigger's)",
     ("desired_worker_labels", "task"): "only a required `pool` label is honoured (it picks the platform pool)",
     ("slot_cost", "task"): "every task takes one slot",
@@ -48,6 +47,12 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("filters", "hatchet.cron.list"): "only workflow_name filters; other filters and paging are ignored",
     ("filters", "hatchet.scheduled.list"): "only workflow_name filters; other filters and paging are ignored",
     ("filters", "hatchet.scheduled.bulk_delete"): "only scheduled_ids are deleted; filters are ignored",
+    ("enable_hatchet_otel_collector", "HatchetInstrumentor"): (
+        "no Hatchet engine collects spans: they go to the tracer provider's own span processors only"
+    ),
+    ("meter_provider", "HatchetInstrumentor"): "no metrics are recorded through it (see /metrics)",
+    ("config", "HatchetInstrumentor"): "the client is configured from the Django settings; ClientConfig is ignored",
+    ("batch options", "HatchetInstrumentor"): "no span processor of ours to tune: configure your provider's",
 }
 
 _warned: set[tuple[str, str]] = set()

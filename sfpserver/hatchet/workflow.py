@@ -259,6 +259,39 @@ class BaseWorkflow(Generic[TWorkflowInput]):
     async def aio_delete(self) -> None:
         await self._client.workflows.aio_delete(self.id)
 
+    # Pause (engine/pause.py through the workflows client) -----------------------------------------------------
+    def pause(
+        self,
+        queue_ttl: Any,
+        paused_workflow_cron_run_queue_behavior: str = "QUEUE",
+        paused_workflow_scheduled_run_queue_behavior: str = "QUEUE",
+    ) -> Any:
+        """New runs are created but wait until `unpause()`; one waiting longer than `queue_ttl` is cancelled.
+        Cron firings start such waiting runs ("QUEUE") or are skipped ("DROP"); scheduled runs fall due into the
+        paused queue ("QUEUE") or stay scheduled until the unpause ("DROP")."""
+        return self._client.workflows.pause(
+            self.id, queue_ttl, paused_workflow_cron_run_queue_behavior, paused_workflow_scheduled_run_queue_behavior
+        )
+
+    async def aio_pause(
+        self,
+        queue_ttl: Any,
+        paused_workflow_cron_run_queue_behavior: str = "QUEUE",
+        paused_workflow_scheduled_run_queue_behavior: str = "QUEUE",
+    ) -> Any:
+        return await aio_db(
+            lambda: self.pause(
+                queue_ttl, paused_workflow_cron_run_queue_behavior, paused_workflow_scheduled_run_queue_behavior
+            )
+        )
+
+    def unpause(self) -> Any:
+        """Release the runs the pause held, oldest first."""
+        return self._client.workflows.unpause(self.id)
+
+    async def aio_unpause(self) -> Any:
+        return await aio_db(self.unpause)
+
 
 def _bind(task: Task[Any, Any], lifespan: Callable[[], Any] | None) -> Callable[[Any], Any]:
     def handler(inv: Invocation) -> Any:

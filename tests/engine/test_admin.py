@@ -118,3 +118,32 @@ def test_the_runs_list_shows_the_newest_run_first(admin_client: Client) -> None:
     html = admin_client.get("/admin/engine/workflowrun/").content.decode()
 
     assert sorted(runs, key=lambda run_id: html.index(str(run_id))) == list(reversed(runs))
+
+
+def test_the_pause_and_unpause_actions_hold_and_release_a_workflows_new_runs(admin_client: Client) -> None:
+    from sfpserver.engine.models import WorkflowDefinition, WorkflowPause
+
+    WorkflowDefinition.objects.create(name=helpers.PIPELINE.name, spec=helpers.PIPELINE.to_spec())
+    selected = {"_selected_action": [helpers.PIPELINE.name]}
+    response = admin_client.post("/admin/engine/workflowdefinition/", {"action": "pause", **selected}, follow=True)
+    assert f"Paused {helpers.PIPELINE.name} (0 queued step(s) held).".encode() in response.content
+    assert WorkflowPause.objects.get().queue_ttl_seconds == 86400.0
+    run_id = helpers.start_run()
+    assert helpers.step(run_id, "checkout").waiting_for == "paused"
+
+    response = admin_client.post("/admin/engine/workflowdefinition/", {"action": "unpause", **selected}, follow=True)
+    assert f"Unpaused {helpers.PIPELINE.name} (1 step(s) released).".encode() in response.content
+    assert helpers.step(run_id, "checkout").waiting_for == "delivered"
+    assert not WorkflowPause.objects.exists()
+
+
+def test_a_staff_user_without_the_change_permission_cannot_pause_a_workflow(db: None) -> None:
+    from django.contrib.auth.models import Permission
+
+    client = Client()
+    viewer = User.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_workflowdefinition"))
+    client.force_login(viewer)
+    page = client.get("/admin/engine/workflowdefinition/")
+    assert page.status_code == 200
+    assert b'value="pause"' not in page.content

@@ -157,6 +157,10 @@ TRANSITIONS = [
     (Event.ADMITTED, True, 0, WaitingFor.DELIVERED),
     (Event.UNDELIVERED, False, 0, WaitingFor.BROKER),
     (Event.UNDELIVERED, True, 0, WaitingFor.BROKER),
+    (Event.PAUSED, False, 600, WaitingFor.PAUSED),
+    (Event.PAUSED, True, 600, WaitingFor.PAUSED),
+    (Event.UNPAUSED, False, 0, WaitingFor.DELIVERED),
+    (Event.UNPAUSED, True, 0, WaitingFor.GATES),
     (Event.STARTED, False, 0, None),
     (Event.ENDED, True, 0, None),
 ]
@@ -182,12 +186,13 @@ def test_a_wait_is_due_now_at_the_broker_after_its_backoff_or_never(
         WaitingFor.BROKER: NOW,
         WaitingFor.DELIVERED: NOW,
         WaitingFor.BACKOFF: NOW + timedelta(seconds=delay),
+        WaitingFor.PAUSED: NOW + timedelta(seconds=delay),  # the pause's queue TTL
     }.get(wait)  # type: ignore[arg-type]
     assert enter(event, gated=gated, now=NOW, delay=delay).fields() == {"waiting_for": wait, "due_at": due}
 
 
 @pytest.mark.pure
-@pytest.mark.parametrize("event", [e for e in Event if e != Event.RETRIED])
+@pytest.mark.parametrize("event", [e for e in Event if e not in (Event.RETRIED, Event.PAUSED)])
 def test_the_sql_of_a_transition_says_what_the_rule_says(event: Event) -> None:
     for gated in (True, False):
         waiting_for, due_at = values_sql(event, gated="TRUE" if gated else "FALSE", now="NOW")

@@ -40,6 +40,9 @@ TYPES = {
     "lock_key": "bigint",
     "task": "text",
     "window": "integer",
+    "ttl": "float8",
+    "workflow": "text",
+    "method": "text",
 }
 HOT_STATEMENTS = {statement.name: statement.text for statement in statements.ALL if statement.hot}
 OTHER_STATEMENTS = {s.name: s for s in statements.ALL if not s.hot}
@@ -62,6 +65,9 @@ ARGUMENTS = {
     "lock_key": "1",
     "task": "'t'",
     "window": "300",
+    "ttl": "60",
+    "workflow": "'w'",
+    "method": "'TTL'",
 }
 
 

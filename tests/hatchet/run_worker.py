@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from tests.hatchet.feature_workflows import FEATURES
 from tests.hatchet.workflows import ALL, hatchet
 
 
@@ -12,7 +13,7 @@ async def lifespan() -> AsyncGenerator[dict[str, str], None]:
 
 
 def main() -> None:
-    worker = hatchet.worker("sdk-test-worker", slots=8, workflows=ALL, lifespan=lifespan)
+    worker = hatchet.worker("sdk-test-worker", slots=8, workflows=[*ALL, *FEATURES], lifespan=lifespan)
     worker.start()
 
 

@@ -20,6 +20,7 @@ from sfpserver.engine.cron import ALIASES as CRON_ALIASES
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, STANDARD_QUEUE, StepDef, WorkflowDef
 from sfpserver.engine.exceptions import (
     EngineError,
+    IdempotencyCollision,
     InvalidInputError,
     InvalidStateError,
     InvalidWorkflowError,
@@ -50,6 +51,7 @@ from sfpserver.engine.services.commands import (
     is_draining,
     normalize_cron,
     pause_worker,
+    pause_workflow,
     put_rate_limit,
     record_scheduled_run,
     refuse_unstorable,
@@ -63,9 +65,11 @@ from sfpserver.engine.services.commands import (
     retry_failed,
     schedule_run,
     start_drain,
+    start_many,
     trigger,
     trigger_many,
     unpause_worker,
+    unpause_workflow,
 )
 from sfpserver.engine.services.reads import (
     RunList,
@@ -121,6 +125,7 @@ from sfpserver.engine.services.reads import (
     visible_run,
     workers_gone_within,
     workers_newest_first,
+    workflow_pauses,
 )
 from sfpserver.engine.services.views import (
     AttemptView,
@@ -129,6 +134,7 @@ from sfpserver.engine.services.views import (
     EventView,
     FiringView,
     LeaseFacts,
+    PauseView,
     QueueCount,
     RunDetail,
     RunningStepView,
@@ -140,7 +146,7 @@ from sfpserver.engine.services.views import (
 from sfpserver.engine.signals import retention_due
 from sfpserver.engine.statements import QUEUE_WAIT_BOUNDS, STEP_DURATION_BOUNDS
 from sfpserver.engine.storable import first_unstorable
-from sfpserver.engine.trigger import TriggerRequest
+from sfpserver.engine.trigger import Started, TriggerRequest
 
 if TYPE_CHECKING:
     from sfpserver.engine.services.runtime_side import (
@@ -173,12 +179,14 @@ __all__ = [
     "EventKind",
     "EventView",
     "FiringView",
+    "IdempotencyCollision",
     "InvalidInputError",
     "InvalidStateError",
     "InvalidWorkflowError",
     "Invocation",
     "LeaseFacts",
     "NonRetryableError",
+    "PauseView",
     "QueueCount",
     "RunDetail",
     "RunList",
@@ -188,6 +196,7 @@ __all__ = [
     "RunView",
     "RunningStepView",
     "ScheduledRunView",
+    "Started",
     "StepDef",
     "StepInterrupted",
     "StepKind",
@@ -241,6 +250,7 @@ __all__ = [
     "lock_step_for_lease",
     "normalize_cron",
     "pause_worker",
+    "pause_workflow",
     "pending_steps_by_queue",
     "publish_definitions",
     "put_rate_limit",
@@ -276,6 +286,7 @@ __all__ = [
     "schedules_that_started",
     "signals",
     "start_drain",
+    "start_many",
     "step_in_run",
     "step_percents",
     "steps_of",
@@ -284,10 +295,12 @@ __all__ = [
     "trigger_many",
     "unfinished_runs_by_workflow",
     "unpause_worker",
+    "unpause_workflow",
     "visible_run",
     "wait_for_database",
     "workers_gone_within",
     "workers_newest_first",
+    "workflow_pauses",
 ]
 
 _RUNTIME_SIDE = {

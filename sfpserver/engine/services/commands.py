@@ -12,10 +12,10 @@ from uuid import UUID
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
-from sfpserver.engine import cron, drain, lifecycle, schedules
+from sfpserver.engine import cron, drain, lifecycle, pause, schedules
 from sfpserver.engine import trigger as triggering
 from sfpserver.engine.models import RateLimitBucket, ScheduledRun, Worker, WorkerStatus, WorkflowDefinition, WorkflowRun
-from sfpserver.engine.trigger import TriggerRequest
+from sfpserver.engine.trigger import Started, TriggerRequest
 
 
 def trigger(workflow: Any, input: Any = None, **options: Any) -> UUID:
@@ -26,6 +26,12 @@ def trigger(workflow: Any, input: Any = None, **options: Any) -> UUID:
 def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
     """Start several runs in one transaction; nothing is written unless every request is valid."""
     return triggering.trigger_many(requests)
+
+
+def start_many(requests: list[TriggerRequest]) -> list[Started]:
+    """As trigger_many, but a request whose idempotency key another run holds is answered with that run
+    (`Started.holder`) instead of raising IdempotencyCollision."""
+    return triggering.start_many(requests)
 
 
 def refuse_unstorable(input: Any, metadata: Any = None) -> None:
@@ -126,6 +132,22 @@ def register_declared_crons(definitions: list[Any]) -> int:
 
 def delete_cron(cron_id: int | str) -> None:
     PeriodicTask.objects.filter(id=cron_id, task=cron.CRON_TASK).delete()
+
+
+# --- workflow pause ---------------------------------------------------------------------------------------
+
+
+def pause_workflow(
+    workflow: str, queue_ttl: float, *, cron_behavior: str = "QUEUE", scheduled_behavior: str = "QUEUE"
+) -> int:
+    """Pause a workflow: its new runs wait (at most `queue_ttl` seconds) until it is unpaused; crons and
+    scheduled runs follow their behaviour (QUEUE or DROP). How many queued steps it now holds."""
+    return pause.pause(workflow, queue_ttl, cron_behavior=cron_behavior, scheduled_behavior=scheduled_behavior)
+
+
+def unpause_workflow(workflow: str) -> int:
+    """Unpause a workflow and release the steps its pause held, oldest first; how many."""
+    return pause.unpause(workflow)
 
 
 # --- drain, workers, limits, definitions ------------------------------------------------------------------

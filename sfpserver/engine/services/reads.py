@@ -28,6 +28,7 @@ from sfpserver.engine.models import (
     Worker,
     WorkerStatus,
     WorkflowDefinition,
+    WorkflowPause,
     WorkflowRun,
 )
 from sfpserver.engine.progress import latest_percents, run_progress
@@ -38,6 +39,7 @@ from sfpserver.engine.services.views import (
     EventView,
     FiringView,
     LeaseFacts,
+    PauseView,
     QueueCount,
     RunDetail,
     RunningStepView,
@@ -394,6 +396,13 @@ def list_definitions() -> list[DefinitionView]:
 def get_definition(name: str) -> DefinitionView | None:
     row = WorkflowDefinition.objects.filter(name=name).values("name", "spec", "updated_at").first()
     return DefinitionView(**row) if row is not None else None
+
+
+def workflow_pauses(names: Any = None) -> dict[str, PauseView]:
+    """The paused workflows (of `names`, when given), by name."""
+    rows = WorkflowPause.objects.all() if names is None else WorkflowPause.objects.filter(workflow_name__in=names)
+    fields = ("workflow_name", "queue_ttl_seconds", "cron_behavior", "scheduled_behavior", "paused_at")
+    return {row["workflow_name"]: PauseView(**row) for row in rows.values(*fields)}
 
 
 def definition_names() -> list[str]:

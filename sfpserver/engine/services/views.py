@@ -162,6 +162,17 @@ class DefinitionView:
 
 
 @dataclass(frozen=True)
+class PauseView:
+    """A paused workflow: how long its held runs may wait, and what its crons and scheduled runs do."""
+
+    workflow_name: str
+    queue_ttl_seconds: float
+    cron_behavior: str
+    scheduled_behavior: str
+    paused_at: datetime
+
+
+@dataclass(frozen=True)
 class FiringView:
     schedule_name: str
     fire_time: datetime

@@ -3,10 +3,19 @@
 The SDK is split as Hatchet's is: `options` (the frozen option objects), `task` (Task), `workflow`
 (BaseWorkflow, Workflow, Standalone), `definition` (compile to the engine's WorkflowDef), `trigger`,
 `refs` (run refs and results) and `runs` (the `hatchet.runs` client). New code imports from those.
+
+It is also Hatchet's `hatchet_sdk.runnables` package: `runnables.task` (Task, Depends), `runnables.types` and
+`runnables.workflow` hold the same names under Hatchet's module paths. A plain script may import them first,
+so this package sets Django up as the first name taken from `sfpserver.hatchet` does.
 """
 
 from __future__ import annotations
 
+from sfpserver.hatchet.setup import ensure_django
+
+ensure_django()
+
+# ruff: noqa: E402 - the SDK's modules load Django models: after the set-up above
 from sfpserver.hatchet.definition import concurrency_spec, queue_for, rate_limit_spec
 from sfpserver.hatchet.options import (
     DEFAULT_EXECUTION_TIMEOUT,
