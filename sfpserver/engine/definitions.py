@@ -33,10 +33,13 @@ class StepDef:
     concurrency: tuple[Mapping[str, Any], ...] = ()
     # [{"static_key" | "dynamic_key", "units", "limit", "window_seconds"}]
     rate_limits: tuple[Mapping[str, Any], ...] = ()
+    # [{"key", "value", "required", "weight", "comparator"}]: which workers may take it (engine/affinity.py).
+    desired_worker_labels: tuple[Mapping[str, Any], ...] = ()
 
     def to_spec(self) -> dict[str, Any]:
         spec = asdict(self)
         spec["parents"] = list(self.parents)
+        spec["desired_worker_labels"] = [dict(d) for d in self.desired_worker_labels]
         spec["args"] = dict(self.args)
         spec["concurrency"] = [dict(c) for c in self.concurrency]
         spec["rate_limits"] = [dict(r) for r in self.rate_limits]
@@ -50,6 +53,7 @@ class StepDef:
                 "parents": tuple(spec.get("parents", ())),
                 "concurrency": tuple(spec.get("concurrency", ())),
                 "rate_limits": tuple(spec.get("rate_limits", ())),
+                "desired_worker_labels": tuple(spec.get("desired_worker_labels", ())),
             }
         )
 
@@ -65,12 +69,16 @@ class WorkflowDef:
     triggers: Mapping[str, Any] = field(default_factory=dict)
     # Workflow-level concurrency, held for the whole run (same shape as StepDef.concurrency).
     concurrency: tuple[Mapping[str, Any], ...] = ()
+    # SOFT or HARD: a run's steps prefer / must use the worker of its first step (engine/affinity.py).
+    sticky: str | None = None
 
     def validate(self) -> WorkflowDef:
         _check_name("workflow", self.name)
         if not self.steps:
             raise InvalidWorkflowError("steps", f"workflow {self.name!r} has no steps")
         _check_priority("default_priority", self.default_priority)
+        if self.sticky not in (None, "SOFT", "HARD"):
+            raise InvalidWorkflowError("sticky", f"must be SOFT or HARD, got {self.sticky!r}")
         names = [step.name for step in self.steps]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -88,6 +96,7 @@ class WorkflowDef:
             "default_metadata": dict(self.default_metadata),
             "triggers": dict(self.triggers),
             "concurrency": [dict(c) for c in self.concurrency],
+            "sticky": self.sticky,
         }
 
     @classmethod
@@ -99,6 +108,7 @@ class WorkflowDef:
             default_metadata=spec.get("default_metadata", {}),
             triggers=spec.get("triggers", {}),
             concurrency=tuple(spec.get("concurrency", ())),
+            sticky=spec.get("sticky"),
         )
 
 

@@ -23,7 +23,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from sfpserver.engine import sql, statements
+from sfpserver.engine import affinity, sql, statements
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ def publish(batch: list[Dispatch]) -> None:
     so the scheduler publishes it as soon as the broker answers (and at the latest after the sweeper's delay)."""
     from config.celery import app
 
+    routing = affinity.route(batch)  # steps with affinity go to their chosen worker's queue (engine/affinity.py)
+    if routing.unplaced:
+        _mark_undispatched(routing.unplaced)  # no live worker may take them now: the sweeper tries again
+    batch = routing.ready
     sent, names = 0, shown_names(batch)
     try:
         with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]  # celery-types lacks it

@@ -427,3 +427,29 @@ SELECT workflow, pool, count(*) FILTER (WHERE previous IN {RETRIED_OUTCOMES}) AS
   FROM a GROUP BY 1, 2 ORDER BY 1, 2
 """,
 )
+
+# --- affinity: routing a step to a worker (engine/affinity.py) ------------------------------------------------
+
+# Per routed step: its affinity and the worker of its run's first attempt (a sticky run's worker).
+ROUTING_FACTS = _statement(
+    "routing facts of steps",
+    """
+SELECT s.id, s.run_id, s.args -> 'affinity' AS affinity,
+       (SELECT a.worker_id FROM engine_steprun o JOIN engine_attempt a ON a.step_id = o.id
+         WHERE o.run_id = s.run_id AND a.worker_id IS NOT NULL
+         ORDER BY a.started_at, a.id LIMIT 1) AS first_worker
+  FROM engine_steprun s
+ WHERE s.id = ANY(%(steps)s::uuid[])
+""",
+)
+
+# The workers a routed step may go to: active, heartbeat fresh (within %(after)s seconds), consuming a queue named.
+ROUTABLE_WORKERS = _statement(
+    "routable workers",
+    f"""
+SELECT id, labels, queues FROM engine_worker
+ WHERE status = {_lit(WorkerStatus.ACTIVE)}
+   AND last_heartbeat > now() - make_interval(secs => %(after)s)
+   AND queues && %(queues)s::varchar[]
+""",
+)

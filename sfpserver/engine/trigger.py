@@ -15,7 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, lifecycle, registry, signals, sql, waits
+from sfpserver.engine import affinity, gates, lifecycle, registry, signals, sql, waits
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
@@ -32,6 +32,10 @@ class TriggerRequest:
     parent_step_id: UUID | str | None = None
     child_index: int | None = None
     child_key: str | None = None
+    # Affinity for every step of the run (engine/affinity.py): labels added to each step's own, and the worker its
+    # steps stick to (a child spawned `sticky` from a step: that step's worker).
+    desired_worker_labels: list[Mapping[str, Any]] = field(default_factory=list)
+    sticky_worker: str | None = None
 
 
 def trigger(workflow: str | WorkflowDef, input: Any = None, **options: Any) -> UUID:
@@ -103,6 +107,7 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     variables = {"input": run_input or {}, "additional_metadata": metadata}
     run_keys = gates.evaluate_keys(definition.name, definition.concurrency, variables)
     steps = _steps(definition, run, run_keys, variables)
+    _apply_affinity(definition, request, steps)
     run.gated = any(step.gated for step in steps)
     return _Prepared(run, steps)
 
@@ -225,6 +230,18 @@ def _steps(
             )
         )
     return steps
+
+
+def _apply_affinity(definition: WorkflowDef, request: TriggerRequest, steps: list[StepRun]) -> None:
+    """Steps with affinity go through the routed queue and carry their affinity in their args."""
+    sticky = definition.sticky or ("SOFT" if request.sticky_worker else None)
+    for step, step_def in zip(steps, definition.steps, strict=True):
+        found = affinity.spec(
+            step_def.desired_worker_labels, request.desired_worker_labels, sticky, request.sticky_worker
+        )
+        if found:
+            step.queue = affinity.routed_queue(step.queue)
+            step.args = {**step.args, "affinity": found}
 
 
 def _existing_child(prepared: _Prepared) -> UUID | None:

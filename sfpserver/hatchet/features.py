@@ -22,7 +22,13 @@ from sfpserver.engine.services import (
 )
 from sfpserver.engine.services import WorkerStatus as EngineWorkerStatus
 from sfpserver.hatchet.dbsync import aio_db, run_db
-from sfpserver.hatchet.types import BulkPushEventWithMetadata, PushEventOptions, RateLimitDuration, WorkerStatus
+from sfpserver.hatchet.types import (
+    BulkPushEventWithMetadata,
+    PushEventOptions,
+    RateLimitDuration,
+    WorkerLabel,
+    WorkerStatus,
+)
 from sfpserver.hatchet.unsupported import unsupported
 
 INACTIVE_AFTER = timedelta(seconds=5)
@@ -297,7 +303,7 @@ class WorkerInfo:
     name: str
     status: WorkerStatus
     last_heartbeat_at: datetime
-    labels: list[dict[str, Any]]
+    labels: list[WorkerLabel]
     slots: int
     pool: str
 
@@ -318,7 +324,7 @@ def _worker_info(w: WorkerView | None) -> WorkerInfo:
         w.name,
         worker_status(w),
         w.last_heartbeat,
-        [{"key": k, "value": v} for k, v in (w.labels or {}).items()],
+        [WorkerLabel(key=k, value=v) for k, v in (w.labels or {}).items()],
         w.slots,
         w.pool,
     )

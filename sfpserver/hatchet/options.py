@@ -92,7 +92,6 @@ class WorkflowOptions:
     def warn_unsupported(self) -> None:
         """Warn (once each) for the options given here that the SDK does not act on."""
         given = {
-            "sticky": self.sticky is not None,
             "default_filters": bool(self.default_filters),
             "idempotency": self.idempotency is not None,
             "task_defaults.priority": self.task_defaults.priority is not None,
@@ -140,7 +139,6 @@ class TaskOptions:
     def warn_unsupported(self) -> None:
         """Warn (once each) for the options given here that the SDK does not act on."""
         given = {
-            "desired_worker_labels": any(not is_pool_label(label) for label in self.desired_worker_labels),
             "slot_cost": self.slot_cost is not None,
             "wait_for": bool(self.wait_for),
             "skip_if": bool(self.skip_if),

@@ -102,7 +102,9 @@ class Worker:
 
         queues = sorted({step.queue for wf in self.workflows for step in wf.to_definition().steps})
         node = f"{self.name}-{os.getpid()}@{socket.gethostname()}"
-        services.configure_worker(pool="hatchet", queues=queues, slots=self.slots, name=self.name, labels=self.labels)
+        queues = services.configure_worker(
+            pool="hatchet", queues=queues, slots=self.slots, name=self.name, labels=self.labels, routable=True
+        )
         from celery import signals
 
         signals.worker_ready.connect(lambda **_: self._ready.set(), weak=False)

@@ -31,7 +31,7 @@ from sfpserver.hatchet.options import (
 )
 from sfpserver.hatchet.refs import TaskRunRef, WorkflowRunRef
 from sfpserver.hatchet.task import Task
-from sfpserver.hatchet.trigger import trigger_workflow, trigger_workflows, warn_run_options
+from sfpserver.hatchet.trigger import trigger_workflow, trigger_workflows, with_run_options
 from sfpserver.hatchet.types import (
     ConcurrencyExpression,
     DesiredWorkerLabel,
@@ -158,6 +158,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
             child_index=opts.child_index,
             additional_metadata={**opts.additional_metadata, **(additional_metadata or {})},
             priority=priority if priority is not None else opts.priority,
+            options=opts,
         )
 
     def create_bulk_run_item(
@@ -172,8 +173,8 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         sticky: bool = False,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> WorkflowRunTriggerConfig:
-        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
-        opts = (options or TriggerWorkflowOptions()).model_copy(
+        options = with_run_options(options, sticky, desired_worker_id, desired_worker_labels)
+        opts = options.model_copy(
             update={
                 "child_key": child_key or (options.child_key if options else None),
                 "additional_metadata": {
@@ -420,7 +421,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         desired_worker_id: str | None = None,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> Any:
-        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
+        options = with_run_options(options, sticky, desired_worker_id, desired_worker_labels)
         ref = self._ref(
             self._trigger(
                 input, options, child_key=child_key, additional_metadata=additional_metadata, priority=priority
@@ -440,7 +441,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         desired_worker_id: str | None = None,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> Any:
-        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
+        options = with_run_options(options, sticky, desired_worker_id, desired_worker_labels)
         ctx = contextvars.copy_context()
         run_id = await aio_db(
             lambda: ctx.run(

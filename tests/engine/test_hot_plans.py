@@ -40,6 +40,7 @@ TYPES = {
     "lock_key": "bigint",
     "task": "text",
     "window": "integer",
+    "steps": "uuid[]",
 }
 HOT_STATEMENTS = {statement.name: statement.text for statement in statements.ALL if statement.hot}
 OTHER_STATEMENTS = {s.name: s for s in statements.ALL if not s.hot}
@@ -62,6 +63,7 @@ ARGUMENTS = {
     "lock_key": "1",
     "task": "'t'",
     "window": "300",
+    "steps": "'{00000000-0000-0000-0000-000000000001}'",
 }
 
 

@@ -146,6 +146,7 @@ if TYPE_CHECKING:
     from sfpserver.engine.services.runtime_side import (
         Invocation,
         configure_worker,
+        current_worker_labels,
         forbid_dumps,
         get_workflow,
         local_workflows,
@@ -154,6 +155,7 @@ if TYPE_CHECKING:
         register_workflow,
         run_scheduler,
         signals,
+        upsert_worker_labels,
         wait_for_database,
     )
 
@@ -210,6 +212,7 @@ __all__ = [
     "check_trigger",
     "children_count",
     "configure_worker",
+    "current_worker_labels",
     "definition_names",
     "delete_cron",
     "delete_definition",
@@ -284,6 +287,7 @@ __all__ = [
     "trigger_many",
     "unfinished_runs_by_workflow",
     "unpause_worker",
+    "upsert_worker_labels",
     "visible_run",
     "wait_for_database",
     "workers_gone_within",
@@ -293,6 +297,7 @@ __all__ = [
 _RUNTIME_SIDE = {
     "Invocation",
     "configure_worker",
+    "current_worker_labels",
     "forbid_dumps",
     "get_workflow",
     "local_workflows",
@@ -301,6 +306,7 @@ _RUNTIME_SIDE = {
     "register_workflow",
     "run_scheduler",
     "signals",
+    "upsert_worker_labels",
     "wait_for_database",
 }
 
