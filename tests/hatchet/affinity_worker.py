@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from sfpserver.hatchet import Context, DesiredWorkerLabel, EmptyModel, Hatchet, StickyStrategy, WorkerLabelComparator
 

@@ -195,6 +195,7 @@ def test_importing_dedupe_violation_error_warns_once() -> None:
 
 # --- use: run options -----------------------------------------------------------------------------------------
 
+
 def test_a_desired_worker_id_without_sticky_warns_once(hatchet: Hatchet) -> None:
     workflow = hatchet.workflow(name=name())
     workflow.task()(noop)
