@@ -35,11 +35,14 @@ class StepDef:
     rate_limits: tuple[Mapping[str, Any], ...] = ()
     # [{"key", "value", "required", "weight", "comparator"}]: which workers may take it (engine/affinity.py).
     desired_worker_labels: tuple[Mapping[str, Any], ...] = ()
+    # A batch task's {"max_size", "interval", "group_key", "max_runs"} (engine/batching.py); None: one call a step.
+    batch: Mapping[str, Any] | None = None
 
     def to_spec(self) -> dict[str, Any]:
         spec = asdict(self)
         spec["parents"] = list(self.parents)
         spec["desired_worker_labels"] = [dict(d) for d in self.desired_worker_labels]
+        spec["batch"] = None if self.batch is None else dict(self.batch)
         spec["args"] = dict(self.args)
         spec["concurrency"] = [dict(c) for c in self.concurrency]
         spec["rate_limits"] = [dict(r) for r in self.rate_limits]

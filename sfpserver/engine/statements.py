@@ -453,3 +453,25 @@ SELECT id, labels, queues FROM engine_worker
    AND queues && %(queues)s::varchar[]
 """,
 )
+
+# --- batch tasks: members join their groups (engine/batching.py) ----------------------------------------------
+
+# Queued steps of batch tasks join their group (action, key) as open members; a member re-queued since its last
+# batch joins afresh. A step whose group key could not be evaluated is a group of its own, flushed at once.
+JOIN_BATCH = _statement(
+    "join batches",
+    f"""
+INSERT INTO engine_batchmember (step_id, attempt, action, key, queue, size, max_size, interval, max_runs, batch_id,
+                                joined_at)
+SELECT s.id, s.attempt, s.action, coalesce(s.args -> 'batch' ->> 'key', CASE WHEN s.args -> 'batch' ? 'key_error'
+       THEN '!' || s.id::text ELSE '' END), s.queue, octet_length(coalesce(r.input::text, '')),
+       CASE WHEN s.args -> 'batch' ? 'key_error' THEN 1 ELSE (s.args -> 'batch' ->> 'max_size')::integer END,
+       CASE WHEN s.args -> 'batch' ? 'key_error' THEN 0 ELSE (s.args -> 'batch' ->> 'interval')::float8 END,
+       (s.args -> 'batch' ->> 'max_runs')::integer, NULL, now()
+  FROM engine_steprun s JOIN engine_workflowrun r ON r.id = s.run_id
+ WHERE s.id = ANY(%(steps)s::uuid[]) AND coalesce(s.status, '') = {QUEUED}
+    ON CONFLICT (step_id) DO UPDATE
+   SET attempt = EXCLUDED.attempt, batch_id = NULL, joined_at = EXCLUDED.joined_at
+RETURNING action, key
+""",
+)

@@ -15,7 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import affinity, gates, lifecycle, registry, signals, sql, waits
+from sfpserver.engine import affinity, batching, gates, lifecycle, registry, signals, sql, waits
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
@@ -108,6 +108,7 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     run_keys = gates.evaluate_keys(definition.name, definition.concurrency, variables)
     steps = _steps(definition, run, run_keys, variables)
     _apply_affinity(definition, request, steps)
+    _apply_batch(definition, steps, variables)
     run.gated = any(step.gated for step in steps)
     return _Prepared(run, steps)
 
@@ -242,6 +243,14 @@ def _apply_affinity(definition: WorkflowDef, request: TriggerRequest, steps: lis
         if found:
             step.queue = affinity.routed_queue(step.queue)
             step.args = {**step.args, "affinity": found}
+
+
+def _apply_batch(definition: WorkflowDef, steps: list[StepRun], variables: dict[str, Any]) -> None:
+    """Steps of batch tasks join batches instead of being published alone (engine/batching.py)."""
+    for step, step_def in zip(steps, definition.steps, strict=True):
+        if step_def.batch is not None:
+            step.queue = batching.batch_queue(step.queue)
+            step.args = {**step.args, "batch": batching.spec(step_def.batch, variables)}
 
 
 def _existing_child(prepared: _Prepared) -> UUID | None:

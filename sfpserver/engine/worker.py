@@ -100,6 +100,14 @@ def run_step(step_id: str, attempt: int) -> None:
     runtime.execute(step_id, attempt, claimant(), _may_hand_off)
 
 
+def run_batch(batch_id: str) -> None:
+    if _draining.is_set():
+        raise Reject("worker is shutting down", requeue=True)
+    from sfpserver.engine import batch_runtime
+
+    batch_runtime.execute(batch_id, claimant())
+
+
 def claimant() -> lifecycle.Claimant:
     """This worker as it claims steps; with its queues for hand-offs (settings.ENGINE_HAND_OFF)."""
     if _identity is None:  # step code run outside a worker process (tests, scripts)

@@ -211,6 +211,50 @@ class Hatchet:
         )
         return self._standalone(workflow, task)
 
+    def batch_task(
+        self,
+        *,
+        name: str | None = None,
+        batch_max_size: int,
+        batch_max_interval: Duration | None = None,
+        batch_group_key: str | None = None,
+        batch_group_max_runs: int | None = None,
+        broadcast_output: bool = False,
+        description: str | None = None,
+        input_validator: Any = None,
+        on_events: list[str] | None = None,
+        default_priority: int | Priority = Priority.LOW,
+        schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+        execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
+        retries: int = 0,
+        rate_limits: list[RateLimit] | None = None,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: int | None = None,
+        default_additional_metadata: dict[str, Any] | None = None,
+    ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
+        """A standalone batch task (sfpserver/hatchet/batch.py): each run is one member of a batch."""
+        from sfpserver.hatchet.batch import settings
+
+        task = TaskOptions(
+            name=name,
+            schedule_timeout=schedule_timeout,
+            execution_timeout=execution_timeout,
+            retries=retries,
+            rate_limits=tuple(rate_limits or ()),
+            backoff_factor=backoff_factor,
+            backoff_max_seconds=backoff_max_seconds,
+            batch=settings(batch_max_size, batch_max_interval, batch_group_key, batch_group_max_runs, broadcast_output),
+        )
+        workflow = WorkflowOptions(
+            name=name or "",
+            description=description,
+            input_validator=input_validator,
+            on_events=tuple(on_events or ()),
+            default_priority=default_priority,
+            default_additional_metadata=dict(default_additional_metadata or {}),
+        )
+        return self._standalone(workflow, task)
+
     def _standalone(
         self, workflow: WorkflowOptions, task: TaskOptions
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:

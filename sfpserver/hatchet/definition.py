@@ -77,6 +77,7 @@ def step_of(task: Task[Any, Any]) -> StepDef:
         desired_worker_labels=tuple(
             d.model_dump(mode="json") for d in options.desired_worker_labels if not is_pool_label(d)
         ),
+        batch=None if options.batch is None else options.batch.to_engine(),
     )
 
 

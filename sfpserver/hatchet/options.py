@@ -118,6 +118,7 @@ class TaskOptions:
     slot_cost: int | None = None
     durable: bool = False
     eviction_policy: Any = None
+    batch: Any = None  # a batch task's BatchSettings (sfpserver/hatchet/batch.py)
     # Extension (not in Hatchet): vault credentials the task may lease, by name or by input field path.
     credentials: tuple[str, ...] = ()
     credentials_from_input: tuple[str, ...] = ()

@@ -239,6 +239,11 @@ class BaseWorkflow(Generic[TWorkflowInput]):
 
 
 def _bind(task: Task[Any, Any], lifespan: Callable[[], Any] | None) -> Callable[[Any], Any]:
+    if task.options.batch is not None:
+        from sfpserver.hatchet.batch import bind
+
+        return bind(task, lifespan)  # takes the batch's invocations
+
     def handler(inv: Invocation) -> Any:
         return task.handle(inv, lifespan() if lifespan else None)
 
@@ -325,6 +330,39 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
                 eviction_policy=eviction_policy,
                 credentials=tuple(credentials or ()),
                 credentials_from_input=tuple(credentials_from_input or ()),
+            )
+        )
+
+    def batch_task(
+        self,
+        name: str | None = None,
+        *,
+        batch_max_size: int,
+        batch_max_interval: Duration | None = None,
+        batch_group_key: str | None = None,
+        batch_group_max_runs: int | None = None,
+        broadcast_output: bool = False,
+        schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+        execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
+        retries: int = 0,
+        rate_limits: list[RateLimit] | None = None,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: int | None = None,
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
+        """A batch task (sfpserver/hatchet/batch.py): runs once per batch of runs, flushed on size and on time."""
+        from sfpserver.hatchet.batch import settings
+
+        batch = settings(batch_max_size, batch_max_interval, batch_group_key, batch_group_max_runs, broadcast_output)
+        return self.add_options(
+            TaskOptions(
+                name=name,
+                schedule_timeout=schedule_timeout,
+                execution_timeout=execution_timeout,
+                retries=retries,
+                rate_limits=tuple(rate_limits or ()),
+                backoff_factor=backoff_factor,
+                backoff_max_seconds=backoff_max_seconds,
+                batch=batch,
             )
         )
 
