@@ -53,7 +53,7 @@ def by_size(tasks: dict[BatchMemberId, Word], ctx: Context) -> dict[BatchMemberI
 
 
 @hatchet.batch_task(
-    name="BatchByTime", batch_max_size=50, batch_max_interval=timedelta(milliseconds=300), input_validator=Word
+    name="BatchByTime", batch_max_size=50, batch_max_interval=timedelta(milliseconds=2500), input_validator=Word
 )
 async def by_time(tasks: dict[BatchMemberId, Word], ctx: Context) -> dict[BatchMemberId, Upper]:
     return _upper(tasks, ctx)

@@ -65,8 +65,10 @@ def test_members_arriving_apart_fill_one_batch_when_it_reaches_its_size(worker: 
 
 
 def test_a_batch_that_does_not_fill_runs_when_its_interval_is_over(worker: subprocess.Popen[bytes]) -> None:
-    results = bw.by_time.run_many([bw.by_time.create_bulk_run_item(w) for w in words("golf", "hotel")])
+    refs = [bw.by_time.run(w, wait_for_result=False) for w in words("golf", "hotel")]  # apart, within 2.5 s
+    results = [ref.result() for ref in refs]
     assert [(r.upper, r.size) for r in results] == [("GOLF", 2), ("HOTEL", 2)]
+    assert len({r.call for r in results}) == 1
 
 
 def test_keyed_batches_hold_only_members_of_one_key(worker: subprocess.Popen[bytes]) -> None:
