@@ -59,9 +59,9 @@ def spec(settings: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str,
     max_size, interval = settings.get("max_size"), settings.get("interval")
     if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
         raise InvalidWorkflowError("batch.max_size", f"must be a whole number >= 1, got {max_size!r}")
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0):
         raise InvalidWorkflowError("batch.interval", f"must be a number of seconds >= 0, got {interval!r}")
-    found: dict[str, Any] = {"max_size": max_size, "interval": float(interval), "max_runs": settings.get("max_runs")}
+    found: dict[str, Any] = {"max_size": max_size, "interval": interval, "max_runs": settings.get("max_runs")}
     expression = settings.get("group_key")
     if expression:
         try:
@@ -135,7 +135,7 @@ def flush(action: str, key: str) -> tuple[list[tuple[UUID, str]], float | None]:
             open_members = open_members[len(taken) :]
             running += 1
     wait = None
-    if open_members:
+    if open_members and open_members[0].interval is not None:
         due_at = open_members[0].joined_at + timedelta(seconds=open_members[0].interval)
         wait = max(0.0, (due_at - timezone.now()).total_seconds()) + 0.01
     return made, wait
@@ -150,7 +150,7 @@ def _due(members: list[BatchMember], now: Any) -> bool:
     return (
         len(members) >= first.max_size
         or sum(m.size for m in members) >= MAX_BATCH_BYTES
-        or first.joined_at + timedelta(seconds=first.interval) <= now
+        or (first.interval is not None and first.joined_at + timedelta(seconds=first.interval) <= now)
     )
 
 

@@ -368,7 +368,7 @@ class BatchMember(models.Model):
     queue = models.CharField(max_length=200)
     size = models.IntegerField(default=0)  # bytes of the run's input, for the flush on payload size
     max_size = models.IntegerField()
-    interval = models.FloatField()
+    interval = models.FloatField(null=True, blank=True)  # seconds; NULL: flushed on size only
     max_runs = models.IntegerField(null=True, blank=True)
     batch = models.ForeignKey(StepBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
     joined_at = models.DateTimeField()

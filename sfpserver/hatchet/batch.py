@@ -2,75 +2,24 @@
 into batches (engine/batching.py) and the function runs once per batch with `dict[BatchMemberId, input]`. It
 returns `dict[BatchMemberId, output]` (each member gets its own), or with `broadcast_output=True` one value every
 member gets. A member the function returns nothing for fails with a ValueError naming it.
+
+The settings and the member output type are in the leaf `batch_options.py` (re-exported here).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NewType, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from pydantic import TypeAdapter
-
+from sfpserver.hatchet.batch_options import BatchMemberId, BatchSettings, member_adapter, settings
 from sfpserver.hatchet.context import Context
 from sfpserver.hatchet.contextvars import current_context
-from sfpserver.hatchet.types import Duration, duration_seconds
+from sfpserver.hatchet.task import _parent_run_id, _run_coroutine
 
 if TYPE_CHECKING:
     from sfpserver.engine.services import Invocation
     from sfpserver.hatchet.task import Task
-
-BatchMemberId = NewType("BatchMemberId", str)
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchSettings:
-    max_size: int
-    interval: float  # seconds
-    group_key: str | None = None
-    max_runs: int | None = None
-    broadcast: bool = False
-
-    def to_engine(self) -> dict[str, Any]:
-        return {
-            "max_size": self.max_size,
-            "interval": self.interval,
-            "group_key": self.group_key,
-            "max_runs": self.max_runs,
-        }
-
-
-def settings(
-    batch_max_size: int,
-    batch_max_interval: Duration | None,
-    batch_group_key: str | None,
-    batch_group_max_runs: int | None,
-    broadcast_output: bool,
-) -> BatchSettings:
-    if isinstance(batch_max_size, bool) or not isinstance(batch_max_size, int) or batch_max_size < 1:
-        raise ValueError(f"batch_max_size must be a whole number >= 1, got {batch_max_size!r}")
-    if batch_group_max_runs is not None and (not isinstance(batch_group_max_runs, int) or batch_group_max_runs < 1):
-        raise ValueError(f"batch_group_max_runs must be a whole number >= 1, got {batch_group_max_runs!r}")
-    interval = duration_seconds(batch_max_interval or timedelta(seconds=1), 1.0)
-    return BatchSettings(batch_max_size, interval, batch_group_key or None, batch_group_max_runs, broadcast_output)
-
-
-def member_adapter(fn: Callable[..., Any], broadcast: bool) -> TypeAdapter[Any] | None:
-    """What one member's output is validated with: the return type (broadcast) or the value type of its dict."""
-    try:
-        hint = get_type_hints(fn).get("return")
-    except Exception:  # noqa: BLE001 - unresolvable annotations: no output validation
-        return None
-    if hint is not None and not broadcast:
-        hint = get_args(hint)[1] if get_origin(hint) is dict and len(get_args(hint)) == 2 else None
-    if hint is None or hint is type(None):
-        return None
-    try:
-        return TypeAdapter(hint)
-    except Exception:  # noqa: BLE001 - a hint pydantic cannot handle: no output validation
-        return None
 
 
 def bind(task: Task[Any, Any], lifespan: Callable[[], Any] | None) -> Callable[[list[Invocation]], dict[UUID, Any]]:
@@ -84,8 +33,6 @@ def bind(task: Task[Any, Any], lifespan: Callable[[], Any] | None) -> Callable[[
 
 
 def run_batch(task: Task[Any, Any], invocations: list[Invocation], lifespan: Any) -> dict[UUID, Any]:
-    from sfpserver.hatchet.task import _run_coroutine
-
     first = invocations[0]
     ctx = _context(task, first, lifespan)
     inputs = {BatchMemberId(str(inv.step_id)): task.workflow.validate_input(inv.input) for inv in invocations}
@@ -114,8 +61,6 @@ def _member_output(task: Task[Any, Any], result: Any, member: str) -> Any:
 
 def _context(task: Task[Any, Any], inv: Invocation, lifespan: Any) -> Context:
     """The batch's context: that of its first member (its run, metadata, children)."""
-    from sfpserver.hatchet.task import _parent_run_id
-
     claimed = inv.claimed
     return Context(
         invocation=inv,
@@ -133,3 +78,6 @@ def _context(task: Task[Any, Any], inv: Invocation, lifespan: Any) -> Context:
         parent_workflow_run_id=_parent_run_id(claimed.parent_step_id),
         lifespan=lifespan,
     )
+
+
+__all__ = ["BatchMemberId", "BatchSettings", "bind", "member_adapter", "run_batch", "settings"]

@@ -233,7 +233,7 @@ class Hatchet:
         default_additional_metadata: dict[str, Any] | None = None,
     ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
         """A standalone batch task (sfpserver/hatchet/batch.py): each run is one member of a batch."""
-        from sfpserver.hatchet.batch import settings
+        from sfpserver.hatchet.batch_options import settings
 
         task = TaskOptions(
             name=name,

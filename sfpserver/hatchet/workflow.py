@@ -350,7 +350,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         backoff_max_seconds: int | None = None,
     ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         """A batch task (sfpserver/hatchet/batch.py): runs once per batch of runs, flushed on size and on time."""
-        from sfpserver.hatchet.batch import settings
+        from sfpserver.hatchet.batch_options import settings
 
         batch = settings(batch_max_size, batch_max_interval, batch_group_key, batch_group_max_runs, broadcast_output)
         return self.add_options(
