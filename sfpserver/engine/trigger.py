@@ -4,7 +4,7 @@ publish the root steps after commit. A refused trigger records and enqueues noth
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -34,7 +34,7 @@ class TriggerRequest:
     child_key: str | None = None
     # Affinity for every step of the run (engine/affinity.py): labels added to each step's own, and the worker its
     # steps stick to (a child spawned `sticky` from a step: that step's worker).
-    desired_worker_labels: list[Mapping[str, Any]] = field(default_factory=list)
+    desired_worker_labels: Sequence[Mapping[str, Any]] = field(default_factory=list)
     sticky_worker: str | None = None
 
 
