@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from sfpserver.engine import sql, statements
@@ -100,20 +100,40 @@ def _ids(items: Iterable[Dispatch]) -> dict[str, Any]:
     return {"steps": [item.step_id for item in items]}
 
 
+_timers: set[tuple[str, str]] = set()  # groups with a flush timer pending in this process
+_timers_lock = threading.Lock()
+
+
 def _flush_and_publish(action: str, key: str) -> None:
     flushed, wait = flush(action, key)
     _publish(flushed)
     if wait is not None:
-        timer = threading.Timer(wait, _flush_later, (action, key))
-        timer.daemon = True
-        timer.start()
+        _flush_in(wait, action, key)
+
+
+def _flush_in(wait: float, action: str, key: str) -> None:
+    """One pending timer per group and process: it flushes the group when its oldest member is due."""
+    with _timers_lock:
+        if (action, key) in _timers:
+            return
+        _timers.add((action, key))
+    timer = threading.Timer(wait, _flush_later, (action, key))
+    timer.daemon = True
+    timer.start()
 
 
 def _flush_later(action: str, key: str) -> None:
+    with _timers_lock:
+        _timers.discard((action, key))
     try:
-        _publish(flush(action, key)[0])
+        flushed, wait = flush(action, key)
+        _publish(flushed)
+        if wait is not None:
+            _flush_in(wait, action, key)
     except DatabaseError:
         logger.warning("could not flush a batch of %s: left for the scheduler", action)
+    finally:
+        connection.close()  # this timer's thread ends here: its connection with it
 
 
 def flush(action: str, key: str) -> tuple[list[tuple[UUID, str]], float | None]:
