@@ -248,9 +248,12 @@ def _apply_affinity(definition: WorkflowDef, request: TriggerRequest, steps: lis
 def _apply_batch(definition: WorkflowDef, steps: list[StepRun], variables: dict[str, Any]) -> None:
     """Steps of batch tasks join batches instead of being published alone (engine/batching.py)."""
     for step, step_def in zip(steps, definition.steps, strict=True):
-        if step_def.batch is not None:
-            step.queue = batching.batch_queue(step.queue)
-            step.args = {**step.args, "batch": batching.spec(step_def.batch, variables)}
+        if step_def.batch is not None:  # a batch goes to any worker of its queue: no affinity
+            step.queue = batching.batch_queue(affinity.base_queue(step.queue))
+            step.args = {
+                **{k: v for k, v in step.args.items() if k != "affinity"},
+                "batch": batching.spec(step_def.batch, variables),
+            }
 
 
 def _existing_child(prepared: _Prepared) -> UUID | None:

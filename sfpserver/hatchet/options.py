@@ -147,6 +147,8 @@ class TaskOptions:
         }
         for option in (name for name, present in given.items() if present):
             unsupported(option, "task")
+        if self.batch is not None and any(not is_pool_label(label) for label in self.desired_worker_labels):
+            unsupported("desired_worker_labels", "batch_task")
         if self.eviction_policy is not None:
             unsupported("eviction_policy", "durable_task")
 

@@ -29,6 +29,7 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("wait_for", "task"): "conditions are not offered; the task starts when its parents are done",
     ("skip_if", "task"): "conditions are not offered; the task is never skipped by a condition",
     ("cancel_if", "task"): "conditions are not offered; the task is never cancelled by a condition",
+    ("desired_worker_labels", "batch_task"): "a batch goes to any worker of its queue (the `pool` label counts)",
     ("eviction_policy", "durable_task"): "durable tasks run as ordinary tasks and are never evicted",
     ("aio_sleep_for", "DurableContext"): "sleeps in the worker, holding its slot; a crash restarts the sleep",
     ("release_slot", "Context"): "does nothing: the slot frees when the task ends",

@@ -100,7 +100,30 @@ def gated(tasks: dict[BatchMemberId, Word], ctx: Context) -> dict[BatchMemberId,
     return _upper(tasks, ctx)
 
 
-ALL = [by_size, by_time, by_key, broadcast, forgetful, gated]
+# A batch task inside a workflow, after an ordinary task: each run's batch member gets its parent's output.
+pipeline = hatchet.workflow(name="BatchPipeline", input_validator=Word)
+
+
+@pipeline.task()
+def prepare(input: Word, ctx: Context) -> dict[str, str]:
+    return {"prepared": input.word * 2}
+
+
+@pipeline.batch_task(
+    name="shout",
+    batch_max_size=2,
+    batch_max_interval=timedelta(seconds=120),
+    batch_group_key="input.group",
+    parents=[prepare],
+)
+def shout(tasks: dict[BatchMemberId, Word], ctx: Context) -> dict[BatchMemberId, dict[str, object]]:
+    prepared = ctx.task_output(prepare)["prepared"]  # the first member's parent (the batch's context)
+    return {
+        member: {"upper": w.word.upper(), "size": len(tasks), "seen": bool(prepared)} for member, w in tasks.items()
+    }
+
+
+ALL = [by_size, by_time, by_key, broadcast, forgetful, gated, pipeline]
 
 if __name__ == "__main__":
     hatchet.worker(sys.argv[1], slots=4, workflows=ALL).start()

@@ -112,6 +112,14 @@ def test_a_member_the_function_returns_nothing_for_fails_and_the_other_completes
     assert sorted(outcomes) == [("completed", True), ("failed", True)]
 
 
+def test_a_batch_task_of_a_workflow_runs_once_its_parents_are_done(worker: subprocess.Popen[bytes]) -> None:
+    results = bw.pipeline.run_many([bw.pipeline.create_bulk_run_item(w) for w in words("uniform", "victor")])
+    assert [(r["prepare"]["prepared"], r["shout"]) for r in results] == [
+        ("uniformuniform", {"upper": "UNIFORM", "size": 2, "seen": True}),
+        ("victorvictor", {"upper": "VICTOR", "size": 2, "seen": True}),
+    ]
+
+
 def test_members_of_a_batch_whose_worker_dies_go_back_and_run_in_a_later_batch(
     platform: Processes, worker: subprocess.Popen[bytes]
 ) -> None:

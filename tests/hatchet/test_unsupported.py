@@ -270,3 +270,13 @@ def test_pausing_a_worker_warns_once(hatchet: Hatchet) -> None:
 )
 def test_a_listing_filter_not_acted_on_warns_once(hatchet: Hatchet, where: str, call: Any) -> None:
     assert [w.split(":")[0] for w in warned(lambda: [call(hatchet), call(hatchet)])] == [where]
+
+
+def test_a_batch_task_with_desired_labels_warns_once(hatchet: Hatchet) -> None:
+    def batch(tasks: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return {}
+
+    declare = hatchet.batch_task
+    first = warned(lambda: declare(name=name(), batch_max_size=2, desired_worker_labels=[OTHER_LABEL])(batch))
+    again = warned(lambda: declare(name=name(), batch_max_size=2, desired_worker_labels=[OTHER_LABEL])(batch))
+    assert (len(first), "batch_task: `desired_worker_labels`" in first[0], again) == (1, True, [])
