@@ -3,6 +3,8 @@ platform's scheduler, real Postgres and Redis. Each task reports the worker it r
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,14 +15,17 @@ from typing import Any
 import pytest
 
 from sfpserver.engine import services
-from sfpserver.engine.models import StepRun, Worker
+from sfpserver.engine.models import Attempt, StepRun, Worker
 from sfpserver.hatchet import DesiredWorkerLabel
 from tests.conftest import ROOT, Processes, wait_until
 from tests.hatchet import affinity_worker as aw
 from workers.lifeline import die_with_parent
 
-GATE = Path(f"/tmp/affinity-gate-{__import__('os').getpid()}")
+GATE = Path(f"/tmp/affinity-gate-{os.getpid()}")
 LABELS = {"affinity-eu": ["zone=eu", "memory=512"], "affinity-us": ["zone=us", "memory=2048"]}
+
+
+PROCESSES: dict[str, subprocess.Popen[bytes]] = {}  # by worker id
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +49,11 @@ def workers(platform: Processes) -> Iterator[dict[str, str]]:
             what=f"the {name} worker",
         )
         ids[name.removeprefix("affinity-")] = str(worker.id)
+        PROCESSES[str(worker.id)] = proc
     yield ids
     for proc in procs:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
     for proc in procs:
         proc.wait(timeout=30)
 
@@ -150,3 +157,14 @@ def test_a_hard_sticky_run_waits_for_its_worker(workers: dict[str, str], gate: P
 def test_children_spawned_sticky_run_on_their_parents_worker(workers: dict[str, str]) -> None:
     results = [aw.spawner.run() for _ in range(2)]
     assert [set(r["children"]) for r in results] == [{r["worker"]} for r in results]
+
+
+def test_a_soft_sticky_run_whose_worker_dies_finishes_on_another(workers: dict[str, str], gate: Path) -> None:
+    ref, first = _held_at_waits(aw.soft)  # the last test of the module: it kills a worker
+    os.killpg(PROCESSES[first].pid, signal.SIGKILL)
+    PROCESSES[first].wait()
+    gate.unlink()
+    result = ref.result()
+    other = next(w for w in workers.values() if w != first)
+    reassigned = Attempt.objects.filter(step__run_id=ref.workflow_run_id, step__name="waits", outcome="REASSIGNED")
+    assert (result["waits"]["worker"], result["after"]["worker"], reassigned.count()) == (other, other, 1)
