@@ -9,6 +9,9 @@ takes its members (FOR UPDATE SKIP LOCKED), and one message `engine.run_batch(<b
 The interval is kept by a timer in the process that collected the members, and by the scheduler's tick
 (`flush_due`) whatever happens to that process.
 
+A member published again with the same attempt (the sweeper, after ENGINE_REDISPATCH_AFTER) keeps its place
+and its batch, whose message is published again (a duplicate is harmless: the claims are fenced).
+
 The worker claims each member as any step (lifecycle.claim, fenced on its attempt) and runs the function once
 (engine/batch_runtime.py); each member's outcome is recorded on its own step. A member whose worker dies is
 re-queued by the reaper like any step, joins again, and goes into a later batch: nothing is lost.
@@ -45,6 +48,11 @@ GROUPS_PER_TICK = 200
 
 def batch_queue(queue: str) -> str:
     return BATCH_PREFIX + queue
+
+
+def base(queue: str) -> str:
+    """The queue a batch's message goes to: the members' queue without the prefix."""
+    return queue.removeprefix(BATCH_PREFIX)
 
 
 def is_batched(queue: str) -> bool:
@@ -87,8 +95,10 @@ def collect(batch: list[Dispatch]) -> tuple[list[Dispatch], list[UUID]]:
         return batch, []
     rest = [item for item in batch if not is_batched(item.queue)]
     try:
-        groups = {(row["action"], row["key"]) for row in sql.rows(statements.JOIN_BATCH, _ids(members))}
-        for action, key in groups:
+        rows = sql.rows(statements.JOIN_BATCH, _ids(members))
+        # A member already in a batch was published again (its batch's message may be lost): so is its batch.
+        _publish(sorted({(row["batch_id"], base(row["queue"])) for row in rows if row["batch_id"] is not None}))
+        for action, key in {(row["action"], row["key"]) for row in rows if row["batch_id"] is None}:
             _flush_and_publish(action, key)
     except DatabaseError:
         logger.warning("could not collect %d batch member(s): left for the sweeper", len(members))
@@ -189,7 +199,7 @@ def _take(members: list[BatchMember]) -> list[BatchMember]:
 def _form(action: str, key: str, members: list[BatchMember]) -> tuple[UUID, str]:
     batch = StepBatch.objects.create(action=action, key=key)
     BatchMember.objects.filter(step_id__in=[m.step_id for m in members]).update(batch=batch)
-    return batch.id, members[0].queue.removeprefix(BATCH_PREFIX)
+    return batch.id, base(members[0].queue)
 
 
 def _batches_under_way(action: str, key: str) -> int:

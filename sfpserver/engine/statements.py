@@ -457,7 +457,8 @@ SELECT id, labels, queues FROM engine_worker
 # --- batch tasks: members join their groups (engine/batching.py) ----------------------------------------------
 
 # Queued steps of batch tasks join their group (action, key) as open members; a member re-queued since its last
-# batch joins afresh. A step whose group key could not be evaluated is a group of its own, flushed at once.
+# batch (a new attempt) joins afresh, while the same attempt published again (the sweeper) keeps its place and its
+# batch. A step whose group key could not be evaluated is a group of its own, flushed at once.
 JOIN_BATCH = _statement(
     "join batches",
     f"""
@@ -471,7 +472,10 @@ SELECT s.id, s.attempt, s.action, coalesce(s.args -> 'batch' ->> 'key', CASE WHE
   FROM engine_steprun s JOIN engine_workflowrun r ON r.id = s.run_id
  WHERE s.id = ANY(%(steps)s::uuid[]) AND coalesce(s.status, '') = {QUEUED}
     ON CONFLICT (step_id) DO UPDATE
-   SET attempt = EXCLUDED.attempt, batch_id = NULL, joined_at = EXCLUDED.joined_at
-RETURNING action, key
+   SET batch_id = CASE WHEN engine_batchmember.attempt = EXCLUDED.attempt THEN engine_batchmember.batch_id END,
+       joined_at = CASE WHEN engine_batchmember.attempt = EXCLUDED.attempt THEN engine_batchmember.joined_at
+                        ELSE EXCLUDED.joined_at END,
+       attempt = EXCLUDED.attempt
+RETURNING action, key, batch_id, queue
 """,
 )

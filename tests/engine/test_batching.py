@@ -124,3 +124,26 @@ def test_a_key_has_no_more_batches_under_way_than_its_limit() -> None:
     assert StepBatch.objects.filter(id=made[0][0]).exists()
     for run in runs:
         lifecycle.cancel_run(run)
+
+
+@pytest.mark.usefixtures("db_access")
+def test_a_member_published_again_keeps_its_batch_and_a_new_attempt_joins_afresh() -> None:
+    from sfpserver.engine.dispatch import Dispatch, publish
+
+    runs = _batched(max_size=2, max_runs=None, count=2)
+    steps = list(StepRun.objects.filter(run_id__in=runs))
+    joined = wait_until(
+        lambda: list(BatchMember.objects.filter(step_id__in=[s.id for s in steps], batch__isnull=False)),
+        what="a batch",
+    )
+    publish([Dispatch(s.id, s.attempt, s.queue) for s in steps])  # the sweeper, much later
+    again = {
+        m.step_id: (m.batch_id, m.joined_at) for m in BatchMember.objects.filter(step_id__in=[s.id for s in steps])
+    }
+    assert again == {m.step_id: (m.batch_id, m.joined_at) for m in joined}
+    StepRun.objects.filter(id=steps[0].id).update(attempt=1)  # as a reassignment would
+    publish([Dispatch(steps[0].id, 1, steps[0].queue)])
+    rejoined = BatchMember.objects.get(step_id=steps[0].id)
+    assert (rejoined.attempt, rejoined.batch_id, rejoined.joined_at > joined[0].joined_at) == (1, None, True)
+    for run in runs:
+        lifecycle.cancel_run(run)
