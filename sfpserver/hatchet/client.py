@@ -33,6 +33,7 @@ from sfpserver.hatchet.types import (
     Priority,
     RateLimit,
     TaskDefaults,
+    WorkerLabel,
 )
 from sfpserver.hatchet.unsupported import unsupported
 from sfpserver.hatchet.worker import Worker
@@ -276,7 +277,7 @@ class Hatchet:
         name: str,
         slots: int | None = None,
         durable_slots: int | None = None,
-        labels: dict[str, str | int] | None = None,
+        labels: dict[str, str | int] | list[WorkerLabel] | None = None,
         workflows: list[Any] | None = None,
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
     ) -> Worker:

@@ -16,12 +16,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sfpserver.hatchet.task import Task
+from sfpserver.hatchet.types import WorkerLabel
 from sfpserver.hatchet.unsupported import unsupported
 from sfpserver.hatchet.workflow import BaseWorkflow
 
 logger = logging.getLogger(__name__)
 
 MAX_THREADS = 100
+
+
+def worker_labels(labels: dict[str, str | int] | list[WorkerLabel] | None) -> dict[str, str | int]:
+    """The worker's labels as a mapping, from Hatchet's dict or from its list of `WorkerLabel`s."""
+    if isinstance(labels, list):
+        return {label.key: label.value for label in labels}
+    return dict(labels or {})
 
 
 class Worker:
@@ -31,7 +39,7 @@ class Worker:
         *,
         slots: int | None = None,
         durable_slots: int | None = None,
-        labels: dict[str, str | int] | None = None,
+        labels: dict[str, str | int] | list[WorkerLabel] | None = None,
         workflows: list[BaseWorkflow[Any]] | None = None,
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
     ) -> None:
@@ -39,7 +47,7 @@ class Worker:
             unsupported("durable_slots", "hatchet.worker")
         self.name = name
         self.slots = slots or 100
-        self.labels = dict(labels or {})
+        self.labels = worker_labels(labels)
         self.workflows: list[BaseWorkflow[Any]] = []
         self.lifespan = lifespan
         self._lifespan_value: Any = None
