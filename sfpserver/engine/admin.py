@@ -125,9 +125,9 @@ class AttemptAdmin(ReadOnly, admin.ModelAdmin):
 @admin.register(Worker)
 class WorkerAdmin(ReadOnly, admin.ModelAdmin):
     ordering = ("-started_at",)  # newest first
-    list_display = ("name", "pool", "status", "hostname", "pid", "slots", "last_heartbeat", "started_at")
+    list_display = ("name", "pool", "status", "labels", "hostname", "pid", "slots", "last_heartbeat", "started_at")
     list_filter = ("pool", "status")
-    search_fields = ("name", "hostname")
+    search_fields = ("name", "hostname", "labels")
 
 
 @admin.register(RunEvent)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from sfpserver.engine import runtime, worker
+from sfpserver.engine.batching import RUN_BATCH_TASK
 from sfpserver.engine.dispatch import RUN_STEP_TASK
 
 
@@ -22,3 +23,9 @@ def run_step(step_id: str, attempt: int) -> None:
     error = runtime.failure_of(step_id, attempt)
     if error is not None:
         raise StepFailed(f"{error.type}: {error.message}")
+
+
+@shared_task(name=RUN_BATCH_TASK, ignore_result=True, acks_late=True)
+def run_batch(batch_id: str) -> None:
+    """Run one batch of a batch task (engine/batch_runtime.py): each member's outcome is on its own step."""
+    worker.run_batch(batch_id)

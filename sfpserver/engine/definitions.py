@@ -33,10 +33,16 @@ class StepDef:
     concurrency: tuple[Mapping[str, Any], ...] = ()
     # [{"static_key" | "dynamic_key", "units", "limit", "window_seconds"}]
     rate_limits: tuple[Mapping[str, Any], ...] = ()
+    # [{"key", "value", "required", "weight", "comparator"}]: which workers may take it (engine/affinity.py).
+    desired_worker_labels: tuple[Mapping[str, Any], ...] = ()
+    # A batch task's {"max_size", "interval", "group_key", "max_runs"} (engine/batching.py); None: one call a step.
+    batch: Mapping[str, Any] | None = None
 
     def to_spec(self) -> dict[str, Any]:
         spec = asdict(self)
         spec["parents"] = list(self.parents)
+        spec["desired_worker_labels"] = [dict(d) for d in self.desired_worker_labels]
+        spec["batch"] = None if self.batch is None else dict(self.batch)
         spec["args"] = dict(self.args)
         spec["concurrency"] = [dict(c) for c in self.concurrency]
         spec["rate_limits"] = [dict(r) for r in self.rate_limits]
@@ -50,6 +56,7 @@ class StepDef:
                 "parents": tuple(spec.get("parents", ())),
                 "concurrency": tuple(spec.get("concurrency", ())),
                 "rate_limits": tuple(spec.get("rate_limits", ())),
+                "desired_worker_labels": tuple(spec.get("desired_worker_labels", ())),
             }
         )
 
@@ -68,12 +75,16 @@ class WorkflowDef:
     # {"expression", "ttl_seconds", "method": "TTL" | "STATUS"}: a trigger whose key another run holds starts
     # nothing (engine/idempotency.py).
     idempotency: Mapping[str, Any] | None = None
+    # SOFT or HARD: a run's steps prefer / must use the worker of its first step (engine/affinity.py).
+    sticky: str | None = None
 
     def validate(self) -> WorkflowDef:
         _check_name("workflow", self.name)
         if not self.steps:
             raise InvalidWorkflowError("steps", f"workflow {self.name!r} has no steps")
         _check_priority("default_priority", self.default_priority)
+        if self.sticky not in (None, "SOFT", "HARD"):
+            raise InvalidWorkflowError("sticky", f"must be SOFT or HARD, got {self.sticky!r}")
         names = [step.name for step in self.steps]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -93,6 +104,7 @@ class WorkflowDef:
             "triggers": dict(self.triggers),
             "concurrency": [dict(c) for c in self.concurrency],
             "idempotency": dict(self.idempotency) if self.idempotency else None,
+            "sticky": self.sticky,
         }
 
     @classmethod
@@ -105,6 +117,7 @@ class WorkflowDef:
             triggers=spec.get("triggers", {}),
             concurrency=tuple(spec.get("concurrency", ())),
             idempotency=spec.get("idempotency"),
+            sticky=spec.get("sticky"),
         )
 
 

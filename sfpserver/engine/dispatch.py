@@ -23,7 +23,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from sfpserver.engine import sql, statements
+from sfpserver.engine import affinity, batching, sql, statements
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ def publish(batch: list[Dispatch]) -> None:
     so the scheduler publishes it as soon as the broker answers (and at the latest after the sweeper's delay)."""
     from config.celery import app
 
+    batch, failed = batching.collect(batch)  # members of batch tasks join their batches (engine/batching.py)
+    routing = affinity.route(batch)  # steps with affinity go to their chosen worker's queue (engine/affinity.py)
+    if failed or routing.unplaced:
+        _mark_undispatched(failed + routing.unplaced)  # the sweeper tries again
+    batch = routing.ready
     sent, names = 0, shown_names(batch)
     try:
         with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]  # celery-types lacks it

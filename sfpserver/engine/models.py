@@ -377,3 +377,39 @@ class RateLimitUse(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["key", "at"])]
+
+
+class StepBatch(models.Model):
+    """One flush of a batch task: the members its function runs with at once (engine/batching.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    action = models.CharField(max_length=300)
+    key = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.action} [{self.key}]"
+
+
+class BatchMember(models.Model):
+    """A QUEUED step of a batch task: waiting for its batch (`batch` NULL) or given to one, until its attempt ends.
+    The batch task's settings are copied from the step's args when it joins."""
+
+    step = models.OneToOneField(StepRun, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    attempt = models.IntegerField()
+    action = models.CharField(max_length=300)
+    key = models.CharField(max_length=500, blank=True, default="")
+    queue = models.CharField(max_length=200)
+    size = models.IntegerField(default=0)  # bytes of the run's input, for the flush on payload size
+    max_size = models.IntegerField()
+    interval = models.FloatField(null=True, blank=True)  # seconds; NULL: flushed on size only
+    max_runs = models.IntegerField(null=True, blank=True)
+    batch = models.ForeignKey(StepBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    joined_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["action", "key", "joined_at"], condition=Q(batch__isnull=True), name="batch_open_members"
+            )
+        ]

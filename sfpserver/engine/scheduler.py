@@ -25,7 +25,19 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.utils import timezone
 from psycopg.rows import dict_row
 
-from sfpserver.engine import cron, drain, gates, idempotency, lifecycle, pause, signals, statements, trigger, waits
+from sfpserver.engine import (
+    batching,
+    cron,
+    drain,
+    gates,
+    idempotency,
+    lifecycle,
+    pause,
+    signals,
+    statements,
+    trigger,
+    waits,
+)
 from sfpserver.engine.dbretry import wait_for_database
 from sfpserver.engine.dispatch import BATCH, recover_lost_messages, release_due_steps
 from sfpserver.engine.exceptions import EngineError
@@ -143,6 +155,7 @@ def tick(leading_for: float = float("inf")) -> None:
         cron.resync,
         cron.fire_due,
         admit_gated_steps,
+        batching.flush_due,
         prune_finished_runs,
     )
     for job in jobs:

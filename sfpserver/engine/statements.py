@@ -482,3 +482,55 @@ SELECT workflow, pool, count(*) FILTER (WHERE previous IN {RETRIED_OUTCOMES}) AS
   FROM a GROUP BY 1, 2 ORDER BY 1, 2
 """,
 )
+
+# --- affinity: routing a step to a worker (engine/affinity.py) ------------------------------------------------
+
+# Per routed step: its affinity and the worker of its run's first attempt (a sticky run's worker).
+ROUTING_FACTS = _statement(
+    "routing facts of steps",
+    """
+SELECT s.id, s.run_id, s.args -> 'affinity' AS affinity,
+       (SELECT a.worker_id FROM engine_steprun o JOIN engine_attempt a ON a.step_id = o.id
+         WHERE o.run_id = s.run_id AND a.worker_id IS NOT NULL
+         ORDER BY a.started_at, a.id LIMIT 1) AS first_worker
+  FROM engine_steprun s
+ WHERE s.id = ANY(%(steps)s::uuid[])
+""",
+)
+
+# The workers a routed step may go to: active, heartbeat fresh (within %(after)s seconds), consuming a queue named.
+ROUTABLE_WORKERS = _statement(
+    "routable workers",
+    f"""
+SELECT id, labels, queues FROM engine_worker
+ WHERE status = {_lit(WorkerStatus.ACTIVE)}
+   AND last_heartbeat > now() - make_interval(secs => %(after)s)
+   AND queues && %(queues)s::varchar[]
+""",
+)
+
+# --- batch tasks: members join their groups (engine/batching.py) ----------------------------------------------
+
+# Queued steps of batch tasks join their group (action, key) as open members; a member re-queued since its last
+# batch (a new attempt) joins afresh, while the same attempt published again (the sweeper) keeps its place and its
+# batch. A step whose group key could not be evaluated is a group of its own, flushed at once.
+JOIN_BATCH = _statement(
+    "join batches",
+    f"""
+INSERT INTO engine_batchmember (step_id, attempt, action, key, queue, size, max_size, interval, max_runs, batch_id,
+                                joined_at)
+SELECT s.id, s.attempt, s.action, coalesce(s.args -> 'batch' ->> 'key', CASE WHEN s.args -> 'batch' ? 'key_error'
+       THEN '!' || s.id::text ELSE '' END), s.queue, octet_length(coalesce(r.input::text, '')),
+       CASE WHEN s.args -> 'batch' ? 'key_error' THEN 1 ELSE (s.args -> 'batch' ->> 'max_size')::integer END,
+       CASE WHEN s.args -> 'batch' ? 'key_error' THEN 0 ELSE (s.args -> 'batch' ->> 'interval')::float8 END,
+       (s.args -> 'batch' ->> 'max_runs')::integer, NULL, now()
+  FROM engine_steprun s JOIN engine_workflowrun r ON r.id = s.run_id
+ WHERE s.id = ANY(%(steps)s::uuid[]) AND coalesce(s.status, '') = {QUEUED}
+    ON CONFLICT (step_id) DO UPDATE
+   SET batch_id = CASE WHEN engine_batchmember.attempt = EXCLUDED.attempt THEN engine_batchmember.batch_id END,
+       joined_at = CASE WHEN engine_batchmember.attempt = EXCLUDED.attempt THEN engine_batchmember.joined_at
+                        ELSE EXCLUDED.joined_at END,
+       attempt = EXCLUDED.attempt
+RETURNING action, key, batch_id, queue
+""",
+)

@@ -4,7 +4,7 @@ publish the root steps after commit. A refused trigger records and enqueues noth
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, idempotency, lifecycle, pause, registry, signals, sql, waits
+from sfpserver.engine import affinity, batching, gates, idempotency, lifecycle, pause, registry, signals, sql, waits
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import IdempotencyCollision, InvalidInputError, InvalidWorkflowError
@@ -40,6 +40,10 @@ class TriggerRequest:
     parent_step_id: UUID | str | None = None
     child_index: int | None = None
     child_key: str | None = None
+    # Affinity for every step of the run (engine/affinity.py): labels added to each step's own, and the worker its
+    # steps stick to (a child spawned `sticky` from a step: that step's worker).
+    desired_worker_labels: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    sticky_worker: str | None = None
 
 
 def trigger(workflow: str | WorkflowDef, input: Any = None, **options: Any) -> UUID:
@@ -166,6 +170,8 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     variables = {"input": run_input or {}, "additional_metadata": metadata}
     run_keys = gates.evaluate_keys(definition.name, definition.concurrency, variables)
     steps = _steps(definition, run, run_keys, variables)
+    _apply_affinity(definition, request, steps)
+    _apply_batch(definition, steps, variables)
     run.gated = any(step.gated for step in steps)
     return _Prepared(run, steps, idempotency.evaluate(definition.idempotency, variables))
 
@@ -293,6 +299,29 @@ def _steps(
             )
         )
     return steps
+
+
+def _apply_affinity(definition: WorkflowDef, request: TriggerRequest, steps: list[StepRun]) -> None:
+    """Steps with affinity go through the routed queue and carry their affinity in their args."""
+    sticky = definition.sticky or ("SOFT" if request.sticky_worker else None)
+    for step, step_def in zip(steps, definition.steps, strict=True):
+        found = affinity.spec(
+            step_def.desired_worker_labels, request.desired_worker_labels, sticky, request.sticky_worker
+        )
+        if found:
+            step.queue = affinity.routed_queue(step.queue)
+            step.args = {**step.args, "affinity": found}
+
+
+def _apply_batch(definition: WorkflowDef, steps: list[StepRun], variables: dict[str, Any]) -> None:
+    """Steps of batch tasks join batches instead of being published alone (engine/batching.py)."""
+    for step, step_def in zip(steps, definition.steps, strict=True):
+        if step_def.batch is not None:  # a batch goes to any worker of its queue: no affinity
+            step.queue = batching.batch_queue(affinity.base_queue(step.queue))
+            step.args = {
+                **{k: v for k, v in step.args.items() if k != "affinity"},
+                "batch": batching.spec(step_def.batch, variables),
+            }
 
 
 def _existing_child(prepared: _Prepared) -> UUID | None:

@@ -23,7 +23,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from config.undumpable import forbid_dumps
-from sfpserver.engine import lifecycle, registry, runtime
+from sfpserver.engine import affinity, lifecycle, registry, runtime
 from sfpserver.engine.dbretry import wait_for_database
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
 from sfpserver.engine.standby import Standby
@@ -51,15 +51,46 @@ def identity() -> WorkerIdentity | None:
     return _identity
 
 
-def configure(pool: str, queues: list[str], slots: int, name: str, labels: dict[str, Any] | None = None) -> None:
-    """Called once by the worker entry point before Celery starts; hooks the engine into the worker."""
+def configure(
+    pool: str,
+    queues: list[str],
+    slots: int,
+    name: str,
+    labels: dict[str, Any] | None = None,
+    routable: bool = False,
+) -> list[str]:
+    """Called once by the worker entry point before Celery starts; hooks the engine into the worker. Returns the
+    queues Celery is to consume: `queues`, and when `routable`, the worker's own queue, where steps with affinity
+    chosen for it arrive (engine/affinity.py)."""
     global _identity, _standby
     forbid_dumps()  # no program a step starts can read this process (its environment, its memory)
-    _identity = WorkerIdentity(pool=pool, queues=queues, slots=slots, name=name, labels=labels or {})
+    _identity = WorkerIdentity(pool=pool, queues=list(queues), slots=slots, name=name, labels=dict(labels or {}))
+    if routable:
+        _identity.queues.append(affinity.worker_queue(_identity.id))
     _standby = Standby(name)
     celery_signals.worker_ready.connect(_on_ready, weak=False)
     celery_signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
     celery_signals.worker_shutdown.connect(_on_shutdown, weak=False)
+    return list(_identity.queues)
+
+
+def current_labels() -> dict[str, Any]:
+    """This worker process's labels (empty outside a worker)."""
+    return dict(_identity.labels) if _identity is not None else {}
+
+
+def upsert_labels(worker_id: UUID | str, labels: dict[str, Any]) -> dict[str, Any]:
+    """Add or change labels of a worker (its row, and this process's identity when it is this worker); the next
+    routed step is placed with them. Returns the worker's labels after the change."""
+    if _identity is not None and str(_identity.id) == str(worker_id):
+        _identity.labels.update(labels)
+    with transaction.atomic():
+        worker = Worker.objects.select_for_update().filter(id=worker_id).first()
+        if worker is None:
+            return dict(labels)
+        worker.labels = {**(worker.labels or {}), **labels}
+        worker.save(update_fields=["labels"])
+        return dict(worker.labels)
 
 
 def run_step(step_id: str, attempt: int) -> None:
@@ -67,6 +98,14 @@ def run_step(step_id: str, attempt: int) -> None:
         # A message that reached this worker after its shutdown began goes back to the queue untouched.
         raise Reject("worker is shutting down", requeue=True)
     runtime.execute(step_id, attempt, claimant(), _may_hand_off)
+
+
+def run_batch(batch_id: str) -> None:
+    if _draining.is_set():
+        raise Reject("worker is shutting down", requeue=True)
+    from sfpserver.engine import batch_runtime
+
+    batch_runtime.execute(batch_id, claimant())
 
 
 def claimant() -> lifecycle.Claimant:

@@ -37,6 +37,7 @@ from sfpserver.hatchet.types import (
     Priority,
     RateLimit,
     TaskDefaults,
+    WorkerLabel,
 )
 from sfpserver.hatchet.unsupported import unsupported
 from sfpserver.hatchet.worker import Worker
@@ -231,6 +232,52 @@ class Hatchet:
         )
         return self._standalone(workflow, task)
 
+    def batch_task(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_validator: Any = None,
+        version: str | None = None,
+        sticky: Any = None,
+        default_priority: int | Priority = Priority.LOW,
+        schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+        execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
+        rate_limits: list[RateLimit] | None = None,
+        desired_worker_labels: list[DesiredWorkerLabel] | None = None,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: int | None = None,
+        default_filters: list[Any] | None = None,
+        batch_max_size: int,
+        batch_max_interval: Duration | None = None,
+        batch_group_key: str | None = None,
+        batch_group_max_runs: int | None = None,
+        broadcast_output: bool = False,
+    ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
+        """A standalone batch task (sfpserver/hatchet/batch.py): each run is one member of a batch."""
+        from sfpserver.hatchet.batch_options import settings
+
+        task = TaskOptions(
+            name=name,
+            schedule_timeout=schedule_timeout,
+            execution_timeout=execution_timeout,
+            rate_limits=tuple(rate_limits or ()),
+            desired_worker_labels=label_tuple(desired_worker_labels),
+            backoff_factor=backoff_factor,
+            backoff_max_seconds=backoff_max_seconds,
+            batch=settings(batch_max_size, batch_max_interval, batch_group_key, batch_group_max_runs, broadcast_output),
+        )
+        workflow = WorkflowOptions(
+            name=name or "",
+            description=description,
+            input_validator=input_validator,
+            version=version,
+            sticky=sticky,
+            default_priority=default_priority,
+            default_filters=tuple(default_filters or ()),
+        )
+        return self._standalone(workflow, task)
+
     def _standalone(
         self, workflow: WorkflowOptions, task: TaskOptions
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
@@ -250,7 +297,7 @@ class Hatchet:
         name: str,
         slots: int | None = None,
         durable_slots: int | None = None,
-        labels: dict[str, str | int] | None = None,
+        labels: dict[str, str | int] | list[WorkerLabel] | None = None,
         workflows: list[Any] | None = None,
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
     ) -> Worker:

@@ -2,7 +2,8 @@
 
 This is where Hatchet's registration rules are checked (no tasks, duplicate names, a parent from another
 workflow, a bad cron) and where the SDK's options meet the engine's step fields: the queue a task goes to
-(its `pool` label or its workflow's own queue), its concurrency and rate-limit specs, its credentials.
+(its `pool` label or its workflow's own queue), its other desired worker labels and the workflow's sticky
+strategy (engine/affinity.py places them), its concurrency and rate-limit specs, its credentials.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from sfpserver.engine.services import StepDef, WorkflowDef
 from sfpserver.hatchet.options import is_pool_label
-from sfpserver.hatchet.types import RATE_LIMIT_SECONDS, ConcurrencyExpression, RateLimit, duration_seconds
+from sfpserver.hatchet.types import (
+    RATE_LIMIT_SECONDS,
+    ConcurrencyExpression,
+    RateLimit,
+    StickyStrategy,
+    duration_seconds,
+)
 
 if TYPE_CHECKING:
     from sfpserver.hatchet.task import Task
@@ -67,12 +74,16 @@ def step_of(task: Task[Any, Any]) -> StepDef:
         args=_args(task),
         concurrency=tuple(concurrency_spec(c) for c in options.concurrency),
         rate_limits=tuple(rate_limit_spec(r) for r in options.rate_limits),
+        desired_worker_labels=tuple(
+            d.model_dump(mode="json") for d in options.desired_worker_labels if not is_pool_label(d)
+        ),
+        batch=None if options.batch is None else options.batch.to_engine(),
     )
 
 
 def _args(task: Task[Any, Any]) -> dict[str, Any]:
     options = task.options
-    args: dict[str, Any] = {"desired_worker_labels": [d.model_dump(mode="json") for d in options.desired_worker_labels]}
+    args: dict[str, Any] = {}
     if options.credentials:
         args["credentials"] = list(options.credentials)
     if options.credentials_from_input:
@@ -122,6 +133,7 @@ def compile_workflow(workflow: BaseWorkflow[Any], input_validator: Callable[[Any
         input_validator=input_validator,
         concurrency=tuple(concurrency_spec(c) for c in workflow.concurrency),
         idempotency=_idempotency_spec(workflow.options.idempotency),
+        sticky=None if workflow.sticky is None else StickyStrategy(workflow.sticky).value,
     ).validate()
 
 

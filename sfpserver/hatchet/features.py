@@ -29,6 +29,7 @@ from sfpserver.hatchet.types import (
     PushEventOptions,
     RateLimitDuration,
     V1TaskStatus,
+    WorkerLabel,
     WorkerStatus,
     duration_seconds,
 )
@@ -453,7 +454,7 @@ class WorkerInfo:
     name: str
     status: WorkerStatus
     last_heartbeat_at: datetime
-    labels: list[dict[str, Any]]
+    labels: list[WorkerLabel]
     slots: int
     pool: str
 
@@ -474,7 +475,7 @@ def _worker_info(w: WorkerView | None) -> WorkerInfo:
         w.name,
         worker_status(w),
         w.last_heartbeat,
-        [{"key": k, "value": v} for k, v in (w.labels or {}).items()],
+        [WorkerLabel(key=k, value=v) for k, v in (w.labels or {}).items()],
         w.slots,
         w.pool,
     )

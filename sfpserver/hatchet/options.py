@@ -92,7 +92,6 @@ class WorkflowOptions:
     def warn_unsupported(self) -> None:
         """Warn (once each) for the options given here that the SDK does not act on."""
         given = {
-            "sticky": self.sticky is not None,
             "default_filters": bool(self.default_filters),
             "task_defaults.priority": self.task_defaults.priority is not None,
         }
@@ -118,6 +117,7 @@ class TaskOptions:
     slot_cost: int | None = None
     durable: bool = False
     eviction_policy: Any = None
+    batch: Any = None  # a batch task's BatchSettings (sfpserver/hatchet/batch.py)
     # Extension (not in Hatchet): vault credentials the task may lease, by name or by input field path.
     credentials: tuple[str, ...] = ()
     credentials_from_input: tuple[str, ...] = ()
@@ -139,7 +139,6 @@ class TaskOptions:
     def warn_unsupported(self) -> None:
         """Warn (once each) for the options given here that the SDK does not act on."""
         given = {
-            "desired_worker_labels": any(not is_pool_label(label) for label in self.desired_worker_labels),
             "slot_cost": self.slot_cost is not None,
             "wait_for": bool(self.wait_for),
             "skip_if": bool(self.skip_if),
@@ -147,6 +146,8 @@ class TaskOptions:
         }
         for option in (name for name, present in given.items() if present):
             unsupported(option, "task")
+        if self.batch is not None and any(not is_pool_label(label) for label in self.desired_worker_labels):
+            unsupported("desired_worker_labels", "batch_task")
         if self.eviction_policy is not None:
             unsupported("eviction_policy", "durable_task")
 

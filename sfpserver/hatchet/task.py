@@ -56,6 +56,10 @@ class Task(Generic[TWorkflowInput, R]):
         self.is_async = inspect.iscoroutinefunction(fn)
         self._output_adapter = _return_adapter(fn)
         self._dependencies = dependencies_of(fn)
+        if options.batch is not None:  # each member's output is one value of what the function returns
+            from sfpserver.hatchet.batch_options import member_adapter
+
+            self._output_adapter = member_adapter(fn, options.batch.broadcast)
         options.warn_unsupported()
 
     # Hatchet's attribute names, read from the options ---------------------------------------------------------

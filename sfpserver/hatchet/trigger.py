@@ -12,6 +12,7 @@ from sfpserver.hatchet import tracing
 from sfpserver.hatchet.contextvars import action_key, current_context, workflow_spawn_indices
 from sfpserver.hatchet.dbsync import run_db
 from sfpserver.hatchet.exceptions import BulkTriggerIdempotencyCollisionError, IdempotencyCollisionError
+from sfpserver.hatchet.options import label_tuple
 from sfpserver.hatchet.types import DesiredWorkerLabel, TriggerWorkflowOptions, WorkflowRunTriggerConfig
 from sfpserver.hatchet.unsupported import unsupported
 
@@ -19,20 +20,34 @@ if TYPE_CHECKING:
     from sfpserver.hatchet.workflow import BaseWorkflow
 
 
-def warn_run_options(
+def with_run_options(
     options: TriggerWorkflowOptions | None,
     sticky: bool = False,
     desired_worker_id: str | None = None,
     desired_worker_labels: list[DesiredWorkerLabel] | None = None,
-) -> None:
-    """Warn (once each) for the run options, as keywords or in `TriggerWorkflowOptions`, not acted on."""
+) -> TriggerWorkflowOptions:
+    """The run's options with the affinity keywords of `run(...)` folded in (a keyword wins over the options)."""
     opts = options or TriggerWorkflowOptions()
-    if sticky or opts.sticky:
-        unsupported("sticky", "run")
-    if desired_worker_id or opts.desired_worker_id:
+    labels = label_tuple(desired_worker_labels) or label_tuple(opts.desired_worker_label)
+    merged = opts.model_copy(
+        update={
+            "sticky": bool(sticky or opts.sticky),
+            "desired_worker_id": desired_worker_id or opts.desired_worker_id,
+            "desired_worker_label": list(labels) or None,
+        }
+    )
+    if merged.desired_worker_id and not merged.sticky:
         unsupported("desired_worker_id", "run")
-    if desired_worker_labels or opts.desired_worker_label:
-        unsupported("desired_worker_labels", "run")
+    return merged
+
+
+def _affinity(opts: TriggerWorkflowOptions, ctx: Any) -> dict[str, Any]:
+    """The engine's run-level affinity: the run's desired labels, and (sticky, as Hatchet) the worker its steps
+    stick to: the given `desired_worker_id`, else the worker of the task spawning it."""
+    labels = [label.model_dump(mode="json") for label in label_tuple(opts.desired_worker_label)]
+    spawner = ctx.worker_id if ctx is not None and ctx._inv is not None else None
+    worker = (opts.desired_worker_id or spawner) if opts.sticky else None
+    return {"desired_worker_labels": labels, "sticky_worker": worker}
 
 
 def _request(
@@ -43,6 +58,7 @@ def _request(
     child_index: int | None,
     additional_metadata: dict[str, Any],
     priority: int | None,
+    options: TriggerWorkflowOptions | None = None,
 ) -> TriggerRequest:
     ctx = current_context.get()
     metadata = dict(additional_metadata)
@@ -60,6 +76,7 @@ def _request(
         parent_step_id=parent_step_id,
         child_index=child_index,
         child_key=child_key,
+        **_affinity(options or TriggerWorkflowOptions(), ctx),
     )
 
 
@@ -96,8 +113,6 @@ def _span_values(workflow: BaseWorkflow[Any], request: TriggerRequest) -> dict[s
 
 
 def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
-    for item in items:
-        warn_run_options(item.options)
     requests = [
         _request(
             workflow,
@@ -106,6 +121,7 @@ def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTrigge
             child_index=item.options.child_index,
             additional_metadata=item.options.additional_metadata,
             priority=item.options.priority,
+            options=item.options,
         )
         for item in items
     ]

@@ -22,22 +22,19 @@ class UnsupportedOptionWarning(UserWarning):
 
 # (option, where) -> what happens instead. `where` names the call that takes the option.
 REGISTRY: dict[tuple[str, str], str] = {
-    ("sticky", "workflow"): "sticky assignment is not offered; each task goes to any worker of its queue",
     ("default_filters", "workflow"): "event filters are not offered; every matching event triggers the workflow",
     ("task_defaults.priority", "workflow"): "tasks take the run's priority (default_priority or the trigger's)",
-    ("desired_worker_labels", "task"): "only a required `pool` label is honoured (it picks the platform pool)",
     ("slot_cost", "task"): "every task takes one slot",
     ("wait_for", "task"): "conditions are not offered; the task starts when its parents are done",
     ("skip_if", "task"): "conditions are not offered; the task is never skipped by a condition",
     ("cancel_if", "task"): "conditions are not offered; the task is never cancelled by a condition",
+    ("desired_worker_labels", "batch_task"): "a batch goes to any worker of its queue (the `pool` label counts)",
     ("eviction_policy", "durable_task"): "durable tasks run as ordinary tasks and are never evicted",
     ("aio_sleep_for", "DurableContext"): "sleeps in the worker, holding its slot; a crash restarts the sleep",
     ("release_slot", "Context"): "does nothing: the slot frees when the task ends",
     ("RetryAfterException", "task"): "handled as any other exception: the task's own backoff decides the delay",
     ("DedupeViolationError", "sfpserver.hatchet"): "never raised: a duplicate child_key returns the existing run",
-    ("sticky", "run"): "dropped: the run goes to any worker of its queues",
-    ("desired_worker_id", "run"): "dropped: the run goes to any worker of its queues",
-    ("desired_worker_labels", "run"): "dropped: the run's tasks keep their own labels",
+    ("desired_worker_id", "run"): "acted on only with sticky=True (as in Hatchet); else any worker takes the run",
     ("child_key", "schedule"): "dropped: a scheduled run is not a child run",
     ("durable_slots", "hatchet.worker"): "durable tasks take ordinary slots",
     ("config", "Hatchet"): (

@@ -18,12 +18,20 @@ from typing import Any
 from sfpserver.hatchet.config import ClientConfig
 from sfpserver.hatchet.log_capture import capture
 from sfpserver.hatchet.task import Task
+from sfpserver.hatchet.types import WorkerLabel
 from sfpserver.hatchet.unsupported import unsupported
 from sfpserver.hatchet.workflow import BaseWorkflow
 
 logger = logging.getLogger(__name__)
 
 MAX_THREADS = 100
+
+
+def worker_labels(labels: dict[str, str | int] | list[WorkerLabel] | None) -> dict[str, str | int]:
+    """The worker's labels as a mapping, from Hatchet's dict or from its list of `WorkerLabel`s."""
+    if isinstance(labels, list):
+        return {label.key: label.value for label in labels}
+    return dict(labels or {})
 
 
 class Worker:
@@ -33,7 +41,7 @@ class Worker:
         *,
         slots: int | None = None,
         durable_slots: int | None = None,
-        labels: dict[str, str | int] | None = None,
+        labels: dict[str, str | int] | list[WorkerLabel] | None = None,
         workflows: list[BaseWorkflow[Any]] | None = None,
         lifespan: Callable[[], AsyncGenerator[Any, None]] | None = None,
         config: ClientConfig | None = None,
@@ -42,7 +50,7 @@ class Worker:
             unsupported("durable_slots", "hatchet.worker")
         self.name = name
         self.slots = slots or 100
-        self.labels = dict(labels or {})
+        self.labels = worker_labels(labels)
         self.workflows: list[BaseWorkflow[Any]] = []
         self.lifespan = lifespan
         self.config = config
@@ -108,7 +116,9 @@ class Worker:
 
         queues = sorted({step.queue for wf in self.workflows for step in wf.to_definition().steps})
         node = f"{self.name}-{os.getpid()}@{socket.gethostname()}"
-        services.configure_worker(pool="hatchet", queues=queues, slots=self.slots, name=self.name, labels=self.labels)
+        queues = services.configure_worker(
+            pool="hatchet", queues=queues, slots=self.slots, name=self.name, labels=self.labels, routable=True
+        )
         from celery import signals
 
         signals.worker_ready.connect(lambda **_: self._ready.set(), weak=False)

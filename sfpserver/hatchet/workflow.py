@@ -32,7 +32,7 @@ from sfpserver.hatchet.options import (
 from sfpserver.hatchet.refs import TaskRunRef, WorkflowRunRef
 from sfpserver.hatchet.serde import HATCHET_PYDANTIC_SENTINEL, serialization_context
 from sfpserver.hatchet.task import Task
-from sfpserver.hatchet.trigger import trigger_workflow, trigger_workflows, warn_run_options
+from sfpserver.hatchet.trigger import trigger_workflow, trigger_workflows, with_run_options
 from sfpserver.hatchet.types import (
     ConcurrencyExpression,
     DesiredWorkerLabel,
@@ -171,6 +171,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
             child_index=opts.child_index,
             additional_metadata={**opts.additional_metadata, **(additional_metadata or {})},
             priority=priority if priority is not None else opts.priority,
+            options=opts,
         )
 
     def create_bulk_run_item(
@@ -185,8 +186,8 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         sticky: bool = False,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> WorkflowRunTriggerConfig:
-        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
-        opts = (options or TriggerWorkflowOptions()).model_copy(
+        options = with_run_options(options, sticky, desired_worker_id, desired_worker_labels)
+        opts = options.model_copy(
             update={
                 "child_key": child_key or (options.child_key if options else None),
                 "additional_metadata": {
@@ -294,6 +295,11 @@ class BaseWorkflow(Generic[TWorkflowInput]):
 
 
 def _bind(task: Task[Any, Any], lifespan: Callable[[], Any] | None) -> Callable[[Any], Any]:
+    if task.options.batch is not None:
+        from sfpserver.hatchet.batch import bind
+
+        return bind(task, lifespan)  # takes the batch's invocations
+
     def handler(inv: Invocation) -> Any:
         return task.handle(inv, lifespan() if lifespan else None)
 
@@ -380,6 +386,41 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
                 eviction_policy=eviction_policy,
                 credentials=tuple(credentials or ()),
                 credentials_from_input=tuple(credentials_from_input or ()),
+            )
+        )
+
+    def batch_task(
+        self,
+        name: str | None = None,
+        *,
+        batch_max_size: int,
+        batch_max_interval: Duration | None = None,
+        batch_group_key: str | None = None,
+        batch_group_max_runs: int | None = None,
+        broadcast_output: bool = False,
+        schedule_timeout: Duration = DEFAULT_SCHEDULE_TIMEOUT,
+        execution_timeout: Duration = DEFAULT_EXECUTION_TIMEOUT,
+        parents: list[Task[TWorkflowInput, Any]] | None = None,
+        rate_limits: list[RateLimit] | None = None,
+        desired_worker_labels: list[DesiredWorkerLabel] | None = None,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: int | None = None,
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
+        """A batch task (sfpserver/hatchet/batch.py): runs once per batch of runs, flushed on size and on time."""
+        from sfpserver.hatchet.batch_options import settings
+
+        batch = settings(batch_max_size, batch_max_interval, batch_group_key, batch_group_max_runs, broadcast_output)
+        return self.add_options(
+            TaskOptions(
+                name=name,
+                schedule_timeout=schedule_timeout,
+                execution_timeout=execution_timeout,
+                parents=tuple(parents or ()),
+                rate_limits=tuple(rate_limits or ()),
+                desired_worker_labels=label_tuple(desired_worker_labels),
+                backoff_factor=backoff_factor,
+                backoff_max_seconds=backoff_max_seconds,
+                batch=batch,
             )
         )
 
@@ -476,7 +517,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         desired_worker_id: str | None = None,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> Any:
-        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
+        options = with_run_options(options, sticky, desired_worker_id, desired_worker_labels)
         ref = self._ref(
             self._trigger(
                 input, options, child_key=child_key, additional_metadata=additional_metadata, priority=priority
@@ -496,7 +537,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         desired_worker_id: str | None = None,
         desired_worker_labels: list[DesiredWorkerLabel] | None = None,
     ) -> Any:
-        warn_run_options(options, sticky, desired_worker_id, desired_worker_labels)
+        options = with_run_options(options, sticky, desired_worker_id, desired_worker_labels)
         ctx = contextvars.copy_context()
         run_id = await aio_db(
             lambda: ctx.run(

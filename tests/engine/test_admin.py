@@ -147,3 +147,16 @@ def test_a_staff_user_without_the_change_permission_cannot_pause_a_workflow(db: 
     page = client.get("/admin/engine/workflowdefinition/")
     assert page.status_code == 200
     assert b'value="pause"' not in page.content
+
+
+def test_workers_are_listed_and_found_by_their_labels(admin_client: Client) -> None:
+    from django.utils import timezone
+
+    from sfpserver.engine.models import Worker
+
+    common = {"pool": "hatchet", "hostname": "h", "pid": 1, "slots": 1, "last_heartbeat": timezone.now()}
+    Worker.objects.create(name="gpu-box", labels={"gpu": "a100", "memory": 512}, **common)
+    Worker.objects.create(name="cpu-box", labels={"gpu": "none"}, **common)
+    page = admin_client.get("/admin/engine/worker/", {"q": "a100"})
+    assert (b"gpu-box" in page.content, b"cpu-box" in page.content) == (True, False)
+    assert b"memory" in page.content

@@ -43,6 +43,7 @@ TYPES = {
     "ttl": "float8",
     "workflow": "text",
     "method": "text",
+    "steps": "uuid[]",
 }
 HOT_STATEMENTS = {statement.name: statement.text for statement in statements.ALL if statement.hot}
 OTHER_STATEMENTS = {s.name: s for s in statements.ALL if not s.hot}
@@ -68,6 +69,7 @@ ARGUMENTS = {
     "ttl": "60",
     "workflow": "'w'",
     "method": "'TTL'",
+    "steps": "'{00000000-0000-0000-0000-000000000001}'",
 }
 
 

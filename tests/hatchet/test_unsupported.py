@@ -91,7 +91,6 @@ def test_it_also_logs_the_warning(caplog: pytest.LogCaptureFixture) -> None:
 # --- registration: workflow options ---------------------------------------------------------------------------
 
 WORKFLOW_OPTIONS: dict[str, dict[str, Any]] = {
-    "sticky": {"sticky": StickyStrategy.SOFT},
     "default_filters": {"default_filters": ["a filter"]},
     "task_defaults.priority": {"task_defaults": TaskDefaults(priority=3)},
 }
@@ -105,7 +104,11 @@ def test_a_workflow_option_not_acted_on_warns_once_at_registration(hatchet: Hatc
 
 
 def test_a_standalone_task_warns_for_its_workflow_options(hatchet: Hatchet) -> None:
-    assert len(warned(lambda: hatchet.task(name=name(), sticky=StickyStrategy.HARD)(noop))) == 1
+    assert len(warned(lambda: hatchet.task(name=name(), default_filters=["a filter"])(noop))) == 1
+
+
+def test_a_sticky_workflow_is_acted_on_and_does_not_warn(hatchet: Hatchet) -> None:
+    assert warned(lambda: hatchet.task(name=name(), sticky=StickyStrategy.HARD)(noop)) == []
 
 
 def test_a_workflow_without_such_options_does_not_warn(hatchet: Hatchet) -> None:
@@ -117,7 +120,6 @@ def test_a_workflow_without_such_options_does_not_warn(hatchet: Hatchet) -> None
 
 OTHER_LABEL = DesiredWorkerLabel(key="gpu", value="yes", required=True)
 TASK_OPTIONS: dict[str, dict[str, Any]] = {
-    "desired_worker_labels": {"desired_worker_labels": [OTHER_LABEL]},
     "slot_cost": {"slot_cost": 2},
     "wait_for": {"wait_for": ["a condition"]},
     "skip_if": {"skip_if": ["a condition"]},
@@ -135,6 +137,10 @@ def test_a_task_option_not_acted_on_warns_once_at_registration(hatchet: Hatchet,
 def test_the_pool_label_is_acted_on_and_does_not_warn(hatchet: Hatchet) -> None:
     pool = DesiredWorkerLabel(key="pool", value="long-running", required=True)
     assert warned(lambda: hatchet.workflow(name=name()).task(desired_worker_labels=[pool])(noop)) == []
+
+
+def test_other_desired_labels_are_acted_on_and_do_not_warn(hatchet: Hatchet) -> None:
+    assert warned(lambda: hatchet.workflow(name=name()).task(desired_worker_labels=[OTHER_LABEL])(noop)) == []
 
 
 def test_a_standalone_task_warns_for_its_task_options(hatchet: Hatchet) -> None:
@@ -190,36 +196,28 @@ def test_importing_dedupe_violation_error_warns_once() -> None:
 
 # --- use: run options -----------------------------------------------------------------------------------------
 
-RUN_OPTIONS: dict[str, dict[str, Any]] = {
-    "sticky": {"sticky": True},
-    "desired_worker_id": {"desired_worker_id": "a-worker"},
-    "desired_worker_labels": {"desired_worker_labels": [OTHER_LABEL]},
-}
 
-
-@pytest.mark.parametrize("option", sorted(RUN_OPTIONS))
-def test_a_run_option_not_acted_on_warns_once(hatchet: Hatchet, option: str) -> None:
+def test_a_desired_worker_id_without_sticky_warns_once(hatchet: Hatchet) -> None:
     workflow = hatchet.workflow(name=name())
     workflow.task()(noop)
-    first = warned(lambda: workflow.create_bulk_run_item(**RUN_OPTIONS[option]))
-    again = warned(lambda: workflow.create_bulk_run_item(**RUN_OPTIONS[option]))
-    assert (len(first), f"run: `{option}`" in first[0], again) == (1, True, [])
+    first = warned(lambda: workflow.create_bulk_run_item(desired_worker_id="a-worker"))
+    again = warned(lambda: workflow.create_bulk_run_item(options=TriggerWorkflowOptions(desired_worker_id="w")))
+    assert (len(first), "run: `desired_worker_id`" in first[0], again) == (1, True, [])
 
 
-def test_a_sticky_trigger_option_warns_too(hatchet: Hatchet) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"sticky": True},
+        {"sticky": True, "desired_worker_id": "a-worker"},
+        {"desired_worker_labels": [OTHER_LABEL]},
+        {"options": TriggerWorkflowOptions(sticky=True)},
+    ],
+)
+def test_the_affinity_run_options_are_acted_on_and_do_not_warn(hatchet: Hatchet, options: dict[str, Any]) -> None:
     workflow = hatchet.workflow(name=name())
     workflow.task()(noop)
-    assert len(warned(lambda: workflow.create_bulk_run_item(options=TriggerWorkflowOptions(sticky=True)))) == 1
-
-
-@pytest.mark.usefixtures("db_access")
-def test_running_with_sticky_warns_before_the_run_is_recorded(hatchet: Hatchet) -> None:
-    workflow = hatchet.workflow(name=name())
-    workflow.task()(noop)
-    refs: list[Any] = []
-    found = warned(lambda: refs.append(workflow.run(sticky=True, wait_for_result=False)))
-    hatchet.runs.cancel(refs[0].workflow_run_id)  # nobody serves it: leave nothing queued behind
-    assert len(found) == 1
+    assert warned(lambda: workflow.create_bulk_run_item(**options)) == []
 
 
 @pytest.mark.usefixtures("db_access")
@@ -281,3 +279,13 @@ def test_pausing_a_worker_warns_once(hatchet: Hatchet) -> None:
 )
 def test_a_listing_filter_not_acted_on_warns_once(hatchet: Hatchet, where: str, call: Any) -> None:
     assert [w.split(":")[0] for w in warned(lambda: [call(hatchet), call(hatchet)])] == [where]
+
+
+def test_a_batch_task_with_desired_labels_warns_once(hatchet: Hatchet) -> None:
+    def batch(tasks: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return {}
+
+    declare = hatchet.batch_task
+    first = warned(lambda: declare(name=name(), batch_max_size=2, desired_worker_labels=[OTHER_LABEL])(batch))
+    again = warned(lambda: declare(name=name(), batch_max_size=2, desired_worker_labels=[OTHER_LABEL])(batch))
+    assert (len(first), "batch_task: `desired_worker_labels`" in first[0], again) == (1, True, [])

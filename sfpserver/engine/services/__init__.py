@@ -152,6 +152,7 @@ if TYPE_CHECKING:
     from sfpserver.engine.services.runtime_side import (
         Invocation,
         configure_worker,
+        current_worker_labels,
         forbid_dumps,
         get_workflow,
         local_workflows,
@@ -160,6 +161,7 @@ if TYPE_CHECKING:
         register_workflow,
         run_scheduler,
         signals,
+        upsert_worker_labels,
         wait_for_database,
     )
 
@@ -219,6 +221,7 @@ __all__ = [
     "check_trigger",
     "children_count",
     "configure_worker",
+    "current_worker_labels",
     "definition_names",
     "delete_cron",
     "delete_definition",
@@ -296,6 +299,7 @@ __all__ = [
     "unfinished_runs_by_workflow",
     "unpause_worker",
     "unpause_workflow",
+    "upsert_worker_labels",
     "visible_run",
     "wait_for_database",
     "workers_gone_within",
@@ -306,6 +310,7 @@ __all__ = [
 _RUNTIME_SIDE = {
     "Invocation",
     "configure_worker",
+    "current_worker_labels",
     "forbid_dumps",
     "get_workflow",
     "local_workflows",
@@ -314,6 +319,7 @@ _RUNTIME_SIDE = {
     "register_workflow",
     "run_scheduler",
     "signals",
+    "upsert_worker_labels",
     "wait_for_database",
 }
 

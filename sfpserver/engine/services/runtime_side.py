@@ -20,10 +20,13 @@ from sfpserver.engine.storable import first_unstorable
 
 run_scheduler = scheduler.run_forever
 configure_worker = engine_worker.configure
+upsert_worker_labels = engine_worker.upsert_labels
+current_worker_labels = engine_worker.current_labels
 
 __all__ = [
     "Invocation",
     "configure_worker",
+    "current_worker_labels",
     "first_unstorable",
     "forbid_dumps",
     "get_workflow",
@@ -34,5 +37,6 @@ __all__ = [
     "register_workflow",
     "run_scheduler",
     "signals",
+    "upsert_worker_labels",
     "wait_for_database",
 ]

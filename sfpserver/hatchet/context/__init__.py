@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -13,6 +14,7 @@ from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.exceptions import TaskRunError
 from sfpserver.hatchet.types import Duration, duration_seconds
 from sfpserver.hatchet.unsupported import unsupported
+from sfpserver.hatchet.worker_context import WorkerContext, current_labels, upsert
 
 if TYPE_CHECKING:
     from sfpserver.engine.services import Invocation
@@ -86,6 +88,21 @@ class Context:
     @property
     def step_run_id(self) -> str:
         return self.task_run_id
+
+    # The worker ------------------------------------------------------------------------------------------
+    @property
+    def worker(self) -> WorkerContext:
+        return WorkerContext(self.worker_id)
+
+    @property
+    def worker_labels(self) -> dict[str, str | int]:
+        return current_labels()
+
+    def upsert_worker_labels(self, labels: dict[str, str | int]) -> None:
+        upsert(self.worker_id, labels)
+
+    async def aio_upsert_worker_labels(self, labels: dict[str, str | int]) -> None:
+        await asyncio.to_thread(self.upsert_worker_labels, labels)
 
     # Reporting -------------------------------------------------------------------------------------------
     def log(self, line: str | dict[str, Any] | Any, raise_on_error: bool = False) -> None:
