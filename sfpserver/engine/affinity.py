@@ -35,7 +35,7 @@ from sfpserver.engine import sql, statements
 from sfpserver.engine.exceptions import InvalidWorkflowError
 
 if TYPE_CHECKING:
-    from sfpserver.engine.dispatch import Dispatch
+    from sfpserver.engine.messages import Dispatch
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from sfpserver.engine.expressions import evaluate
 from sfpserver.engine.models import BatchMember, StepBatch, StepStatus
 
 if TYPE_CHECKING:
-    from sfpserver.engine.dispatch import Dispatch
+    from sfpserver.engine.messages import Dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +166,8 @@ def flush(action: str, key: str) -> tuple[list[tuple[UUID, str]], float | None]:
             running += 1
     wait = None
     if open_members and open_members[0].interval is not None:
-        due_at = open_members[0].joined_at + timedelta(seconds=open_members[0].interval)
-        wait = max(0.0, (due_at - timezone.now()).total_seconds()) + 0.01
+        flush_at = open_members[0].joined_at + timedelta(seconds=open_members[0].interval)
+        wait = max(0.0, (flush_at - timezone.now()).total_seconds()) + 0.01
     return made, wait
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -24,20 +23,12 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from sfpserver.engine import affinity, batching, sql, statements
+from sfpserver.engine.messages import Dispatch as Dispatch  # re-exported: the callers' name for a message
 
 logger = logging.getLogger(__name__)
 
 RUN_STEP_TASK = "engine.run_step"
 BATCH = 500
-
-
-@dataclass(frozen=True)
-class Dispatch:
-    step_id: UUID
-    attempt: int
-    queue: str
-    priority: int = 1  # 1..3 as in Hatchet; 4 for retries, which go ahead of every user priority
-    shown_as: str = ""  # `<workflow>:<step>` when the caller knows it (else looked up when publishing)
 
 
 def broker_priority(priority: int) -> int:

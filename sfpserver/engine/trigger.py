@@ -25,7 +25,6 @@ from sfpserver.engine.models import (
     StepKind,
     StepRun,
     StepStatus,
-    WaitingFor,
     WorkflowRun,
 )
 from sfpserver.engine.storable import first_unstorable
@@ -97,7 +96,7 @@ def start_many(requests: list[TriggerRequest]) -> list[Started]:
             Dispatch(step.id, step.attempt, step.queue, step.priority, f"{p.run.workflow_name}:{step.name}")
             for p in new
             for step in p.steps
-            if step.status == StepStatus.QUEUED and not step.gated and step.waiting_for != WaitingFor.PAUSED
+            if step.status == StepStatus.QUEUED and not step.gated and not waits.PAUSED.holds_for(step)
         )
         gated_runs = {p.run.id for p in new if any(step.gated for step in p.steps)}
         lifecycle.admit_after_commit(gate_keys, gated_runs)
@@ -122,7 +121,8 @@ def _hold_paused(prepared: list[_Prepared]) -> None:
             continue
         for step in (step for step in p.steps if step.status == StepStatus.QUEUED):
             wait = waits.enter(waits.Event.PAUSED, gated=step.gated, now=now, delay=found.queue_ttl_seconds)
-            step.waiting_for, step.due_at, step.available_at = wait.waiting_for, wait.due_at, None
+            wait.apply(step)
+            step.available_at = None
 
 
 def _take_keys(prepared: list[_Prepared], run_ids: list[UUID | None]) -> dict[int, UUID]:
@@ -252,7 +252,7 @@ def _create_slots(prepared: list[_Prepared]) -> set[str]:
         step
         for p in prepared
         for step in p.steps
-        if step.gated and step.status == StepStatus.QUEUED and step.waiting_for != WaitingFor.PAUSED
+        if step.gated and step.status == StepStatus.QUEUED and not waits.PAUSED.holds_for(step)
     ]
     return {s.key for s in run_slots} | gates.add_step_slots(roots)
 

@@ -75,6 +75,10 @@ class Wait:
         """As keyword arguments of a model's constructor or of `QuerySet.update`."""
         return {"waiting_for": self.waiting_for, "due_at": self.due_at}
 
+    def apply(self, step: Any) -> None:
+        """Set it on a step not saved yet (a trigger's rows before they are copied in)."""
+        step.waiting_for, step.due_at = self.waiting_for, self.due_at
+
 
 def enter(event: Event, *, gated: bool, now: datetime, delay: float = 0.0) -> Wait:
     """The wait after `event`, with its due time (`delay`: a retry's backoff, or a pause's queue TTL)."""
@@ -116,6 +120,10 @@ class Predicate:
     waits: tuple[WaitingFor, ...]
     gated: bool | None = None
     due: bool = False
+
+    def holds_for(self, step: Any) -> bool:
+        """The same condition on a step in memory (its wait as last set; `due` is not checked here)."""
+        return step.waiting_for in self.waits and (self.gated is None or step.gated == self.gated)
 
     def q(self) -> Q:
         q = Q(waiting_for__in=list(self.waits))
