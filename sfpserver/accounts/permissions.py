@@ -22,6 +22,7 @@ class Capability(StrEnum):
     READ_SCHEDULES = "read schedules"
     MANAGE_SCHEDULES = "pause schedules and change their cron"
     MANAGE_CREDENTIALS = "write credentials"  # the vault's endpoints
+    MANAGE_WEBHOOKS = "manage incoming webhooks"  # they hold secrets: owner only
     WORKER_ENDPOINTS = "use the internal worker endpoints"  # credential leases
 
 

@@ -33,6 +33,7 @@ _EXPORTS = {
             "BulkPushEventWithMetadata",
             "ConcurrencyExpression",
             "ConcurrencyLimitStrategy",
+            "DefaultFilter",
             "DesiredWorkerLabel",
             "EmptyModel",
             "Priority",

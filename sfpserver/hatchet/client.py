@@ -24,6 +24,7 @@ from sfpserver.hatchet.options import (
     concurrency_list,
     label_tuple,
 )
+from sfpserver.hatchet.routing_clients import FiltersClient, WebhooksClient
 from sfpserver.hatchet.runs import RunsClient
 from sfpserver.hatchet.setup import ensure_django
 from sfpserver.hatchet.types import (
@@ -55,6 +56,8 @@ class Hatchet:
         self.workflows = WorkflowsClient()
         self.workers = WorkersClient()
         self.rate_limits = RateLimitsClient()
+        self.webhooks = WebhooksClient()
+        self.filters = FiltersClient()
 
     @property
     def tenant_id(self) -> str:

@@ -93,7 +93,6 @@ class WorkflowOptions:
         """Warn (once each) for the options given here that the SDK does not act on."""
         given = {
             "sticky": self.sticky is not None,
-            "default_filters": bool(self.default_filters),
             "idempotency": self.idempotency is not None,
             "task_defaults.priority": self.task_defaults.priority is not None,
         }

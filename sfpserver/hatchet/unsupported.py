@@ -23,7 +23,7 @@ class UnsupportedOptionWarning(UserWarning):
 # (option, where) -> what happens instead. `where` names the call that takes the option.
 REGISTRY: dict[tuple[str, str], str] = {
     ("sticky", "workflow"): "sticky assignment is not offered; each task goes to any worker of its queue",
-    ("default_filters", "workflow"): "event filters are not offered; every matching event triggers the workflow",
+    ("default_filters", "serve"): "stored only when an SDK worker registers the workflow; use hatchet.filters",
     ("idempotency", "workflow"): "idempotency keys are not checked; use child_key for deduplication",
     ("task_defaults.priority", "workflow"): "tasks take the run's priority (default_priority or the trigger's)",
     ("desired_worker_labels", "task"): "only a required `pool` label is honoured (it picks the platform pool)",

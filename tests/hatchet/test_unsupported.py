@@ -90,7 +90,6 @@ def test_it_also_logs_the_warning(caplog: pytest.LogCaptureFixture) -> None:
 
 WORKFLOW_OPTIONS: dict[str, dict[str, Any]] = {
     "sticky": {"sticky": StickyStrategy.SOFT},
-    "default_filters": {"default_filters": ["a filter"]},
     "idempotency": {"idempotency": {"key_expression": "input.id"}},
     "task_defaults.priority": {"task_defaults": TaskDefaults(priority=3)},
 }
