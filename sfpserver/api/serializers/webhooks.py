@@ -52,6 +52,10 @@ class WebhookResponse(serializers.Serializer):
     returnEventAsResponsePayload = serializers.BooleanField()
 
 
+class WebhookListResponse(serializers.Serializer):
+    rows = WebhookResponse(many=True)
+
+
 class DeliveryResponse(serializers.Serializer):
     message = serializers.CharField(help_text="ok")
     event = serializers.JSONField(help_text="the event the delivery became (Hatchet's V1Event)")

@@ -25,6 +25,7 @@ from sfpserver.api.serializers.common import MessageResponse
 from sfpserver.api.serializers.webhooks import (
     DeliveryResponse,
     WebhookCreateRequest,
+    WebhookListResponse,
     WebhookResponse,
     WebhookUpdateRequest,
 )
@@ -42,7 +43,7 @@ def _described(webhook: Any, code: int = status.HTTP_200_OK) -> Response:
 class WebhookListView(APIView):
     capabilities = {"GET": Capability.MANAGE_WEBHOOKS, "POST": Capability.MANAGE_WEBHOOKS}
 
-    @extend_schema(tags=TAGS, operation_id="list_webhooks", responses={200: WebhookResponse(many=True)})
+    @extend_schema(tags=TAGS, operation_id="list_webhooks", responses={200: WebhookListResponse})
     def get(self, request: Request) -> Response:
         return Response({"rows": [webhooks.describe(w) for w in webhooks.list_webhooks()]})
 
