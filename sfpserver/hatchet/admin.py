@@ -82,7 +82,30 @@ class WebhookForm(forms.ModelForm):
                     webhooks.checked_expression(data[field], rest_name or "scopeExpression")
                 except InvalidRoutingInput as exc:
                     self.add_error(field, exc.problem)
+        self._check_auth_fields(data)
         return data
+
+    def _check_auth_fields(self, data: dict[str, Any]) -> None:
+        """The fields the authentication type needs, checked as the API checks them (the secret aside)."""
+        auth = {
+            "username": data.get("basic_username"),
+            "headerName": data.get("api_key_header_name"),
+            "algorithm": data.get("hmac_algorithm"),
+            "encoding": data.get("hmac_encoding"),
+            "signatureHeaderName": data.get("hmac_signature_header_name"),
+            **dict.fromkeys(("password", "apiKey", "signingSecret"), "checked-apart"),
+        }
+        fields = {
+            "auth.username": "basic_username",
+            "auth.headerName": "api_key_header_name",
+            "auth.algorithm": "hmac_algorithm",
+            "auth.encoding": "hmac_encoding",
+            "auth.signatureHeaderName": "hmac_signature_header_name",
+        }
+        try:
+            webhooks.checked_auth(data.get("auth_type"), auth)
+        except InvalidRoutingInput as exc:
+            self.add_error(fields.get(exc.field, "auth_type"), exc.problem)
 
     def save(self, commit: bool = True) -> Any:
         webhook = super().save(commit=False)
