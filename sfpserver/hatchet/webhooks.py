@@ -371,7 +371,8 @@ def receive(name: str, delivery: Delivery) -> tuple[Webhook, Any]:
     key = _evaluate(webhook.event_key_expression, "eventKeyExpression", variables)
     scope = _evaluate(webhook.scope_expression, "scopeExpression", variables) if webhook.scope_expression else None
     services.refuse_unstorable(payload)
-    event = _push(key, payload, {}, None, scope, webhook=webhook.name)
+    with transaction.atomic():  # the event and the runs it starts, or neither
+        event = _push(key, payload, {}, None, scope, webhook=webhook.name)
     logger.info(
         "webhook %s delivered event %s", webhook.name, event.event_id, extra={"webhook": webhook.name, "key": key}
     )
