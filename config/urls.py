@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from sfpserver.api.views.webhooks import WebhookDeliveryView
+from sfpserver.api.views.webhooks import HatchetWebhookDeliveryView
 from sfpserver.monitoring.views import metrics
 
 urlpatterns = [
@@ -14,7 +14,7 @@ urlpatterns = [
     # Hatchet's delivery address, so that a webhook configured for Hatchet posts here unchanged.
     path(
         "api/v1/stable/tenants/<str:tenant>/webhooks/<str:name>",
-        WebhookDeliveryView.as_view(),
+        HatchetWebhookDeliveryView.as_view(),
         name="hatchet-webhook-deliveries",
     ),
 ]

@@ -43,7 +43,9 @@ def _described(webhook: Any, code: int = status.HTTP_200_OK) -> Response:
 class WebhookListView(APIView):
     capabilities = {"GET": Capability.MANAGE_WEBHOOKS, "POST": Capability.MANAGE_WEBHOOKS}
 
-    @extend_schema(tags=TAGS, operation_id="list_webhooks", responses={200: WebhookListResponse})
+    @extend_schema(
+        tags=TAGS, operation_id="list_webhooks", responses={200: WebhookListResponse}, summary="Incoming webhooks"
+    )
     def get(self, request: Request) -> Response:
         return Response({"rows": [webhooks.describe(w) for w in webhooks.list_webhooks()]})
 
@@ -76,12 +78,16 @@ class WebhookDetailView(APIView):
         "DELETE": Capability.MANAGE_WEBHOOKS,
     }
 
-    @extend_schema(tags=TAGS, operation_id="get_webhook", responses={200: WebhookResponse})
+    @extend_schema(tags=TAGS, operation_id="get_webhook", responses={200: WebhookResponse}, summary="One webhook")
     def get(self, request: Request, name: str) -> Response:
         return _described(webhooks.get_webhook(name))
 
     @extend_schema(
-        tags=TAGS, operation_id="update_webhook", request=WebhookUpdateRequest, responses={200: WebhookResponse}
+        tags=TAGS,
+        operation_id="update_webhook",
+        request=WebhookUpdateRequest,
+        responses={200: WebhookResponse},
+        summary="Change a webhook's expressions or static payload (its name, source and auth stay)",
     )
     def patch(self, request: Request, name: str) -> Response:
         data = validated(WebhookUpdateRequest, request.data).validated_data
@@ -94,7 +100,9 @@ class WebhookDetailView(APIView):
         )
         return _described(updated)
 
-    @extend_schema(tags=TAGS, operation_id="delete_webhook", responses={200: WebhookResponse})
+    @extend_schema(
+        tags=TAGS, operation_id="delete_webhook", responses={200: WebhookResponse}, summary="Delete a webhook"
+    )
     def delete(self, request: Request, name: str) -> Response:
         return _described(webhooks.delete_webhook(name))
 
@@ -127,3 +135,9 @@ class WebhookDeliveryView(APIView):
         if not webhook.return_event_as_response_payload:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response({"message": "ok", "event": webhooks.event_json(event, webhook.name)})
+
+
+@extend_schema(exclude=True)
+class HatchetWebhookDeliveryView(WebhookDeliveryView):
+    """Hatchet's delivery address (`/api/v1/stable/tenants/{tenant}/webhooks/{name}`), for webhooks set up for
+    Hatchet; documented once, under /sfp/api."""
