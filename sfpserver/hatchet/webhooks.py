@@ -149,6 +149,28 @@ def _unseal(webhook: Webhook) -> str:
     return crypto.unseal(f"webhook/{webhook.id}", sealed, keys.keyring())
 
 
+def reseal_all(keyring: keys.Keyring) -> Any:
+    """Re-seal every webhook secret not yet under the newest vault key (`rotate_vault_keys`), one per transaction."""
+    from sfpserver.vault.exceptions import CredentialUnreadable
+    from sfpserver.vault.services import Reencrypted
+
+    report = Reencrypted(keyring.newest.id)
+    for webhook_id, name in Webhook.objects.order_by("name").values_list("id", "name"):
+        try:
+            with transaction.atomic():
+                webhook = Webhook.objects.select_for_update().get(id=webhook_id)
+                if webhook.secret_key_id == keyring.newest.id:
+                    report.current.append(name)
+                    continue
+                seal_secret(webhook, _unseal(webhook))
+                webhook.save(update_fields=["secret_key_id", "secret_nonce", "secret_ciphertext"])
+        except CredentialUnreadable:
+            report.unreadable.append(name)
+            continue
+        report.reencrypted.append(name)
+    return report
+
+
 def create_webhook(
     *,
     source_name: Any,

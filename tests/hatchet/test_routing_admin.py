@@ -1,18 +1,22 @@
 """Webhooks and event filters in the admin: a webhook's secret is set through a password field, sealed, and
 never shown; the fields its authentication needs are checked as the API checks them; filters are refused
-with the API's reasons."""
+with the API's reasons; rotating the vault keys re-seals webhook secrets."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 
 from sfpserver.hatchet import webhooks
 from sfpserver.hatchet.models import EventFilter, Webhook
+from sfpserver.vault import keys
 
 pytestmark = pytest.mark.usefixtures("db_access")
 
@@ -77,3 +81,24 @@ def test_a_filter_with_a_bad_expression_is_refused_in_the_admin(admin: Client) -
     ok = admin.post("/admin/hatchet/eventfilter/add/", {**form, "expression": "input.x == 1"})
     assert ok.status_code == 302
     EventFilter.objects.filter(scope=scope).delete()
+
+
+def test_rotating_the_vault_keys_re_seals_webhook_secrets(settings: Any) -> None:
+    session = settings.VAULT_KEYS
+    old, new = keys.new_key_entry("hook-old"), keys.new_key_entry("hook-new")
+    settings.VAULT_KEYS = old
+    name = f"rotated-{uuid4().hex[:8]}"
+    webhooks.create_webhook(
+        source_name="GENERIC",
+        name=name,
+        event_key_expression="'k'",
+        auth_type="API_KEY",
+        auth={"headerName": "X-Key", "apiKey": SECRET},
+    )
+    settings.VAULT_KEYS = f"{new},{old},{session}"
+    out = io.StringIO()
+    call_command("rotate_vault_keys", stdout=out)
+    assert "re-sealed 1 webhook secret(s) under key 'hook-new'" in out.getvalue()
+    settings.VAULT_KEYS = new  # the old key is gone: the webhook still checks its key
+    webhooks.authenticate(Webhook.objects.get(name=name), webhooks.Delivery({"x-key": SECRET}, b"{}"))
+    Webhook.objects.filter(name=name).delete()
