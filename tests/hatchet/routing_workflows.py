@@ -42,7 +42,17 @@ def hooked(input: EmptyModel, ctx: Context) -> dict[str, Any]:
     return {"input": input.model_dump(), "key": ctx.additional_metadata.get("hatchet__event_key")}
 
 
-ALL = [filtered, declared, hooked]
+@hatchet.task(name="RoutingChildEcho")
+def child_echo(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    return {"filter_payload": ctx.filter_payload}
+
+
+@hatchet.task(name="RoutingParent", on_events=["routing:parent"])
+def parent(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+    return {"own": ctx.filter_payload, "child": child_echo.run()["filter_payload"]}
+
+
+ALL = [filtered, declared, hooked, child_echo, parent]
 
 if __name__ == "__main__":
     hatchet.worker(WORKER_NAME, slots=4, workflows=ALL).start()

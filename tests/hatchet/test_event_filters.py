@@ -90,6 +90,17 @@ def test_a_default_filter_is_stored_as_declarative_when_the_worker_registers_the
     assert (result, runs_of(failing)) == ({"routingdeclared": {"who": "anna"}}, [])
 
 
+def test_a_child_of_a_filtered_run_does_not_inherit_its_filter_payload() -> None:
+    scope = f"scope-{uuid4()}"
+    created = wf.hatchet.filters.create(wf.parent.id, "true", scope, {"team": "core"})
+    try:
+        run = runs_of(push("routing:parent", {}, scope))[0]
+        result = wf.hatchet.runs.get_run_ref(str(run.id)).result()
+    finally:
+        wf.hatchet.filters.delete(created.metadata.id)
+    assert result == {"routingparent": {"own": {"team": "core"}, "child": {}}}
+
+
 def test_the_filters_client_creates_reads_updates_lists_and_deletes(scope: str) -> None:
     created = wf.hatchet.filters.create(wf.filtered.id, "true", scope, {"a": 1})
     assert isinstance(created, V1Filter) and created.workflow_id == wf.filtered.id
