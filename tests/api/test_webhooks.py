@@ -341,3 +341,23 @@ def test_no_log_line_carries_the_secret(personas: Personas, name: str, caplog: p
     deliver(name, HTTP_AUTHORIZATION=basic_header("hooker", "wrong"))
     deliver(name, HTTP_AUTHORIZATION=basic_header("hooker", SECRET))
     assert caplog.records and not [r for r in caplog.records if SECRET in r.getMessage() or SECRET in str(r.__dict__)]
+
+
+def test_deliveries_past_the_webhooks_rate_are_refused_with_retry_after(
+    personas: Personas, name: str, settings: Any
+) -> None:
+    settings.API_THROTTLE_WEBHOOK_RATE = "2/hour"
+    basic(personas, name)
+    answers = [deliver(name, HTTP_AUTHORIZATION=basic_header("hooker", "wrong")) for _ in range(2)]
+    refused = deliver(name, HTTP_AUTHORIZATION=basic_header("hooker", SECRET))
+    assert [a.status_code for a in answers] == [403, 403]
+    assert (refused.status_code, refused.json()) == (
+        429,
+        {
+            "error": "throttled",
+            "detail": "this webhook received more than 2 deliveries this hour (API_THROTTLE_WEBHOOK_RATE); "
+            "retry after the number of seconds in the Retry-After header",
+        },
+    )
+    assert int(refused["Retry-After"]) > 0
+    assert not Event.objects.filter(triggering_webhook_name=name).exists()

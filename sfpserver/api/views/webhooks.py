@@ -4,7 +4,7 @@ The delivery endpoint is public: it takes no API token, the webhook's own authen
 HMAC signature) is the check, made on the raw body before anything is parsed. It answers 200 with the event
 (or 204 when the webhook says not to return it), 403 `webhook_auth_failed` when the check fails (nothing is
 recorded, nothing starts), 400 `invalid_delivery` naming what is wrong with a body that passed, and 404
-`not_found` for a name that is no webhook.
+`not_found` for a name that is no webhook, 429 `throttled` past API_THROTTLE_WEBHOOK_RATE deliveries to one webhook.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sfpserver.api.serializers.webhooks import (
     WebhookResponse,
     WebhookUpdateRequest,
 )
+from sfpserver.api.throttling import WebhookDeliveryThrottle
 from sfpserver.api.views.common import validated
 from sfpserver.hatchet import webhooks
 from sfpserver.hatchet.event_errors import WebhookNotFound
@@ -112,7 +113,7 @@ class WebhookDeliveryView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    throttle_classes: list[Any] = []
+    throttle_classes = [WebhookDeliveryThrottle]
 
     @extend_schema(
         tags=TAGS,
