@@ -215,6 +215,7 @@ REST_FRAMEWORK = {
 API_THROTTLE_READ_RATE = env_rate("API_THROTTLE_READ_RATE", "600/min")
 API_THROTTLE_WRITE_RATE = env_rate("API_THROTTLE_WRITE_RATE", "120/min")
 API_THROTTLE_LEASE_RATE = env_rate("API_THROTTLE_LEASE_RATE", "3000/min")
+API_THROTTLE_WEBHOOK_RATE = env_rate("API_THROTTLE_WEBHOOK_RATE", "600/min")  # deliveries per incoming webhook
 # The counters' Redis: by default REDIS_URL's server, database 1 (the broker uses REDIS_URL's own database).
 API_THROTTLE_REDIS_URL = env_str("API_THROTTLE_REDIS_URL", redis_url_with_db(REDIS_URL, 1))
 # Recurring tasks one token may have active (not stopped) at once; over it, POST /tasks answers 429 quota_exceeded.

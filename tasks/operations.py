@@ -4,8 +4,8 @@ module registers every workflow of tasks/workflows with this process's engine.""
 from __future__ import annotations
 
 from sfpserver.hatchet.serve import serve
-from tasks.workflows import long_running, recurring, standard
+from tasks.workflows import github, long_running, recurring, standard
 
-WORKFLOWS = [*standard.WORKFLOWS, *long_running.WORKFLOWS, *recurring.WORKFLOWS]
+WORKFLOWS = [*standard.WORKFLOWS, *long_running.WORKFLOWS, *recurring.WORKFLOWS, *github.WORKFLOWS]
 
 serve(*WORKFLOWS)

@@ -23,6 +23,7 @@ class Capability(StrEnum):
     MANAGE_SCHEDULES = "pause schedules and change their cron"
     MANAGE_WORKFLOWS = "pause and unpause workflows"
     MANAGE_CREDENTIALS = "write credentials"  # the vault's endpoints
+    MANAGE_WEBHOOKS = "manage incoming webhooks"  # they hold secrets: owner only
     WORKER_ENDPOINTS = "use the internal worker endpoints"  # credential leases
 
 

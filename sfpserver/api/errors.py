@@ -24,6 +24,14 @@ from sfpserver.engine.services import (
     RunNotFoundError,
     UnknownWorkflowError,
 )
+from sfpserver.hatchet.event_errors import (
+    DeliveryMalformed,
+    DeliveryRefused,
+    FilterNotFound,
+    InvalidRoutingInput,
+    WebhookExists,
+    WebhookNotFound,
+)
 from sfpserver.submissions.exceptions import (
     InvalidSubmissionError,
     QuotaExceededError,
@@ -101,6 +109,11 @@ _MAPPERS: list[tuple[Any, Any]] = [
     ((OperationalError, InterfaceError), _database_down),
     (UnknownWorkflowError, _unknown_workflow),
     ((InvalidWorkflowError, InvalidSubmissionError, InvalidCredential, UnstorableInput), _domain_field_error),
+    (InvalidRoutingInput, _domain_field_error),
+    (DeliveryMalformed, lambda exc: (400, "invalid_delivery", {exc.field: exc.problem})),
+    (DeliveryRefused, _simple(403, "webhook_auth_failed")),
+    ((WebhookNotFound, FilterNotFound), _simple(404, "not_found")),
+    (WebhookExists, _simple(409, "already_exists")),
     (CredentialMissing, _simple(404, "credential_missing")),
     (CredentialUnreadable, _simple(409, "credential_unreadable")),
     (LeaseRefused, _simple(403, "lease_refused")),

@@ -88,3 +88,30 @@ def _refusal(scope: str, limit: int, seconds: int) -> str:
         f"this token sent more than {limit} {scope} requests this {period} ({RATE_SETTINGS[scope]}); "
         "retry after the number of seconds in the Retry-After header"
     )
+
+
+class WebhookDeliveryThrottle(BaseThrottle):
+    """Deliveries to one incoming webhook, counted per webhook (they carry no token), at API_THROTTLE_WEBHOOK_RATE;
+    every delivery counts, refused or not, so that a flood of bad signatures is cut off too."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        name = str(view.kwargs.get("name", ""))
+        limit, seconds = parse_rate(settings.API_THROTTLE_WEBHOOK_RATE)
+        now = time.time()
+        window = int(now // seconds)
+        try:
+            count = count_request(f"webhook:{name}:{window}", seconds)
+        except (RedisError, ValueError) as exc:
+            logger.warning("webhook throttling skipped: %s", type(exc).__name__, extra={"webhook": name})
+            return True
+        if count <= limit:
+            return True
+        period = PERIOD_NAMES.get(seconds, f"{seconds} s")
+        detail = (
+            f"this webhook received more than {limit} deliveries this {period} (API_THROTTLE_WEBHOOK_RATE); "
+            "retry after the number of seconds in the Retry-After header"
+        )
+        raise RateExceeded(detail, math.ceil((window + 1) * seconds - now))
+
+    def wait(self) -> float | None:
+        return None

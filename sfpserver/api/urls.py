@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from sfpserver.api.views import credentials, health, index, runs, schedules, tasks, workers, workflows
+from sfpserver.api.views import credentials, health, index, runs, schedules, tasks, webhooks, workers, workflows
 
 app_name = "api"
 
@@ -42,6 +42,9 @@ urlpatterns = [
     path("credentials", credentials.CredentialListView.as_view(), name="credentials"),
     path("credentials/<str:name>", credentials.CredentialDetailView.as_view(), name="credential"),
     path("internal/leases", credentials.LeaseView.as_view(), name="leases"),
+    path("webhooks", webhooks.WebhookListView.as_view(), name="webhooks"),
+    path("webhooks/<str:name>", webhooks.WebhookDetailView.as_view(), name="webhook"),
+    path("webhooks/<str:name>/deliveries", webhooks.WebhookDeliveryView.as_view(), name="webhook-deliveries"),
     # Any other path, even one holding a newline: its other spelling (trailing slash) redirects, else 404.
     re_path(r"^[\s\S]*$", index.other_spelling),
 ]

@@ -28,6 +28,7 @@ from sfpserver.hatchet.options import (
     concurrency_list,
     label_tuple,
 )
+from sfpserver.hatchet.routing_clients import FiltersClient, WebhooksClient
 from sfpserver.hatchet.runs import RunsClient
 from sfpserver.hatchet.setup import ensure_django
 from sfpserver.hatchet.types import (
@@ -66,6 +67,8 @@ class Hatchet:
         self.workers = WorkersClient()
         self.rate_limits = RateLimitsClient()
         self.logs = LogsClient()
+        self.webhooks = WebhooksClient()
+        self.filters = FiltersClient()
 
     @property
     def tenant_id(self) -> str:

@@ -64,6 +64,7 @@ def _event(row: EventRow) -> V1Event:
         scope=row.scope,
         seen_at=row.created_at,
         triggered_runs=[V1EventTriggeredRun(str(run.id)) for run in runs],
+        triggering_webhook_name=row.triggering_webhook_name,
     )
 
 

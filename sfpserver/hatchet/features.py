@@ -15,7 +15,6 @@ from sfpserver.engine import services
 from sfpserver.engine.services import (
     InvalidWorkflowError,
     ScheduledRunView,
-    TriggerRequest,
     WorkerView,
     refuse_unstorable,
     start_many,
@@ -24,6 +23,8 @@ from sfpserver.engine.services import WorkerStatus as EngineWorkerStatus
 from sfpserver.hatchet.config import ClientConfig
 from sfpserver.hatchet.dbsync import aio_db, run_db
 from sfpserver.hatchet.event_reads import EventQuery, V1Event, V1EventList, get_event, list_events
+from sfpserver.hatchet.eventfilters import Event as FilterEvent
+from sfpserver.hatchet.eventfilters import triggers_for
 from sfpserver.hatchet.types import (
     BulkPushEventWithMetadata,
     PushEventOptions,
@@ -65,7 +66,12 @@ def _matches(pattern: str, key: str) -> bool:
 
 
 def _push(
-    key: str, payload: dict[str, Any], metadata: dict[str, Any], priority: int | None, scope: str | None
+    key: str,
+    payload: dict[str, Any],
+    metadata: dict[str, Any],
+    priority: int | None,
+    scope: str | None,
+    webhook: str | None = None,
 ) -> Event:
     from sfpserver.hatchet.contextvars import current_context
     from sfpserver.hatchet.models import Event as EventRow
@@ -79,14 +85,16 @@ def _push(
         }
     refuse_unstorable(payload, metadata)
     row = EventRow.objects.create(
-        key=key, payload=payload, additional_metadata=metadata, scope=scope, priority=priority
+        key=key,
+        payload=payload,
+        additional_metadata=metadata,
+        scope=scope,
+        priority=priority,
+        triggering_webhook_name=webhook,
     )
     run_metadata = {**metadata, "hatchet__event_id": str(row.id), "hatchet__event_key": key}
-    requests = [
-        TriggerRequest(definition.name, payload or None, metadata=run_metadata, priority=priority)
-        for definition in services.list_definitions()
-        if any(_matches(p, key) for p in (definition.spec.get("triggers") or {}).get("on_events", []))
-    ]
+    # Which workflows start, and with which filter payloads: event filters and scopes (eventfilters.py).
+    requests = triggers_for(FilterEvent(str(row.id), key, payload, metadata, scope), run_metadata, priority)
     if requests:
         start_many(requests)  # a run whose idempotency key another run holds is dropped, as Hatchet drops it
     return Event("default", str(row.id), key, json.dumps(payload), row.created_at, json.dumps(metadata), scope)

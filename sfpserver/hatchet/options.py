@@ -92,7 +92,6 @@ class WorkflowOptions:
     def warn_unsupported(self) -> None:
         """Warn (once each) for the options given here that the SDK does not act on."""
         given = {
-            "default_filters": bool(self.default_filters),
             "task_defaults.priority": self.task_defaults.priority is not None,
         }
         for option in (name for name, present in given.items() if present):

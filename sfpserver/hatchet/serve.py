@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from sfpserver.engine import services
+from sfpserver.hatchet.unsupported import unsupported
 
 
 def serve(*workflows: Any) -> None:
     for workflow in workflows:
+        if workflow.options.default_filters:
+            unsupported("default_filters", "serve")
         services.register_workflow(workflow.to_definition(), workflow.handlers())

@@ -16,6 +16,9 @@ from sfpserver.hatchet.options import label_tuple
 from sfpserver.hatchet.types import DesiredWorkerLabel, TriggerWorkflowOptions, WorkflowRunTriggerConfig
 from sfpserver.hatchet.unsupported import unsupported
 
+# What the event filter that started a run put in its metadata (eventfilters.py): the run's own, never a child's.
+EVENT_FILTER_KEYS = frozenset({"hatchet__filter_id", "hatchet__filter_payload"})
+
 if TYPE_CHECKING:
     from sfpserver.hatchet.workflow import BaseWorkflow
 
@@ -65,7 +68,8 @@ def _request(
     parent_step_id = None
     if ctx is not None and ctx._inv is not None:  # spawned from inside a running task: a child run
         parent_step_id = ctx.task_run_id
-        metadata = {**ctx.additional_metadata, **metadata}
+        inherited = {k: v for k, v in ctx.additional_metadata.items() if k not in EVENT_FILTER_KEYS}
+        metadata = {**inherited, **metadata}
         if child_key is None and child_index is None:
             child_index = _next_child_index(ctx)
     return TriggerRequest(

@@ -188,6 +188,15 @@ class BulkPushEventWithMetadata(BaseModel):
     scope: str | None = None
 
 
+class DefaultFilter(BaseModel):
+    """A filter declared on a workflow (`default_filters=[...]`): stored as a declarative filter when a worker
+    registers the workflow (sfpserver/hatchet/eventfilters.py)."""
+
+    expression: str
+    scope: str
+    payload: JSONSerializableMapping = Field(default_factory=dict)
+
+
 class V1TaskStatus(str, Enum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"

@@ -22,7 +22,7 @@ class UnsupportedOptionWarning(UserWarning):
 
 # (option, where) -> what happens instead. `where` names the call that takes the option.
 REGISTRY: dict[tuple[str, str], str] = {
-    ("default_filters", "workflow"): "event filters are not offered; every matching event triggers the workflow",
+    ("default_filters", "serve"): "stored only when an SDK worker registers the workflow; use hatchet.filters",
     ("task_defaults.priority", "workflow"): "tasks take the run's priority (default_priority or the trigger's)",
     ("slot_cost", "task"): "every task takes one slot",
     ("wait_for", "task"): "conditions are not offered; the task starts when its parents are done",

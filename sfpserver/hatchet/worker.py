@@ -98,6 +98,7 @@ class Worker:
 
     def _register(self) -> None:
         from sfpserver.engine import services
+        from sfpserver.hatchet.eventfilters import sync_declared_filters
 
         definitions = [(wf, wf.to_definition()) for wf in self.workflows]  # ValueError on a bad workflow
         actions = [t.action for wf, _ in definitions for t in wf.all_tasks()]
@@ -109,6 +110,7 @@ class Worker:
         shapes = [d for _, d in definitions]
         services.wait_for_database(lambda: services.publish_definitions(shapes), "publish the worker's workflows")
         services.wait_for_database(lambda: services.register_declared_crons(shapes), "register the worker's crons")
+        services.wait_for_database(lambda: sync_declared_filters(shapes), "store the workflows' default filters")
 
     def _run_celery(self) -> None:
         from config.celery import app

@@ -56,6 +56,13 @@ R = TypeVar("R")
 TRIGGER_CONTEXT = serialization_context(at_trigger=True)
 
 
+def default_filter(value: Any) -> dict[str, Any]:
+    """A `DefaultFilter` (or a mapping of its fields) as the definition's spec stores it."""
+    from sfpserver.hatchet.types import DefaultFilter
+
+    return DefaultFilter.model_validate(value if isinstance(value, dict) else dict(value)).model_dump(mode="json")
+
+
 def _adapter(validator: Any) -> TypeAdapter[Any]:
     return TypeAdapter(validator if validator is not None else EmptyModel)
 
@@ -148,6 +155,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
             "on_events": [_apply_namespace(self._client, key) for key in self.on_events],
             "on_crons": self.on_crons,
             "cron_input": self.serialize_input(self.cron_input) if self.cron_input is not None else None,
+            "default_filters": [default_filter(f) for f in self.options.default_filters],
         }
 
     def handlers(self, lifespan: Callable[[], Any] | None = None) -> dict[str, Callable[[Any], Any]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -168,6 +168,20 @@ def reencrypt_all(*, actor: str = "rotate_vault_keys") -> Reencrypted:
             continue
         (report.reencrypted if changed else report.current).append(name)
     return report
+
+
+# Other apps that seal their own secrets with the vault's keys (incoming webhooks) register here how to re-seal
+# them under the newest key; `rotate_vault_keys` runs each after the credentials. Keyed by what they seal.
+RESEALERS: dict[str, Callable[[keys.Keyring], Reencrypted]] = {}
+
+
+def register_resealer(kind: str, reseal: Callable[[keys.Keyring], Reencrypted]) -> None:
+    RESEALERS[kind] = reseal
+
+
+def reseal_others() -> dict[str, Reencrypted]:
+    keyring = keys.keyring()
+    return {kind: reseal(keyring) for kind, reseal in sorted(RESEALERS.items())}
 
 
 def _reencrypt(name: str, keyring: keys.Keyring, actor: str) -> bool:

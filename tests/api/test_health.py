@@ -99,6 +99,9 @@ def test_the_openapi_schema_documents_every_endpoint(anonymous: APIClient) -> No
         "/sfp/api/tasks/{operation_id}/result",
         "/sfp/api/tasks/{operation_id}/status",
         "/sfp/api/tasks/{operation_id}/stop-recurring",
+        "/sfp/api/webhooks",
+        "/sfp/api/webhooks/{name}",
+        "/sfp/api/webhooks/{name}/deliveries",
         "/sfp/api/workers",
     ]
     submit_task = schema["paths"]["/sfp/api/tasks"]["post"]

@@ -48,3 +48,27 @@ def sdk_worker(platform: Processes) -> Iterator[subprocess.Popen[bytes]]:
     yield proc
     if "sdk-worker" in platform.procs:
         platform.stop("sdk-worker")
+
+
+@pytest.fixture(scope="session")
+def routing_worker(live_db: None) -> Iterator[subprocess.Popen[bytes]]:
+    """The SDK worker of the event filter and webhook tests (tests/hatchet/routing_workflows.py)."""
+    from sfpserver.engine.models import Worker, WorkerStatus
+    from tests.hatchet.routing_workflows import WORKER_NAME
+
+    procs = Processes()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.hatchet.routing_workflows"],
+        cwd=ROOT,
+        env=procs.env(),
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
+    procs.procs["routing-worker"] = proc
+    wait_until(
+        lambda: Worker.objects.filter(name=WORKER_NAME, status=WorkerStatus.ACTIVE).exists(),
+        timeout=60,
+        what="the routing test worker",
+    )
+    yield proc
+    procs.stop_all()

@@ -91,7 +91,6 @@ def test_it_also_logs_the_warning(caplog: pytest.LogCaptureFixture) -> None:
 # --- registration: workflow options ---------------------------------------------------------------------------
 
 WORKFLOW_OPTIONS: dict[str, dict[str, Any]] = {
-    "default_filters": {"default_filters": ["a filter"]},
     "task_defaults.priority": {"task_defaults": TaskDefaults(priority=3)},
 }
 

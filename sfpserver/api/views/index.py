@@ -26,6 +26,7 @@ ENDPOINTS = [
     ("workers", "workers", "worker processes and their heartbeats"),
     ("schedules", "schedules", "recurring (cron) and scheduled runs"),
     ("credentials", "credentials", "write-only credentials (owner)"),
+    ("webhooks", "webhooks", "incoming webhooks (owner); deliveries to /webhooks/{name}/deliveries, no token"),
     ("ping", "ping", "liveness, no token"),
     ("ready", "ready", "readiness: Postgres, Redis, migrations, a live worker per pool; 503 naming what is not"),
     ("schema", "schema/", "the OpenAPI 3 schema"),

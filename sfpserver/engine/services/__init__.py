@@ -29,6 +29,8 @@ from sfpserver.engine.exceptions import (
     StepInterrupted,
     UnknownWorkflowError,
 )
+from sfpserver.engine.expressions import check as check_expression
+from sfpserver.engine.expressions import evaluate as evaluate_expression
 from sfpserver.engine.lifecycle import lease_hash
 from sfpserver.engine.models import (
     TERMINAL_RUN_STATUSES,
@@ -218,6 +220,7 @@ __all__ = [
     "cancel_run_or_step",
     "cancel_scheduled_run",
     "cancel_step",
+    "check_expression",
     "check_trigger",
     "children_count",
     "configure_worker",
@@ -226,6 +229,7 @@ __all__ = [
     "delete_cron",
     "delete_definition",
     "drain_state",
+    "evaluate_expression",
     "events_after",
     "fired_run_ids",
     "first_unstorable",

@@ -64,7 +64,8 @@ class Context:
         self.child_index = child_index
         self.child_key = child_key
         self.lifespan = lifespan
-        self.filter_payload: dict[str, Any] = {}
+        # the payload of the event filter that started this run (sfpserver/hatchet/eventfilters.py)
+        self.filter_payload: dict[str, Any] = dict(additional_metadata.get("hatchet__filter_payload") or {})
         self.triggering_event_id = additional_metadata.get("hatchet__event_id")
         self.triggering_event_key = additional_metadata.get("hatchet__event_key")
 

@@ -1,4 +1,5 @@
-"""`python manage.py rotate_vault_keys`: re-encrypt every credential under the newest key of VAULT_KEYS.
+"""`python manage.py rotate_vault_keys`: re-encrypt every credential (and every secret another app sealed with the
+vault, as incoming webhooks do) under the newest key of VAULT_KEYS.
 
 Rotation: put a new `keyid:base64key` entry first in VAULT_KEYS (keep the old ones), restart, run this,
 then remove the old entries. `--new-key-entry ID` prints a fresh entry to add and changes nothing.
@@ -35,6 +36,17 @@ class Command(BaseCommand):
             f"re-encrypted {len(report.reencrypted)} credential(s) under key {report.key_id!r}; "
             f"{len(report.current)} already used it"
         )
+        others = services.reseal_others()
+        for kind, resealed in others.items():
+            self.stdout.write(
+                f"re-sealed {len(resealed.reencrypted)} {kind} secret(s) under key {resealed.key_id!r}; "
+                f"{len(resealed.current)} already used it"
+            )
+        unreadable = [f"{kind} {name}" for kind, resealed in others.items() for name in resealed.unreadable]
+        if unreadable and not report.unreadable:
+            raise CommandError(
+                f"could not be decrypted with the configured keys, left as they are: {', '.join(unreadable)}"
+            )
         if report.unreadable:
             raise CommandError(
                 f"{len(report.unreadable)} credential(s) could not be decrypted with the configured keys and were "

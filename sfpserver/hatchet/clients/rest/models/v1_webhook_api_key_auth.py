@@ -1,10 +1,5 @@
-"""API-key authentication of an incoming webhook (Hatchet's `V1WebhookAPIKeyAuth`)."""
+"""Hatchet's `v1_webhook_api_key_auth` at its module path."""
 
-from __future__ import annotations
+from sfpserver.hatchet.rest_models import V1WebhookAPIKeyAuth
 
-from pydantic import BaseModel
-
-
-class V1WebhookAPIKeyAuth(BaseModel):
-    header_name: str
-    api_key: str
+__all__ = ["V1WebhookAPIKeyAuth"]

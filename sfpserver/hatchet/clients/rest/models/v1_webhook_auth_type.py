@@ -1,11 +1,5 @@
-"""Hatchet's `V1WebhookAuthType` (`hatchet_sdk.clients.rest.models.v1_webhook_auth_type`)."""
+"""Hatchet's `v1_webhook_auth_type` at its module path."""
 
-from __future__ import annotations
+from sfpserver.hatchet.rest_models import V1WebhookAuthType
 
-from enum import Enum
-
-
-class V1WebhookAuthType(str, Enum):
-    BASIC = "BASIC"
-    API_KEY = "API_KEY"
-    HMAC = "HMAC"
+__all__ = ["V1WebhookAuthType"]

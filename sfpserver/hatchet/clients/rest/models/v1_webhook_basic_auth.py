@@ -1,10 +1,5 @@
-"""Basic authentication of an incoming webhook (Hatchet's `V1WebhookBasicAuth`)."""
+"""Hatchet's `v1_webhook_basic_auth` at its module path."""
 
-from __future__ import annotations
+from sfpserver.hatchet.rest_models import V1WebhookBasicAuth
 
-from pydantic import BaseModel
-
-
-class V1WebhookBasicAuth(BaseModel):
-    username: str
-    password: str
+__all__ = ["V1WebhookBasicAuth"]

@@ -1,12 +1,5 @@
-"""Hatchet's `V1WebhookHMACAlgorithm` (`hatchet_sdk.clients.rest.models.v1_webhook_hmac_algorithm`)."""
+"""Hatchet's `v1_webhook_hmac_algorithm` at its module path."""
 
-from __future__ import annotations
+from sfpserver.hatchet.rest_models import V1WebhookHMACAlgorithm
 
-from enum import Enum
-
-
-class V1WebhookHMACAlgorithm(str, Enum):
-    SHA1 = "SHA1"
-    SHA256 = "SHA256"
-    SHA512 = "SHA512"
-    MD5 = "MD5"
+__all__ = ["V1WebhookHMACAlgorithm"]

@@ -1,11 +1,5 @@
-"""Hatchet's `V1WebhookHMACEncoding` (`hatchet_sdk.clients.rest.models.v1_webhook_hmac_encoding`)."""
+"""Hatchet's `v1_webhook_hmac_encoding` at its module path."""
 
-from __future__ import annotations
+from sfpserver.hatchet.rest_models import V1WebhookHMACEncoding
 
-from enum import Enum
-
-
-class V1WebhookHMACEncoding(str, Enum):
-    HEX = "HEX"
-    BASE64 = "BASE64"
-    BASE64URL = "BASE64URL"
+__all__ = ["V1WebhookHMACEncoding"]

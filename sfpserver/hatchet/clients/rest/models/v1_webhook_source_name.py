@@ -1,14 +1,5 @@
-"""Hatchet's `V1WebhookSourceName` (`hatchet_sdk.clients.rest.models.v1_webhook_source_name`)."""
+"""Hatchet's `v1_webhook_source_name` at its module path."""
 
-from __future__ import annotations
+from sfpserver.hatchet.rest_models import V1WebhookSourceName
 
-from enum import Enum
-
-
-class V1WebhookSourceName(str, Enum):
-    GENERIC = "GENERIC"
-    GITHUB = "GITHUB"
-    STRIPE = "STRIPE"
-    SLACK = "SLACK"
-    LINEAR = "LINEAR"
-    SVIX = "SVIX"
+__all__ = ["V1WebhookSourceName"]
