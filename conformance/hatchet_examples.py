@@ -4,8 +4,8 @@ Hatchet's Python SDK ships example programs (`sdks/python/examples/<name>/worker
 over runs those first. This script takes them from a copy of Hatchet's repository (a checkout or a bare git dir,
 e.g. the one the search tool's `fetch` brings), rewrites `hatchet_sdk` to `sfpserver.hatchet` in every file and
 runs them against this checkout's code, on embedded PostgreSQL and Redis of their own, with the platform's
-scheduler running (as `make run` does). Nothing of Hatchet's is copied into the project: the copy lives in a
-temporary folder and is deleted afterwards.
+scheduler and API running (as `make run` does; webhook deliveries go to the API). Nothing of Hatchet's is copied
+into the project: the copy lives in a temporary folder and is deleted afterwards.
 
 Two ways of running:
 - strict (the default when no example is named): Hatchet's `examples/worker.py` exactly as it is, which imports
@@ -30,11 +30,13 @@ import io
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
 import tarfile
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
@@ -68,21 +70,49 @@ def main(argv: list[str] | None = None) -> int:
         python = _side_python()
         env = _platform_env(code, args.pg_port, args.redis_port, sdk)
         env["PATH"] = os.pathsep.join([_poetry_shim(tree, python), env.get("PATH", "")])
-        scheduler = subprocess.Popen(
-            [sys.executable, "-m", "workers", "scheduler"],
-            cwd=code,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        api_port = _free_port()
+        env["HATCHET_CLIENT_SERVER_URL"] = f"http://127.0.0.1:{api_port}"  # webhook deliveries go there
+        platform = [
+            _start(code, env, "scheduler"),
+            _start(code, {**env, "API_PROCESSES": "1"}, "api", "--host", "127.0.0.1", "--port", str(api_port)),
+        ]
         try:
+            _wait_for_port(api_port)
             outcomes = _run_tests(python, sdk, env, args.examples, args.timeout, args.pytest_args)
         finally:
-            scheduler.terminate()
-            scheduler.wait(30)
+            for proc in platform:
+                proc.terminate()
+                proc.wait(30)
         _report(outcomes, strict, sdk / "import-failures.txt")
     return 0
+
+
+def _start(code: Path, env: dict[str, str], *command: str) -> subprocess.Popen[bytes]:
+    """A platform process (`python -m workers ...`) of the checkout under test."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers", *command],
+        cwd=code,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"the API did not listen on port {port} within {timeout:.0f}s")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
 """`ClientConfig` (Hatchet's `hatchet_sdk.config`): what `Hatchet(config=...)` takes.
 
 Used here: `namespace` (prefixed to workflow names, event keys and worker names, as Hatchet does; also read from
-`HATCHET_CLIENT_NAMESPACE`), `logger` and `disable_log_capture` (what that logger writes while a task runs is
+`HATCHET_CLIENT_NAMESPACE`), `server_url` (the API's address, also read from `HATCHET_CLIENT_SERVER_URL`), `logger`
+and `disable_log_capture` (what that logger writes while a task runs is
 stored as the task's log lines), and `debug`. The connection settings (token, host, TLS, gRPC sizes) have
 nothing to connect to: given, they warn once (`unsupported.REGISTRY`)."""
 
@@ -14,13 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_HOST_PORT = "localhost:7070"
 # The fields this SDK acts on; any other one given explicitly warns (`Hatchet(config=...)`).
-USED_FIELDS = frozenset({"namespace", "logger", "disable_log_capture", "debug"})
+USED_FIELDS = frozenset({"namespace", "logger", "disable_log_capture", "debug", "server_url"})
 
 
 def _namespace_from_env() -> str:
     from config.env import env_str
 
     return env_str("HATCHET_CLIENT_NAMESPACE", "")
+
+
+def _server_url_from_env() -> str:
+    """The platform's HTTP address (webhook URLs are built on it): HATCHET_CLIENT_SERVER_URL, else the API that
+    `make run` serves (port API_PORT, 8000 by default)."""
+    from config.env import env_int, env_str
+
+    return env_str("HATCHET_CLIENT_SERVER_URL", "") or f"http://127.0.0.1:{env_int('API_PORT', 8000)}"
 
 
 class ClientTLSConfig(BaseModel):
@@ -50,7 +59,7 @@ class ClientConfig(BaseModel):
     debug: bool = False
     tenant_id: str = ""
     host_port: str = DEFAULT_HOST_PORT
-    server_url: str = ""
+    server_url: str = Field(default_factory=_server_url_from_env)
     namespace: str = Field(default_factory=_namespace_from_env)
     tls_config: ClientTLSConfig = Field(default_factory=ClientTLSConfig)
     healthcheck: HealthcheckConfig = Field(default_factory=HealthcheckConfig)

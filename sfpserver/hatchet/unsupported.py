@@ -38,7 +38,7 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("child_key", "schedule"): "dropped: a scheduled run is not a child run",
     ("durable_slots", "hatchet.worker"): "durable tasks take ordinary slots",
     ("config", "Hatchet"): (
-        "only namespace, logger, disable_log_capture and debug are used; token, host and TLS are ignored"
+        "only namespace, server_url, logger, disable_log_capture and debug are used; token, host and TLS are ignored"
     ),
     ("pause", "hatchet.workers"): "marks the worker PAUSED in listings; it keeps taking work",
     ("filters", "hatchet.cron.list"): "only workflow_name filters; other filters and paging are ignored",

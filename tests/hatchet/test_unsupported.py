@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from sfpserver.hatchet import Context, DesiredWorkerLabel, EmptyModel, Hatchet, StickyStrategy, TaskDefaults
+from sfpserver.hatchet import (
+    Context,
+    DefaultFilter,
+    DesiredWorkerLabel,
+    EmptyModel,
+    Hatchet,
+    StickyStrategy,
+    TaskDefaults,
+)
 from sfpserver.hatchet.config import ClientConfig
 from sfpserver.hatchet.context import DurableContext
 from sfpserver.hatchet.exceptions import RetryAfterException
@@ -102,8 +110,9 @@ def test_a_workflow_option_not_acted_on_warns_once_at_registration(hatchet: Hatc
     assert (len(first), option in first[0], again) == (1, True, [])
 
 
-def test_a_standalone_task_warns_for_its_workflow_options(hatchet: Hatchet) -> None:
-    assert len(warned(lambda: hatchet.task(name=name(), default_filters=["a filter"])(noop))) == 1
+def test_a_standalone_tasks_default_filters_are_acted_on_and_do_not_warn(hatchet: Hatchet) -> None:
+    default_filters = [DefaultFilter(expression="input.ok == true", scope="s")]
+    assert warned(lambda: hatchet.task(name=name(), default_filters=default_filters)(noop)) == []
 
 
 def test_a_sticky_workflow_is_acted_on_and_does_not_warn(hatchet: Hatchet) -> None:
