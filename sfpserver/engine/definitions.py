@@ -33,6 +33,9 @@ class StepDef:
     concurrency: tuple[Mapping[str, Any], ...] = ()
     # [{"static_key" | "dynamic_key", "units", "limit", "window_seconds"}]
     rate_limits: tuple[Mapping[str, Any], ...] = ()
+    # Block or continue (an extension beyond Hatchet, engine/settling.py): when this step fails for good, its
+    # children run anyway and the run does not fail for it.
+    continue_on_failure: bool = False
 
     def to_spec(self) -> dict[str, Any]:
         spec = asdict(self)
@@ -135,6 +138,10 @@ def _check_step(step: StepDef, names: set[str]) -> None:
     if max_s is not None and (not isinstance(max_s, int) or not 1 <= max_s <= MAX_BACKOFF_SECONDS):
         raise InvalidWorkflowError(
             f"{where}.backoff_max_seconds", f"must be a whole number from 1 to {MAX_BACKOFF_SECONDS}, got {max_s!r}"
+        )
+    if not isinstance(step.continue_on_failure, bool):
+        raise InvalidWorkflowError(
+            f"{where}.continue_on_failure", f"must be true or false, got {step.continue_on_failure!r}"
         )
     for parent in step.parents:
         if parent not in names:

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, signals, sql, statements, waits
+from sfpserver.engine import gates, settling, signals, sql, statements, waits
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
@@ -387,9 +387,23 @@ def _fail_for_good(step: StepRun, error: ErrorInfo) -> None:
     step.save(update_fields=["status", "error", "error_type", "finished_at"])
     if step.gated:
         admit_after_commit(gates.release_step(step.id), [step.run_id])
-    _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
-    _queue_on_failure(step.run_id)
+    if settling.after_failure(step.continue_on_failure) == settling.Downstream.CONTINUE:
+        _continue_past(step)
+    else:
+        _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
+        _queue_on_failure(step.run_id)
     _finalize_if_done(step.run_id)
+
+
+def _continue_past(step: StepRun) -> None:
+    """Block or continue: the children of a step configured to continue on failure are released as if it had
+    completed; the failure queues no on-failure step (engine/settling.py)."""
+    rows = sql.fetch(statements.CONTINUE_PAST, {"step": str(step.id)})
+    run = WorkflowRun.objects.only("continued_failures").get(id=step.run_id)  # locked by the caller
+    run.continued_failures = [*(n for n in run.continued_failures if n != step.name), step.name]
+    run.save(update_fields=["continued_failures"])
+    logger.info("step failed and was continued past", extra=_log_context(step))
+    _queue_released(step.run_id, [Released.from_row(row) for row in rows])
 
 
 def time_out(step_id: UUID | str, attempt: int) -> bool:
@@ -626,7 +640,8 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
             ready.append(Dispatch(step.id, step.attempt, step.queue, step.priority))
     _restore_run_slots(run, steps)
     run.status, run.output, run.error, run.finished_at = RunStatus.RUNNING, None, "", None
-    run.save(update_fields=["status", "output", "error", "finished_at"])
+    run.continued_failures = [name for name in run.continued_failures if name not in affected]
+    run.save(update_fields=["status", "output", "error", "finished_at", "continued_failures"])
     dispatch_after_commit(ready)
     signals.after_commit_run_changed(run.id)
     return sorted(affected)

@@ -112,6 +112,8 @@ class WorkflowRun(models.Model):
     child_index = models.IntegerField(null=True, blank=True)
     child_key = models.CharField(max_length=200, null=True, blank=True)
     gated = models.BooleanField(default=False)  # some step waits for concurrency or rate-limit gates (gates.py)
+    # The steps that failed for good and were continued past (engine/settling.py), in the order they failed.
+    continued_failures = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -149,6 +151,9 @@ class StepRun(models.Model):
     args = models.JSONField(default=dict, blank=True)
     gates = models.JSONField(default=dict, blank=True)  # evaluated concurrency keys and rate limits
     gated = models.BooleanField(default=False)  # configuration: it passes gates.py before each dispatch
+    # Configuration (an extension beyond Hatchet): when it fails for good, its children run anyway instead of
+    # being cancelled, and its failure does not fail the run (engine/settling.py: "block or continue").
+    continue_on_failure = models.BooleanField(default=False)
     # Retry policy and counters (Hatchet's: retry_count counts every re-run, app retries use the budget).
     attempt = models.IntegerField(default=0)
     app_retry_count = models.IntegerField(default=0)

@@ -156,10 +156,7 @@ WITH r AS (
 # ... and count down the join of each child, releasing those it completes (the Postgres-backed chord). A released
 # gated child waits for its gates; an ungated one is published after commit (or handed off).
 _RELEASED_WAIT, _RELEASED_DUE = values_sql(Event.QUEUED)
-COMPLETE = _statement(
-    "complete",
-    _COMPLETE_STEP
-    + f""", c AS (
+_COUNT_DOWN = f""", c AS (
     UPDATE engine_steprun
        SET pending_parents = pending_parents - 1,
            status = CASE WHEN pending_parents = 1 THEN {QUEUED} ELSE status END,
@@ -172,12 +169,31 @@ COMPLETE = _statement(
      WHERE run_id = (SELECT run_id FROM s) AND status = {PENDING} AND kind <> {ON_FAILURE}
        AND (SELECT name FROM s) = ANY(parents)
  RETURNING id, attempt, queue, status, gated, priority
-)
+)"""
+COMPLETE = _statement(
+    "complete",
+    _COMPLETE_STEP
+    + _COUNT_DOWN
+    + """
 SELECT s.run_id, s.id AS step_id, s.gated AS step_gated, c.id AS child_id, c.attempt AS child_attempt,
        c.queue AS child_queue, c.status AS child_status, c.gated AS child_gated, c.priority AS child_priority
   FROM s LEFT JOIN c ON true
 """,
     hot=True,
+)
+
+# A step configured to continue on failure failed for good (engine/settling.py): count down its children's joins
+# as a completion does (its run is locked by the caller, in the same transaction).
+CONTINUE_PAST = _statement(
+    "continue past a failed step",
+    """
+WITH s AS (SELECT run_id, name FROM engine_steprun WHERE id = %(step)s)"""
+    + _COUNT_DOWN
+    + """
+SELECT c.id AS child_id, c.attempt AS child_attempt, c.queue AS child_queue, c.status AS child_status,
+       c.gated AS child_gated, c.priority AS child_priority
+  FROM c
+""",
 )
 
 # ... or, for a run of one step (a standalone task, the commonest run), which no other step can settle: settle it.
@@ -198,9 +214,9 @@ SELECT run_id, id AS step_id FROM s
 
 def _settle(run: str) -> str:
     """Settle run `run` (an SQL expression) when no step of it can still run, by Hatchet's rules (§1.23, and
-    lifecycle.settled_status, their mirror in Python): FAILED if a step failed, else CANCELLED if one was
-    cancelled, else COMPLETED; an on-failure step still waiting is skipped; the output holds every completed
-    step's output by name. Returns (settled, gated: the run has gated steps).
+    settling.settled_status, their mirror in Python): FAILED if a step failed (unless it was configured to be
+    continued past), else CANCELLED if one was cancelled, else COMPLETED; an on-failure step still waiting is
+    skipped; the output holds every completed step's output by name. Returns (settled, gated: the run has gated steps).
 
     Most calls find a step still open, and stop at the first one: a completion in a fan-out of n steps reads one
     row, not n (the run's steps are read whole only to settle it).
@@ -212,13 +228,13 @@ WITH open AS (
        AND NOT (kind = {ON_FAILURE} AND status = {PENDING})
      LIMIT 1
 ), st AS (
-    SELECT id, name, status, error, output, gated, kind = {ON_FAILURE} AND status = {PENDING} AS unneeded
+    SELECT id, name, status, error, output, gated, kind = {ON_FAILURE} AND status = {PENDING} AS unneeded,
+           status = {FAILED} AND NOT continue_on_failure AS blocking
       FROM engine_steprun WHERE run_id = {run} AND NOT EXISTS (SELECT 1 FROM open)
 ), ending AS (
-    SELECT CASE WHEN bool_or(status = {FAILED}) THEN {FAILED}
+    SELECT CASE WHEN bool_or(blocking) THEN {FAILED}
                 WHEN bool_or(status = {CANCELLED}) THEN {CANCELLED} ELSE {COMPLETED} END AS status,
-           coalesce(string_agg(name || ': ' || error, E'\\n' ORDER BY name) FILTER (WHERE status = {FAILED}), '')
-               AS error,
+           coalesce(string_agg(name || ': ' || error, E'\\n' ORDER BY name) FILTER (WHERE blocking), '') AS error,
            coalesce(jsonb_object_agg(name, CASE WHEN unneeded THEN '{SKIPPED_JSON}'::jsonb ELSE output END)
                         FILTER (WHERE status = {COMPLETED} OR unneeded), '{{}}'::jsonb) AS output
       FROM st

@@ -4,7 +4,7 @@ publish the root steps after commit. A refused trigger records and enqueues noth
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -32,6 +32,8 @@ class TriggerRequest:
     parent_step_id: UUID | str | None = None
     child_index: int | None = None
     child_key: str | None = None
+    # Names of steps that continue on failure in this run besides those the definition says so (settling.py).
+    continue_on_failure: Collection[str] = ()
 
 
 def trigger(workflow: str | WorkflowDef, input: Any = None, **options: Any) -> UUID:
@@ -102,9 +104,25 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     )
     variables = {"input": run_input or {}, "additional_metadata": metadata}
     run_keys = gates.evaluate_keys(definition.name, definition.concurrency, variables)
-    steps = _steps(definition, run, run_keys, variables)
+    continuing = _continuing(definition, request.continue_on_failure)
+    steps = _steps(definition, run, run_keys, variables, continuing)
     run.gated = any(step.gated for step in steps)
     return _Prepared(run, steps)
+
+
+def _continuing(definition: WorkflowDef, requested: Collection[str]) -> set[str]:
+    """The steps of this run that continue on failure: the definition's, and those the trigger names (each must
+    be a task of the workflow)."""
+    if isinstance(requested, str) or not all(isinstance(name, str) for name in requested):
+        raise InvalidWorkflowError("continue_on_failure", "must be a list of step names")
+    tasks = {step.name for step in definition.steps if step.kind == StepKind.TASK}
+    unknown = sorted(set(requested) - tasks)
+    if unknown:
+        known = ", ".join(sorted(tasks))
+        raise InvalidWorkflowError(
+            "continue_on_failure", f"no step {', '.join(map(repr, unknown))} in {definition.name!r} (steps: {known})"
+        )
+    return set(requested) | {step.name for step in definition.steps if step.continue_on_failure}
 
 
 def _refuse_unstorable_names(request: TriggerRequest) -> None:
@@ -184,7 +202,11 @@ def _create_slots(prepared: list[_Prepared]) -> set[str]:
 
 
 def _steps(
-    definition: WorkflowDef, run: WorkflowRun, run_keys: list[gates.Key], variables: dict[str, Any]
+    definition: WorkflowDef,
+    run: WorkflowRun,
+    run_keys: list[gates.Key],
+    variables: dict[str, Any],
+    continuing: set[str],
 ) -> list[StepRun]:
     now = timezone.now()
     steps = []
@@ -216,6 +238,7 @@ def _steps(
                 status=StepStatus.QUEUED if is_root else StepStatus.PENDING,
                 gates=step_gates,
                 gated=bool(step_gates),
+                continue_on_failure=step.name in continuing,
                 queued_at=now if is_root else None,
                 available_at=now if is_root and not step_gates else None,
                 schedule_deadline=now + timedelta(seconds=step.schedule_timeout) if is_root else None,

@@ -71,6 +71,8 @@ class Context:
         if task.name not in self._parent_outputs:
             raise ValueError(f"{task.name} is not a parent of this task or has no output")
         data = self._parent_outputs[task.name]
+        if data is None and task.name in self.task_run_errors:  # failed, and continued past (README)
+            raise ValueError(f"{task.name} failed; read its error with ctx.get_task_run_error")
         if isinstance(data, dict) and data.get("skipped") is True:
             raise ValueError(f"{task.name} was skipped")
         return task.validate_output(data)

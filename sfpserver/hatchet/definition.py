@@ -67,6 +67,7 @@ def step_of(task: Task[Any, Any]) -> StepDef:
         args=_args(task),
         concurrency=tuple(concurrency_spec(c) for c in options.concurrency),
         rate_limits=tuple(rate_limit_spec(r) for r in options.rate_limits),
+        continue_on_failure=options.continue_on_failure,
     )
 
 

@@ -122,6 +122,9 @@ class TaskOptions:
     # Extension (not in Hatchet): vault credentials the task may lease, by name or by input field path.
     credentials: tuple[str, ...] = ()
     credentials_from_input: tuple[str, ...] = ()
+    # Extension (not in Hatchet): block or continue. True: when this task fails for good its descendants run
+    # anyway (they read the error through ctx.task_run_errors) and the run does not fail for it.
+    continue_on_failure: bool = False
 
     def __post_init__(self) -> None:
         _freeze(

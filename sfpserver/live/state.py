@@ -19,7 +19,17 @@ from sfpserver.engine.services import AttemptView, RunStatus, StepKind, StepStat
 
 TRACEBACK_TAIL = 2000  # characters of an attempt's traceback shown live; the API has the whole text
 
-_RUN_FIELDS = ("id", "workflow_name", "status", "error", "priority", "created_at", "started_at", "finished_at")
+_RUN_FIELDS = (
+    "id",
+    "workflow_name",
+    "status",
+    "error",
+    "continued_failures",
+    "priority",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 _STEP_FIELDS = (
     "id",
     "name",
@@ -33,6 +43,7 @@ _STEP_FIELDS = (
     "internal_retry_count",
     "error",
     "error_type",
+    "continue_on_failure",
     "worker_name",
     "queued_at",
     "available_at",

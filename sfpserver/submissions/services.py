@@ -40,7 +40,12 @@ from sfpserver.submissions.task_types import TaskType, known_types, task_type, w
 
 logger = logging.getLogger(__name__)
 
-_ENGINE_FIELDS = {"input": "data", "additional_metadata": "metadata", "priority": "priority"}
+_ENGINE_FIELDS = {
+    "input": "data",
+    "additional_metadata": "metadata",
+    "priority": "priority",
+    "continue_on_failure": "continueOnFailure",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Submission:
     cron: str | None = None
     timezone: str = "UTC"
     options: dict[str, Any] = field(default_factory=dict)
+    # Steps of this run that do not block their descendants when they fail (block or continue, an extension).
+    continue_on_failure: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -74,6 +81,10 @@ def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
             "recurrenceConfig", "a task is either scheduled (scheduledFor) or recurring, not both"
         )
     check_data(found, submission.data)
+    if submission.continue_on_failure and submission.kind != TaskKind.IMMEDIATE:
+        raise InvalidSubmissionError(
+            "continueOnFailure", "is taken by immediate tasks only, not yet by scheduled or recurring ones"
+        )
     with _engine_errors(), transaction.atomic():
         if submission.kind == TaskKind.RECURRING:
             return _submit_recurring(submission, workflow, token)
@@ -115,7 +126,13 @@ def _task(submission: Submission, workflow: str, token: ApiToken | None, **field
 
 
 def _submit_immediate(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
-    run_id = engine.trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    run_id = engine.trigger(
+        workflow,
+        submission.data,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        continue_on_failure=submission.continue_on_failure,
+    )
     RunCreator.objects.create(run_id=run_id, token=token)
     return _task(submission, workflow, token, id=run_id, kind=TaskKind.IMMEDIATE, run_id=run_id)
 
@@ -284,6 +301,7 @@ class TaskState:
     error: dict[str, str] | None = None
     result: Any = None
     run_id: UUID | None = None  # the run the task started (a scheduled or recurring task's, once it fired)
+    continued_failures: list[str] = field(default_factory=list)  # failed steps it continued past
 
 
 def task_state(task: SubmittedTask) -> TaskState:
@@ -293,7 +311,8 @@ def task_state(task: SubmittedTask) -> TaskState:
         return _state_without_run(task)
     status = TASK_STATUS[RunStatus(run.status)]
     error = run_error(run) if status in ("failed", "cancelled") else None
-    return TaskState(status, engine.run_progress_of(run), error, run.output if status == "completed" else None, run.id)
+    output = run.output if status == "completed" else None
+    return TaskState(status, engine.run_progress_of(run), error, output, run.id, list(run.continued_failures))
 
 
 def _state_without_run(task: SubmittedTask) -> TaskState:

@@ -20,7 +20,7 @@ from tests.api.helpers import complete, fail, operation_id, progress, start, sub
 
 pytestmark = pytest.mark.django_db
 
-PENDING = {"status": "pending", "progress": 0, "error": None}
+PENDING = {"status": "pending", "progress": 0, "error": None, "continuedFailures": []}
 
 
 def status_of(client, op_id: str) -> dict:
@@ -57,6 +57,7 @@ def test_progress_counts_completed_steps_and_the_latest_progress_of_running_ones
         "progress": 37,
         "error": None,
         "runId": op_id,
+        "continuedFailures": [],
     }  # 1.5 of 4
 
 
@@ -69,6 +70,7 @@ def test_a_completed_task_answers_with_its_result(personas: Personas) -> None:
         "progress": 100,
         "error": None,
         "runId": op_id,
+        "continuedFailures": [],
         "result": {"only": {"built": 3}},
     }
 
@@ -84,6 +86,7 @@ def test_a_failed_task_reports_its_error_with_the_stack(personas: Personas) -> N
             "stack": "Traceback (most recent call last):\nRuntimeError: disk full\n",
         },
         "runId": op_id,
+        "continuedFailures": [],
         "result": None,
     }
 
@@ -133,6 +136,7 @@ def test_cancelling_a_pending_task_cancels_its_run(personas: Personas) -> None:
         "progress": 0,
         "error": {"message": "cancelled by request", "stack": ""},
         "runId": op_id,
+        "continuedFailures": [],
     }
 
 
@@ -145,6 +149,7 @@ def test_a_cancelled_task_does_not_show_the_traceback_of_an_earlier_retried_atte
         "progress": 0,
         "error": {"message": "cancelled by request", "stack": ""},
         "runId": op_id,
+        "continuedFailures": [],
     }
 
 
@@ -177,6 +182,7 @@ def test_a_scheduled_task_waits_as_a_scheduled_run_and_can_be_cancelled_before_i
         "progress": 0,
         "error": {"message": "the task was cancelled before it started", "stack": ""},
         "runId": None,
+        "continuedFailures": [],
     }
     response = personas.app.client.delete(f"/sfp/api/tasks/{op_id}")
     assert (response.status_code, response.json()) == (
@@ -204,6 +210,7 @@ def test_a_scheduled_task_once_fired_carries_the_run_it_started_in_its_status_an
         "progress": 100,
         "error": None,
         "runId": run_id,
+        "continuedFailures": [],
         "result": {"only": {"done": True}},
     }
     assert personas.app.client.get(f"/sfp/api/runs/{run_id}").json()["id"] == run_id
@@ -265,6 +272,7 @@ def test_stopping_a_recurring_task_disables_its_schedule_and_nothing_fires_after
         "progress": 0,
         "error": {"message": "the recurring task was stopped before it first ran", "stack": ""},
         "runId": None,
+        "continuedFailures": [],
     }
 
 

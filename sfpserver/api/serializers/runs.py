@@ -55,6 +55,11 @@ class RunSummary(serializers.Serializer):
     priority = int16(required=False)
     metadata = serializers.JSONField(source="additional_metadata")
     error = serializers.CharField(required=False, allow_blank=True)
+    continued_failures = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        help_text="steps that failed and were continued past (continue_on_failure): a COMPLETED run with some "
+        "completed with failures",
+    )
     created_at = serializers.DateTimeField(read_only=True)
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -84,6 +89,9 @@ class StepResponse(serializers.Serializer):
     reassignments = serializers.IntegerField(source="internal_retry_count", help_text="re-queued after a worker died")
     error = serializers.CharField(required=False, allow_blank=True)
     error_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    continue_on_failure = serializers.BooleanField(
+        help_text="when it fails for good, its descendants run anyway and the run does not fail for it"
+    )
     output = serializers.JSONField(allow_null=True)
     worker = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)

@@ -50,6 +50,7 @@ class StepView:
     started_at: datetime | None
     finished_at: datetime | None
     attempts: tuple[AttemptView, ...] = ()
+    continue_on_failure: bool = False  # block or continue (engine/settling.py)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class RunView:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # Steps that failed for good and were continued past (block or continue, engine/settling.py): a run can be
+    # COMPLETED with some.
+    continued_failures: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

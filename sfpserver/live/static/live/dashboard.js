@@ -34,6 +34,13 @@
     return node;
   }
   const badge = (status) => el("span", { class: `badge ${status}`, text: status.toLowerCase() });
+  // A run that failed steps and was continued past them (continue_on_failure) says so beside its status.
+  function continuedMark(run) {
+    const names = run.continued_failures || [];
+    if (!names.length) return "";
+    return el("span", { class: "badge CONTINUED", "data-continued": names.join(","), title: `continued past: ${names.join(", ")}`,
+      text: run.status === "COMPLETED" ? "with failures" : `${names.length} continued` });
+  }
   function bar(percent, done) {
     const fill = el("div"); fill.style.width = `${percent}%`;
     return el("div", { class: done ? "bar done" : "bar", title: `${percent}%`, "data-percent": String(percent) }, fill);
@@ -155,7 +162,7 @@
       const live = runs.get(run.id);
       const progress = live ? live.progress : run.status === "COMPLETED" ? 100 : null;
       const row = el("tr", { "data-run": run.id, class: run.id === selected ? "selected" : "" },
-        el("td", { text: run.workflow || run.workflow_name }), el("td", {}, badge(run.status)),
+        el("td", { text: run.workflow || run.workflow_name }), el("td", {}, badge(run.status), " ", continuedMark(run)),
         el("td", {}, progress === null ? "" : bar(progress, run.status === "COMPLETED")),
         el("td", { text: when(run.created_at), title: run.created_at }));
       row.addEventListener("click", () => selectRun(run.id, true));
@@ -222,11 +229,14 @@
     $("run-finished").textContent = when(detail.finished_at) || (FINISHED.includes(detail.status) ? "" : "not yet");
     $("run-standin").hidden = !(facts && facts.salesforce_standin);
     const listed = runs.get(detail.id);  // the list row follows the open run at once
-    if (listed && (listed.status !== detail.status || listed.progress !== detail.progress)) {
-      runs.set(detail.id, { ...listed, status: detail.status, progress: detail.progress });
+    if (listed && (listed.status !== detail.status || listed.progress !== detail.progress
+        || String(listed.continued_failures) !== String(detail.continued_failures))) {
+      runs.set(detail.id, { ...listed, status: detail.status, progress: detail.progress,
+        continued_failures: detail.continued_failures });
       renderRuns();
     }
     $("run-status").replaceWith(Object.assign(badge(detail.status), { id: "run-status" }));
+    $("run-continued").replaceChildren(continuedMark(detail));
     $("run-progress").style.width = `${detail.progress}%`;
     $("run-progress").parentElement.className = detail.status === "COMPLETED" ? "bar big done" : "bar big";
     $("run-progress-text").textContent = `${detail.progress}%`;
@@ -242,7 +252,8 @@
       replay.addEventListener("click", () => confirmThen(`Replay step ${s.name} of this run (and the steps after it)?`,
         () => act(`/sfp/api/runs/${detail.id}/steps/${s.id}/replay`)));
       return el("tr", { "data-step": s.name, "data-shown": shown },
-        el("td", { text: s.name }), el("td", {}, badge(shown), waitNote(s)),
+        el("td", { text: s.name }), el("td", {}, badge(shown), waitNote(s),
+          s.status === "FAILED" && s.continue_on_failure ? el("span", { class: "wait", text: " continued past" }) : ""),
         el("td", {}, shown === "SKIPPED" ? "" : bar(s.status === "COMPLETED" ? 100 : Math.round(s.percent), s.status === "COMPLETED")),
         el("td", { text: s.worker || s.worker__name || "" }),
         el("td", {}, ...(s.attempts || []).map((a) => el("span", {
@@ -282,7 +293,9 @@
     const show = detail.status === "FAILED" || failedSteps.some((s) => s.status === "FAILED");
     $("failure").hidden = !show;
     if (!show) return;
-    $("run-error").textContent = detail.error || "";
+    const continued = detail.continued_failures || [];
+    $("run-error").textContent = detail.error
+      || (continued.length ? `${detail.status === "COMPLETED" ? "Completed with failures: " : ""}continued past ${continued.join(", ")}` : "");
     const whole = new Map(((facts && facts.steps) || []).map((s) => [s.id, s]));
     $("failures").replaceChildren(...failedSteps.filter((s) => s.status === "FAILED").map((s) => {
       const attempts = (whole.get(s.id) || s).attempts || [];
