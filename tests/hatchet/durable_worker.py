@@ -3,6 +3,7 @@ apart); DURABLE_SLOTS sets its slots."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from datetime import timedelta
@@ -51,6 +52,14 @@ async def durable_slot_sleeper(input: SleepInput, ctx: DurableContext) -> dict[s
     return {"slept": int(slept.duration.total_seconds()), "worker": ctx.worker_id}
 
 
+@hatchet.durable_task(name="DurableBusyThenSleep", execution_timeout=timedelta(seconds=60))
+async def durable_busy_then_sleep(input: SleepInput, ctx: DurableContext) -> dict[str, Any]:
+    """Busy in plain code for `seconds` (a drain's timeout passes meanwhile), then a short durable sleep."""
+    await asyncio.sleep(input.seconds)
+    await ctx.aio_sleep_for(timedelta(seconds=1))
+    return {"retry_count": ctx.retry_count}
+
+
 @hatchet.task(name="DurableQuick")
 def quick(input: EmptyModel, ctx: Context) -> dict[str, str]:
     return {"ran": "yes"}
@@ -93,6 +102,7 @@ async def durable_spawner(input: SleepInput, ctx: DurableContext) -> dict[str, A
 ALL = [
     durable_sleeper,
     durable_slot_sleeper,
+    durable_busy_then_sleep,
     quick,
     durable_event_waiter,
     durable_or_waiter,

@@ -185,3 +185,43 @@ def test_an_or_group_of_a_sleep_and_an_event_says_which_one_answered(
         hatchet.event.push(key, {"via": "event"})
     expected: dict[str, Any] = {key: [{"via": "event"}]} if pushed else {"sleep:1s": [{"sleep_duration": "1s"}]}
     assert ref.result() == {"CREATE": expected}
+
+
+def test_a_drain_evicts_durable_tasks_at_their_waits_instead_of_waiting_for_them_and_resume_finishes_them(
+    durable: DurableWorker,
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    from sfpserver.engine import drain, services
+    from tests.hatchet.durable_worker import SleepInput, durable_busy_then_sleep, durable_sleeper, durable_slot_sleeper
+
+    durable.start(slots=3)
+    evicted = durable_sleeper.run(SleepInput(seconds=3), wait_for_result=False)
+    in_slot = durable_slot_sleeper.run(SleepInput(seconds=3), wait_for_result=False)
+    busy = durable_busy_then_sleep.run(SleepInput(seconds=4), wait_for_result=False)
+    wait_until(lambda: waiting_for(evicted.workflow_run_id, "sleep"), what="the first sleeper to be evicted")
+    wait_until(lambda: StepWait.objects.filter(step__run_id=in_slot.workflow_run_id).exists(), what="the slot wait")
+    wait_until(lambda: step_of(busy.workflow_run_id).status == "RUNNING", what="the busy task to start")
+    try:
+        with pytest.raises(CommandError) as timed_out:  # the busy task is still in its plain code
+            call_command("drain", "--timeout", "1", "--poll", "0.2")
+        assert timed_out.value.returncode == 3
+        running = {str(step.run_id) for step in drain.running_steps()}
+        assert str(evicted.workflow_run_id) not in running and str(in_slot.workflow_run_id) not in running
+        wait_until(lambda: not drain.running_steps(), timeout=20, what="the busy task to be evicted at its wait")
+        call_command("drain", "--timeout", "1", "--poll", "0.2")  # drained: nothing runs
+        runs = [evicted, in_slot, busy]
+        waits = StepWait.objects.filter(step__run_id__in=[r.workflow_run_id for r in runs])
+        wait_until(
+            lambda: waits.count() == 3 and not waits.filter(satisfied_at__isnull=True).exists(),
+            timeout=20,
+            what="every sleep to be over",
+        )
+        assert [WorkflowRun.objects.get(id=r.workflow_run_id).status for r in runs] == ["RUNNING"] * 3
+    finally:
+        services.resume()
+    assert evicted.result() == {"slept": 3, "retry_count": 0}
+    assert in_slot.result()["slept"] == 3
+    assert busy.result() == {"retry_count": 0}
+    for ref in runs:
+        assert outcomes(ref.workflow_run_id) == ["EVICTED", "COMPLETED"]
