@@ -69,6 +69,7 @@ class Claimed:
     parent_outputs: dict[str, Any]
     run_gated: bool = True  # some step of the run waits for concurrency or rate-limit gates (gates.py)
     run_steps: int = 0  # how many steps the run has, counted up to 2 (0: unknown)
+    evictions: int = 0  # attempts a durable task ended at a wait: its retry count is attempt - evictions
     # The attempt's lease secret: minted at the claim, held only in the claiming process's memory (Postgres keeps
     # its hash), presented to lease the step's credentials. Never shown in a repr, a log line or a message.
     lease_secret: str = field(default="", repr=False)
@@ -132,6 +133,7 @@ def _claimed(row: sql.Row, lease_secret: str) -> Claimed:
         parent_outputs=_json(row["parent_outputs"]) or {},
         run_gated=row["run_gated"],
         run_steps=row["run_steps"],
+        evictions=row["evictions"],
         lease_secret=lease_secret,
     )
 
@@ -404,6 +406,54 @@ def _continue_past(step: StepRun) -> None:
     run.save(update_fields=["continued_failures"])
     logger.info("step failed and was continued past", extra=_log_context(step))
     _queue_released(step.run_id, [Released.from_row(row) for row in rows])
+
+
+def lock_running(step_id: UUID | str, attempt: int) -> StepRun | None:
+    """Inside a transaction: lock the step's run, then the step if attempt `attempt` of it is RUNNING."""
+    if _lock_run_of(step_id) is None:
+        return None
+    return _running_step(step_id, attempt)
+
+
+def evict(step: StepRun, wait: waits.Wait) -> None:
+    """A durable task leaves its slot at a wait (engine/durable.py); `step` is locked by `lock_running`.
+
+    The attempt ends EVICTED (no failure, no retry used: `evictions` counts it, so the task's retry count
+    stays), the step is QUEUED in `wait` (sleep, event or condition) with no worker and no deadline: the wait's
+    time counts neither toward the execution timeout nor toward the schedule timeout. `attempt` moves on, as
+    the fencing token of the attempt that will replay the task once the wait is answered (`wake`)."""
+    _end_attempt(step, AttemptOutcome.EVICTED)
+    step.attempt += 1
+    step.evictions += 1
+    step.status = StepStatus.QUEUED
+    step.worker = None
+    step.started_at = step.timeout_at = step.schedule_deadline = None
+    step.lease_hash = ""
+    step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
+    step.save()
+    logger.info("durable task evicted: %s until %s", wait.waiting_for, wait.due_at, extra=_log_context(step))
+    signals.after_commit_step_changed(step.run_id, step.id, StepStatus.QUEUED)
+
+
+def wake(step_ids: Iterable[UUID]) -> int:
+    """Inside a transaction: evicted durable tasks whose wait was answered are queued again and published after
+    commit (the drain's claim refuses them until resume). A step that is no longer waiting is left alone."""
+    now = timezone.now()
+    steps = StepRun.objects.filter(waits.DURABLE.q(), id__in=list(step_ids), status=StepStatus.QUEUED)
+    woken = list(
+        steps.select_for_update().values_list("id", "attempt", "queue", "priority", "run_id", "schedule_timeout")
+    )
+    for step_id, _attempt, _queue, _priority, _run_id, schedule_timeout in woken:
+        StepRun.objects.filter(id=step_id).update(
+            queued_at=now,
+            available_at=now,
+            schedule_deadline=now + timedelta(seconds=schedule_timeout),
+            **waits.enter(Event.WOKEN, gated=False, now=now).fields(),
+        )
+    dispatch_after_commit(Dispatch(s, a, q, p) for s, a, q, p, _r, _t in woken)
+    for step_id, _a, _q, _p, run_id, _t in woken:
+        signals.after_commit_step_changed(run_id, step_id, StepStatus.QUEUED)
+    return len(woken)
 
 
 def time_out(step_id: UUID | str, attempt: int) -> bool:

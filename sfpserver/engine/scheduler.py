@@ -24,7 +24,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.utils import timezone
 from psycopg.rows import dict_row
 
-from sfpserver.engine import cron, drain, gates, lifecycle, signals, statements, trigger, waits
+from sfpserver.engine import cron, drain, durable, gates, lifecycle, signals, statements, trigger, waits
 from sfpserver.engine.dbretry import wait_for_database
 from sfpserver.engine.dispatch import BATCH, recover_lost_messages, release_due_steps
 from sfpserver.engine.exceptions import EngineError
@@ -135,6 +135,7 @@ def tick(leading_for: float = float("inf")) -> None:
     jobs = (
         recover_lost_messages,
         release_due_steps,
+        wake_durable_tasks,
         time_out_schedules,
         time_out_attempts,
         fire_scheduled_runs,
@@ -147,6 +148,15 @@ def tick(leading_for: float = float("inf")) -> None:
         _safely(job)
     if leading_for >= settings.ENGINE_WORKER_DEAD_AFTER:
         _safely(reap_dead_workers)
+
+
+def wake_durable_tasks() -> int:
+    """The timer of durable sleeps: answer the due ones, and queue the evicted tasks they answer (durable.py)."""
+    woken = total = durable.satisfy_due()
+    while woken == durable.BATCH:
+        woken = durable.satisfy_due()
+        total += woken
+    return total
 
 
 def admit_gated_steps() -> None:

@@ -96,7 +96,8 @@ WITH s AS (
        SET status = {RUNNING}, worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = %(lease_hash)s,
            timeout_at = clock_timestamp() + make_interval(secs => execution_timeout), {set_sql(Event.STARTED)}
      WHERE {which} AND coalesce(status, '') = {QUEUED} AND {STEP_MAY_START}
- RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
+ RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at,
+           evictions
 ), a AS (
     INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
                                 error_type, error_message, traceback)
@@ -105,7 +106,7 @@ WITH s AS (
     UPDATE engine_workflowrun SET status = {RUN_RUNNING}, started_at = coalesce(started_at, now())
      WHERE id = (SELECT run_id FROM s) AND coalesce(status, '') = {RUN_QUEUED}
 )
-SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
+SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.evictions, s.retries, s.args, s.timeout_at,
        wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
        (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
           FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents)) AS parent_outputs,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from sfpserver.engine import services
@@ -68,9 +69,11 @@ def _push(
             **metadata,
         }
     refuse_unstorable(payload, metadata)
-    row = EventRow.objects.create(
-        key=key, payload=payload, additional_metadata=metadata, scope=scope, priority=priority
-    )
+    with transaction.atomic():  # the event and the durable waits it answers, together (engine/durable.py)
+        row = EventRow.objects.create(
+            key=key, payload=payload, additional_metadata=metadata, scope=scope, priority=priority
+        )
+        services.deliver_event(_fact(row))
     run_metadata = {**metadata, "hatchet__event_id": str(row.id), "hatchet__event_key": key}
     requests = [
         TriggerRequest(definition.name, payload or None, metadata=run_metadata, priority=priority)
@@ -80,6 +83,23 @@ def _push(
     if requests:
         trigger_many(requests)
     return Event("default", str(row.id), key, json.dumps(payload), row.created_at, json.dumps(metadata), scope)
+
+
+def _fact(row: Any) -> services.EventFact:
+    return services.EventFact(str(row.id), row.key, row.payload, row.scope, row.created_at, row.additional_metadata)
+
+
+LOOKBACK_LIMIT = 100
+
+
+def lookback(condition: dict[str, Any]) -> list[services.EventFact]:
+    """Events pushed since a durable wait's `since` that may answer it, newest first (its lookback window)."""
+    from sfpserver.hatchet.models import Event as EventRow
+
+    rows = EventRow.objects.filter(key=condition["event_key"], created_at__gte=condition["since"])
+    if condition.get("scope") is not None:
+        rows = rows.filter(scope=condition["scope"])
+    return [_fact(row) for row in rows.order_by("-created_at")[:LOOKBACK_LIMIT]]
 
 
 class EventClient:

@@ -151,8 +151,8 @@ class TaskOptions:
         }
         for option in (name for name, present in given.items() if present):
             unsupported(option, "task")
-        if self.eviction_policy is not None:
-            unsupported("eviction_policy", "durable_task")
+        if getattr(self.eviction_policy, "priority", 0):
+            unsupported("eviction_policy.priority", "durable_task")
 
     def with_defaults(self, defaults: TaskDefaults) -> TaskOptions:
         """Hatchet's TaskDefaults rule: an option left at its signature default takes the workflow's default."""

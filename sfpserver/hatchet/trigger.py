@@ -69,7 +69,26 @@ def _next_child_index(ctx: Any) -> int:
 
 def trigger_workflow(workflow: BaseWorkflow[Any], input: Any, **options: Any) -> str:
     request = _request(workflow, input, **options)
-    return str(run_db(lambda: trigger_many([request])[0]))
+    return _spawn([request])[0]
+
+
+def _spawn(requests: list[TriggerRequest]) -> list[str]:
+    """Trigger the runs; from a durable task, as the next entry of its log, so a replay gets the same runs back
+    instead of spawning them again (engine/durable.py)."""
+    from sfpserver.hatchet.context import DurableContext
+
+    def spawn() -> list[str]:
+        return [str(run_id) for run_id in trigger_many(requests)]
+
+    ctx = current_context.get()
+    if isinstance(ctx, DurableContext) and ctx._inv is not None:
+        key = "spawn:" + ",".join(f"{_name(r.workflow)}#{r.child_key or r.child_index}" for r in requests)
+        return run_db(lambda: ctx._spawned(key, spawn))
+    return run_db(spawn)
+
+
+def _name(workflow: Any) -> str:
+    return workflow if isinstance(workflow, str) else str(workflow.name)
 
 
 def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
@@ -86,4 +105,4 @@ def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTrigge
         )
         for item in items
     ]
-    return [str(run_id) for run_id in run_db(lambda: trigger_many(requests))]
+    return _spawn(requests)

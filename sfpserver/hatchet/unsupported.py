@@ -31,8 +31,9 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("wait_for", "task"): "conditions are not offered; the task starts when its parents are done",
     ("skip_if", "task"): "conditions are not offered; the task is never skipped by a condition",
     ("cancel_if", "task"): "conditions are not offered; the task is never cancelled by a condition",
-    ("eviction_policy", "durable_task"): "durable tasks run as ordinary tasks and are never evicted",
-    ("aio_sleep_for", "DurableContext"): "sleeps in the worker, holding its slot; a crash restarts the sleep",
+    ("eviction_policy.priority", "durable_task"): (
+        "not used: a waiting durable task is evicted when its ttl is up, not by rank"
+    ),
     ("release_slot", "Context"): "does nothing: the slot frees when the task ends",
     ("RetryAfterException", "task"): "handled as any other exception: the task's own backoff decides the delay",
     ("DedupeViolationError", "sfpserver.hatchet"): "never raised: a duplicate child_key returns the existing run",
@@ -40,7 +41,7 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("desired_worker_id", "run"): "dropped: the run goes to any worker of its queues",
     ("desired_worker_labels", "run"): "dropped: the run's tasks keep their own labels",
     ("child_key", "schedule"): "dropped: a scheduled run is not a child run",
-    ("durable_slots", "hatchet.worker"): "durable tasks take ordinary slots",
+    ("durable_slots", "hatchet.worker"): "durable tasks run in the ordinary slots; evicted at a wait, they hold none",
     ("config", "Hatchet"): "the client is configured from the Django settings; ClientConfig is ignored",
     ("pause", "hatchet.workers"): "marks the worker PAUSED in listings; it keeps taking work",
     ("filters", "hatchet.cron.list"): "only workflow_name filters; other filters and paging are ignored",

@@ -182,6 +182,8 @@ TRANSITIONS = [
     (Event.UNDELIVERED, True, 0, WaitingFor.BROKER),
     (Event.STARTED, False, 0, None),
     (Event.ENDED, True, 0, None),
+    (Event.WOKEN, False, 0, WaitingFor.DELIVERED),
+    (Event.WOKEN, True, 0, WaitingFor.DELIVERED),
 ]
 
 
@@ -210,7 +212,7 @@ def test_a_wait_is_due_now_at_the_broker_after_its_backoff_or_never(
 
 
 @pytest.mark.pure
-@pytest.mark.parametrize("event", [e for e in Event if e != Event.RETRIED])
+@pytest.mark.parametrize("event", [e for e in Event if e not in (Event.RETRIED, Event.EVICTED)])
 def test_the_sql_of_a_transition_says_what_the_rule_says(event: Event) -> None:
     for gated in (True, False):
         waiting_for, due_at = values_sql(event, gated="TRUE" if gated else "FALSE", now="NOW")

@@ -16,9 +16,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from sfpserver.engine.conditions import EventFact
 from sfpserver.engine.cron import ALIASES as CRON_ALIASES
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, STANDARD_QUEUE, StepDef, WorkflowDef
 from sfpserver.engine.exceptions import (
+    DurableEvicted,
     EngineError,
     InvalidInputError,
     InvalidStateError,
@@ -47,6 +49,12 @@ from sfpserver.engine.services.commands import (
     check_trigger,
     delete_cron,
     delete_definition,
+    deliver_event,
+    durable_evict_at,
+    durable_lookup,
+    durable_poll,
+    durable_remember,
+    durable_wait,
     is_draining,
     normalize_cron,
     pause_worker,
@@ -169,7 +177,9 @@ __all__ = [
     "AttemptView",
     "CronView",
     "DefinitionView",
+    "DurableEvicted",
     "EngineError",
+    "EventFact",
     "EventKind",
     "EventView",
     "FiringView",
@@ -213,7 +223,13 @@ __all__ = [
     "definition_names",
     "delete_cron",
     "delete_definition",
+    "deliver_event",
     "drain_state",
+    "durable_evict_at",
+    "durable_lookup",
+    "durable_poll",
+    "durable_remember",
+    "durable_wait",
     "events_after",
     "fired_run_ids",
     "first_unstorable",

@@ -12,8 +12,9 @@ from uuid import UUID
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
-from sfpserver.engine import cron, drain, lifecycle, schedules
+from sfpserver.engine import cron, drain, durable, lifecycle, schedules
 from sfpserver.engine import trigger as triggering
+from sfpserver.engine.conditions import EventFact
 from sfpserver.engine.models import RateLimitBucket, ScheduledRun, Worker, WorkerStatus, WorkflowDefinition, WorkflowRun
 from sfpserver.engine.trigger import TriggerRequest
 
@@ -172,3 +173,17 @@ def record_scheduled_run(
         priority=priority,
     )
     return row.id
+
+
+# --- durable tasks (engine/durable.py) --------------------------------------------------------------------------
+
+durable_wait = durable.wait
+durable_poll = durable.poll
+durable_evict_at = durable.evict_at
+durable_remember = durable.remember
+durable_lookup = durable.lookup
+
+
+def deliver_event(event: EventFact) -> int:
+    """Inside the caller's transaction that records the event: answer the durable waits it matches."""
+    return durable.deliver(event)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("engine", "0009_step_wait_states")]
+    dependencies = [("engine", "0010_durable_waits")]
 
     operations = [
         migrations.AddField(
