@@ -15,7 +15,16 @@ import json
 from dataclasses import dataclass
 
 from sfpserver.engine.models import AttemptOutcome, RunStatus, StepKind, StepStatus, WaitingFor, WorkerStatus
-from sfpserver.engine.waits import PUBLISH_DUE, QUEUED_WAITS, REDELIVER_DUE, Event, queue_state_sql, set_sql, values_sql
+from sfpserver.engine.waits import (
+    DURABLE,
+    PUBLISH_DUE,
+    QUEUED_WAITS,
+    REDELIVER_DUE,
+    Event,
+    queue_state_sql,
+    set_sql,
+    values_sql,
+)
 
 
 @dataclass(frozen=True)
@@ -327,6 +336,15 @@ QUEUE_DEPTH = _statement(
     f"""
 SELECT queue, {queue_state_sql()} AS state, count(*) AS steps FROM engine_steprun
  WHERE {QUEUED_WAITS.sql()} GROUP BY 1, 2
+""",
+)
+
+# Durable tasks evicted at a wait, per queue and what they wait on (sleep, event, condition), through the wait index.
+DURABLE_WAITING = _statement(
+    "durable waiting",
+    f"""
+SELECT queue, waiting_for AS waiting_on, count(*) AS steps, min(due_at) AS next_due FROM engine_steprun
+ WHERE {DURABLE.sql()} GROUP BY 1, 2
 """,
 )
 

@@ -49,6 +49,9 @@ _STEP_FIELDS = (
     "available_at",
     "started_at",
     "finished_at",
+    "waiting_for",
+    "due_at",
+    "wait_events",
     "created_at",
 )
 _ATTEMPT_FIELDS = (

@@ -225,3 +225,34 @@ def test_a_drain_evicts_durable_tasks_at_their_waits_instead_of_waiting_for_them
     assert busy.result() == {"retry_count": 0}
     for ref in runs:
         assert outcomes(ref.workflow_run_id) == ["EVICTED", "COMPLETED"]
+
+
+def test_the_api_the_metrics_and_the_live_feed_show_a_waiting_durable_task_as_waiting_on_what_until_when(
+    durable: DurableWorker, hatchet: Hatchet
+) -> None:
+    from django.test import Client
+
+    from sfpserver.live import state
+    from tests.api.conftest import make_persona
+    from tests.hatchet.durable_worker import EventInput, durable_or_waiter
+    from tests.monitoring.test_metrics import scrape, value
+
+    key = f"durable-test:{uuid.uuid4().hex}"
+    durable.start()
+    ref = durable_or_waiter.run(EventInput(key=key, sleep_seconds=120), wait_for_result=False)
+    wait_until(lambda: waiting_for(ref.workflow_run_id, "condition"), what="the waiter to be evicted")
+    step = step_of(ref.workflow_run_id)
+    assert step.due_at is not None
+    until = step.due_at.isoformat().replace("+00:00", "Z")
+    owner = make_persona(f"durable-owner-{uuid.uuid4().hex[:8]}", "owner")
+    shown = owner.client.get(f"/sfp/api/runs/{ref.workflow_run_id}").json()["steps"][0]
+    assert (shown["status"], shown["waiting"]) == ("QUEUED", {"on": "condition", "until": until, "events": [key]})
+    samples = scrape(Client())
+    assert value(samples, "sfp_durable_waiting", queue=step.queue, on="condition") == 1
+    assert value(samples, "sfp_steps", queue=step.queue, status="WAITING") == 1
+    assert value(samples, "sfp_queue_depth", queue=step.queue, state="ready") == 0
+    live = state.run_states([ref.workflow_run_id], with_attempts=False)[0]["steps"][0]
+    assert (live["waiting_for"], live["due_at"], live["wait_events"]) == ("condition", state.plain(step.due_at), [key])
+    hatchet.event.push(key, {"done": True})
+    assert ref.result() == {"CREATE": {key: [{"done": True}]}}
+    assert owner.client.get(f"/sfp/api/runs/{ref.workflow_run_id}").json()["steps"][0]["waiting"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sfpserver.api.serializers.common import ChoiceField
@@ -76,6 +77,12 @@ class AttemptResponse(serializers.Serializer):
     traceback = serializers.CharField(required=False, allow_blank=True)
 
 
+class WaitingResponse(serializers.Serializer):
+    on = serializers.ChoiceField(choices=["sleep", "event", "condition"])
+    until = serializers.DateTimeField(allow_null=True)
+    events = serializers.ListField(child=serializers.CharField())
+
+
 class StepResponse(serializers.Serializer):
     id = serializers.UUIDField(required=False)
     name = serializers.CharField(max_length=200)
@@ -99,9 +106,21 @@ class StepResponse(serializers.Serializer):
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
     attempts = AttemptResponse(many=True)
+    waiting = serializers.SerializerMethodField(
+        help_text="a durable task evicted at a wait (status QUEUED, holding no slot): what it waits on "
+        "(sleep, event, condition: both), until when (its first sleep's deadline) and for which event keys; "
+        "null otherwise"
+    )
 
     def get_worker(self, step: StepView) -> str | None:
         return step.worker_name
+
+    @extend_schema_field(WaitingResponse(allow_null=True))
+    def get_waiting(self, step: StepView) -> dict[str, Any] | None:
+        if not step.durable_wait:
+            return None
+        until = step.due_at.isoformat().replace("+00:00", "Z") if step.due_at else None
+        return {"on": step.waiting_for, "until": until, "events": list(step.wait_events)}
 
 
 class RunDetail(RunSummary):

@@ -273,10 +273,12 @@
     if (FINISHED.includes(detail.status) && !s.started_at && ["PENDING", "QUEUED", "CANCELLED"].includes(s.status)) {
       return "SKIPPED";
     }
-    if (s.status === "PENDING" || (s.status === "QUEUED" && waitingOut(s))) return "WAITING";
+    if (s.status === "PENDING" || (s.status === "QUEUED" && (waitingOut(s) || durableWait(s)))) return "WAITING";
     return s.status;
   }
   const waitingOut = (s) => s.available_at && new Date(s.available_at) > new Date();
+  // A durable task evicted at a wait: its sleep, its events, or both (a condition); it holds no slot.
+  const durableWait = (s) => ["sleep", "event", "condition"].includes(s.waiting_for);
   function waitNote(s) {
     const shown = shownStatus(s);
     if (shown !== "WAITING") return "";
@@ -284,6 +286,7 @@
     let text = reason ? `for ${String(reason).toLowerCase()}` : "";
     if (!text && s.status === "QUEUED") text = `backoff until ${when(s.available_at)}`;
     if (!text) text = s.kind === "ON_FAILURE" ? "for a failure" : `for ${s.parents.join(", ") || "its turn"}`;
+    if (durableWait(s) && (s.wait_events || []).length) text += ` ${s.wait_events.join(", ")}`;
     if (s.due_at && reason) text += ` until ${when(s.due_at)}`;
     return el("span", { class: "wait", text: ` ${text}` });
   }
