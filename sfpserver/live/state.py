@@ -16,6 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from sfpserver.engine import services
 from sfpserver.engine.services import AttemptView, RunStatus, StepKind, StepStatus, StepView
+from sfpserver.submissions import approvals
 
 TRACEBACK_TAIL = 2000  # characters of an attempt's traceback shown live; the API has the whole text
 
@@ -103,6 +104,7 @@ def _steps_by_run(run_ids: list[str], *, with_attempts: bool) -> dict[str, list[
 def _step(step: StepView, percents: dict[UUID, tuple[int | None, float]], *, with_attempts: bool) -> dict[str, Any]:
     row = {name: getattr(step, name) for name in _STEP_FIELDS}
     row["worker"] = row.pop("worker_name")
+    row["waiting_label"] = approvals.wait_label(step.wait_events)
     attempt, percent = percents.get(step.id, (None, 0.0))
     row["percent"] = percent if attempt == step.attempt else 0.0
     if with_attempts:

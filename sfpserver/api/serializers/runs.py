@@ -8,7 +8,7 @@ from uuid import UUID
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from sfpserver.api.serializers.common import ChoiceField
+from sfpserver.api.serializers.common import ChoiceField, StrictSerializer
 from sfpserver.engine import services as engine
 from sfpserver.engine.services import AttemptOutcome, EventKind, RunStatus, StepKind, StepStatus, StepView
 
@@ -172,3 +172,15 @@ class RunActionResponse(serializers.Serializer):
 class RunStatusResponse(serializers.Serializer):
     run_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=RunStatus.choices)
+
+
+class ApprovalRequest(StrictSerializer):
+    decision = ChoiceField(choices=["approve", "reject"], help_text="approve: the gate opens; reject: it fails")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ApprovalResponse(serializers.Serializer):
+    run_id = serializers.UUIDField()
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    comment = serializers.CharField(allow_blank=True)
+    by = serializers.CharField(help_text="the name of the token that decided")

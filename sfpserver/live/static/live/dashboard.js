@@ -244,6 +244,7 @@
     $("run-detail").dataset.progress = String(detail.progress);
     $("cancel-button").disabled = !ACTIVE.includes(detail.status);
     $("retry-button").disabled = !RETRYABLE.includes(detail.status);
+    $("approval").hidden = !detail.steps.some((s) => s.waiting_label === "approval");
     renderFailure();
     renderDag(detail.steps);
     $("steps").tBodies[0].replaceChildren(...detail.steps.map((s) => {
@@ -284,6 +285,7 @@
     if (shown !== "WAITING") return "";
     const reason = s.waiting_for || s.wait_reason;  // the engine's wait column, once it has one
     let text = reason ? `for ${String(reason).toLowerCase()}` : "";
+    if (s.waiting_label) return el("span", { class: "wait", text: ` for ${s.waiting_label}${s.due_at ? " until " + when(s.due_at) : ""}` });
     if (!text && s.status === "QUEUED") text = `backoff until ${when(s.available_at)}`;
     if (!text) text = s.kind === "ON_FAILURE" ? "for a failure" : `for ${s.parents.join(", ") || "its turn"}`;
     if (durableWait(s) && (s.wait_events || []).length) text += ` ${s.wait_events.join(", ")}`;
@@ -460,6 +462,14 @@
     () => act(`/sfp/api/runs/${selected}/cancel`)));
   $("retry-button").addEventListener("click", () => confirmThen(`Retry the failed steps of run ${selected}?`,
     () => act(`/sfp/api/runs/${selected}/retry-failed`)));
+  function decide(decision) {  // the run's pending approval gate (POST runs/{id}/approval)
+    const comment = $("approval-comment").value.trim();
+    confirmThen(`${decision === "approve" ? "Approve" : "Reject"} the pending approval of run ${selected}?`, async () => {
+      if (await act(`/sfp/api/runs/${selected}/approval`, { decision, comment })) $("approval-comment").value = "";
+    });
+  }
+  $("approve-button").addEventListener("click", () => decide("approve"));
+  $("reject-button").addEventListener("click", () => decide("reject"));
   $("filters").addEventListener("submit", applyFilters);
   $("filter-clear").addEventListener("click", clearFilters);
   window.addEventListener("popstate", () => { if (token) followPath(); });
