@@ -4,8 +4,7 @@ An environment is a Salesforce org known to the vault by its credential name. `t
 expired) lock and returns a ticket; `unlock` needs that ticket. Waiting for a held lock is the operation's
 business (tasks/workflows/standard.py waits durably, holding no worker slot): between tries it sleeps
 `next_try_in`, and an unlock's event (approvals.ENVIRONMENT_UNLOCKED, scoped to the environment) wakes it at once.
-A try is safe to repeat: the run that holds a lock gets it back. The response
-mirrors the official action's (`ticketId`, `status`, `environmentName`, `duration`, `salesforceUsername`,
+A try is safe to repeat: the run that holds a lock gets it back. The response mirrors the official action's (`ticketId`, `status`, `environmentName`, `duration`, `salesforceUsername`,
 `instanceUrl`) minus the access token: the org's credentials stay in the vault.
 """
 
@@ -78,10 +77,11 @@ def busy(name: str, held: Held, waited_seconds: float = 0) -> EnvironmentBusy:
     )
 
 
-def next_try_in(now: datetime, deadline: datetime, held: Held) -> timedelta:
-    """How long a waiter sleeps before it tries again, at most: until its deadline, or until the lock expires
-    (a second after), or RETRY_EVERY; at least a second. An unlock wakes it sooner (its event)."""
-    remaining = min(deadline - now, held.until - now + timedelta(seconds=1), RETRY_EVERY)
+def next_try_in(now: datetime, deadline: datetime) -> timedelta:
+    """How long a waiter sleeps before it tries again, at most: until its deadline or RETRY_EVERY, in whole
+    seconds, at least one (an unlock's event wakes it sooner; an expired lock is taken at the next try). It
+    depends on nothing but remembered times, so a durable task's replay asks for the same sleep."""
+    remaining = min(deadline - now, RETRY_EVERY)
     return max(timedelta(seconds=math.ceil(remaining.total_seconds())), timedelta(seconds=1))
 
 

@@ -333,7 +333,7 @@ async def lock_durably(ctx: DurableContext, input: EnvironmentLockInput) -> dict
             return held
         if now >= deadline:
             raise environments.busy(input.environment, held, 60 * input.wait_minutes)
-        pause = environments.next_try_in(now, deadline, held)
+        pause = environments.next_try_in(now, deadline)
         await ctx.aio_log(f"environment {input.environment} is locked until {held.until:%H:%M:%S} UTC; waiting")
         # An unlock pushed since this try counts, even one pushed before the wait is recorded.
         unlocked = UserEventCondition(
