@@ -3,9 +3,10 @@
 An environment is a Salesforce org known to the vault by its credential name. `try_lock` takes a free (or
 expired) lock and returns a ticket; `unlock` needs that ticket. Waiting for a held lock is the operation's
 business (tasks/workflows/standard.py waits durably, holding no worker slot): between tries it sleeps
-`next_try_in`, and an unlock's event (approvals.ENVIRONMENT_UNLOCKED, scoped to the environment) wakes it at once.
-A try is safe to repeat: the run that holds a lock gets it back. The response mirrors the official action's (`ticketId`, `status`, `environmentName`, `duration`, `salesforceUsername`,
-`instanceUrl`) minus the access token: the org's credentials stay in the vault.
+`next_try_in`, and an unlock's event (approvals.ENVIRONMENT_UNLOCKED, scoped to the environment) wakes it at
+once. A try is safe to repeat: the run that holds a lock gets it back. The response mirrors the official
+action's (`ticketId`, `status`, `environmentName`, `duration`, `salesforceUsername`, `instanceUrl`) minus the
+access token: the org's credentials stay in the vault.
 """
 
 from __future__ import annotations
