@@ -53,7 +53,11 @@ def wait_label(wait_events: tuple[str, ...] | list[str]) -> str | None:
 
 
 def decide(approval: Approval) -> Approval:
-    """Deliver the decision to the run's pending approval gate; TaskStateError when none waits for one."""
+    """Deliver the decision to the run's pending approval gate; TaskStateError when none waits for one (a
+    finished run has none, whatever its steps' logs still hold)."""
+    status = engine.run_status(approval.run_id)
+    if status in engine.TERMINAL_RUN_STATUSES:
+        raise TaskStateError(f"run {approval.run_id} is {status}; it has no pending approval")
     fact = EventFact(
         id=str(uuid.uuid4()),
         key=APPROVAL_EVENT,

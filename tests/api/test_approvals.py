@@ -70,6 +70,16 @@ def test_a_second_decision_is_refused_once_the_gate_was_answered(personas: Perso
     )
 
 
+def test_a_cancelled_run_has_no_pending_approval_left(personas: Personas) -> None:
+    run_id = gated_run(personas.app)
+    assert personas.app.client.post(f"/sfp/api/runs/{run_id}/cancel").status_code == 200
+    response = decide(personas.app, run_id, {"decision": "approve"})
+    assert (response.status_code, response.json()) == (
+        409,
+        {"error": "invalid_state", "detail": f"run {run_id} is CANCELLED; it has no pending approval"},
+    )
+
+
 def test_a_run_with_no_pending_approval_is_refused_with_409(personas: Personas) -> None:
     run_id = operation_id(submit(personas.app.client, {"type": "test.single", "data": {}}))
     response = decide(personas.app, run_id, {"decision": "approve"})
