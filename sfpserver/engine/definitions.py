@@ -33,6 +33,8 @@ class StepDef:
     concurrency: tuple[Mapping[str, Any], ...] = ()
     # [{"static_key" | "dynamic_key", "units", "limit", "window_seconds"}]
     rate_limits: tuple[Mapping[str, Any], ...] = ()
+    # Hatchet's task conditions: {"wait_for" | "skip_if" | "cancel_if": [condition]} (engine/conditions.py).
+    conditions: Mapping[str, Any] = field(default_factory=dict)
 
     def to_spec(self) -> dict[str, Any]:
         spec = asdict(self)
@@ -40,6 +42,7 @@ class StepDef:
         spec["args"] = dict(self.args)
         spec["concurrency"] = [dict(c) for c in self.concurrency]
         spec["rate_limits"] = [dict(r) for r in self.rate_limits]
+        spec["conditions"] = {action: list(found) for action, found in self.conditions.items()}
         return spec
 
     @classmethod

@@ -137,6 +137,13 @@ def to_engine(conditions: Sequence[Condition | OrGroup], now: datetime) -> list[
     return found
 
 
+def to_dag(conditions: Sequence[Condition | OrGroup]) -> list[dict[str, Any]]:
+    """A DAG task's conditions for its definition: as `to_engine`, but a sleep keeps only its duration (the
+    engine fixes the deadline when the task's parents are done)."""
+    found = to_engine(conditions, datetime.now(tz=UTC))
+    return [{k: v for k, v in condition.items() if k != "deadline"} for condition in found]
+
+
 def _one(condition: Condition, now: datetime) -> dict[str, Any]:
     key = condition.base.readable_data_key
     if isinstance(condition, SleepCondition):
@@ -145,6 +152,7 @@ def _one(condition: Condition, now: datetime) -> dict[str, Any]:
             "kind": "sleep",
             "key": key,
             "duration": timedelta_to_expr(condition.duration),
+            "seconds": seconds,
             "deadline": (now + timedelta(seconds=seconds)).isoformat(),
         }
     if isinstance(condition, UserEventCondition):
@@ -174,5 +182,6 @@ __all__ = [
     "flatten_conditions",
     "or_",
     "timedelta_to_expr",
+    "to_dag",
     "to_engine",
 ]
