@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -141,6 +141,47 @@ def signature(kind: str, conditions: Sequence[Condition]) -> str:
         for c in conditions
     ]
     return f"{kind}:" + json.dumps(parts, sort_keys=True, separators=(",", ":"))
+
+
+def at(condition: Condition, now: datetime, outputs: Mapping[str, Any]) -> Condition:
+    """A DAG task's condition as registered `now`: a sleep gets its deadline (from its `seconds`), a parent
+    condition its hit when its expression holds over the parent's output (`outputs` by step name)."""
+    registered = dict(condition)
+    if registered["kind"] == "sleep":
+        registered["deadline"] = (now + timedelta(seconds=float(registered.get("seconds", 0)))).isoformat()
+    elif registered["kind"] == "parent":
+        output = outputs.get(registered["parent"])
+        if output is not None and parent_holds(registered.get("expression"), output):
+            registered["hit"] = output
+    return registered
+
+
+def parent_holds(expression: str | None, output: Any) -> bool:
+    if not expression or not expression.strip():
+        return True
+    try:
+        return bool(evaluate(expression, {"output": output}, field="expression"))
+    except (InvalidWorkflowError, TypeError, ValueError, ZeroDivisionError):
+        return False
+
+
+class Dag(StrEnum):
+    CANCEL = "cancel"
+    SKIP = "skip"
+    QUEUE = "queue"
+    WAIT = "wait"
+
+
+def dag_decision(answered: Mapping[str, bool]) -> Dag:
+    """What a DAG task's conditions say, given which of its actions ("wait_for", "skip_if", "cancel_if": present
+    only when the task has them) are answered: cancel before skip before run; without wait_for it runs at once."""
+    if answered.get("cancel_if"):
+        return Dag.CANCEL
+    if answered.get("skip_if"):
+        return Dag.SKIP
+    if answered.get("wait_for", True):
+        return Dag.QUEUE
+    return Dag.WAIT
 
 
 class Replay(StrEnum):

@@ -36,6 +36,8 @@ class StepDef:
     # Block or continue (an extension beyond Hatchet, engine/settling.py): when this step fails for good, its
     # children run anyway and the run does not fail for it.
     continue_on_failure: bool = False
+    # Hatchet's task conditions: {"wait_for" | "skip_if" | "cancel_if": [condition]} (engine/conditions.py).
+    conditions: Mapping[str, Any] = field(default_factory=dict)
 
     def to_spec(self) -> dict[str, Any]:
         spec = asdict(self)
@@ -43,6 +45,7 @@ class StepDef:
         spec["args"] = dict(self.args)
         spec["concurrency"] = [dict(c) for c in self.concurrency]
         spec["rate_limits"] = [dict(r) for r in self.rate_limits]
+        spec["conditions"] = {action: list(found) for action, found in self.conditions.items()}
         return spec
 
     @classmethod

@@ -21,7 +21,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -31,7 +31,7 @@ from django.utils import timezone
 from sfpserver.engine import conditions as cnf
 from sfpserver.engine import drain, lifecycle, waits
 from sfpserver.engine.conditions import Condition, EventFact, Recorded, Replay
-from sfpserver.engine.models import StepWait
+from sfpserver.engine.models import StepRun, StepStatus, StepWait, WaitKind
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +229,7 @@ def lookup(step_id: UUID | str, attempt: int, index: int, kind: str, key: str) -
 def satisfy_due(batch: int = BATCH) -> int:
     """The leader's timer: answer the sleeps that are due, and wake the evicted tasks whose wait is answered."""
     now = timezone.now()
+    register_lost_conditions()
     with transaction.atomic():
         rows = list(
             StepWait.objects.select_for_update(skip_locked=True)
@@ -237,9 +238,16 @@ def satisfy_due(batch: int = BATCH) -> int:
         )
         for row in rows:
             _pass_time(row, now)
-        answered = [row.step_id for row in rows if row.satisfied_at is not None]
-        lifecycle.wake(answered)
+        _answered([row for row in rows if row.satisfied_at is not None])
     return len(rows)
+
+
+def _answered(rows: Iterable[StepWait]) -> None:
+    """After waits were answered: wake the durable tasks, decide the DAG tasks waiting on conditions."""
+    rows = list(rows)
+    lifecycle.wake(row.step_id for row in rows if row.index >= 0)
+    for step_id in dict.fromkeys(row.step_id for row in rows if row.index < 0):
+        decide(step_id)
 
 
 def deliver(event: EventFact) -> int:
@@ -255,10 +263,79 @@ def deliver(event: EventFact) -> int:
             _settle_row(row, now)
             row.save(update_fields=["conditions", "due_at", "event_keys", "satisfied_at", "result"])
             matched.append(row)
-    lifecycle.wake(row.step_id for row in matched if row.satisfied_at is not None)
+    _answered(row for row in matched if row.satisfied_at is not None)
     if matched:
         logger.info("event %s answered %d wait(s)", event.key, len(matched), extra={"event_key": event.key})
     return len(matched)
+
+
+# --- a DAG task's conditions: wait_for, skip_if, cancel_if ---------------------------------------------------
+
+# The rows of a task's conditions sit below its log's indices (a durable task may have both).
+CONDITION_INDEX = {WaitKind.CANCEL_IF: -3, WaitKind.SKIP_IF: -2, WaitKind.WAIT_FOR: -1}
+CANCEL_REASON = "cancelled by its cancel_if condition"
+LOST_AFTER = 10.0  # seconds: a released step's conditions are registered right after its release commits
+
+
+def register_conditions(step_ids: Iterable[UUID]) -> None:
+    """Inside a transaction: steps whose parents are done (or roots) and that have conditions. Each action's
+    conditions become a row (a sleep due from now, a parent condition judged on the parent's output now), then
+    `decide` cancels, skips, queues the step or leaves it waiting (status QUEUED, waiting_for sleep/event/
+    condition) for the timer or an event (`_answered`)."""
+    now = timezone.now()
+    with transaction.atomic():  # the caller's, when it has one (a completion without gates has none)
+        for step in StepRun.objects.filter(id__in=list(step_ids), conditional=True):
+            StepWait.objects.filter(step_id=step.id, index__lt=0).delete()  # a replay registers them afresh
+            outputs = dict(StepRun.objects.filter(run_id=step.run_id).values_list("name", "output"))
+            for action, index in CONDITION_INDEX.items():
+                found = step.conditions.get(action.value) or []
+                if not found:
+                    continue
+                conditions = [cnf.at(condition, now, outputs) for condition in found]
+                row = StepWait(step_id=step.id, index=index, kind=action, key=action.value, created_at=now)
+                row.conditions = conditions
+                _settle_row(row, now)
+                row.save()
+            decide(step.id)
+
+
+def decide(step_id: UUID) -> None:
+    """Apply what a step's conditions say now (conditions.dag_decision)."""
+    rows = {row.kind: row for row in StepWait.objects.select_for_update().filter(step_id=step_id, index__lt=0)}
+    answered = {kind: row.satisfied_at is not None for kind, row in rows.items()}
+    decision = cnf.dag_decision(answered)
+    if decision == cnf.Dag.WAIT:
+        open_rows = [row for row in rows.values() if row.satisfied_at is None]
+        due = min((row.due_at for row in open_rows if row.due_at is not None), default=None)
+        sleeps = any(cnf.has_open(row.conditions, "sleep") for row in open_rows)
+        events = any(cnf.has_open(row.conditions, "event") for row in open_rows)
+        StepRun.objects.filter(waits.DURABLE.q(), id=step_id).update(
+            **waits.evicted(sleeps=sleeps, events=events or not sleeps, due_at=due).fields()
+        )
+        return
+    StepWait.objects.filter(step_id=step_id, index__lt=0, satisfied_at__isnull=True).update(
+        due_at=None, event_keys=[]
+    )  # decided: what is still open no longer listens
+    if decision == cnf.Dag.CANCEL:
+        lifecycle.cancel_step(step_id, CANCEL_REASON)
+    elif decision == cnf.Dag.SKIP:
+        lifecycle.skip(step_id)
+    else:
+        lifecycle.queue_waiting(step_id)
+
+
+def register_lost_conditions(batch: int = BATCH) -> int:
+    """The timer's safety net: steps released to their conditions whose rows a crash kept from being written."""
+    lost = list(
+        StepRun.objects.filter(waits.DURABLE.q(), conditional=True, status=StepStatus.QUEUED)
+        .filter(queued_at__lt=timezone.now() - timedelta(seconds=LOST_AFTER))
+        .exclude(waits__index__lt=0)
+        .values_list("id", flat=True)[:batch]
+    )
+    if lost:
+        with transaction.atomic():
+            register_conditions(lost)
+    return len(lost)
 
 
 def log_of(step_ids: Iterable[UUID]) -> dict[UUID, list[StepWait]]:

@@ -285,16 +285,24 @@ class Released:
     status: str
     gated: bool
     priority: int
+    conditional: bool = False
 
     @classmethod
     def from_row(cls, row: sql.Row) -> Released:
-        return cls(*(row[f"child_{name}"] for name in ("id", "attempt", "queue", "status", "gated", "priority")))
+        names = ("id", "attempt", "queue", "status", "gated", "priority", "conditional")
+        return cls(*(row[f"child_{name}"] for name in names))
 
 
 def _queue_released(run_id: UUID, children: list[Released]) -> None:
     """Children whose join just counted down: publish those now QUEUED after commit, or hold them for their
     gates."""
     queued = [child for child in children if child.status == StepStatus.QUEUED]
+    conditional = [child.id for child in queued if child.conditional]
+    if conditional:
+        from sfpserver.engine import durable
+
+        durable.register_conditions(conditional)
+    queued = [child for child in queued if not child.conditional]
     dispatch_after_commit(Dispatch(c.id, c.attempt, c.queue, c.priority) for c in queued if not c.gated)
     gated = [child.id for child in queued if child.gated]
     if gated:
@@ -454,6 +462,81 @@ def wake(step_ids: Iterable[UUID]) -> int:
     for step_id, _a, _q, _p, run_id, _t in woken:
         signals.after_commit_step_changed(run_id, step_id, StepStatus.QUEUED)
     return len(woken)
+
+
+# --- a DAG task's conditions (engine/durable.py decides; these apply the decision) ----------------------------
+
+
+def queue_waiting(step_id: UUID) -> bool:
+    """Inside a transaction: a step whose conditions let it run is queued (gated: for its gates)."""
+    now = timezone.now()
+    step = StepRun.objects.select_for_update().filter(waits.DURABLE.q(), id=step_id, status=StepStatus.QUEUED).first()
+    if step is None:
+        return False
+    step.queued_at = step.available_at = now
+    step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout)
+    wait = waits.enter(Event.QUEUED, gated=step.gated, now=now)
+    step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
+    step.save(update_fields=["queued_at", "available_at", "schedule_deadline", "waiting_for", "due_at"])
+    if step.gated:
+        _hold_for_gates(StepRun.objects.filter(id=step.id), step.run_id)
+    else:
+        dispatch_after_commit([Dispatch(step.id, step.attempt, step.queue, step.priority)])
+    signals.after_commit_step_changed(step.run_id, step.id, StepStatus.QUEUED)
+    return True
+
+
+def skip(step_id: UUID, reason: str = "skipped by its skip_if condition") -> bool:
+    """A step skipped by its conditions (or because every parent was skipped): COMPLETED with Hatchet's
+    {"skipped": true}; its children are released as by a completion (a child all of whose parents were skipped
+    is skipped in turn), and the run settles if nothing else can run."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        if run_id is None:
+            return False
+        step = StepRun.objects.select_for_update().filter(id=step_id, status=StepStatus.QUEUED).first()
+        if step is None:
+            return False
+        now = timezone.now()
+        step.status, step.output, step.finished_at = StepStatus.COMPLETED, SKIPPED_OUTPUT, now
+        step.waiting_for, step.due_at = None, None
+        step.save(update_fields=["status", "output", "finished_at", "waiting_for", "due_at"])
+        if step.gated:
+            admit_after_commit(gates.release_step(step.id), [run_id])
+        logger.info("step skipped: %s", reason, extra=_log_context(step))
+        signals.after_commit_step_changed(run_id, step.id, StepStatus.COMPLETED)
+        _release_after_skip(run_id, step.name)
+        _finalize_if_done(run_id)
+    return True
+
+
+def _release_after_skip(run_id: UUID, name: str) -> None:
+    """Count down the join of the skipped step's children, as statements.COMPLETE does for a completion."""
+    children = (
+        StepRun.objects.select_for_update()
+        .filter(run_id=run_id, status=StepStatus.PENDING, parents__contains=[name])
+        .exclude(kind=StepKind.ON_FAILURE)
+    )
+    outputs = dict(StepRun.objects.filter(run_id=run_id).values_list("name", "output"))
+    now = timezone.now()
+    for child in children:
+        child.pending_parents -= 1
+        if child.pending_parents > 0:
+            child.save(update_fields=["pending_parents"])
+            continue
+        child.status, child.queued_at = StepStatus.QUEUED, now
+        every_parent_skipped = all(outputs.get(parent) == SKIPPED_OUTPUT for parent in child.parents)
+        wait = waits.evicted(sleeps=True, events=True, due_at=None)  # decided just below
+        child.waiting_for, child.due_at = wait.waiting_for, wait.due_at
+        child.save(update_fields=["pending_parents", "status", "queued_at", "waiting_for", "due_at"])
+        if every_parent_skipped:
+            skip(child.id, "every parent was skipped")
+        elif child.conditional:
+            from sfpserver.engine import durable
+
+            durable.register_conditions([child.id])
+        else:
+            queue_waiting(child.id)
 
 
 def time_out(step_id: UUID | str, attempt: int) -> bool:
@@ -667,6 +750,7 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
     done = {s.name for s in steps if s.status == StepStatus.COMPLETED and s.name not in affected}
     now = timezone.now()
     ready: list[Dispatch] = []
+    conditional: list[UUID] = []
     for step in steps:
         if step.name not in affected:
             continue
@@ -681,14 +765,23 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         step.started_at = step.timeout_at = step.finished_at = None
         step.queued_at = step.available_at = now if queue_now else None
         wait = waits.enter(Event.QUEUED if queue_now else Event.DEFERRED, gated=step.gated, now=now)
+        if queue_now and step.conditional:  # its conditions decide again (durable.register_conditions)
+            wait = waits.evicted(sleeps=True, events=True, due_at=None)
+            conditional.append(step.id)
         step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
         step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
         step.save()
+        if queue_now and step.conditional:
+            continue
         if queue_now and step.gated:
             _hold_for_gates(StepRun.objects.filter(id=step.id), run.id)
         elif queue_now:
             ready.append(Dispatch(step.id, step.attempt, step.queue, step.priority))
     _restore_run_slots(run, steps)
+    if conditional:
+        from sfpserver.engine import durable
+
+        durable.register_conditions(conditional)
     run.status, run.output, run.error, run.finished_at = RunStatus.RUNNING, None, "", None
     run.continued_failures = [name for name in run.continued_failures if name not in affected]
     run.save(update_fields=["status", "output", "error", "finished_at", "continued_failures"])

@@ -156,6 +156,10 @@ class StepRun(models.Model):
     # Configuration (an extension beyond Hatchet): when it fails for good, its children run anyway instead of
     # being cancelled, and its failure does not fail the run (engine/settling.py: "block or continue").
     continue_on_failure = models.BooleanField(default=False)
+    # Hatchet's task conditions {"wait_for"|"skip_if"|"cancel_if": [condition]} (engine/conditions.py), sleeps by
+    # `seconds`; `conditional`: it has some, and they decide (engine/durable.py) once its parents are done.
+    conditions = models.JSONField(default=dict, blank=True)
+    conditional = models.BooleanField(default=False)
     # Retry policy and counters (Hatchet's: retry_count counts every re-run, app retries use the budget).
     attempt = models.IntegerField(default=0)
     app_retry_count = models.IntegerField(default=0)
@@ -211,6 +215,10 @@ class WaitKind(models.TextChoices):
     MEMO = "memo"
     SPAWN = "spawn"
     NOW = "now"
+    # A DAG task's conditions (at the fixed indices of durable.CONDITION_INDEX, below every log entry).
+    WAIT_FOR = "wait_for"
+    SKIP_IF = "skip_if"
+    CANCEL_IF = "cancel_if"
 
 
 class StepWait(models.Model):

@@ -164,7 +164,8 @@ WITH r AS (
 )"""
 
 # ... and count down the join of each child, releasing those it completes (the Postgres-backed chord). A released
-# gated child waits for its gates; an ungated one is published after commit (or handed off).
+# gated child waits for its gates; one with conditions waits for them (durable.register_conditions); any other is
+# published after commit (or handed off).
 _RELEASED_WAIT, _RELEASED_DUE = values_sql(Event.QUEUED)
 _COUNT_DOWN = f""", c AS (
     UPDATE engine_steprun
@@ -172,13 +173,15 @@ _COUNT_DOWN = f""", c AS (
            status = CASE WHEN pending_parents = 1 THEN {QUEUED} ELSE status END,
            queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
            available_at = CASE WHEN pending_parents = 1 AND NOT gated THEN now() ELSE available_at END,
-           waiting_for = CASE WHEN pending_parents = 1 THEN {_RELEASED_WAIT} ELSE waiting_for END,
-           due_at = CASE WHEN pending_parents = 1 THEN {_RELEASED_DUE} ELSE due_at END,
+           waiting_for = CASE WHEN pending_parents = 1 AND conditional THEN {_lit(WaitingFor.CONDITION)}
+                              WHEN pending_parents = 1 THEN {_RELEASED_WAIT} ELSE waiting_for END,
+           due_at = CASE WHEN pending_parents = 1 AND conditional THEN NULL
+                         WHEN pending_parents = 1 THEN {_RELEASED_DUE} ELSE due_at END,
            schedule_deadline = CASE WHEN pending_parents = 1
                                     THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
      WHERE run_id = (SELECT run_id FROM s) AND status = {PENDING} AND kind <> {ON_FAILURE}
        AND (SELECT name FROM s) = ANY(parents)
- RETURNING id, attempt, queue, status, gated, priority
+ RETURNING id, attempt, queue, status, gated, priority, conditional
 )"""
 COMPLETE = _statement(
     "complete",
@@ -186,7 +189,8 @@ COMPLETE = _statement(
     + _COUNT_DOWN
     + """
 SELECT s.run_id, s.id AS step_id, s.gated AS step_gated, c.id AS child_id, c.attempt AS child_attempt,
-       c.queue AS child_queue, c.status AS child_status, c.gated AS child_gated, c.priority AS child_priority
+       c.queue AS child_queue, c.status AS child_status, c.gated AS child_gated, c.priority AS child_priority,
+       c.conditional AS child_conditional
   FROM s LEFT JOIN c ON true
 """,
     hot=True,
@@ -201,7 +205,7 @@ WITH s AS (SELECT run_id, name FROM engine_steprun WHERE id = %(step)s)"""
     + _COUNT_DOWN
     + """
 SELECT c.id AS child_id, c.attempt AS child_attempt, c.queue AS child_queue, c.status AS child_status,
-       c.gated AS child_gated, c.priority AS child_priority
+       c.gated AS child_gated, c.priority AS child_priority, c.conditional AS child_conditional
   FROM c
 """,
 )

@@ -63,8 +63,13 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
             Dispatch(step.id, step.attempt, step.queue, step.priority, f"{p.run.workflow_name}:{step.name}")
             for p in new
             for step in p.steps
-            if step.status == StepStatus.QUEUED and not step.gated
+            if step.status == StepStatus.QUEUED and not step.gated and not step.conditional
         )
+        conditional_roots = [s.id for p in new for s in p.steps if s.status == StepStatus.QUEUED and s.conditional]
+        if conditional_roots:
+            from sfpserver.engine import durable
+
+            durable.register_conditions(conditional_roots)
         gated_runs = {p.run.id for p in new if any(step.gated for step in p.steps)}
         lifecycle.admit_after_commit(gate_keys, gated_runs)
         for p in new:
@@ -239,15 +244,22 @@ def _steps(
                 gates=step_gates,
                 gated=bool(step_gates),
                 continue_on_failure=step.name in continuing,
+                conditions=dict(step.conditions),
+                conditional=any(step.conditions.values()),
                 queued_at=now if is_root else None,
                 available_at=now if is_root and not step_gates else None,
                 schedule_deadline=now + timedelta(seconds=step.schedule_timeout) if is_root else None,
-                **waits.enter(
-                    waits.Event.QUEUED if is_root else waits.Event.DEFERRED, gated=bool(step_gates), now=now
-                ).fields(),
+                **_initial_wait(is_root, bool(step_gates), any(step.conditions.values()), now).fields(),
             )
         )
     return steps
+
+
+def _initial_wait(is_root: bool, gated: bool, conditional: bool, now: Any) -> waits.Wait:
+    """A root with conditions waits for them (durable.register_conditions decides it after the insert)."""
+    if is_root and conditional:
+        return waits.evicted(sleeps=True, events=True, due_at=None)
+    return waits.enter(waits.Event.QUEUED if is_root else waits.Event.DEFERRED, gated=gated, now=now)
 
 
 def _existing_child(prepared: _Prepared) -> UUID | None:

@@ -145,9 +145,6 @@ class TaskOptions:
         given = {
             "desired_worker_labels": any(not is_pool_label(label) for label in self.desired_worker_labels),
             "slot_cost": self.slot_cost is not None,
-            "wait_for": bool(self.wait_for),
-            "skip_if": bool(self.skip_if),
-            "cancel_if": bool(self.cancel_if),
         }
         for option in (name for name, present in given.items() if present):
             unsupported(option, "task")

@@ -28,9 +28,6 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("task_defaults.priority", "workflow"): "tasks take the run's priority (default_priority or the trigger's)",
     ("desired_worker_labels", "task"): "only a required `pool` label is honoured (it picks the platform pool)",
     ("slot_cost", "task"): "every task takes one slot",
-    ("wait_for", "task"): "conditions are not offered; the task starts when its parents are done",
-    ("skip_if", "task"): "conditions are not offered; the task is never skipped by a condition",
-    ("cancel_if", "task"): "conditions are not offered; the task is never cancelled by a condition",
     ("eviction_policy.priority", "durable_task"): (
         "not used: a waiting durable task is evicted when its ttl is up, not by rank"
     ),

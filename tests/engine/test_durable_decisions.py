@@ -131,3 +131,58 @@ def test_the_signature_ignores_readable_keys_and_deadlines_but_not_durations() -
     renamed = cnf.signature("wait", [{**sleep(0, 5, key="b"), "deadline": LATER.isoformat()}, event(0, "k")])
     longer = cnf.signature("wait", [sleep(0, 6), event(0, "k")])
     assert (first == renamed, first == longer) == (True, False)
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize(
+    ("answered", "decision"),
+    [
+        ({}, cnf.Dag.QUEUE),  # no wait_for: it runs once its parents are done
+        ({"wait_for": False}, cnf.Dag.WAIT),
+        ({"wait_for": True}, cnf.Dag.QUEUE),
+        ({"wait_for": False, "skip_if": True}, cnf.Dag.SKIP),
+        ({"wait_for": True, "skip_if": False}, cnf.Dag.QUEUE),
+        ({"skip_if": True, "cancel_if": True}, cnf.Dag.CANCEL),  # cancel before skip
+        ({"wait_for": False, "skip_if": False, "cancel_if": False}, cnf.Dag.WAIT),
+        ({"skip_if": False}, cnf.Dag.QUEUE),
+    ],
+)
+def test_a_dag_task_s_conditions_cancel_before_they_skip_before_they_run(
+    answered: dict[str, bool], decision: cnf.Dag
+) -> None:
+    assert cnf.dag_decision(answered) is decision
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize(
+    ("condition", "outputs", "hit"),
+    [
+        (
+            {"group": 0, "kind": "parent", "key": "p", "parent": "p", "expression": "output.n > 1"},
+            {"p": {"n": 2}},
+            True,
+        ),
+        (
+            {"group": 0, "kind": "parent", "key": "p", "parent": "p", "expression": "output.n > 1"},
+            {"p": {"n": 1}},
+            False,
+        ),
+        (
+            {"group": 0, "kind": "parent", "key": "p", "parent": "p", "expression": "output.m > 1"},
+            {"p": {"n": 1}},
+            False,
+        ),
+        ({"group": 0, "kind": "parent", "key": "p", "parent": "p", "expression": None}, {"p": {"n": 1}}, True),
+        ({"group": 0, "kind": "parent", "key": "p", "parent": "p", "expression": "true"}, {}, False),  # no output
+    ],
+)
+def test_a_parent_condition_holds_when_its_expression_holds_over_the_parent_s_output(
+    condition: dict[str, Any], outputs: dict[str, Any], hit: bool
+) -> None:
+    assert ("hit" in cnf.at(condition, NOW, outputs)) is hit
+
+
+@pytest.mark.pure
+def test_a_dag_sleep_is_due_its_duration_after_the_task_is_released() -> None:
+    registered = cnf.at({"group": 0, "kind": "sleep", "key": "sleep:5s", "duration": "5s", "seconds": 5}, NOW, {})
+    assert registered["deadline"] == (NOW + timedelta(seconds=5)).isoformat()

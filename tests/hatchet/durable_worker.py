@@ -17,6 +17,7 @@ from sfpserver.hatchet import (
     EmptyModel,
     EvictionPolicy,
     Hatchet,
+    ParentCondition,
     SleepCondition,
     UserEventCondition,
     or_,
@@ -99,6 +100,79 @@ async def durable_spawner(input: SleepInput, ctx: DurableContext) -> dict[str, A
     return {"child": child, "again": again}
 
 
+# A DAG with conditions (Hatchet's wait_for / skip_if / cancel_if).
+class Number(BaseModel):
+    n: int
+
+
+conditions_dag = hatchet.workflow(name="DurableConditionsDag", input_validator=Number)
+
+
+@conditions_dag.task()
+def start(input: Number, ctx: Context) -> Number:
+    return Number(n=input.n)
+
+
+@conditions_dag.task(parents=[start], skip_if=[ParentCondition(parent=start, expression="output.n > 0")])
+def skipped_when_positive(input: Number, ctx: Context) -> Number:
+    return Number(n=1)
+
+
+@conditions_dag.task(parents=[skipped_when_positive])
+def after_skipped(input: Number, ctx: Context) -> Number:
+    return Number(n=2)
+
+
+@conditions_dag.task(parents=[start], wait_for=[SleepCondition(timedelta(seconds=2))])
+def after_a_sleep(input: Number, ctx: Context) -> Number:
+    return Number(n=3)
+
+
+@conditions_dag.task(parents=[start, skipped_when_positive, after_a_sleep])
+def summary(input: Number, ctx: Context) -> dict[str, Any]:
+    return {
+        "was_skipped": ctx.was_skipped(skipped_when_positive),
+        "slept": ctx.task_output(after_a_sleep).n,
+        "start": ctx.task_output(start).n,
+    }
+
+
+cancel_dag = hatchet.workflow(name="DurableCancelIfDag", input_validator=Number)
+
+
+@cancel_dag.task()
+def cancel_start(input: Number, ctx: Context) -> Number:
+    return Number(n=input.n)
+
+
+@cancel_dag.task(parents=[cancel_start], cancel_if=[ParentCondition(parent=cancel_start, expression="output.n > 1")])
+def cancelled_when_big(input: Number, ctx: Context) -> Number:
+    return Number(n=1)
+
+
+@cancel_dag.task(parents=[cancelled_when_big])
+def after_cancelled(input: Number, ctx: Context) -> Number:
+    return Number(n=2)
+
+
+gate_dag = hatchet.workflow(name="DurableEventGateDag")
+
+
+@gate_dag.task()
+def gate_start(input: EmptyModel, ctx: Context) -> dict[str, str]:
+    return {"started": "yes"}
+
+
+@gate_dag.task(
+    parents=[gate_start],
+    wait_for=[UserEventCondition(event_key="durable-gate:go", expression="input.ok == true")],
+    skip_if=[UserEventCondition(event_key="durable-gate:skip")],
+    cancel_if=[SleepCondition(timedelta(seconds=20))],
+)
+def gated(input: EmptyModel, ctx: Context) -> dict[str, str]:
+    return {"gated": "ran"}
+
+
 ALL = [
     durable_sleeper,
     durable_slot_sleeper,
@@ -109,6 +183,9 @@ ALL = [
     durable_non_deterministic,
     durable_child,
     durable_spawner,
+    conditions_dag,
+    cancel_dag,
+    gate_dag,
 ]
 
 if __name__ == "__main__":

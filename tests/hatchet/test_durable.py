@@ -3,12 +3,7 @@ eviction frees the slot, a crash or an outage loses nothing, a replay answers fr
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,49 +11,8 @@ import pytest
 
 from sfpserver.engine.models import Attempt, StepRun, StepWait, Worker, WorkflowRun
 from sfpserver.hatchet import Hatchet
-from tests.conftest import ROOT, Processes, wait_until
-from workers.lifeline import die_with_parent
-
-
-class DurableWorker:
-    """The durable test worker as a process of its own, started and killed at will."""
-
-    def __init__(self, platform: Processes) -> None:
-        self.platform = platform
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, slots: int = 1) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.hatchet.durable_worker"],
-            cwd=ROOT,
-            env=self.platform.env(DURABLE_SLOTS=str(slots)),
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-        self.procs.append(proc)
-        wait_until(
-            lambda: Worker.objects.filter(name="sdk-durable-worker", pid=proc.pid, status="ACTIVE").exists(),
-            timeout=60,
-            what="the durable worker",
-        )
-        return proc
-
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-
-
-@pytest.fixture
-def durable(platform: Processes) -> Iterator[DurableWorker]:
-    workers = DurableWorker(platform)
-    yield workers
-    workers.stop_all()
+from tests.conftest import wait_until
+from tests.hatchet.conftest import DurableWorker
 
 
 @pytest.fixture

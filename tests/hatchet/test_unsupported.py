@@ -126,9 +126,6 @@ OTHER_LABEL = DesiredWorkerLabel(key="gpu", value="yes", required=True)
 TASK_OPTIONS: dict[str, dict[str, Any]] = {
     "desired_worker_labels": {"desired_worker_labels": [OTHER_LABEL]},
     "slot_cost": {"slot_cost": 2},
-    "wait_for": {"wait_for": ["a condition"]},
-    "skip_if": {"skip_if": ["a condition"]},
-    "cancel_if": {"cancel_if": ["a condition"]},
 }
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("engine", "0010_durable_waits")]
+    dependencies = [("engine", "0011_dag_conditions")]
 
     operations = [
         migrations.AddField(
