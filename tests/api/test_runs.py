@@ -11,6 +11,7 @@ from django.utils import timezone
 from sfpserver.engine import events
 from sfpserver.engine.models import EventKind, RunStatus, StepRun, WorkflowRun
 from sfpserver.engine.trigger import trigger
+from sfpserver.live.state import run_state
 from tests.api.conftest import Persona, Personas
 from tests.api.helpers import complete, fail, operation_id, row_counts, start, step, submit
 
@@ -243,6 +244,10 @@ def test_a_step_named_in_continue_on_failure_lets_its_descendants_run_and_the_ru
     assert body["output"] == {"a": {}, "c": {}, "d": {"published": True}}
     listed = personas.app.client.get("/sfp/api/runs").json()["results"]
     assert [(r["status"], r["continued_failures"]) for r in listed if r["id"] == run_id] == [("COMPLETED", ["b"])]
+    state = run_state(run_id)  # the live feed says the same
+    assert state is not None
+    assert (state["status"], state["continued_failures"]) == ("COMPLETED", ["b"])
+    assert {s["name"]: s["continue_on_failure"] for s in state["steps"]}["b"] is True
     status = personas.app.client.get(f"/sfp/api/tasks/{run_id}/status").json()
     assert status == {
         "status": "completed",
