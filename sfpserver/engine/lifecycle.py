@@ -711,10 +711,12 @@ def _restore_run_slots(run: WorkflowRun, steps: list[StepRun]) -> None:
 
 
 def retry_failed(run_id: UUID | str) -> list[str]:
-    """Re-run only the failed and cancelled steps of a finished run and what depends on them."""
+    """Re-run only the failed and cancelled steps of a finished run and what depends on them (a run completed
+    past failed steps, block or continue, too)."""
     with transaction.atomic():
         run = _lock_run(run_id)
-        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+        continued = run.status == RunStatus.COMPLETED and bool(run.continued_failures)  # completed with failures
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED) and not continued:
             raise InvalidStateError(f"run {run.id} is {run.status}; only a failed or cancelled run can be retried")
         steps = list(StepRun.objects.filter(run_id=run.id))
         roots = {s.name for s in steps if s.status in (StepStatus.FAILED, StepStatus.CANCELLED)}

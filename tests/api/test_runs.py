@@ -258,6 +258,22 @@ def test_a_step_named_in_continue_on_failure_lets_its_descendants_run_and_the_ru
     }
 
 
+def test_retry_failed_reruns_the_failed_step_of_a_run_completed_with_failures_and_what_follows_it(
+    personas: Personas,
+) -> None:
+    run_id = operation_id(submit(personas.app.client, {"type": "test.dag", "data": {}, "continueOnFailure": ["b"]}))
+    complete(run_id, "a", {})
+    fail(run_id, "b", "lint found 3 problems")
+    complete(run_id, "c", {})
+    complete(run_id, "d", {})
+    response = personas.app.client.post(f"/sfp/api/runs/{run_id}/retry-failed")
+    assert (response.status_code, response.json()) == (
+        200,
+        {"run_id": run_id, "status": "RUNNING", "steps": ["b", "d"]},
+    )
+    assert WorkflowRun.objects.get(id=run_id).continued_failures == []
+
+
 def test_replaying_a_step_that_was_continued_past_clears_the_runs_mark(
     personas: Personas,
 ) -> None:

@@ -243,7 +243,7 @@
     $("run-detail").dataset.status = detail.status;
     $("run-detail").dataset.progress = String(detail.progress);
     $("cancel-button").disabled = !ACTIVE.includes(detail.status);
-    $("retry-button").disabled = !RETRYABLE.includes(detail.status);
+    $("retry-button").disabled = !RETRYABLE.includes(detail.status) && !(detail.continued_failures || []).length;
     $("approval").hidden = !detail.steps.some((s) => s.waiting_label === "approval");
     renderFailure();
     renderDag(detail.steps);
