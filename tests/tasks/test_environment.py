@@ -114,3 +114,15 @@ NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 )
 def test_a_lock_waiter_tries_again_by_its_deadline_or_each_minute(deadline_in: timedelta, pause: timedelta) -> None:
     assert environments.next_try_in(NOW, NOW + deadline_in) == pause
+
+
+def test_a_try_to_lock_is_safe_to_repeat_by_the_run_that_holds_the_lock(db_access: None) -> None:
+    env = store_org(f"t-env-{uuid.uuid4().hex[:8]}").name
+    holder, other = str(uuid.uuid4()), str(uuid.uuid4())
+    first = environments.try_lock(env, minutes=30, run_id=holder)
+    again = environments.try_lock(env, minutes=30, run_id=holder)  # a durable task's replay tries again
+    refused = environments.try_lock(env, minutes=30, run_id=other)
+    assert isinstance(first, dict) and isinstance(again, dict)
+    assert again["ticketId"] == first["ticketId"]
+    assert isinstance(refused, environments.Held)
+    assert refused.until == EnvironmentLock.objects.get(environment=env).expires_at
