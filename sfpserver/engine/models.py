@@ -311,6 +311,7 @@ class ScheduledRun(models.Model):
     input = models.JSONField(null=True, blank=True)
     additional_metadata = models.JSONField(default=dict, blank=True)
     priority = models.SmallIntegerField(null=True, blank=True)
+    continue_on_failure = ArrayField(models.CharField(max_length=200), default=list, blank=True)  # settling.py
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     run = models.ForeignKey(WorkflowRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -267,7 +267,11 @@ def fire_scheduled_runs() -> int:
                 return fired
             try:
                 run_id = trigger.trigger(
-                    due.workflow_name, due.input, metadata=due.additional_metadata, priority=due.priority
+                    due.workflow_name,
+                    due.input,
+                    metadata=due.additional_metadata,
+                    priority=due.priority,
+                    continue_on_failure=due.continue_on_failure,
                 )
             except EngineError as exc:
                 logger.error("scheduled run %s could not start: %s", due.id, exc, extra={"workflow": due.workflow_name})

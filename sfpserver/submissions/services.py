@@ -81,10 +81,6 @@ def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
             "recurrenceConfig", "a task is either scheduled (scheduledFor) or recurring, not both"
         )
     check_data(found, submission.data)
-    if submission.continue_on_failure and submission.kind != TaskKind.IMMEDIATE:
-        raise InvalidSubmissionError(
-            "continueOnFailure", "is taken by immediate tasks only, not yet by scheduled or recurring ones"
-        )
     with _engine_errors(), transaction.atomic():
         if submission.kind == TaskKind.RECURRING:
             return _submit_recurring(submission, workflow, token)
@@ -140,7 +136,12 @@ def _submit_immediate(submission: Submission, workflow: str, token: ApiToken | N
 def _submit_scheduled(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
     assert submission.scheduled_for is not None
     scheduled_id = engine.schedule_run(
-        workflow, submission.data, submission.scheduled_for, metadata=submission.metadata, priority=submission.priority
+        workflow,
+        submission.data,
+        submission.scheduled_for,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        continue_on_failure=submission.continue_on_failure,
     )
     return _task(submission, workflow, token, id=scheduled_id, kind=TaskKind.SCHEDULED, scheduled_run_id=scheduled_id)
 
@@ -149,7 +150,13 @@ def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | N
     assert submission.cron is not None
     expression = crons.parse_cron(submission.cron, "recurrenceConfig.cron")
     crons.check_timezone(submission.timezone, "recurrenceConfig.timezone")
-    engine.check_trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    engine.check_trigger(
+        workflow,
+        submission.data,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        continue_on_failure=submission.continue_on_failure,
+    )
     _check_recurring_quota(token)
     task = _task(submission, workflow, token, kind=TaskKind.RECURRING, data=submission.data)
     periodic = engine.register_cron(
@@ -160,6 +167,7 @@ def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | N
         metadata=submission.metadata,
         priority=submission.priority,
         tz=submission.timezone,
+        continue_on_failure=list(submission.continue_on_failure),
     )
     task.periodic_task, task.schedule_name = periodic, periodic.name
     task.save(update_fields=["periodic_task", "schedule_name"])

@@ -46,9 +46,14 @@ BAD_BODIES = [
         id="continue-on-failure-not-a-list",
     ),
     pytest.param(
-        {"type": "test.dag", "data": {}, "continueOnFailure": ["b"], "scheduledFor": "2999-01-01T00:00:00Z"},
-        {"continueOnFailure": "is taken by immediate tasks only, not yet by scheduled or recurring ones"},
-        id="continue-on-failure-of-a-scheduled-task",
+        {
+            "type": "test.dag",
+            "data": {},
+            "continueOnFailure": ["nope"],
+            "recurrenceConfig": {"cron": "0 9 * * *"},
+        },
+        {"continueOnFailure": "no step 'nope' in 't.dag' (steps: a, b, c, d)"},
+        id="continue-past-an-unknown-step-of-a-recurring-task",
     ),
     pytest.param({"type": "test.single"}, {"data": "This field is required."}, id="missing-data"),
     pytest.param(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from sfpserver.engine import cron
-from sfpserver.engine.models import CronFiring, RunStatus, ScheduledRun, WorkflowRun
+from sfpserver.engine.models import CronFiring, RunStatus, ScheduledRun, StepRun, WorkflowRun
 from sfpserver.engine.scheduler import fire_scheduled_runs
 from sfpserver.engine.trigger import trigger
 from sfpserver.submissions.models import RunCreator, SubmittedTask
@@ -216,6 +216,17 @@ def test_a_scheduled_task_once_fired_carries_the_run_it_started_in_its_status_an
     assert personas.app.client.get(f"/sfp/api/runs/{run_id}").json()["id"] == run_id
 
 
+def test_a_scheduled_task_keeps_its_continue_on_failure_steps_for_the_run_it_starts(personas: Personas) -> None:
+    when = timezone.now() + timedelta(minutes=5)
+    body = {"type": "test.dag", "data": {}, "scheduledFor": when.isoformat(), "continueOnFailure": ["b"]}
+    op_id = operation_id(submit(personas.app.client, body))
+    ScheduledRun.objects.filter(id=op_id).update(trigger_at=timezone.now())
+    assert fire_scheduled_runs() == 1
+    run_id = ScheduledRun.objects.get(id=op_id).run_id
+    continuing = dict(StepRun.objects.filter(run_id=run_id).values_list("name", "continue_on_failure"))
+    assert continuing == {"a": False, "b": True, "c": False, "d": False}
+
+
 # --- recurring ------------------------------------------------------------------------------------------------
 
 
@@ -258,6 +269,20 @@ def test_a_recurring_task_fires_once_per_cron_slot_and_reports_its_latest_execut
     assert personas.app.client.get(f"/sfp/api/tasks/{task.id}/result").json()["result"] == {"only": {"n": 1}}
     assert personas.app.client.get(f"/sfp/api/runs/{second}").json()["created_by"] == "ci"
     assert personas.outsider.client.get(f"/sfp/api/runs/{second}").status_code == 404
+
+
+def test_a_recurring_task_keeps_its_continue_on_failure_steps_for_every_run_it_starts(personas: Personas) -> None:
+    body = {
+        "type": "test.dag",
+        "data": {},
+        "recurrenceConfig": {"cron": "0 9 * * *", "timezone": "UTC"},
+        "continueOnFailure": ["c"],
+    }
+    task = SubmittedTask.objects.get(id=operation_id(submit(personas.app.client, body)))
+    cron.fire_due(datetime(2030, 1, 2, 9, 30, tzinfo=UTC))
+    [firing] = CronFiring.objects.filter(schedule_name=task.schedule_name)
+    continuing = dict(StepRun.objects.filter(run_id=firing.run_id).values_list("name", "continue_on_failure"))
+    assert continuing == {"a": False, "b": False, "c": True, "d": False}
 
 
 def test_stopping_a_recurring_task_disables_its_schedule_and_nothing_fires_after(personas: Personas) -> None:

@@ -52,7 +52,7 @@ class SubmitTaskRequest(StrictSerializer):
         required=False,
         max_length=100,
         help_text="names of steps whose failure does not block the steps after them: those run anyway and the run "
-        "completes with failures (an extension; immediate tasks only)",
+        "completes with failures (an extension beyond sfp server's API)",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

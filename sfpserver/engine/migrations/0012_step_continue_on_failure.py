@@ -19,4 +19,11 @@ class Migration(migrations.Migration):
                 base_field=models.CharField(max_length=200), blank=True, default=list, size=None
             ),
         ),
+        migrations.AddField(
+            model_name="scheduledrun",
+            name="continue_on_failure",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.CharField(max_length=200), blank=True, default=list, size=None
+            ),
+        ),
     ]

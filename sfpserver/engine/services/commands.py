@@ -4,7 +4,7 @@ dispatch after commit) and raises the engine's exceptions, re-exported by the se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,10 +35,17 @@ def refuse_unstorable(input: Any, metadata: Any = None) -> None:
 
 
 def check_trigger(
-    workflow: str, input: Any, *, metadata: Mapping[str, Any] | None = None, priority: int | None = None
+    workflow: str,
+    input: Any,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    priority: int | None = None,
+    continue_on_failure: Collection[str] = (),
 ) -> None:
     """Validate as `trigger` would, recording nothing."""
-    schedules.check_trigger(workflow, input, metadata=metadata, priority=priority)
+    schedules.check_trigger(
+        workflow, input, metadata=metadata, priority=priority, continue_on_failure=continue_on_failure
+    )
 
 
 def schedule_run(
@@ -48,8 +55,11 @@ def schedule_run(
     *,
     metadata: Mapping[str, Any] | None = None,
     priority: int | None = None,
+    continue_on_failure: Collection[str] = (),
 ) -> UUID:
-    return schedules.schedule_run(workflow, input, trigger_at, metadata=metadata, priority=priority)
+    return schedules.schedule_run(
+        workflow, input, trigger_at, metadata=metadata, priority=priority, continue_on_failure=continue_on_failure
+    )
 
 
 def reschedule_run(scheduled_id: UUID | str, trigger_at: datetime) -> bool:
@@ -116,9 +126,19 @@ def register_cron(
     metadata: dict[str, Any] | None = None,
     priority: int | None = None,
     tz: str = "UTC",
+    continue_on_failure: list[str] | None = None,
 ) -> PeriodicTask:
     """Create or update the beat entry `name` that starts `workflow` on `expression`."""
-    return cron.register(name, workflow, expression, input=input, metadata=metadata, priority=priority, tz=tz)
+    return cron.register(
+        name,
+        workflow,
+        expression,
+        input=input,
+        metadata=metadata,
+        priority=priority,
+        tz=tz,
+        continue_on_failure=continue_on_failure,
+    )
 
 
 def register_declared_crons(definitions: list[Any]) -> int:
