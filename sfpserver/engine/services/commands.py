@@ -110,12 +110,13 @@ def replay_run_or_step(run_or_step_id: UUID | str) -> None:
 def reset_durable_task(run_or_step_id: UUID | str, node_id: int) -> None:
     """Replay a durable task from node `node_id` of its log (a run id: its steps that have a log)."""
     with transaction.atomic():
-        if WorkflowRun.objects.filter(id=run_or_step_id).exists():
-            steps = StepRun.objects.filter(run_id=run_or_step_id)
+        target = UUID(str(run_or_step_id))
+        if WorkflowRun.objects.filter(id=target).exists():
+            steps = StepRun.objects.filter(run_id=target)
             logged = list(steps.filter(waits__index__gte=0).distinct().values_list("id", flat=True))
             step_ids = logged or list(steps.values_list("id", flat=True))
         else:
-            step_ids = [UUID(str(run_or_step_id))]
+            step_ids = [target]
         durable.forget_from(step_ids, node_id)
         for step_id in step_ids:
             lifecycle.replay_step(step_id)
