@@ -338,6 +338,12 @@ def register_lost_conditions(batch: int = BATCH) -> int:
     return len(lost)
 
 
+def forget_from(step_ids: Iterable[UUID], node_id: int) -> int:
+    """Hatchet's reset of a durable task at `node_id` (1-based): its log from that node on is forgotten, so the
+    replay that follows answers the nodes before it from the record and runs the rest again."""
+    return StepWait.objects.filter(step_id__in=list(step_ids), index__gte=max(node_id - 1, 0)).delete()[0]
+
+
 def log_of(step_ids: Iterable[UUID]) -> dict[UUID, list[StepWait]]:
     """The durable log of each step (for the run detail)."""
     found: dict[UUID, list[StepWait]] = {}

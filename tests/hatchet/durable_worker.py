@@ -61,6 +61,14 @@ async def durable_busy_then_sleep(input: SleepInput, ctx: DurableContext) -> dic
     return {"retry_count": ctx.retry_count}
 
 
+@hatchet.durable_task(name="DurableTwoSleeps", execution_timeout=timedelta(seconds=30))
+async def durable_two_sleeps(input: EmptyModel, ctx: DurableContext) -> dict[str, str]:
+    started = await ctx.aio_now()
+    await ctx.aio_sleep_for(timedelta(seconds=1))
+    await ctx.aio_sleep_for(timedelta(seconds=1))
+    return {"started": started.isoformat()}
+
+
 @hatchet.task(name="DurableQuick")
 def quick(input: EmptyModel, ctx: Context) -> dict[str, str]:
     return {"ran": "yes"}
@@ -177,6 +185,7 @@ ALL = [
     durable_sleeper,
     durable_slot_sleeper,
     durable_busy_then_sleep,
+    durable_two_sleeps,
     quick,
     durable_event_waiter,
     durable_or_waiter,

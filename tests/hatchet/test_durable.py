@@ -210,3 +210,19 @@ def test_the_api_the_metrics_and_the_live_feed_show_a_waiting_durable_task_as_wa
     hatchet.event.push(key, {"done": True})
     assert ref.result() == {"CREATE": {key: [{"done": True}]}}
     assert owner.client.get(f"/sfp/api/runs/{ref.workflow_run_id}").json()["steps"][0]["waiting"] is None
+
+
+def test_a_reset_at_a_node_answers_the_nodes_before_it_from_the_log_and_runs_the_rest_again(
+    durable: DurableWorker, hatchet: Hatchet
+) -> None:
+    from tests.hatchet.durable_worker import durable_two_sleeps
+
+    durable.start()
+    ref = durable_two_sleeps.run(wait_for_result=False)
+    first = ref.result()
+    before = dict(StepWait.objects.filter(step__run_id=ref.workflow_run_id).values_list("index", "id"))
+    branch = hatchet.runs.reset_durable_task(ref.workflow_run_id, node_id=3, branch_id=1)  # the second sleep
+    assert (branch.node_id, branch.branch_id) == (3, 2)
+    assert ref.result() == first  # aio_now (node 1) answered from the log
+    after = dict(StepWait.objects.filter(step__run_id=ref.workflow_run_id).values_list("index", "id"))
+    assert (after[0], after[1], after[2] != before[2]) == (before[0], before[1], True)

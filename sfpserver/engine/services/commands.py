@@ -15,7 +15,15 @@ from django_celery_beat.models import PeriodicTask
 from sfpserver.engine import cron, drain, durable, lifecycle, schedules
 from sfpserver.engine import trigger as triggering
 from sfpserver.engine.conditions import EventFact
-from sfpserver.engine.models import RateLimitBucket, ScheduledRun, Worker, WorkerStatus, WorkflowDefinition, WorkflowRun
+from sfpserver.engine.models import (
+    RateLimitBucket,
+    ScheduledRun,
+    StepRun,
+    Worker,
+    WorkerStatus,
+    WorkflowDefinition,
+    WorkflowRun,
+)
 from sfpserver.engine.trigger import TriggerRequest
 
 
@@ -107,6 +115,21 @@ def replay_run_or_step(run_or_step_id: UUID | str) -> None:
         lifecycle.replay_run(run_or_step_id)
     else:
         lifecycle.replay_step(run_or_step_id)
+
+
+def reset_durable_task(run_or_step_id: UUID | str, node_id: int) -> None:
+    """Replay a durable task from node `node_id` of its log (a run id: its steps that have a log)."""
+    with transaction.atomic():
+        target = UUID(str(run_or_step_id))
+        if WorkflowRun.objects.filter(id=target).exists():
+            steps = StepRun.objects.filter(run_id=target)
+            logged = list(steps.filter(waits__index__gte=0).distinct().values_list("id", flat=True))
+            step_ids = logged or list(steps.values_list("id", flat=True))
+        else:
+            step_ids = [target]
+        durable.forget_from(step_ids, node_id)
+        for step_id in step_ids:
+            lifecycle.replay_step(step_id)
 
 
 # --- crons ------------------------------------------------------------------------------------------------
