@@ -159,6 +159,9 @@ ENGINE_TICK = env_float("ENGINE_TICK", 0.5, minimum=0.05)
 ENGINE_CANCEL_GRACE = env_float("ENGINE_CANCEL_GRACE", 1.0, minimum=0)
 # A stopped step whose code ignores StepInterrupted this much longer is abandoned and its slot freed.
 ENGINE_ABANDON_AFTER = env_float("ENGINE_ABANDON_AFTER", 2.0, minimum=0)
+# Seconds a durable task waiting at an unanswered wait keeps its slot before it is evicted (engine/durable.py);
+# a task's EvictionPolicy(ttl=...) overrides it. 0: evicted at once.
+ENGINE_DURABLE_EVICT_AFTER = env_float("ENGINE_DURABLE_EVICT_AFTER", 0.0, minimum=0)
 ENGINE_RETENTION_DAYS = env_int("ENGINE_RETENTION_DAYS", 30, minimum=1)
 # Crons fired per scheduler tick at most, oldest due first; the rest fire on the next tick (engine/cron.py).
 ENGINE_CRON_FIRINGS_PER_TICK = env_int("ENGINE_CRON_FIRINGS_PER_TICK", 200, minimum=1)

@@ -1,17 +1,20 @@
 """Environment locks with tickets (sfp-domain §3.5: `sfp server environment lock/unlock`).
 
-An environment is a Salesforce org known to the vault by its credential name. `lock` waits up to
-`wait_seconds` for a free (or expired) lock and returns a ticket; `unlock` needs that ticket. The response
-mirrors the official action's (`ticketId`, `status`, `environmentName`, `duration`, `salesforceUsername`,
-`instanceUrl`) minus the access token: the org's credentials stay in the vault.
+An environment is a Salesforce org known to the vault by its credential name. `try_lock` takes a free (or
+expired) lock and returns a ticket; `unlock` needs that ticket. Waiting for a held lock is the operation's
+business (tasks/workflows/standard.py waits durably, holding no worker slot): between tries it sleeps
+`next_try_in`, and an unlock's event (approvals.ENVIRONMENT_UNLOCKED, scoped to the environment) wakes it at
+once. A try is safe to repeat: the run that holds a lock gets it back. The response mirrors the official
+action's (`ticketId`, `status`, `environmentName`, `duration`, `salesforceUsername`, `instanceUrl`) minus the
+access token: the org's credentials stay in the vault.
 """
 
 from __future__ import annotations
 
-import time
+import math
 import uuid
-from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -21,7 +24,7 @@ from sfpserver.vault import services as vault
 from sfpserver.vault.exceptions import CredentialMissing
 from tasks.models import EnvironmentLock
 
-POLL_SECONDS = 1.0
+RETRY_EVERY = timedelta(minutes=1)  # a waiter tries again at least this often (an unlock's event is sooner)
 
 
 class EnvironmentLockError(RuntimeError):
@@ -51,28 +54,36 @@ def describe_environment(name: str) -> dict[str, Any]:
     return dict(described["metadata"])
 
 
-def lock(
-    name: str,
-    *,
-    minutes: int,
-    wait_seconds: float = 0,
-    reason: str = "",
-    repository: str = "",
-    run_id: str | None = None,
-    keep_waiting: Callable[[], bool] = lambda: True,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Held:
+    """Someone else holds the environment, until `until` (an expired lock is taken over at the next try)."""
+
+    until: datetime
+
+
+def try_lock(
+    name: str, *, minutes: int, reason: str = "", repository: str = "", run_id: str | None = None
+) -> dict[str, Any] | Held:
+    """One attempt to lock `name`: the lock's response, or Held. Safe to repeat (a durable task's replay repeats
+    it): the run that holds the lock gets it back, with its ticket, instead of being told it is held."""
     org = describe_environment(name)
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        held = _try_lock(name, minutes, reason, repository, run_id)
-        if isinstance(held, EnvironmentLock):
-            return _response(held, org, minutes)
-        if time.monotonic() >= deadline or not keep_waiting():
-            raise EnvironmentBusy(
-                f"environment {name!r} is locked until {held:%Y-%m-%d %H:%M:%S} UTC"
-                + (f" (waited {int(wait_seconds)}s)" if wait_seconds else "")
-            )
-        time.sleep(POLL_SECONDS)
+    held = _try_lock(name, minutes, reason, repository, run_id)
+    return _response(held, org, minutes) if isinstance(held, EnvironmentLock) else Held(held)
+
+
+def busy(name: str, held: Held, waited_seconds: float = 0) -> EnvironmentBusy:
+    return EnvironmentBusy(
+        f"environment {name!r} is locked until {held.until:%Y-%m-%d %H:%M:%S} UTC"
+        + (f" (waited {int(waited_seconds)}s)" if waited_seconds else "")
+    )
+
+
+def next_try_in(now: datetime, deadline: datetime) -> timedelta:
+    """How long a waiter sleeps before it tries again, at most: until its deadline or RETRY_EVERY, in whole
+    seconds, at least one (an unlock's event wakes it sooner; an expired lock is taken at the next try). It
+    depends on nothing but remembered times, so a durable task's replay asks for the same sleep."""
+    remaining = min(deadline - now, RETRY_EVERY)
+    return max(timedelta(seconds=math.ceil(remaining.total_seconds())), timedelta(seconds=1))
 
 
 def _try_lock(name: str, minutes: int, reason: str, repository: str, run_id: str | None) -> EnvironmentLock | Any:
@@ -90,6 +101,8 @@ def _try_lock(name: str, minutes: int, reason: str, repository: str, run_id: str
             current = EnvironmentLock.objects.select_for_update().filter(environment=name).first()
             if current is None:
                 return EnvironmentLock.objects.create(environment=name, **fields)
+            if run_id is not None and current.run_id is not None and str(current.run_id) == str(run_id):
+                return current  # this run took it already (a replay tries again): the same ticket
             if current.expires_at > now:
                 return current.expires_at
             for attr, value in fields.items():

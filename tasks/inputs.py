@@ -245,6 +245,9 @@ class PipelineInput(RepoOperation):
     production_org: OrgName
     validate_mode: Literal["individual", "fastfeedback", "thorough"] = "thorough"
     test_level: Literal["RunLocalTests", "RunAllTestsInOrg"] = "RunLocalTests"
+    # The approval gate before production (off when absent): a decision through POST runs/{id}/approval or the
+    # dashboard within this many minutes, or the gate fails.
+    approval_timeout_minutes: float | None = Field(default=None, gt=0, le=7 * 24 * 60)
 
 
 class AnalysisInput(Operation):

@@ -33,6 +33,7 @@ urlpatterns = [
     path("runs/<uuid:run_id>/events", runs.RunEventsView.as_view(), name="run-events"),
     path("runs/<uuid:run_id>/cancel", runs.RunCancelView.as_view(), name="run-cancel"),
     path("runs/<uuid:run_id>/retry-failed", runs.RunRetryFailedView.as_view(), name="run-retry-failed"),
+    path("runs/<uuid:run_id>/approval", runs.RunApprovalView.as_view(), name="run-approval"),
     path("runs/<uuid:run_id>/steps/<uuid:step_id>/replay", runs.StepReplayView.as_view(), name="step-replay"),
     path("workers", workers.WorkerListView.as_view(), name="workers"),
     path("workflows/<str:workflow>/pause", workflows.WorkflowPauseView.as_view(), name="workflow-pause"),

@@ -60,12 +60,15 @@ def register(
     metadata: dict[str, Any] | None = None,
     priority: int | None = None,
     tz: str = "UTC",
+    continue_on_failure: list[str] | None = None,
 ) -> PeriodicTask:
     minute, hour, day, month, weekday = normalize(expression).split()
     crontab, _ = CrontabSchedule.objects.get_or_create(
         minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday, timezone=tz
     )
     kwargs = {"workflow": workflow, "input": input, "metadata": metadata or {}, "priority": priority}
+    if continue_on_failure:
+        kwargs["continue_on_failure"] = list(continue_on_failure)
     task, _ = PeriodicTask.objects.update_or_create(
         name=name, defaults={"task": CRON_TASK, "crontab": crontab, "kwargs": json.dumps(kwargs), "enabled": True}
     )
@@ -228,6 +231,7 @@ def _fire(task: PeriodicTask, due: datetime) -> int:
                 params.get("input"),
                 metadata=params.get("metadata") or {},
                 priority=params.get("priority"),
+                continue_on_failure=params.get("continue_on_failure") or (),
             )
             firing.save(update_fields=["run_id"])
     except IntegrityError:

@@ -37,6 +37,11 @@ class StepDef:
     desired_worker_labels: tuple[Mapping[str, Any], ...] = ()
     # A batch task's {"max_size", "interval", "group_key", "max_runs"} (engine/batching.py); None: one call a step.
     batch: Mapping[str, Any] | None = None
+    # Block or continue (an extension beyond Hatchet, engine/settling.py): when this step fails for good, its
+    # children run anyway and the run does not fail for it.
+    continue_on_failure: bool = False
+    # Hatchet's task conditions: {"wait_for" | "skip_if" | "cancel_if": [condition]} (engine/conditions.py).
+    conditions: Mapping[str, Any] = field(default_factory=dict)
 
     def to_spec(self) -> dict[str, Any]:
         spec = asdict(self)
@@ -46,6 +51,7 @@ class StepDef:
         spec["args"] = dict(self.args)
         spec["concurrency"] = [dict(c) for c in self.concurrency]
         spec["rate_limits"] = [dict(r) for r in self.rate_limits]
+        spec["conditions"] = {action: list(found) for action, found in self.conditions.items()}
         return spec
 
     @classmethod
@@ -154,6 +160,10 @@ def _check_step(step: StepDef, names: set[str]) -> None:
     if max_s is not None and (not isinstance(max_s, int) or not 1 <= max_s <= MAX_BACKOFF_SECONDS):
         raise InvalidWorkflowError(
             f"{where}.backoff_max_seconds", f"must be a whole number from 1 to {MAX_BACKOFF_SECONDS}, got {max_s!r}"
+        )
+    if not isinstance(step.continue_on_failure, bool):
+        raise InvalidWorkflowError(
+            f"{where}.continue_on_failure", f"must be true or false, got {step.continue_on_failure!r}"
         )
     for parent in step.parents:
         if parent not in names:

@@ -70,3 +70,9 @@ class NonRetryableError(Exception):
 
 class StepInterrupted(BaseException):
     """Raised inside step code that must stop: the step was cancelled, timed out or reassigned."""
+
+
+class DurableEvicted(BaseException):
+    """Raised inside a durable task's code when its attempt left the slot at a wait (engine/durable.py): the
+    attempt's outcome (EVICTED) is already recorded; the step's code must stop and nothing more is recorded.
+    A BaseException, so that the task's own `except Exception` does not swallow it."""

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, signals, sql, statements, waits
+from sfpserver.engine import gates, settling, signals, sql, statements, waits
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
@@ -69,6 +69,7 @@ class Claimed:
     parent_outputs: dict[str, Any]
     run_gated: bool = True  # some step of the run waits for concurrency or rate-limit gates (gates.py)
     run_steps: int = 0  # how many steps the run has, counted up to 2 (0: unknown)
+    evictions: int = 0  # attempts a durable task ended at a wait: its retry count is attempt - evictions
     # The attempt's lease secret: minted at the claim, held only in the claiming process's memory (Postgres keeps
     # its hash), presented to lease the step's credentials. Never shown in a repr, a log line or a message.
     lease_secret: str = field(default="", repr=False)
@@ -132,6 +133,7 @@ def _claimed(row: sql.Row, lease_secret: str) -> Claimed:
         parent_outputs=_json(row["parent_outputs"]) or {},
         run_gated=row["run_gated"],
         run_steps=row["run_steps"],
+        evictions=row["evictions"],
         lease_secret=lease_secret,
     )
 
@@ -283,16 +285,24 @@ class Released:
     status: str
     gated: bool
     priority: int
+    conditional: bool = False
 
     @classmethod
     def from_row(cls, row: sql.Row) -> Released:
-        return cls(*(row[f"child_{name}"] for name in ("id", "attempt", "queue", "status", "gated", "priority")))
+        names = ("id", "attempt", "queue", "status", "gated", "priority", "conditional")
+        return cls(*(row[f"child_{name}"] for name in names))
 
 
 def _queue_released(run_id: UUID, children: list[Released]) -> None:
     """Children whose join just counted down: publish those now QUEUED after commit, or hold them for their
     gates."""
     queued = [child for child in children if child.status == StepStatus.QUEUED]
+    conditional = [child.id for child in queued if child.conditional]
+    if conditional:
+        from sfpserver.engine import durable
+
+        durable.register_conditions(conditional)
+    queued = [child for child in queued if not child.conditional]
     dispatch_after_commit(Dispatch(c.id, c.attempt, c.queue, c.priority) for c in queued if not c.gated)
     gated = [child.id for child in queued if child.gated]
     if gated:
@@ -387,9 +397,146 @@ def _fail_for_good(step: StepRun, error: ErrorInfo) -> None:
     step.save(update_fields=["status", "error", "error_type", "finished_at"])
     if step.gated:
         admit_after_commit(gates.release_step(step.id), [step.run_id])
-    _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
-    _queue_on_failure(step.run_id)
+    if settling.after_failure(step.continue_on_failure) == settling.Downstream.CONTINUE:
+        _continue_past(step)
+    else:
+        _cancel_descendants(step.run_id, {step.name}, f"parent step {step.name!r} failed")
+        _queue_on_failure(step.run_id)
     _finalize_if_done(step.run_id)
+
+
+def _continue_past(step: StepRun) -> None:
+    """Block or continue: the children of a step configured to continue on failure are released as if it had
+    completed; the failure queues no on-failure step (engine/settling.py)."""
+    rows = sql.fetch(statements.CONTINUE_PAST, {"step": str(step.id)})
+    run = WorkflowRun.objects.only("continued_failures").get(id=step.run_id)  # locked by the caller
+    run.continued_failures = [*(n for n in run.continued_failures if n != step.name), step.name]
+    run.save(update_fields=["continued_failures"])
+    logger.info("step failed and was continued past", extra=_log_context(step))
+    _queue_released(step.run_id, [Released.from_row(row) for row in rows])
+
+
+def lock_running(step_id: UUID | str, attempt: int) -> StepRun | None:
+    """Inside a transaction: lock the step's run, then the step if attempt `attempt` of it is RUNNING."""
+    if _lock_run_of(step_id) is None:
+        return None
+    return _running_step(step_id, attempt)
+
+
+def evict(step: StepRun, wait: waits.Wait) -> None:
+    """A durable task leaves its slot at a wait (engine/durable.py); `step` is locked by `lock_running`.
+
+    The attempt ends EVICTED (no failure, no retry used: `evictions` counts it, so the task's retry count
+    stays), the step is QUEUED in `wait` (sleep, event or condition) with no worker and no deadline: the wait's
+    time counts neither toward the execution timeout nor toward the schedule timeout. `attempt` moves on, as
+    the fencing token of the attempt that will replay the task once the wait is answered (`wake`)."""
+    _end_attempt(step, AttemptOutcome.EVICTED)
+    step.attempt += 1
+    step.evictions += 1
+    step.status = StepStatus.QUEUED
+    step.worker = None
+    step.started_at = step.timeout_at = step.schedule_deadline = None
+    step.lease_hash = ""
+    step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
+    step.save()
+    logger.info("durable task evicted: %s until %s", wait.waiting_for, wait.due_at, extra=_log_context(step))
+    signals.after_commit_step_changed(step.run_id, step.id, StepStatus.QUEUED)
+
+
+def wake(step_ids: Iterable[UUID]) -> int:
+    """Inside a transaction: evicted durable tasks whose wait was answered are queued again and published after
+    commit (the drain's claim refuses them until resume). A step that is no longer waiting is left alone."""
+    now = timezone.now()
+    steps = StepRun.objects.filter(waits.DURABLE.q(), id__in=list(step_ids), status=StepStatus.QUEUED)
+    woken = list(
+        steps.select_for_update().values_list("id", "attempt", "queue", "priority", "run_id", "schedule_timeout")
+    )
+    for step_id, _attempt, _queue, _priority, _run_id, schedule_timeout in woken:
+        StepRun.objects.filter(id=step_id).update(
+            queued_at=now,
+            available_at=now,
+            schedule_deadline=now + timedelta(seconds=schedule_timeout),
+            **waits.enter(Event.WOKEN, gated=False, now=now).fields(),
+        )
+    dispatch_after_commit(Dispatch(s, a, q, p) for s, a, q, p, _r, _t in woken)
+    for step_id, _a, _q, _p, run_id, _t in woken:
+        signals.after_commit_step_changed(run_id, step_id, StepStatus.QUEUED)
+    return len(woken)
+
+
+# --- a DAG task's conditions (engine/durable.py decides; these apply the decision) ----------------------------
+
+
+def queue_waiting(step_id: UUID) -> bool:
+    """Inside a transaction: a step whose conditions let it run is queued (gated: for its gates)."""
+    now = timezone.now()
+    step = StepRun.objects.select_for_update().filter(waits.DURABLE.q(), id=step_id, status=StepStatus.QUEUED).first()
+    if step is None:
+        return False
+    step.queued_at = step.available_at = now
+    step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout)
+    wait = waits.enter(Event.QUEUED, gated=step.gated, now=now)
+    step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
+    step.save(update_fields=["queued_at", "available_at", "schedule_deadline", "waiting_for", "due_at"])
+    if step.gated:
+        _hold_for_gates(StepRun.objects.filter(id=step.id), step.run_id)
+    else:
+        dispatch_after_commit([Dispatch(step.id, step.attempt, step.queue, step.priority)])
+    signals.after_commit_step_changed(step.run_id, step.id, StepStatus.QUEUED)
+    return True
+
+
+def skip(step_id: UUID, reason: str = "skipped by its skip_if condition") -> bool:
+    """A step skipped by its conditions (or because every parent was skipped): COMPLETED with Hatchet's
+    {"skipped": true}; its children are released as by a completion (a child all of whose parents were skipped
+    is skipped in turn), and the run settles if nothing else can run."""
+    with transaction.atomic():
+        run_id = _lock_run_of(step_id)
+        if run_id is None:
+            return False
+        step = StepRun.objects.select_for_update().filter(id=step_id, status=StepStatus.QUEUED).first()
+        if step is None:
+            return False
+        now = timezone.now()
+        step.status, step.output, step.finished_at = StepStatus.COMPLETED, SKIPPED_OUTPUT, now
+        step.waiting_for, step.due_at = None, None
+        step.save(update_fields=["status", "output", "finished_at", "waiting_for", "due_at"])
+        if step.gated:
+            admit_after_commit(gates.release_step(step.id), [run_id])
+        logger.info("step skipped: %s", reason, extra=_log_context(step))
+        signals.after_commit_step_changed(run_id, step.id, StepStatus.COMPLETED)
+        _release_after_skip(run_id, step.name)
+        _finalize_if_done(run_id)
+    return True
+
+
+def _release_after_skip(run_id: UUID, name: str) -> None:
+    """Count down the join of the skipped step's children, as statements.COMPLETE does for a completion."""
+    children = (
+        StepRun.objects.select_for_update()
+        .filter(run_id=run_id, status=StepStatus.PENDING, parents__contains=[name])
+        .exclude(kind=StepKind.ON_FAILURE)
+    )
+    outputs = dict(StepRun.objects.filter(run_id=run_id).values_list("name", "output"))
+    now = timezone.now()
+    for child in children:
+        child.pending_parents -= 1
+        if child.pending_parents > 0:
+            child.save(update_fields=["pending_parents"])
+            continue
+        child.status, child.queued_at = StepStatus.QUEUED, now
+        every_parent_skipped = all(outputs.get(parent) == SKIPPED_OUTPUT for parent in child.parents)
+        wait = waits.evicted(sleeps=True, events=True, due_at=None)  # decided just below
+        child.waiting_for, child.due_at = wait.waiting_for, wait.due_at
+        child.save(update_fields=["pending_parents", "status", "queued_at", "waiting_for", "due_at"])
+        if every_parent_skipped:
+            skip(child.id, "every parent was skipped")
+        elif child.conditional:
+            from sfpserver.engine import durable
+
+            durable.register_conditions([child.id])
+        else:
+            queue_waiting(child.id)
 
 
 def time_out(step_id: UUID | str, attempt: int) -> bool:
@@ -564,10 +711,12 @@ def _restore_run_slots(run: WorkflowRun, steps: list[StepRun]) -> None:
 
 
 def retry_failed(run_id: UUID | str) -> list[str]:
-    """Re-run only the failed and cancelled steps of a finished run and what depends on them."""
+    """Re-run only the failed and cancelled steps of a finished run and what depends on them (a run completed
+    past failed steps, block or continue, too)."""
     with transaction.atomic():
         run = _lock_run(run_id)
-        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+        continued = run.status == RunStatus.COMPLETED and bool(run.continued_failures)  # completed with failures
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED) and not continued:
             raise InvalidStateError(f"run {run.id} is {run.status}; only a failed or cancelled run can be retried")
         steps = list(StepRun.objects.filter(run_id=run.id))
         roots = {s.name for s in steps if s.status in (StepStatus.FAILED, StepStatus.CANCELLED)}
@@ -603,6 +752,7 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
     done = {s.name for s in steps if s.status == StepStatus.COMPLETED and s.name not in affected}
     now = timezone.now()
     ready: list[Dispatch] = []
+    conditional: list[UUID] = []
     for step in steps:
         if step.name not in affected:
             continue
@@ -617,16 +767,26 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         step.started_at = step.timeout_at = step.finished_at = None
         step.queued_at = step.available_at = now if queue_now else None
         wait = waits.enter(Event.QUEUED if queue_now else Event.DEFERRED, gated=step.gated, now=now)
+        if queue_now and step.conditional:  # its conditions decide again (durable.register_conditions)
+            wait = waits.evicted(sleeps=True, events=True, due_at=None)
+            conditional.append(step.id)
         step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
         step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
         step.save()
+        if queue_now and step.conditional:
+            continue
         if queue_now and step.gated:
             _hold_for_gates(StepRun.objects.filter(id=step.id), run.id)
         elif queue_now:
             ready.append(Dispatch(step.id, step.attempt, step.queue, step.priority))
     _restore_run_slots(run, steps)
+    if conditional:
+        from sfpserver.engine import durable
+
+        durable.register_conditions(conditional)
     run.status, run.output, run.error, run.finished_at = RunStatus.RUNNING, None, "", None
-    run.save(update_fields=["status", "output", "error", "finished_at"])
+    run.continued_failures = [name for name in run.continued_failures if name not in affected]
+    run.save(update_fields=["status", "output", "error", "finished_at", "continued_failures"])
     dispatch_after_commit(ready)
     signals.after_commit_run_changed(run.id)
     return sorted(affected)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 
@@ -35,9 +36,9 @@ class WaitingFor(models.TextChoices):
     BROKER = "broker"  # QUEUED: due since due_at, with no message on the broker (the sweeper publishes it)
     DELIVERED = "delivered"  # QUEUED: its message went to the broker at due_at; a worker is to claim it
     PAUSED = "paused"  # QUEUED: its workflow is paused; cancelled at due_at (the pause's queue TTL) if still paused
-    SLEEP = "sleep"  # reserved for durable sleeps
-    EVENT = "event"  # reserved for durable event waits
-    CONDITION = "condition"  # reserved for durable conditions
+    SLEEP = "sleep"  # QUEUED: an evicted durable task whose wait has only sleeps, until due_at (engine/durable.py)
+    EVENT = "event"  # QUEUED: an evicted durable task waiting for events only (due_at: NULL)
+    CONDITION = "condition"  # QUEUED: an evicted durable task waiting for sleeps and events (due_at: first sleep)
 
 
 TERMINAL_STEP_STATUSES = (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.CANCELLED)
@@ -57,6 +58,7 @@ class AttemptOutcome(models.TextChoices):
     TIMED_OUT = "TIMED_OUT"
     CANCELLED = "CANCELLED"
     REASSIGNED = "REASSIGNED"
+    EVICTED = "EVICTED"  # a durable task left its slot at a wait; not a failure, no retry used
 
 
 class WorkerStatus(models.TextChoices):
@@ -113,6 +115,8 @@ class WorkflowRun(models.Model):
     child_index = models.IntegerField(null=True, blank=True)
     child_key = models.CharField(max_length=200, null=True, blank=True)
     gated = models.BooleanField(default=False)  # some step waits for concurrency or rate-limit gates (gates.py)
+    # The steps that failed for good and were continued past (engine/settling.py), in the order they failed.
+    continued_failures = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -150,9 +154,19 @@ class StepRun(models.Model):
     args = models.JSONField(default=dict, blank=True)
     gates = models.JSONField(default=dict, blank=True)  # evaluated concurrency keys and rate limits
     gated = models.BooleanField(default=False)  # configuration: it passes gates.py before each dispatch
+    # Configuration (an extension beyond Hatchet): when it fails for good, its children run anyway instead of
+    # being cancelled, and its failure does not fail the run (engine/settling.py: "block or continue").
+    continue_on_failure = models.BooleanField(default=False)
+    # Hatchet's task conditions {"wait_for"|"skip_if"|"cancel_if": [condition]} (engine/conditions.py), sleeps by
+    # `seconds`; `conditional`: it has some, and they decide (engine/durable.py) once its parents are done.
+    conditions = models.JSONField(default=dict, blank=True)
+    conditional = models.BooleanField(default=False)
     # Retry policy and counters (Hatchet's: retry_count counts every re-run, app retries use the budget).
     attempt = models.IntegerField(default=0)
     app_retry_count = models.IntegerField(default=0)
+    # Attempts a durable task ended by leaving its slot at a wait (engine/durable.py): `attempt` stays the fencing
+    # token, and the task's retry count is attempt - evictions (an eviction is not a retry).
+    evictions = models.IntegerField(default=0)
     internal_retry_count = models.IntegerField(default=0)
     retries = models.IntegerField(default=0)
     backoff_factor = models.FloatField(null=True, blank=True)
@@ -191,6 +205,54 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+
+class WaitKind(models.TextChoices):
+    """What an entry of a durable task's log records (engine/durable.py)."""
+
+    SLEEP = "sleep"
+    EVENT = "event"
+    WAIT = "wait"  # aio_wait_for: any conditions
+    MEMO = "memo"
+    SPAWN = "spawn"
+    NOW = "now"
+    # A DAG task's conditions (at the fixed indices of durable.CONDITION_INDEX, below every log entry).
+    WAIT_FOR = "wait_for"
+    SKIP_IF = "skip_if"
+    CANCEL_IF = "cancel_if"
+
+
+class StepWait(models.Model):
+    """One entry of a durable task's log, at `index` (0, 1, ...): a wait (sleep, event, conditions), or a
+    remembered value (memo, now, a spawn). A replay of the task reads its entries in order (engine/durable.py).
+
+    `conditions` is CNF: a list of conditions, each with its `group` (the groups are ANDed, the conditions of a
+    group ORed) and, once it matched, its `hit`. `due_at` is the earliest deadline of a sleep still open (the
+    timer's index); `event_keys` the events it still listens for (the push's GIN index). `satisfied_at` set:
+    answered, with `result`."""
+
+    step = models.ForeignKey(StepRun, on_delete=models.CASCADE, related_name="waits")
+    index = models.IntegerField()
+    kind = models.CharField(max_length=10, choices=WaitKind.choices)
+    key = models.CharField(max_length=500)
+    conditions = models.JSONField(default=list, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    event_keys = ArrayField(models.CharField(max_length=300), default=list, blank=True)
+    created_at = models.DateTimeField()
+    satisfied_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["step", "index"], name="uniq_step_wait_index")]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(satisfied_at__isnull=True, due_at__isnull=False), name="step_wait_due"
+            ),
+            GinIndex(fields=["event_keys"], condition=Q(satisfied_at__isnull=True), name="step_wait_events"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} #{self.index}"
 
 
 class Attempt(models.Model):
@@ -250,6 +312,7 @@ class ScheduledRun(models.Model):
     input = models.JSONField(null=True, blank=True)
     additional_metadata = models.JSONField(default=dict, blank=True)
     priority = models.SmallIntegerField(null=True, blank=True)
+    continue_on_failure = ArrayField(models.CharField(max_length=200), default=list, blank=True)  # settling.py
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     run = models.ForeignKey(WorkflowRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

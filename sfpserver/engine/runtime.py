@@ -31,7 +31,7 @@ from django.db import close_old_connections, connection
 from sfpserver.engine import drain, events, lifecycle, registry, step_thread
 from sfpserver.engine.dbretry import wait_for_database as wait_for_database  # re-exported: hatchet/worker.py
 from sfpserver.engine.dbretry import with_db_retry
-from sfpserver.engine.exceptions import NonRetryableError, StepInterrupted
+from sfpserver.engine.exceptions import DurableEvicted, NonRetryableError, StepInterrupted
 from sfpserver.engine.lifecycle import Claimant, Claimed, ErrorInfo
 from sfpserver.engine.models import EventKind
 
@@ -70,6 +70,11 @@ class Invocation:
     @property
     def attempt(self) -> int:
         return self.claimed.attempt
+
+    @property
+    def retry_count(self) -> int:
+        """Re-runs of the step's code that were retries (an eviction of a durable task is not one)."""
+        return self.claimed.attempt - self.claimed.evictions
 
     @property
     def input(self) -> Any:
@@ -297,6 +302,9 @@ def _run(inv: Invocation, worker: Claimant) -> Claimed | None:
         payload = inv.redact_value(to_json(output))
     except StepInterrupted:
         logger.info("step stopped: %s", inv.stop_reason or "interrupted", extra=extra)
+        return None
+    except DurableEvicted:  # the attempt ended at a wait (engine/durable.py): its outcome is recorded
+        logger.info("durable step left its slot at a wait", extra=extra)
         return None
     except Exception as exc:  # noqa: BLE001 - every error of step code is the step's outcome
         if inv.cancelled.is_set():  # the error is how the code reacted to being stopped

@@ -29,6 +29,7 @@ from sfpserver.engine import (
     batching,
     cron,
     drain,
+    durable,
     gates,
     idempotency,
     lifecycle,
@@ -148,6 +149,7 @@ def tick(leading_for: float = float("inf")) -> None:
     jobs = (
         recover_lost_messages,
         release_due_steps,
+        wake_durable_tasks,
         time_out_schedules,
         pause.expire_due,
         time_out_attempts,
@@ -162,6 +164,15 @@ def tick(leading_for: float = float("inf")) -> None:
         _safely(job)
     if leading_for >= settings.ENGINE_WORKER_DEAD_AFTER:
         _safely(reap_dead_workers)
+
+
+def wake_durable_tasks() -> int:
+    """The timer of durable sleeps: answer the due ones, and queue the evicted tasks they answer (durable.py)."""
+    woken = total = durable.satisfy_due()
+    while woken == durable.BATCH:
+        woken = durable.satisfy_due()
+        total += woken
+    return total
 
 
 def admit_gated_steps() -> None:
@@ -276,7 +287,11 @@ def fire_scheduled_runs() -> int:
                 return fired
             try:
                 run_id = trigger.trigger(
-                    due.workflow_name, due.input, metadata=due.additional_metadata, priority=due.priority
+                    due.workflow_name,
+                    due.input,
+                    metadata=due.additional_metadata,
+                    priority=due.priority,
+                    continue_on_failure=due.continue_on_failure,
                 )
             except EngineError as exc:
                 logger.error("scheduled run %s could not start: %s", due.id, exc, extra={"workflow": due.workflow_name})

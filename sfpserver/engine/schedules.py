@@ -5,7 +5,7 @@ The request is validated exactly as a trigger is, so a refused schedule records 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -17,10 +17,19 @@ from sfpserver.engine.trigger import TriggerRequest, _prepare
 
 
 def check_trigger(
-    workflow: str, input: Any, *, metadata: Mapping[str, Any] | None = None, priority: int | None = None
+    workflow: str,
+    input: Any,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    priority: int | None = None,
+    continue_on_failure: Collection[str] = (),
 ) -> None:
     """Validate a trigger request as `trigger` would, recording nothing (for runs a cron will start)."""
-    _prepare(TriggerRequest(workflow, input, metadata=metadata or {}, priority=priority))
+    _prepare(
+        TriggerRequest(
+            workflow, input, metadata=metadata or {}, priority=priority, continue_on_failure=continue_on_failure
+        )
+    )
 
 
 def schedule_run(
@@ -30,14 +39,19 @@ def schedule_run(
     *,
     metadata: Mapping[str, Any] | None = None,
     priority: int | None = None,
+    continue_on_failure: Collection[str] = (),
 ) -> UUID:
-    prepared = _prepare(TriggerRequest(workflow, input, metadata=metadata or {}, priority=priority))
+    request = TriggerRequest(
+        workflow, input, metadata=metadata or {}, priority=priority, continue_on_failure=continue_on_failure
+    )
+    prepared = _prepare(request)
     scheduled = ScheduledRun.objects.create(
         workflow_name=prepared.run.workflow_name,
         trigger_at=trigger_at,
         input=prepared.run.input,
         additional_metadata=prepared.run.additional_metadata,
         priority=priority,
+        continue_on_failure=list(continue_on_failure),
     )
     return scheduled.id
 

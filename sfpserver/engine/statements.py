@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sfpserver.engine.models import AttemptOutcome, RunStatus, StepKind, StepStatus, WaitingFor, WorkerStatus
 from sfpserver.engine.waits import (
+    DURABLE,
     PAUSABLE,
     PUBLISH_DUE,
     QUEUED_WAITS,
@@ -110,7 +111,8 @@ WITH s AS (
            timeout_at = clock_timestamp() + make_interval(secs => execution_timeout), {set_sql(Event.STARTED)}
      WHERE {which} AND coalesce(status, '') = {QUEUED} AND coalesce(waiting_for, '') <> {PAUSED_WAIT}
        AND {STEP_MAY_START}
- RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at
+ RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at,
+           evictions
 ), a AS (
     INSERT INTO engine_attempt (step_id, number, worker_id, worker_name, available_at, started_at, outcome,
                                 error_type, error_message, traceback)
@@ -119,7 +121,7 @@ WITH s AS (
     UPDATE engine_workflowrun SET status = {RUN_RUNNING}, started_at = coalesce(started_at, now())
      WHERE id = (SELECT run_id FROM s) AND coalesce(status, '') = {RUN_QUEUED}
 )
-SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.retries, s.args, s.timeout_at,
+SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.evictions, s.retries, s.args, s.timeout_at,
        wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
        (SELECT coalesce(jsonb_object_agg(p.name, p.output), '{{}}'::jsonb)
           FROM engine_steprun p WHERE p.run_id = s.run_id AND p.name = ANY(s.parents)) AS parent_outputs,
@@ -168,30 +170,50 @@ WITH r AS (
 )"""
 
 # ... and count down the join of each child, releasing those it completes (the Postgres-backed chord). A released
-# gated child waits for its gates; an ungated one is published after commit (or handed off).
+# gated child waits for its gates; one with conditions waits for them (durable.register_conditions); any other is
+# published after commit (or handed off).
 _RELEASED_WAIT, _RELEASED_DUE = values_sql(Event.QUEUED)
-COMPLETE = _statement(
-    "complete",
-    _COMPLETE_STEP
-    + f""", c AS (
+_COUNT_DOWN = f""", c AS (
     UPDATE engine_steprun
        SET pending_parents = pending_parents - 1,
            status = CASE WHEN pending_parents = 1 THEN {QUEUED} ELSE status END,
            queued_at = CASE WHEN pending_parents = 1 THEN now() ELSE queued_at END,
            available_at = CASE WHEN pending_parents = 1 AND NOT gated THEN now() ELSE available_at END,
-           waiting_for = CASE WHEN pending_parents = 1 THEN {_RELEASED_WAIT} ELSE waiting_for END,
-           due_at = CASE WHEN pending_parents = 1 THEN {_RELEASED_DUE} ELSE due_at END,
+           waiting_for = CASE WHEN pending_parents = 1 AND conditional THEN {_lit(WaitingFor.CONDITION)}
+                              WHEN pending_parents = 1 THEN {_RELEASED_WAIT} ELSE waiting_for END,
+           due_at = CASE WHEN pending_parents = 1 AND conditional THEN NULL
+                         WHEN pending_parents = 1 THEN {_RELEASED_DUE} ELSE due_at END,
            schedule_deadline = CASE WHEN pending_parents = 1
                                     THEN now() + make_interval(secs => schedule_timeout) ELSE schedule_deadline END
      WHERE run_id = (SELECT run_id FROM s) AND status = {PENDING} AND kind <> {ON_FAILURE}
        AND (SELECT name FROM s) = ANY(parents)
- RETURNING id, attempt, queue, status, gated, priority
-)
+ RETURNING id, attempt, queue, status, gated, priority, conditional
+)"""
+COMPLETE = _statement(
+    "complete",
+    _COMPLETE_STEP
+    + _COUNT_DOWN
+    + """
 SELECT s.run_id, s.id AS step_id, s.gated AS step_gated, c.id AS child_id, c.attempt AS child_attempt,
-       c.queue AS child_queue, c.status AS child_status, c.gated AS child_gated, c.priority AS child_priority
+       c.queue AS child_queue, c.status AS child_status, c.gated AS child_gated, c.priority AS child_priority,
+       c.conditional AS child_conditional
   FROM s LEFT JOIN c ON true
 """,
     hot=True,
+)
+
+# A step configured to continue on failure failed for good (engine/settling.py): count down its children's joins
+# as a completion does (its run is locked by the caller, in the same transaction).
+CONTINUE_PAST = _statement(
+    "continue past a failed step",
+    """
+WITH s AS (SELECT run_id, name FROM engine_steprun WHERE id = %(step)s)"""
+    + _COUNT_DOWN
+    + """
+SELECT c.id AS child_id, c.attempt AS child_attempt, c.queue AS child_queue, c.status AS child_status,
+       c.gated AS child_gated, c.priority AS child_priority, c.conditional AS child_conditional
+  FROM c
+""",
 )
 
 # ... or, for a run of one step (a standalone task, the commonest run), which no other step can settle: settle it.
@@ -212,9 +234,9 @@ SELECT run_id, id AS step_id FROM s
 
 def _settle(run: str) -> str:
     """Settle run `run` (an SQL expression) when no step of it can still run, by Hatchet's rules (§1.23, and
-    lifecycle.settled_status, their mirror in Python): FAILED if a step failed, else CANCELLED if one was
-    cancelled, else COMPLETED; an on-failure step still waiting is skipped; the output holds every completed
-    step's output by name. Returns (settled, gated: the run has gated steps).
+    settling.settled_status, their mirror in Python): FAILED if a step failed (unless it was configured to be
+    continued past), else CANCELLED if one was cancelled, else COMPLETED; an on-failure step still waiting is
+    skipped; the output holds every completed step's output by name. Returns (settled, gated: the run has gated steps).
 
     Most calls find a step still open, and stop at the first one: a completion in a fan-out of n steps reads one
     row, not n (the run's steps are read whole only to settle it).
@@ -226,13 +248,13 @@ WITH open AS (
        AND NOT (kind = {ON_FAILURE} AND status = {PENDING})
      LIMIT 1
 ), st AS (
-    SELECT id, name, status, error, output, gated, kind = {ON_FAILURE} AND status = {PENDING} AS unneeded
+    SELECT id, name, status, error, output, gated, kind = {ON_FAILURE} AND status = {PENDING} AS unneeded,
+           status = {FAILED} AND NOT continue_on_failure AS blocking
       FROM engine_steprun WHERE run_id = {run} AND NOT EXISTS (SELECT 1 FROM open)
 ), ending AS (
-    SELECT CASE WHEN bool_or(status = {FAILED}) THEN {FAILED}
+    SELECT CASE WHEN bool_or(blocking) THEN {FAILED}
                 WHEN bool_or(status = {CANCELLED}) THEN {CANCELLED} ELSE {COMPLETED} END AS status,
-           coalesce(string_agg(name || ': ' || error, E'\\n' ORDER BY name) FILTER (WHERE status = {FAILED}), '')
-               AS error,
+           coalesce(string_agg(name || ': ' || error, E'\\n' ORDER BY name) FILTER (WHERE blocking), '') AS error,
            coalesce(jsonb_object_agg(name, CASE WHEN unneeded THEN '{SKIPPED_JSON}'::jsonb ELSE output END)
                         FILTER (WHERE status = {COMPLETED} OR unneeded), '{{}}'::jsonb) AS output
       FROM st
@@ -365,6 +387,15 @@ QUEUE_DEPTH = _statement(
     f"""
 SELECT queue, {queue_state_sql()} AS state, count(*) AS steps FROM engine_steprun
  WHERE {QUEUED_WAITS.sql()} GROUP BY 1, 2
+""",
+)
+
+# Durable tasks evicted at a wait, per queue and what they wait on (sleep, event, condition), through the wait index.
+DURABLE_WAITING = _statement(
+    "durable waiting",
+    f"""
+SELECT queue, waiting_for AS waiting_on, count(*) AS steps, min(due_at) AS next_due FROM engine_steprun
+ WHERE {DURABLE.sql()} GROUP BY 1, 2
 """,
 )
 

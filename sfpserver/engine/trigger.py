@@ -4,7 +4,7 @@ publish the root steps after commit. A refused trigger records and enqueues noth
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -43,6 +43,8 @@ class TriggerRequest:
     # steps stick to (a child spawned `sticky` from a step: that step's worker).
     desired_worker_labels: Sequence[Mapping[str, Any]] = field(default_factory=list)
     sticky_worker: str | None = None
+    # Names of steps that continue on failure in this run besides those the definition says so (settling.py).
+    continue_on_failure: Collection[str] = ()
 
 
 def trigger(workflow: str | WorkflowDef, input: Any = None, **options: Any) -> UUID:
@@ -96,8 +98,16 @@ def start_many(requests: list[TriggerRequest]) -> list[Started]:
             Dispatch(step.id, step.attempt, step.queue, step.priority, f"{p.run.workflow_name}:{step.name}")
             for p in new
             for step in p.steps
-            if step.status == StepStatus.QUEUED and not step.gated and not waits.PAUSED.holds_for(step)
+            if step.status == StepStatus.QUEUED
+            and not step.gated
+            and not step.conditional
+            and not waits.PAUSED.holds_for(step)
         )
+        conditional_roots = [s.id for p in new for s in p.steps if s.status == StepStatus.QUEUED and s.conditional]
+        if conditional_roots:
+            from sfpserver.engine import durable
+
+            durable.register_conditions(conditional_roots)
         gated_runs = {p.run.id for p in new if any(step.gated for step in p.steps)}
         lifecycle.admit_after_commit(gate_keys, gated_runs)
         for p in new:
@@ -169,11 +179,27 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     )
     variables = {"input": run_input or {}, "additional_metadata": metadata}
     run_keys = gates.evaluate_keys(definition.name, definition.concurrency, variables)
-    steps = _steps(definition, run, run_keys, variables)
+    continuing = _continuing(definition, request.continue_on_failure)
+    steps = _steps(definition, run, run_keys, variables, continuing)
     _apply_affinity(definition, request, steps)
     _apply_batch(definition, steps, variables)
     run.gated = any(step.gated for step in steps)
     return _Prepared(run, steps, idempotency.evaluate(definition.idempotency, variables))
+
+
+def _continuing(definition: WorkflowDef, requested: Collection[str]) -> set[str]:
+    """The steps of this run that continue on failure: the definition's, and those the trigger names (each must
+    be a task of the workflow)."""
+    if isinstance(requested, str) or not all(isinstance(name, str) for name in requested):
+        raise InvalidWorkflowError("continue_on_failure", "must be a list of step names")
+    tasks = {step.name for step in definition.steps if step.kind == StepKind.TASK}
+    unknown = sorted(set(requested) - tasks)
+    if unknown:
+        known = ", ".join(sorted(tasks))
+        raise InvalidWorkflowError(
+            "continue_on_failure", f"no step {', '.join(map(repr, unknown))} in {definition.name!r} (steps: {known})"
+        )
+    return set(requested) | {step.name for step in definition.steps if step.continue_on_failure}
 
 
 def _refuse_unstorable_names(request: TriggerRequest) -> None:
@@ -258,7 +284,11 @@ def _create_slots(prepared: list[_Prepared]) -> set[str]:
 
 
 def _steps(
-    definition: WorkflowDef, run: WorkflowRun, run_keys: list[gates.Key], variables: dict[str, Any]
+    definition: WorkflowDef,
+    run: WorkflowRun,
+    run_keys: list[gates.Key],
+    variables: dict[str, Any],
+    continuing: set[str],
 ) -> list[StepRun]:
     now = timezone.now()
     steps = []
@@ -290,12 +320,13 @@ def _steps(
                 status=StepStatus.QUEUED if is_root else StepStatus.PENDING,
                 gates=step_gates,
                 gated=bool(step_gates),
+                continue_on_failure=step.name in continuing,
+                conditions=dict(step.conditions),
+                conditional=any(step.conditions.values()),
                 queued_at=now if is_root else None,
                 available_at=now if is_root and not step_gates else None,
                 schedule_deadline=now + timedelta(seconds=step.schedule_timeout) if is_root else None,
-                **waits.enter(
-                    waits.Event.QUEUED if is_root else waits.Event.DEFERRED, gated=bool(step_gates), now=now
-                ).fields(),
+                **_initial_wait(is_root, bool(step_gates), any(step.conditions.values()), now).fields(),
             )
         )
     return steps
@@ -322,6 +353,13 @@ def _apply_batch(definition: WorkflowDef, steps: list[StepRun], variables: dict[
                 **{k: v for k, v in step.args.items() if k != "affinity"},
                 "batch": batching.spec(step_def.batch, variables),
             }
+
+
+def _initial_wait(is_root: bool, gated: bool, conditional: bool, now: Any) -> waits.Wait:
+    """A root with conditions waits for them (durable.register_conditions decides it after the insert)."""
+    if is_root and conditional:
+        return waits.evicted(sleeps=True, events=True, due_at=None)
+    return waits.enter(waits.Event.QUEUED if is_root else waits.Event.DEFERRED, gated=gated, now=now)
 
 
 def _existing_child(prepared: _Prepared) -> UUID | None:

@@ -12,6 +12,9 @@ The rule of which wait follows which event is `after()`; its table, with the tim
     ADMITTED     delivered       delivered         now
     UNDELIVERED  broker          broker            now (publishing failed, or a drain refused the claim)
     STARTED      NULL            NULL              NULL (claimed: RUNNING)
+    EVICTED      sleep/event/    (same)            the earliest open sleep deadline (NULL: events only)
+                 condition                         (a durable task left its slot at a wait: `evicted()`)
+    WOKEN        delivered       delivered         now (its wait was answered; published after commit)
     ENDED        NULL            NULL              NULL (completed, failed, cancelled)
 
 Every write of the two columns takes its values from here, as model fields (`enter`) or as SQL (`values_sql`),
@@ -44,10 +47,14 @@ class Event(StrEnum):
     UNDELIVERED = "undelivered"  # no message on the broker: publishing failed, or a drain refused the claim
     STARTED = "started"
     ENDED = "ended"
+    EVICTED = "evicted"  # a durable task left its slot at a wait that is not answered yet (engine/durable.py)
+    WOKEN = "woken"  # the wait of an evicted durable task was answered (a sleep's timer or an event)
 
 
 def after(event: Event, *, gated: bool, delay: float = 0.0) -> WaitingFor | None:
-    """The wait a step enters on `event` (None: it is not waiting: running or ended)."""
+    """The wait a step enters on `event` (None: it is not waiting: running or ended). Not EVICTED: `evicted()`."""
+    if event == Event.EVICTED:
+        raise ValueError("an eviction's wait depends on its conditions: use waits.evicted()")
     if event == Event.RETRIED and delay > 0:
         return WaitingFor.BACKOFF
     if event in (Event.QUEUED, Event.RETRIED, Event.BACKOFF_OVER, Event.UNPAUSED):
@@ -62,6 +69,7 @@ _FIXED: dict[Event, WaitingFor | None] = {
     Event.UNDELIVERED: WaitingFor.BROKER,
     Event.STARTED: None,
     Event.ENDED: None,
+    Event.WOKEN: WaitingFor.DELIVERED,
 }
 _DUE_NOW = (WaitingFor.BROKER, WaitingFor.DELIVERED)
 
@@ -86,6 +94,13 @@ def enter(event: Event, *, gated: bool, now: datetime, delay: float = 0.0) -> Wa
     if waiting_for in (WaitingFor.BACKOFF, WaitingFor.PAUSED):
         return Wait(waiting_for, now + timedelta(seconds=delay))
     return Wait(waiting_for, now if waiting_for in _DUE_NOW else None)
+
+
+def evicted(*, sleeps: bool, events: bool, due_at: datetime | None) -> Wait:
+    """The wait of a durable task evicted at a wait with open sleeps and/or events (Event.EVICTED)."""
+    if sleeps and events:
+        return Wait(WaitingFor.CONDITION, due_at)
+    return Wait(WaitingFor.SLEEP if sleeps else WaitingFor.EVENT, due_at if sleeps else None)
 
 
 def _literal(value: WaitingFor | None) -> str:
@@ -164,6 +179,8 @@ PAUSE_EXPIRED = Predicate((WaitingFor.PAUSED,), due=True)
 # What a pause holds of the steps already queued: those without gates that no worker has claimed yet (gated steps
 # hold or wait for slots, and go on).
 PAUSABLE = Predicate((WaitingFor.BACKOFF, WaitingFor.BROKER, WaitingFor.DELIVERED), gated=False)
+# Durable tasks evicted at a wait (engine/durable.py): not queued for a worker until their wait is answered.
+DURABLE = Predicate((WaitingFor.SLEEP, WaitingFor.EVENT, WaitingFor.CONDITION))
 
 
 def queue_state_sql(table: str = "engine_steprun") -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sfpserver.engine.services import StepDef, WorkflowDef
+from sfpserver.hatchet.conditions import to_dag
 from sfpserver.hatchet.options import is_pool_label
 from sfpserver.hatchet.types import (
     RATE_LIMIT_SECONDS,
@@ -78,7 +79,16 @@ def step_of(task: Task[Any, Any]) -> StepDef:
             d.model_dump(mode="json") for d in options.desired_worker_labels if not is_pool_label(d)
         ),
         batch=None if options.batch is None else options.batch.to_engine(),
+        continue_on_failure=options.continue_on_failure,
+        conditions=_conditions(task),
     )
+
+
+def _conditions(task: Task[Any, Any]) -> dict[str, Any]:
+    """The task's wait_for / skip_if / cancel_if in the engine's form (sleeps by duration: due from release)."""
+    options = task.options
+    given = {"wait_for": options.wait_for, "skip_if": options.skip_if, "cancel_if": options.cancel_if}
+    return {action: to_dag(list(found)) for action, found in given.items() if found}
 
 
 def _args(task: Task[Any, Any]) -> dict[str, Any]:

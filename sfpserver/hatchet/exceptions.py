@@ -30,20 +30,6 @@ class DedupeViolationError(Exception):
     """A workflow has already been run with this deduplication value."""
 
 
-class NonDeterminismError(Exception):
-    """A durable task's replay took another path than its recorded history."""
-
-    def __init__(self, task_external_id: str, invocation_count: int, message: str, node_id: int) -> None:
-        self.task_external_id = task_external_id
-        self.invocation_count = invocation_count
-        self.message = message
-        self.node_id = node_id
-        detail = message or (
-            f"Non-determinism detected in task {task_external_id} on invocation {invocation_count} at node {node_id}"
-        )
-        super().__init__(detail)
-
-
 class InvalidDependencyError(Exception):
     """A `Depends(...)` function that cannot be a dependency: too few parameters, or a circular dependency."""
 
@@ -159,3 +145,20 @@ class FailedTaskRunExceptionGroup(ValueError):
             lines.append(f"\n--- Exception {index} ---")
             lines.append(str(exc))
         return "\n".join(lines)
+
+
+class NonDeterminismError(Exception):
+    """A durable task's replay asked, at a node of its log, for another wait or spawn than the one recorded there.
+    Raised where the task awaits it (it may catch it); uncaught, it fails the task without a retry."""
+
+    non_retryable = True
+
+    def __init__(self, task_external_id: str, invocation_count: int, message: str, node_id: int) -> None:
+        self.task_external_id = task_external_id
+        self.invocation_count = invocation_count
+        self.message = message
+        self.node_id = node_id
+        detail = message or (
+            f"Non-determinism detected in task {task_external_id} on invocation {invocation_count} at node {node_id}"
+        )
+        super().__init__(detail)

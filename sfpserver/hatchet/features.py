@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from sfpserver.engine import services
@@ -84,20 +85,39 @@ def _push(
             **metadata,
         }
     refuse_unstorable(payload, metadata)
-    row = EventRow.objects.create(
-        key=key,
-        payload=payload,
-        additional_metadata=metadata,
-        scope=scope,
-        priority=priority,
-        triggering_webhook_name=webhook,
-    )
+    with transaction.atomic():  # the event and the durable waits it answers, together (engine/durable.py)
+        row = EventRow.objects.create(
+            key=key,
+            payload=payload,
+            additional_metadata=metadata,
+            scope=scope,
+            priority=priority,
+            triggering_webhook_name=webhook,
+        )
+        services.deliver_event(_fact(row))
     run_metadata = {**metadata, "hatchet__event_id": str(row.id), "hatchet__event_key": key}
     # Which workflows start, and with which filter payloads: event filters and scopes (eventfilters.py).
     requests = triggers_for(FilterEvent(str(row.id), key, payload, metadata, scope), run_metadata, priority)
     if requests:
         start_many(requests)  # a run whose idempotency key another run holds is dropped, as Hatchet drops it
     return Event("default", str(row.id), key, json.dumps(payload), row.created_at, json.dumps(metadata), scope)
+
+
+def _fact(row: Any) -> services.EventFact:
+    return services.EventFact(str(row.id), row.key, row.payload, row.scope, row.created_at, row.additional_metadata)
+
+
+LOOKBACK_LIMIT = 100
+
+
+def lookback(condition: dict[str, Any]) -> list[services.EventFact]:
+    """Events pushed since a durable wait's `since` that may answer it, newest first (its lookback window)."""
+    from sfpserver.hatchet.models import Event as EventRow
+
+    rows = EventRow.objects.filter(key=condition["event_key"], created_at__gte=condition["since"])
+    if condition.get("scope") is not None:
+        rows = rows.filter(scope=condition["scope"])
+    return [_fact(row) for row in rows.order_by("-created_at")[:LOOKBACK_LIMIT]]
 
 
 class EventClient:

@@ -120,6 +120,9 @@ class TaskOptions:
     # Extension (not in Hatchet): vault credentials the task may lease, by name or by input field path.
     credentials: tuple[str, ...] = ()
     credentials_from_input: tuple[str, ...] = ()
+    # Extension (not in Hatchet): block or continue. True: when this task fails for good its descendants run
+    # anyway (they read the error through ctx.task_run_errors) and the run does not fail for it.
+    continue_on_failure: bool = False
 
     def __post_init__(self) -> None:
         _freeze(
@@ -139,16 +142,13 @@ class TaskOptions:
         """Warn (once each) for the options given here that the SDK does not act on."""
         given = {
             "slot_cost": self.slot_cost is not None,
-            "wait_for": bool(self.wait_for),
-            "skip_if": bool(self.skip_if),
-            "cancel_if": bool(self.cancel_if),
         }
         for option in (name for name, present in given.items() if present):
             unsupported(option, "task")
         if self.batch is not None and any(not is_pool_label(label) for label in self.desired_worker_labels):
             unsupported("desired_worker_labels", "batch_task")
-        if self.eviction_policy is not None:
-            unsupported("eviction_policy", "durable_task")
+        if getattr(self.eviction_policy, "priority", 0):
+            unsupported("eviction_policy.priority", "durable_task")
 
     def with_defaults(self, defaults: TaskDefaults) -> TaskOptions:
         """Hatchet's TaskDefaults rule: an option left at its signature default takes the workflow's default."""

@@ -403,6 +403,17 @@ class RunsClient:
     async def aio_replay(self, run_id: str) -> None:
         await aio_db(lambda: _replay(run_id))
 
+    def reset_durable_task(self, task_external_id: str, node_id: int, branch_id: int) -> DurableTaskBranch:
+        """Replay a durable task from node `node_id` of its log: the nodes before it answer from the record,
+        the rest run again. Branches are not kept: the log from that node on is replaced."""
+        if not valid_uuid(task_external_id):
+            raise ValueError(f"{task_external_id!r} is not a run or task id")
+        run_db(lambda: services.reset_durable_task(task_external_id, node_id))
+        return DurableTaskBranch(node_id=node_id, branch_id=branch_id + 1)
+
+    async def aio_reset_durable_task(self, task_external_id: str, node_id: int, branch_id: int) -> DurableTaskBranch:
+        return await aio_db(lambda: self.reset_durable_task(task_external_id, node_id, branch_id))
+
     def bulk_cancel(self, opts: BulkCancelReplayOpts) -> None:
         run_db(lambda: _each(_cancel, _ids(opts)))
 
@@ -507,6 +518,14 @@ def _cancel(run_or_task_id: str) -> None:
     if not valid_uuid(run_or_task_id):
         raise ValueError(f"{run_or_task_id!r} is not a run or task id")
     services.cancel_run_or_step(run_or_task_id)
+
+
+@dataclass(frozen=True)
+class DurableTaskBranch:
+    """What a reset of a durable task answers (Hatchet's V1BranchDurableTaskResponse)."""
+
+    node_id: int
+    branch_id: int
 
 
 def _replay(run_or_task_id: str) -> None:

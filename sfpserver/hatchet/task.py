@@ -127,7 +127,7 @@ class Task(Generic[TWorkflowInput, R]):
             task_run_id=str(claimed.step_id),
             parent_outputs=claimed.parent_outputs,
             additional_metadata=claimed.metadata,
-            retry_count=claimed.attempt,
+            retry_count=inv.retry_count,
             max_attempts=claimed.retries + 1,
             priority=claimed.priority,
             workflow_name=claimed.workflow_name,

@@ -99,7 +99,7 @@ def trigger_workflow(workflow: BaseWorkflow[Any], input: Any, **options: Any) ->
     with tracing.trigger_span("hatchet.run_workflow", metadata, _span_values(workflow, request)) as span:
         request.metadata = metadata
         try:
-            run_id = str(run_db(lambda: trigger_many([request])[0]))
+            run_id = _spawn([request])[0]
         except IdempotencyCollision as collision:
             raise IdempotencyCollisionError(str(collision.existing[0])) from None
         tracing.set_run_ids(span, [run_id])
@@ -114,6 +114,25 @@ def _span_values(workflow: BaseWorkflow[Any], request: TriggerRequest) -> dict[s
         "child_index": request.child_index,
         "child_key": request.child_key,
     }
+
+
+def _spawn(requests: list[TriggerRequest]) -> list[str]:
+    """Trigger the runs; from a durable task, as the next entry of its log, so a replay gets the same runs back
+    instead of spawning them again (engine/durable.py)."""
+    from sfpserver.hatchet.context import DurableContext
+
+    def spawn() -> list[str]:
+        return [str(run_id) for run_id in trigger_many(requests)]
+
+    ctx = current_context.get()
+    if isinstance(ctx, DurableContext) and ctx._inv is not None:
+        key = "spawn:" + ",".join(f"{_name(r.workflow)}#{r.child_key or r.child_index}" for r in requests)
+        return run_db(lambda: ctx._spawned(key, spawn))
+    return run_db(spawn)
+
+
+def _name(workflow: Any) -> str:
+    return workflow if isinstance(workflow, str) else str(workflow.name)
 
 
 def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTriggerConfig]) -> list[str]:
@@ -134,7 +153,7 @@ def trigger_workflows(workflow: BaseWorkflow[Any], items: list[WorkflowRunTrigge
         for request in requests:
             request.metadata = {**shared, **request.metadata}
         try:
-            run_ids = [str(run_id) for run_id in run_db(lambda: trigger_many(requests))]
+            run_ids = _spawn(requests)
         except IdempotencyCollision as collision:
             tracing.set_run_ids(span, [str(run_id) for run_id in collision.run_ids if run_id is not None])
             raise _bulk_collision(collision) from None

@@ -252,3 +252,21 @@ def parse_duration(text: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != text.strip():
         raise ValueError(f"invalid duration {text!r}: use forms like '10s', '5m', '1h30m'")
     return sum(float(number) * _UNITS[unit] for number, unit in parts)
+
+
+class EvictionPolicy(BaseModel):
+    """When a waiting durable task leaves its slot (Hatchet's `EvictionPolicy`). `ttl`: how long a wait may hold
+    the slot before the task is evicted (None: it keeps the slot until the wait is answered; a drain still
+    evicts it). Without a policy, ENGINE_DURABLE_EVICT_AFTER decides (default 0: evicted at once)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ttl: timedelta | None
+    allow_capacity_eviction: bool = True
+    priority: int = 0
+
+
+class SleepResult(BaseModel):
+    """What `aio_sleep_for` returns: the duration asked for."""
+
+    duration: timedelta

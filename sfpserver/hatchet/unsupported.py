@@ -25,18 +25,16 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("default_filters", "serve"): "stored only when an SDK worker registers the workflow; use hatchet.filters",
     ("task_defaults.priority", "workflow"): "tasks take the run's priority (default_priority or the trigger's)",
     ("slot_cost", "task"): "every task takes one slot",
-    ("wait_for", "task"): "conditions are not offered; the task starts when its parents are done",
-    ("skip_if", "task"): "conditions are not offered; the task is never skipped by a condition",
-    ("cancel_if", "task"): "conditions are not offered; the task is never cancelled by a condition",
     ("desired_worker_labels", "batch_task"): "a batch goes to any worker of its queue (the `pool` label counts)",
-    ("eviction_policy", "durable_task"): "durable tasks run as ordinary tasks and are never evicted",
-    ("aio_sleep_for", "DurableContext"): "sleeps in the worker, holding its slot; a crash restarts the sleep",
+    ("eviction_policy.priority", "durable_task"): (
+        "not used: a waiting durable task is evicted when its ttl is up, not by rank"
+    ),
     ("release_slot", "Context"): "does nothing: the slot frees when the task ends",
     ("RetryAfterException", "task"): "handled as any other exception: the task's own backoff decides the delay",
     ("DedupeViolationError", "sfpserver.hatchet"): "never raised: a duplicate child_key returns the existing run",
     ("desired_worker_id", "run"): "acted on only with sticky=True (as in Hatchet); else any worker takes the run",
     ("child_key", "schedule"): "dropped: a scheduled run is not a child run",
-    ("durable_slots", "hatchet.worker"): "durable tasks take ordinary slots",
+    ("durable_slots", "hatchet.worker"): "durable tasks run in the ordinary slots; evicted at a wait, they hold none",
     ("config", "Hatchet"): (
         "only namespace, server_url, logger, disable_log_capture and debug are used; token, host and TLS are ignored"
     ),

@@ -334,6 +334,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         slot_cost: int | None = None,
         credentials: list[str] | None = None,
         credentials_from_input: list[str] | None = None,
+        continue_on_failure: bool = False,
     ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         return self.add_options(
             TaskOptions(
@@ -353,6 +354,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
                 slot_cost=slot_cost,
                 credentials=tuple(credentials or ()),
                 credentials_from_input=tuple(credentials_from_input or ()),
+                continue_on_failure=continue_on_failure,
             )
         )
 
@@ -374,6 +376,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
         eviction_policy: Any = None,
         credentials: list[str] | None = None,
         credentials_from_input: list[str] | None = None,
+        continue_on_failure: bool = False,
     ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         return self.add_options(
             TaskOptions(
@@ -394,6 +397,7 @@ class Workflow(BaseWorkflow[TWorkflowInput]):
                 eviction_policy=eviction_policy,
                 credentials=tuple(credentials or ()),
                 credentials_from_input=tuple(credentials_from_input or ()),
+                continue_on_failure=continue_on_failure,
             )
         )
 

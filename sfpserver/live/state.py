@@ -16,10 +16,21 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from sfpserver.engine import services
 from sfpserver.engine.services import AttemptView, RunStatus, StepKind, StepStatus, StepView
+from sfpserver.submissions import approvals
 
 TRACEBACK_TAIL = 2000  # characters of an attempt's traceback shown live; the API has the whole text
 
-_RUN_FIELDS = ("id", "workflow_name", "status", "error", "priority", "created_at", "started_at", "finished_at")
+_RUN_FIELDS = (
+    "id",
+    "workflow_name",
+    "status",
+    "error",
+    "continued_failures",
+    "priority",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 _STEP_FIELDS = (
     "id",
     "name",
@@ -33,11 +44,15 @@ _STEP_FIELDS = (
     "internal_retry_count",
     "error",
     "error_type",
+    "continue_on_failure",
     "worker_name",
     "queued_at",
     "available_at",
     "started_at",
     "finished_at",
+    "waiting_for",
+    "due_at",
+    "wait_events",
     "created_at",
 )
 _ATTEMPT_FIELDS = (
@@ -89,6 +104,7 @@ def _steps_by_run(run_ids: list[str], *, with_attempts: bool) -> dict[str, list[
 def _step(step: StepView, percents: dict[UUID, tuple[int | None, float]], *, with_attempts: bool) -> dict[str, Any]:
     row = {name: getattr(step, name) for name in _STEP_FIELDS}
     row["worker"] = row.pop("worker_name")
+    row["waiting_label"] = approvals.wait_label(step.wait_events)
     attempt, percent = percents.get(step.id, (None, 0.0))
     row["percent"] = percent if attempt == step.attempt else 0.0
     if with_attempts:

@@ -24,6 +24,8 @@ DURATION_BOUNDS = engine.STEP_DURATION_BOUNDS
 WAIT_BOUNDS = engine.QUEUE_WAIT_BOUNDS
 MEASURED_OUTCOMES = ("COMPLETED", "FAILED", "TIMED_OUT")  # attempts whose code ran to an end of its own
 QUEUED_STATES = ("ready", "delayed", "gated")
+STEP_STATES = ("PENDING", "QUEUED", "RUNNING", "WAITING")  # WAITING: durable tasks evicted at a wait
+DURABLE_WAITS = ("sleep", "event", "condition")
 
 
 # --- engine state -----------------------------------------------------------------------------------------
@@ -77,24 +79,38 @@ def steps(scrape: Scrape) -> None:
     queued = engine.queue_depth_by_state()
     running = engine.running_steps_by_queue()
     pending = engine.pending_steps_by_queue()
+    waiting = engine.durable_waiting_by_queue()
     scrape.queues.update(
-        {STANDARD_QUEUE, LONG_RUNNING_QUEUE}, (row[0] for row in queued), (row["queue"] for row in running)
+        {STANDARD_QUEUE, LONG_RUNNING_QUEUE},
+        (row[0] for row in queued),
+        (row["queue"] for row in running),
+        (row["queue"] for row in waiting),
     )
     depth: dict[tuple[str, str], int] = {(q, state): 0 for q in scrape.queues for state in QUEUED_STATES}
-    by_status: dict[tuple[str, str], int] = {(q, s): 0 for q in scrape.queues for s in ("PENDING", "QUEUED", "RUNNING")}
+    by_status: dict[tuple[str, str], int] = {(q, s): 0 for q in scrape.queues for s in STEP_STATES}
     for queue, state, count in queued:
         depth[(queue, state)] = count
         by_status[(queue, "QUEUED")] += count
     for status, rows in (("RUNNING", running), ("PENDING", pending)):
         for row in rows:
             by_status[(row["queue"], status)] = row["steps"]
+    on: dict[tuple[str, str], int] = {(q, w): 0 for q in scrape.queues for w in DURABLE_WAITS}
+    for row in waiting:
+        on[(row["queue"], row["waiting_on"])] = row["steps"]
+        by_status[(row["queue"], "WAITING")] += row["steps"]
+    family = scrape.gauge(
+        "sfp_durable_waiting",
+        "Durable tasks evicted at a wait, holding no slot, per queue and what they wait on (sleep, event, condition)",
+    )
+    for (queue, waiting_on), count in sorted(on.items()):
+        family.add(count, {"queue": queue, "on": waiting_on})
     family = scrape.gauge(
         "sfp_queue_depth",
         "QUEUED steps per queue in Postgres: ready (due now), delayed (retry backoff), gated (concurrency/rate limit)",
     )
     for (queue, state), count in sorted(depth.items()):
         family.add(count, {"queue": queue, "state": state})
-    family = scrape.gauge("sfp_steps", "Unfinished steps per queue and status")
+    family = scrape.gauge("sfp_steps", "Unfinished steps per queue and status (WAITING: durable, at a wait)")
     for (queue, status), count in sorted(by_status.items()):
         family.add(count, {"queue": queue, "status": status})
 

@@ -40,7 +40,12 @@ from sfpserver.submissions.task_types import TaskType, known_types, task_type, w
 
 logger = logging.getLogger(__name__)
 
-_ENGINE_FIELDS = {"input": "data", "additional_metadata": "metadata", "priority": "priority"}
+_ENGINE_FIELDS = {
+    "input": "data",
+    "additional_metadata": "metadata",
+    "priority": "priority",
+    "continue_on_failure": "continueOnFailure",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Submission:
     cron: str | None = None
     timezone: str = "UTC"
     options: dict[str, Any] = field(default_factory=dict)
+    # Steps of this run that do not block their descendants when they fail (block or continue, an extension).
+    continue_on_failure: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -115,7 +122,13 @@ def _task(submission: Submission, workflow: str, token: ApiToken | None, **field
 
 
 def _submit_immediate(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
-    run_id = engine.trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    run_id = engine.trigger(
+        workflow,
+        submission.data,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        continue_on_failure=submission.continue_on_failure,
+    )
     RunCreator.objects.create(run_id=run_id, token=token)
     return _task(submission, workflow, token, id=run_id, kind=TaskKind.IMMEDIATE, run_id=run_id)
 
@@ -123,7 +136,12 @@ def _submit_immediate(submission: Submission, workflow: str, token: ApiToken | N
 def _submit_scheduled(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
     assert submission.scheduled_for is not None
     scheduled_id = engine.schedule_run(
-        workflow, submission.data, submission.scheduled_for, metadata=submission.metadata, priority=submission.priority
+        workflow,
+        submission.data,
+        submission.scheduled_for,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        continue_on_failure=submission.continue_on_failure,
     )
     return _task(submission, workflow, token, id=scheduled_id, kind=TaskKind.SCHEDULED, scheduled_run_id=scheduled_id)
 
@@ -132,7 +150,13 @@ def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | N
     assert submission.cron is not None
     expression = crons.parse_cron(submission.cron, "recurrenceConfig.cron")
     crons.check_timezone(submission.timezone, "recurrenceConfig.timezone")
-    engine.check_trigger(workflow, submission.data, metadata=submission.metadata, priority=submission.priority)
+    engine.check_trigger(
+        workflow,
+        submission.data,
+        metadata=submission.metadata,
+        priority=submission.priority,
+        continue_on_failure=submission.continue_on_failure,
+    )
     _check_recurring_quota(token)
     task = _task(submission, workflow, token, kind=TaskKind.RECURRING, data=submission.data)
     periodic = engine.register_cron(
@@ -143,6 +167,7 @@ def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | N
         metadata=submission.metadata,
         priority=submission.priority,
         tz=submission.timezone,
+        continue_on_failure=list(submission.continue_on_failure),
     )
     task.periodic_task, task.schedule_name = periodic, periodic.name
     task.save(update_fields=["periodic_task", "schedule_name"])
@@ -284,6 +309,7 @@ class TaskState:
     error: dict[str, str] | None = None
     result: Any = None
     run_id: UUID | None = None  # the run the task started (a scheduled or recurring task's, once it fired)
+    continued_failures: list[str] = field(default_factory=list)  # failed steps it continued past
 
 
 def task_state(task: SubmittedTask) -> TaskState:
@@ -293,7 +319,8 @@ def task_state(task: SubmittedTask) -> TaskState:
         return _state_without_run(task)
     status = TASK_STATUS[RunStatus(run.status)]
     error = run_error(run) if status in ("failed", "cancelled") else None
-    return TaskState(status, engine.run_progress_of(run), error, run.output if status == "completed" else None, run.id)
+    output = run.output if status == "completed" else None
+    return TaskState(status, engine.run_progress_of(run), error, output, run.id, list(run.continued_failures))
 
 
 def _state_without_run(task: SubmittedTask) -> TaskState:

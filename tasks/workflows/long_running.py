@@ -1,6 +1,11 @@
 """Operations on the long-running pool: the full Apex test suite, bulk metadata operations and the composed
-release pipeline (validate -> deploy to staging -> run tests -> deploy to production, each its own step
-with its own retries and timeout; a failed step is retried alone)."""
+release pipeline (validate -> deploy to staging -> run tests -> [approval] -> deploy to production, each its own
+step with its own retries and timeout; a failed step is retried alone).
+
+The approval gate is a durable task: with `approval_timeout_minutes` it waits, holding no worker slot, for a
+decision (sfpserver/submissions/approvals.py: POST runs/{id}/approval, or the dashboard) or for its timeout, and
+fails on a rejection or a timeout, so production is never deployed without an approval. Without it the gate
+passes at once."""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sfpserver.hatchet.context import Context
+from sfpserver.hatchet import NonRetryableException, SleepCondition, UserEventCondition, or_
+from sfpserver.hatchet.context import Context, DurableContext
+from sfpserver.submissions.approvals import APPROVAL_EVENT
 from tasks.client import hatchet
 from tasks.inputs import ApexTestsInput, BuildInput, BulkMetadataInput, PipelineInput
 from tasks.pools import LONG_RUNNING, pool
@@ -158,8 +165,40 @@ def run_tests(input: PipelineInput, ctx: Context) -> dict[str, Any]:
         return run_apex_tests(step, input.staging_org, input.test_level)
 
 
+DECISION, TIMEOUT = "decision", "timeout"  # the readable keys of the gate's two conditions
+
+
+@pipeline_workflow.durable_task(parents=[run_tests], execution_timeout=timedelta(minutes=5), **ON_LONG_RUNNING)
+async def approval(input: PipelineInput, ctx: DurableContext) -> dict[str, Any]:
+    minutes = input.approval_timeout_minutes
+    if minutes is None:
+        return {"required": False}
+    await ctx.aio_log(f"waiting for approval (up to {minutes:g} minutes)")
+    answered = await ctx.aio_wait_for(
+        "approval",
+        or_(
+            SleepCondition(timedelta(minutes=minutes), readable_data_key=TIMEOUT),
+            UserEventCondition(event_key=APPROVAL_EVENT, scope=ctx.workflow_run_id, readable_data_key=DECISION),
+        ),
+    )
+    return gate_outcome(answered.get("CREATE", {}), minutes)
+
+
+def gate_outcome(answered: dict[str, list[Any]], minutes: float) -> dict[str, Any]:
+    """The gate's output for an approval, its error for a rejection or a timeout (Hatchet's `aio_wait_for`
+    result: the conditions that held, by readable key; a decision that came with the timeout wins)."""
+    decisions = answered.get(DECISION) or []
+    if not decisions:
+        raise NonRetryableException(f"approval timed out after {minutes:g} minutes")
+    decision = decisions[0]
+    by, comment = decision.get("by", ""), decision.get("comment", "")
+    if decision.get("decision") != "approve":
+        raise NonRetryableException(f"release rejected by {by}" + (f": {comment}" if comment else ""))
+    return {"required": True, "approved_by": by, "comment": comment}
+
+
 @pipeline_workflow.task(
-    parents=[validate, run_tests],
+    parents=[validate, run_tests, approval],
     execution_timeout=timedelta(hours=2),
     retries=1,
     backoff_factor=2,

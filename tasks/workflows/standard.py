@@ -3,11 +3,16 @@ tracking, environment locks and impact analysis (sfp-domain §2.2)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from sfpserver.hatchet.context import Context
+from sfpserver.hatchet import SleepCondition, UserEventCondition, or_
+from sfpserver.hatchet.context import Context, DurableContext
+from sfpserver.hatchet.dbsync import aio_db
+from sfpserver.submissions.approvals import ENVIRONMENT_UNLOCKED
 from sfpserver.vault.scope import Use
 from tasks import environments, releasedef
 from tasks.client import hatchet
@@ -297,21 +302,45 @@ def track_source(input: SourceTrackingInput, ctx: Context) -> dict[str, Any]:
 environment_workflow = hatchet.workflow(name="sfp-environment", input_validator=EnvironmentLockInput)
 
 
-@environment_workflow.task(execution_timeout=timedelta(minutes=125), retries=0, **ON_STANDARD)
-def configure_environment(input: EnvironmentLockInput, ctx: Context) -> dict[str, Any]:
+@environment_workflow.durable_task(execution_timeout=timedelta(minutes=5), retries=0, **ON_STANDARD)
+async def configure_environment(input: EnvironmentLockInput, ctx: DurableContext) -> dict[str, Any]:
     if input.action == "unlock":
-        ctx.log(f"unlocking environment {input.environment}")
-        return environments.unlock(input.environment, str(input.ticket))
-    ctx.log(f"locking environment {input.environment} for {input.duration_minutes} min")
-    return environments.lock(
+        await ctx.aio_log(f"unlocking environment {input.environment}")
+        released = await aio_db(partial(environments.unlock, input.environment, str(input.ticket)))
+        await hatchet.event.aio_push(ENVIRONMENT_UNLOCKED, {"environment": input.environment}, scope=input.environment)
+        return released
+    await ctx.aio_log(f"locking environment {input.environment} for {input.duration_minutes} min")
+    return await lock_durably(ctx, input)
+
+
+async def lock_durably(ctx: DurableContext, input: EnvironmentLockInput) -> dict[str, Any]:
+    """Try the lock; while another run holds it, wait durably (no slot held: the task is evicted) for its unlock
+    event or until the next try is due, up to `wait_minutes`. On replay every try runs again (a try is safe to
+    repeat) and every wait, keyed by its round, answers from the task's log; the deadline is remembered."""
+    deadline = await ctx.aio_now() + timedelta(minutes=input.wait_minutes)
+    attempt = partial(
+        environments.try_lock,
         input.environment,
         minutes=input.duration_minutes,
-        wait_seconds=60 * input.wait_minutes,
         reason=input.reason,
         repository=input.repository,
         run_id=ctx.workflow_run_id,
-        keep_waiting=lambda: not ctx.is_cancelled,
     )
+    for turn in itertools.count():
+        now = await ctx.aio_now()
+        held = await aio_db(attempt)
+        if not isinstance(held, environments.Held):
+            return held
+        if now >= deadline:
+            raise environments.busy(input.environment, held, 60 * input.wait_minutes)
+        pause = environments.next_try_in(now, deadline)
+        await ctx.aio_log(f"environment {input.environment} is locked until {held.until:%H:%M:%S} UTC; waiting")
+        # An unlock pushed since this try counts, even one pushed before the wait is recorded.
+        unlocked = UserEventCondition(
+            event_key=ENVIRONMENT_UNLOCKED, scope=input.environment, consider_events_since=now
+        )
+        await ctx.aio_wait_for(f"environment-lock:{turn}", or_(SleepCondition(pause), unlocked))
+    raise AssertionError("unreachable")
 
 
 # --- impact analysis (org-free: the real CLI) ---------------------------------------------------------------

@@ -35,6 +35,26 @@ BAD_BODIES = [
         {"type": 7, "data": {}}, {"type": f'unknown task type "7"; known types: {KNOWN}'}, id="type-not-a-string"
     ),
     pytest.param({"data": {}}, {"type": "This field is required."}, id="missing-type"),
+    pytest.param(
+        {"type": "test.dag", "data": {}, "continueOnFailure": ["b", "z"]},
+        {"continueOnFailure": "no step 'z' in 't.dag' (steps: a, b, c, d)"},
+        id="continue-past-an-unknown-step",
+    ),
+    pytest.param(
+        {"type": "test.dag", "data": {}, "continueOnFailure": "b"},
+        {"continueOnFailure": 'Expected a list of items but got type "str".'},
+        id="continue-on-failure-not-a-list",
+    ),
+    pytest.param(
+        {
+            "type": "test.dag",
+            "data": {},
+            "continueOnFailure": ["nope"],
+            "recurrenceConfig": {"cron": "0 9 * * *"},
+        },
+        {"continueOnFailure": "no step 'nope' in 't.dag' (steps: a, b, c, d)"},
+        id="continue-past-an-unknown-step-of-a-recurring-task",
+    ),
     pytest.param({"type": "test.single"}, {"data": "This field is required."}, id="missing-data"),
     pytest.param(
         {"type": "test.single", "data": [1, 2]},

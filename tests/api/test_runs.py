@@ -11,6 +11,7 @@ from django.utils import timezone
 from sfpserver.engine import events
 from sfpserver.engine.models import EventKind, RunStatus, StepRun, WorkflowRun
 from sfpserver.engine.trigger import trigger
+from sfpserver.live.state import run_state
 from tests.api.conftest import Persona, Personas
 from tests.api.helpers import complete, fail, operation_id, row_counts, start, step, submit
 
@@ -203,6 +204,88 @@ def test_retry_failed_requeues_only_the_failed_step_and_what_follows(personas: P
     )
     statuses = dict(StepRun.objects.filter(run_id=uuid.UUID(run_id)).values_list("name", "status"))
     assert statuses == {"a": "COMPLETED", "b": "QUEUED", "c": "COMPLETED", "d": "PENDING"}
+
+
+def test_a_failed_step_blocks_its_descendants_by_default_and_fails_the_run(personas: Personas) -> None:
+    run_id = run_by(personas.app, "test.dag")
+    complete(run_id, "a", {})
+    fail(run_id, "b", "lint found 3 problems")
+    complete(run_id, "c", {})
+    body = personas.app.client.get(f"/sfp/api/runs/{run_id}").json()
+    steps = {s["name"]: (s["status"], s["continue_on_failure"]) for s in body["steps"]}
+    assert steps == {
+        "a": ("COMPLETED", False),
+        "b": ("FAILED", False),
+        "c": ("COMPLETED", False),
+        "d": ("CANCELLED", False),
+    }
+    assert (body["status"], body["error"], body["continued_failures"]) == ("FAILED", "b: lint found 3 problems", [])
+
+
+def test_a_step_named_in_continue_on_failure_lets_its_descendants_run_and_the_run_completes_with_failures(
+    personas: Personas,
+) -> None:
+    response = submit(personas.app.client, {"type": "test.dag", "data": {}, "continueOnFailure": ["b"]})
+    run_id = operation_id(response)
+    complete(run_id, "a", {})
+    fail(run_id, "b", "lint found 3 problems")
+    assert step(run_id, "d").status == "PENDING"  # b counted as done: d waits for c only
+    complete(run_id, "c", {})
+    complete(run_id, "d", {"published": True})
+    body = personas.app.client.get(f"/sfp/api/runs/{run_id}").json()
+    steps = {s["name"]: (s["status"], s["continue_on_failure"]) for s in body["steps"]}
+    assert steps == {
+        "a": ("COMPLETED", False),
+        "b": ("FAILED", True),
+        "c": ("COMPLETED", False),
+        "d": ("COMPLETED", False),
+    }
+    assert (body["status"], body["error"], body["continued_failures"]) == ("COMPLETED", "", ["b"])
+    assert body["output"] == {"a": {}, "c": {}, "d": {"published": True}}
+    listed = personas.app.client.get("/sfp/api/runs").json()["results"]
+    assert [(r["status"], r["continued_failures"]) for r in listed if r["id"] == run_id] == [("COMPLETED", ["b"])]
+    state = run_state(run_id)  # the live feed says the same
+    assert state is not None
+    assert (state["status"], state["continued_failures"]) == ("COMPLETED", ["b"])
+    assert {s["name"]: s["continue_on_failure"] for s in state["steps"]}["b"] is True
+    status = personas.app.client.get(f"/sfp/api/tasks/{run_id}/status").json()
+    assert status == {
+        "status": "completed",
+        "progress": 100,
+        "error": None,
+        "runId": run_id,
+        "continuedFailures": ["b"],
+    }
+
+
+def test_retry_failed_reruns_the_failed_step_of_a_run_completed_with_failures_and_what_follows_it(
+    personas: Personas,
+) -> None:
+    run_id = operation_id(submit(personas.app.client, {"type": "test.dag", "data": {}, "continueOnFailure": ["b"]}))
+    complete(run_id, "a", {})
+    fail(run_id, "b", "lint found 3 problems")
+    complete(run_id, "c", {})
+    complete(run_id, "d", {})
+    response = personas.app.client.post(f"/sfp/api/runs/{run_id}/retry-failed")
+    assert (response.status_code, response.json()) == (
+        200,
+        {"run_id": run_id, "status": "RUNNING", "steps": ["b", "d"]},
+    )
+    assert WorkflowRun.objects.get(id=run_id).continued_failures == []
+
+
+def test_replaying_a_step_that_was_continued_past_clears_the_runs_mark(
+    personas: Personas,
+) -> None:
+    run_id = operation_id(submit(personas.app.client, {"type": "test.dag", "data": {}, "continueOnFailure": ["b"]}))
+    complete(run_id, "a", {})
+    fail(run_id, "b", "lint found 3 problems")
+    complete(run_id, "c", {})
+    complete(run_id, "d", {})
+    response = personas.app.client.post(f"/sfp/api/runs/{run_id}/steps/{step(run_id, 'b').id}/replay")
+    assert response.status_code == 200, response.json()
+    body = personas.app.client.get(f"/sfp/api/runs/{run_id}").json()
+    assert (body["status"], body["continued_failures"]) == ("RUNNING", [])
 
 
 def test_retry_failed_refuses_a_run_that_did_not_fail(personas: Personas) -> None:

@@ -115,7 +115,7 @@ def test_each_task_type_starts_its_workflow_with_a_valid_payload(personas: Perso
     model = task_types.input_model(task_types.TASK_TYPES[task_type])
     assert run.input == model.model_validate(VALID[task_type]).model_dump(mode="json")  # with its defaults
     status = personas.member.client.get(f"/sfp/api/tasks/{op_id}/status").json()
-    assert status == {"status": "pending", "progress": 0, "error": None, "runId": op_id}
+    assert status == {"status": "pending", "progress": 0, "error": None, "runId": op_id, "continuedFailures": []}
 
 
 @pytest.mark.parametrize("task_type", SFP_TYPES)

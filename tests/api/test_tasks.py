@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from sfpserver.engine import cron
-from sfpserver.engine.models import CronFiring, RunStatus, ScheduledRun, WorkflowRun
+from sfpserver.engine.models import CronFiring, RunStatus, ScheduledRun, StepRun, WorkflowRun
 from sfpserver.engine.scheduler import fire_scheduled_runs
 from sfpserver.engine.trigger import trigger
 from sfpserver.submissions.models import RunCreator, SubmittedTask
@@ -20,7 +20,7 @@ from tests.api.helpers import complete, fail, operation_id, progress, start, sub
 
 pytestmark = pytest.mark.django_db
 
-PENDING = {"status": "pending", "progress": 0, "error": None}
+PENDING = {"status": "pending", "progress": 0, "error": None, "continuedFailures": []}
 
 
 def status_of(client, op_id: str) -> dict:
@@ -57,6 +57,7 @@ def test_progress_counts_completed_steps_and_the_latest_progress_of_running_ones
         "progress": 37,
         "error": None,
         "runId": op_id,
+        "continuedFailures": [],
     }  # 1.5 of 4
 
 
@@ -69,6 +70,7 @@ def test_a_completed_task_answers_with_its_result(personas: Personas) -> None:
         "progress": 100,
         "error": None,
         "runId": op_id,
+        "continuedFailures": [],
         "result": {"only": {"built": 3}},
     }
 
@@ -84,6 +86,7 @@ def test_a_failed_task_reports_its_error_with_the_stack(personas: Personas) -> N
             "stack": "Traceback (most recent call last):\nRuntimeError: disk full\n",
         },
         "runId": op_id,
+        "continuedFailures": [],
         "result": None,
     }
 
@@ -133,6 +136,7 @@ def test_cancelling_a_pending_task_cancels_its_run(personas: Personas) -> None:
         "progress": 0,
         "error": {"message": "cancelled by request", "stack": ""},
         "runId": op_id,
+        "continuedFailures": [],
     }
 
 
@@ -145,6 +149,7 @@ def test_a_cancelled_task_does_not_show_the_traceback_of_an_earlier_retried_atte
         "progress": 0,
         "error": {"message": "cancelled by request", "stack": ""},
         "runId": op_id,
+        "continuedFailures": [],
     }
 
 
@@ -177,6 +182,7 @@ def test_a_scheduled_task_waits_as_a_scheduled_run_and_can_be_cancelled_before_i
         "progress": 0,
         "error": {"message": "the task was cancelled before it started", "stack": ""},
         "runId": None,
+        "continuedFailures": [],
     }
     response = personas.app.client.delete(f"/sfp/api/tasks/{op_id}")
     assert (response.status_code, response.json()) == (
@@ -204,9 +210,21 @@ def test_a_scheduled_task_once_fired_carries_the_run_it_started_in_its_status_an
         "progress": 100,
         "error": None,
         "runId": run_id,
+        "continuedFailures": [],
         "result": {"only": {"done": True}},
     }
     assert personas.app.client.get(f"/sfp/api/runs/{run_id}").json()["id"] == run_id
+
+
+def test_a_scheduled_task_keeps_its_continue_on_failure_steps_for_the_run_it_starts(personas: Personas) -> None:
+    when = timezone.now() + timedelta(minutes=5)
+    body = {"type": "test.dag", "data": {}, "scheduledFor": when.isoformat(), "continueOnFailure": ["b"]}
+    op_id = operation_id(submit(personas.app.client, body))
+    ScheduledRun.objects.filter(id=op_id).update(trigger_at=timezone.now())
+    assert fire_scheduled_runs() == 1
+    run_id = ScheduledRun.objects.get(id=op_id).run_id
+    continuing = dict(StepRun.objects.filter(run_id=run_id).values_list("name", "continue_on_failure"))
+    assert continuing == {"a": False, "b": True, "c": False, "d": False}
 
 
 # --- recurring ------------------------------------------------------------------------------------------------
@@ -253,6 +271,20 @@ def test_a_recurring_task_fires_once_per_cron_slot_and_reports_its_latest_execut
     assert personas.outsider.client.get(f"/sfp/api/runs/{second}").status_code == 404
 
 
+def test_a_recurring_task_keeps_its_continue_on_failure_steps_for_every_run_it_starts(personas: Personas) -> None:
+    body = {
+        "type": "test.dag",
+        "data": {},
+        "recurrenceConfig": {"cron": "0 9 * * *", "timezone": "UTC"},
+        "continueOnFailure": ["c"],
+    }
+    task = SubmittedTask.objects.get(id=operation_id(submit(personas.app.client, body)))
+    cron.fire_due(datetime(2030, 1, 2, 9, 30, tzinfo=UTC))
+    [firing] = CronFiring.objects.filter(schedule_name=task.schedule_name)
+    continuing = dict(StepRun.objects.filter(run_id=firing.run_id).values_list("name", "continue_on_failure"))
+    assert continuing == {"a": False, "b": False, "c": True, "d": False}
+
+
 def test_stopping_a_recurring_task_disables_its_schedule_and_nothing_fires_after(personas: Personas) -> None:
     task = recurring(personas)
     response = personas.app.client.post(f"/sfp/api/tasks/{task.id}/stop-recurring")
@@ -265,6 +297,7 @@ def test_stopping_a_recurring_task_disables_its_schedule_and_nothing_fires_after
         "progress": 0,
         "error": {"message": "the recurring task was stopped before it first ran", "stack": ""},
         "runId": None,
+        "continuedFailures": [],
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -17,7 +18,7 @@ from sfpserver.engine import sql, statements
 from sfpserver.engine.definitions import MAX_BACKOFF_SECONDS, backoff_delay
 from sfpserver.engine.gates import decide
 from sfpserver.engine.models import RunStatus, SlotState, StepKind, StepRun, StepStatus, WaitingFor, WorkflowRun
-from sfpserver.engine.settling import settled_status
+from sfpserver.engine.settling import Downstream, after_failure, continued_failures, settled_status
 from sfpserver.engine.waits import Event, after, enter, values_sql
 
 H, W = SlotState.HOLDING, SlotState.WAITING
@@ -69,7 +70,7 @@ C, F, X = StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.CANCELLED
 T, OF, OS = StepKind.TASK, StepKind.ON_FAILURE, StepKind.ON_SUCCESS
 
 # (the run's steps as (status, kind), the status it settles in: None while open)
-SETTLINGS = [
+SETTLINGS: list[tuple[list[tuple[Any, ...]], str | None]] = [
     ([(C, T), (C, T)], RunStatus.COMPLETED),
     ([(C, T), (R, T)], None),
     ([(C, T), (Q, T)], None),
@@ -84,13 +85,35 @@ SETTLINGS = [
     ([(F, T), (X, OS)], RunStatus.FAILED),
     ([(C, T), (P, OS)], None),
     ([(X, T), (X, OS), (P, OF)], RunStatus.CANCELLED),
+    # block or continue: a third element True marks a step configured to continue on failure
+    ([(F, T, True), (C, T), (P, OF)], RunStatus.COMPLETED),  # continued past: completed (with failures)
+    ([(F, T, True), (R, T)], None),  # its descendants still run
+    ([(F, T, True), (F, T)], RunStatus.FAILED),  # a blocking failure downstream still fails the run
+    ([(F, T, True), (X, T)], RunStatus.CANCELLED),
+    ([(F, T, True), (C, OS)], RunStatus.COMPLETED),  # the on-success step ran
 ]
 
 
 @pytest.mark.pure
 @pytest.mark.parametrize(("steps", "settles"), SETTLINGS)
-def test_a_run_settles_by_hatchets_rules(steps: list[tuple[str, str]], settles: RunStatus | None) -> None:
+def test_a_run_settles_by_hatchets_rules(steps: list[tuple[str, ...]], settles: RunStatus | None) -> None:
     assert settled_status(steps) == settles
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize(
+    ("continue_on_failure", "downstream"), [(False, Downstream.BLOCK), (True, Downstream.CONTINUE)]
+)
+def test_a_permanent_failure_blocks_its_descendants_unless_the_step_continues_on_failure(
+    continue_on_failure: bool, downstream: Downstream
+) -> None:
+    assert after_failure(continue_on_failure) == downstream
+
+
+@pytest.mark.pure
+def test_only_failed_steps_that_continue_on_failure_are_continued_failures() -> None:
+    steps = [("lint", F, True), ("unit", F, False), ("docs", C, True), ("build", C, False)]
+    assert continued_failures(steps) == ["lint"]
 
 
 def test_the_settling_statement_agrees_with_the_rules_on_every_case(db_access: None) -> None:
@@ -102,16 +125,16 @@ class _RollBack(Exception):
     pass
 
 
-def _settle_in_postgres(steps: Sequence[tuple[str, str]]) -> str | None:
+def _settle_in_postgres(steps: Sequence[tuple[Any, ...]]) -> str | None:
     """The run's status after statements.SETTLE_RUN, in a transaction rolled back afterwards."""
     result: list[str | None] = []
     try:
         with transaction.atomic():
             run = WorkflowRun.objects.create(workflow_name="t.settle", status=RunStatus.RUNNING)
-            for index, (status, kind) in enumerate(steps):
+            for index, (status, kind, *continues) in enumerate(steps):
                 StepRun.objects.create(
                     run=run, name=f"s{index}", action="t:echo", kind=kind, status=status, queue="q",
-                    execution_timeout=1, schedule_timeout=1,
+                    execution_timeout=1, schedule_timeout=1, continue_on_failure=bool(continues and continues[0]),
                 )  # fmt: skip
             settled = sql.fetch(statements.SETTLE_RUN, {"run": run.id, "now": datetime.now(UTC)})[0]["settled"]
             result.append(WorkflowRun.objects.get(id=run.id).status if settled else None)
@@ -163,6 +186,8 @@ TRANSITIONS = [
     (Event.UNPAUSED, True, 0, WaitingFor.GATES),
     (Event.STARTED, False, 0, None),
     (Event.ENDED, True, 0, None),
+    (Event.WOKEN, False, 0, WaitingFor.DELIVERED),
+    (Event.WOKEN, True, 0, WaitingFor.DELIVERED),
 ]
 
 
@@ -192,7 +217,7 @@ def test_a_wait_is_due_now_at_the_broker_after_its_backoff_or_never(
 
 
 @pytest.mark.pure
-@pytest.mark.parametrize("event", [e for e in Event if e not in (Event.RETRIED, Event.PAUSED)])
+@pytest.mark.parametrize("event", [e for e in Event if e not in (Event.RETRIED, Event.PAUSED, Event.EVICTED)])
 def test_the_sql_of_a_transition_says_what_the_rule_says(event: Event) -> None:
     for gated in (True, False):
         waiting_for, due_at = values_sql(event, gated="TRUE" if gated else "FALSE", now="NOW")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -72,3 +73,46 @@ def routing_worker(live_db: None) -> Iterator[subprocess.Popen[bytes]]:
     )
     yield proc
     procs.stop_all()
+
+
+class DurableWorker:
+    """The durable test worker as a process of its own, started and killed at will."""
+
+    def __init__(self, platform: Processes) -> None:
+        self.platform = platform
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, slots: int = 1) -> subprocess.Popen[bytes]:
+        from sfpserver.engine.models import Worker
+
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.hatchet.durable_worker"],
+            cwd=ROOT,
+            env=self.platform.env(DURABLE_SLOTS=str(slots)),
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        self.procs.append(proc)
+        wait_until(
+            lambda: Worker.objects.filter(name="sdk-durable-worker", pid=proc.pid, status="ACTIVE").exists(),
+            timeout=60,
+            what="the durable worker",
+        )
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def durable(platform: Processes) -> Iterator[DurableWorker]:
+    workers = DurableWorker(platform)
+    yield workers
+    workers.stop_all()

@@ -19,6 +19,7 @@ from sfpserver.hatchet import (
     DefaultFilter,
     DesiredWorkerLabel,
     EmptyModel,
+    EvictionPolicy,
     Hatchet,
     StickyStrategy,
     TaskDefaults,
@@ -129,9 +130,6 @@ def test_a_workflow_without_such_options_does_not_warn(hatchet: Hatchet) -> None
 OTHER_LABEL = DesiredWorkerLabel(key="gpu", value="yes", required=True)
 TASK_OPTIONS: dict[str, dict[str, Any]] = {
     "slot_cost": {"slot_cost": 2},
-    "wait_for": {"wait_for": ["a condition"]},
-    "skip_if": {"skip_if": ["a condition"]},
-    "cancel_if": {"cancel_if": ["a condition"]},
 }
 
 
@@ -155,10 +153,12 @@ def test_a_standalone_task_warns_for_its_task_options(hatchet: Hatchet) -> None:
     assert len(warned(lambda: hatchet.task(name=name(), slot_cost=3)(noop))) == 1
 
 
-def test_an_eviction_policy_warns_once_at_registration(hatchet: Hatchet) -> None:
-    first = warned(lambda: hatchet.durable_task(name=name(), eviction_policy={"ttl": 60})(noop))
-    again = warned(lambda: hatchet.workflow(name=name()).durable_task(eviction_policy={"ttl": 60})(noop))
-    assert (len(first), "eviction_policy" in first[0], again) == (1, True, [])
+def test_an_eviction_priority_warns_once_at_registration_and_a_ttl_does_not(hatchet: Hatchet) -> None:
+    ranked = EvictionPolicy(ttl=timedelta(seconds=60), priority=3)
+    first = warned(lambda: hatchet.durable_task(name=name(), eviction_policy=ranked)(noop))
+    again = warned(lambda: hatchet.workflow(name=name()).durable_task(eviction_policy=ranked)(noop))
+    ttl_only = warned(lambda: hatchet.durable_task(name=name(), eviction_policy=EvictionPolicy(ttl=None))(noop))
+    assert (len(first), "eviction_policy.priority" in first[0], again, ttl_only) == (1, True, [], [])
 
 
 # --- use: context, exceptions, imports ------------------------------------------------------------------------
@@ -173,13 +173,13 @@ def test_releasing_a_slot_warns_once(hatchet: Hatchet) -> None:
     assert len(warned(lambda: task.mock_run())) == 1
 
 
-def test_a_durable_sleep_warns_once(hatchet: Hatchet) -> None:
-    async def sleeps(input: EmptyModel, ctx: DurableContext) -> None:
-        await ctx.aio_sleep_for(timedelta(0))
-        await ctx.aio_sleep_for(timedelta(0))
+def test_a_durable_sleep_in_a_mock_run_sleeps_without_a_warning(hatchet: Hatchet) -> None:
+    async def sleeps(input: EmptyModel, ctx: DurableContext) -> dict[str, int]:
+        first = await ctx.aio_sleep_for(timedelta(0))
+        return {"slept": int(first.duration.total_seconds())}
 
     task = hatchet.workflow(name=name()).durable_task()(sleeps)
-    assert len(warned(lambda: asyncio.run(task.aio_mock_run()))) == 1
+    assert warned(lambda: asyncio.run(task.aio_mock_run())) == []
 
 
 def test_raising_retry_after_warns_once_and_still_raises(hatchet: Hatchet) -> None:

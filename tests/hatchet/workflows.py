@@ -17,6 +17,7 @@ from sfpserver.hatchet import (
     Hatchet,
     NonRetryableException,
     RateLimit,
+    Workflow,
 )
 
 hatchet = Hatchet()
@@ -252,6 +253,50 @@ def rate_limited(input: EmptyModel, ctx: Context) -> dict[str, float]:
     return {"at": time.time()}
 
 
+def block_or_continue(name: str, *, continue_on_failure: bool) -> Workflow[EmptyModel]:
+    """The same DAG twice: lint fails for good; report (its child) reads the error; publish follows report;
+    package runs beside lint; alert is the on-failure task. Only lint's `continue_on_failure` differs."""
+    workflow = hatchet.workflow(name=name)
+
+    @workflow.task(continue_on_failure=continue_on_failure)
+    def lint(input: EmptyModel, ctx: Context) -> None:
+        raise NonRetryableException("lint found 3 problems")
+
+    @workflow.task()
+    def package(input: EmptyModel, ctx: Context) -> dict[str, bool]:
+        return {"packaged": True}
+
+    @workflow.task(parents=[lint, package])
+    def report(input: EmptyModel, ctx: Context) -> dict[str, object]:
+        error = ctx.get_task_run_error(lint)
+        try:
+            ctx.task_output(lint)
+            read = "an output"
+        except ValueError as exc:
+            read = str(exc)
+        return {
+            "failed": sorted(ctx.task_run_errors),
+            "error": error.exc if error else None,
+            "type": error.exc_type if error else None,
+            "lint_output": read,
+            "packaged": ctx.task_output(package)["packaged"],
+        }
+
+    @workflow.task(parents=[report])
+    def publish(input: EmptyModel, ctx: Context) -> dict[str, bool]:
+        return {"published": True}
+
+    @workflow.on_failure_task()
+    def alert(input: EmptyModel, ctx: Context) -> dict[str, bool]:
+        return {"alerted": True}
+
+    return workflow
+
+
+blocking = block_or_continue("SdkBlockOnFailure", continue_on_failure=False)
+continuing = block_or_continue("SdkContinueOnFailure", continue_on_failure=True)
+
+
 ALL = [
     cancel_in_progress,
     cancel_newest,
@@ -273,4 +318,6 @@ ALL = [
     parent,
     on_event,
     round_robin,
+    blocking,
+    continuing,
 ]

@@ -11,12 +11,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sfpserver.accounts import tokens
 from tests.conftest import ROOT, Processes, wait_until
 from tests.live.browser import Browser, chromium_path
+from tests.tasks.conftest import orgs, sample  # noqa: F401  (fixtures of the approval test)
 
 SCREENSHOT = ROOT / ".local" / "screenshots" / "dashboard.png"
 # Every WebSocket the page opens, with the URL it asked for and the subprotocol the server chose.
@@ -178,3 +180,60 @@ def test_a_failed_run_has_its_own_address_its_failure_and_a_filter_finds_it(serv
     )
     browser.wait_for(f"location.pathname === '/dashboard/runs/{other}'", what="the search to open the run")
     browser.wait_for("document.getElementById('run-detail').dataset.status === 'COMPLETED'", what="the other run")
+
+
+def test_the_run_page_approves_a_waiting_release_and_the_pipeline_deploys_to_production(
+    server: str,
+    browser: Browser,
+    sample: Any,  # noqa: F811  (the fixture imported above)
+    orgs: Any,  # noqa: F811
+) -> None:
+    from sfpserver.engine.models import StepRun
+    from sfpserver.engine.trigger import trigger
+    from tests.engine.helpers import wait_for_run
+    from tests.tasks.test_pipeline import pipeline_input
+
+    run_id = trigger("sfp-release-pipeline", {**pipeline_input(sample, orgs), "approval_timeout_minutes": 30})
+    wait_until(
+        lambda: StepRun.objects.filter(run_id=run_id, name="approval", waiting_for="condition").exists(),
+        timeout=120,
+        what="the approval gate to wait",
+    )
+    issued = tokens.issue("browser approver", "member")
+    browser.open(f"{server}/dashboard/runs/{run_id}#token={issued.secret}")
+    browser.wait_for("!document.getElementById('approval').hidden", what="the approval buttons")
+    gate = browser.evaluate("document.querySelector('#steps tr[data-step=approval]').textContent")
+    assert "for approval" in gate, gate
+    browser.screenshot(SCREENS / "run-waiting-for-approval.png")
+    browser.evaluate(
+        "document.getElementById('approval-comment').value = 'looks good';"
+        "document.getElementById('approve-button').click()"
+    )
+    assert "Approve the pending approval" in browser.evaluate("document.getElementById('confirm-text').textContent")
+    browser.evaluate("document.getElementById('confirm-yes').click()")
+    assert wait_for_run(run_id, timeout=120).status == "COMPLETED"
+    browser.wait_for("document.getElementById('run-detail').dataset.status === 'COMPLETED'", what="the run to end")
+    assert browser.evaluate("document.getElementById('approval').hidden") is True
+    approval = StepRun.objects.get(run_id=run_id, name="approval").output
+    assert approval == {"required": True, "approved_by": "browser approver", "comment": "looks good"}
+
+
+def test_a_run_that_continued_past_a_failed_step_is_marked_completed_with_failures(
+    server: str, browser: Browser
+) -> None:
+    from sfpserver.engine.trigger import trigger
+    from tests.engine.helpers import wait_for_run
+
+    run_id = trigger("t.failure", {}, continue_on_failure=["bad"])
+    assert wait_for_run(run_id, timeout=60).status == "COMPLETED"
+    issued = tokens.issue("browser test continued", "member")
+    browser.open(f"{server}/dashboard/runs/{run_id}#token={issued.secret}")
+    browser.wait_for("document.getElementById('run-detail').dataset.status === 'COMPLETED'", what="the run page")
+    browser.wait_for("!!document.querySelector('#run-continued .badge')", what="the continued mark")
+    assert browser.evaluate("document.querySelector('#run-continued .badge').textContent") == "with failures"
+    bad = browser.evaluate("document.querySelector('#steps tr[data-step=bad]').textContent")
+    assert "failed" in bad and "continued past" in bad, bad
+    assert browser.evaluate("document.getElementById('run-error').textContent") == (
+        "Completed with failures: continued past bad"
+    )
+    browser.screenshot(SCREENS / "run-completed-with-failures.png")

@@ -37,6 +37,7 @@ def test_the_release_pipeline_retries_only_the_step_that_failed(sample: SampleRe
         "validate": ["COMPLETED"],
         "deploy_staging": ["FAILED", "COMPLETED"],
         "run_tests": ["COMPLETED"],
+        "approval": ["COMPLETED"],  # no approval_timeout_minutes: the gate passes at once
         "deploy_production": ["COMPLETED"],
     }
     failure = attempts(by_name["deploy_staging"])[0]["error_message"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from sfpserver.api.serializers.common import ChoiceField
+from sfpserver.api.serializers.common import ChoiceField, StrictSerializer
 from sfpserver.engine import services as engine
 from sfpserver.engine.services import AttemptOutcome, EventKind, RunStatus, StepKind, StepStatus, StepView
 
@@ -55,6 +56,11 @@ class RunSummary(serializers.Serializer):
     priority = int16(required=False)
     metadata = serializers.JSONField(source="additional_metadata")
     error = serializers.CharField(required=False, allow_blank=True)
+    continued_failures = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        help_text="steps that failed and were continued past (continue_on_failure): a COMPLETED run with some "
+        "completed with failures",
+    )
     created_at = serializers.DateTimeField(read_only=True)
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -71,6 +77,12 @@ class AttemptResponse(serializers.Serializer):
     traceback = serializers.CharField(required=False, allow_blank=True)
 
 
+class WaitingResponse(serializers.Serializer):
+    on = serializers.ChoiceField(choices=["sleep", "event", "condition"])
+    until = serializers.DateTimeField(allow_null=True)
+    events = serializers.ListField(child=serializers.CharField())
+
+
 class StepResponse(serializers.Serializer):
     id = serializers.UUIDField(required=False)
     name = serializers.CharField(max_length=200)
@@ -84,6 +96,9 @@ class StepResponse(serializers.Serializer):
     reassignments = serializers.IntegerField(source="internal_retry_count", help_text="re-queued after a worker died")
     error = serializers.CharField(required=False, allow_blank=True)
     error_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    continue_on_failure = serializers.BooleanField(
+        help_text="when it fails for good, its descendants run anyway and the run does not fail for it"
+    )
     output = serializers.JSONField(allow_null=True)
     worker = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
@@ -91,9 +106,21 @@ class StepResponse(serializers.Serializer):
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
     attempts = AttemptResponse(many=True)
+    waiting = serializers.SerializerMethodField(
+        help_text="a durable task evicted at a wait (status QUEUED, holding no slot): what it waits on "
+        "(sleep, event, condition: both), until when (its first sleep's deadline) and for which event keys; "
+        "null otherwise"
+    )
 
     def get_worker(self, step: StepView) -> str | None:
         return step.worker_name
+
+    @extend_schema_field(WaitingResponse(allow_null=True))
+    def get_waiting(self, step: StepView) -> dict[str, Any] | None:
+        if not step.durable_wait:
+            return None
+        until = step.due_at.isoformat().replace("+00:00", "Z") if step.due_at else None
+        return {"on": step.waiting_for, "until": until, "events": list(step.wait_events)}
 
 
 class RunDetail(RunSummary):
@@ -145,3 +172,15 @@ class RunActionResponse(serializers.Serializer):
 class RunStatusResponse(serializers.Serializer):
     run_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=RunStatus.choices)
+
+
+class ApprovalRequest(StrictSerializer):
+    decision = ChoiceField(choices=["approve", "reject"], help_text="approve: the gate opens; reject: it fails")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ApprovalResponse(serializers.Serializer):
+    run_id = serializers.UUIDField()
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    comment = serializers.CharField(allow_blank=True)
+    by = serializers.CharField(help_text="the name of the token that decided")

@@ -47,6 +47,13 @@ class SubmitTaskRequest(StrictSerializer):
         required=False, min_value=0, max_value=MAX_LOCK_DURATION_MS, help_text="ms; recorded, not enforced yet"
     )
     retryConfig = serializers.DictField(required=False, help_text="recorded; retries are set per step")
+    continueOnFailure = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=100,
+        help_text="names of steps whose failure does not block the steps after them: those run anyway and the run "
+        "completes with failures (an extension beyond sfp server's API)",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,7 +88,7 @@ class SubmitTaskRequest(StrictSerializer):
     def submission(self) -> Submission:
         data = self.validated_data
         recurrence = data.get("recurrenceConfig") or {}
-        options = {key: data[key] for key in ("lockDuration", "retryConfig") if key in data}
+        options = {key: data[key] for key in ("lockDuration", "retryConfig", "continueOnFailure") if key in data}
         return Submission(
             type=data["type"],
             data=data["data"],
@@ -91,6 +98,7 @@ class SubmitTaskRequest(StrictSerializer):
             cron=recurrence.get("cron"),
             timezone=recurrence.get("timezone", "UTC"),
             options=options,
+            continue_on_failure=tuple(data.get("continueOnFailure", ())),
         )
 
 
@@ -115,6 +123,11 @@ class TaskStatusResponse(serializers.Serializer):
     error = TaskError(allow_null=True)
     runId = serializers.UUIDField(
         allow_null=True, help_text="the run the task started (GET runs/{runId}); null until a scheduled task fires"
+    )
+    continuedFailures = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="steps that failed and were continued past (continueOnFailure): a completed task with some "
+        "completed with failures",
     )
 
 

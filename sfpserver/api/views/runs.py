@@ -15,6 +15,8 @@ from rest_framework.views import APIView
 
 from sfpserver.accounts.permissions import Capability
 from sfpserver.api.serializers.runs import (
+    ApprovalRequest,
+    ApprovalResponse,
     EventResponse,
     EventsQuery,
     EventsResponse,
@@ -27,6 +29,7 @@ from sfpserver.api.serializers.runs import (
 from sfpserver.api.views.common import Pages, caller, no_body, validated, visible_run
 from sfpserver.engine import services as engine
 from sfpserver.engine.services import EventKind, InvalidStateError
+from sfpserver.submissions import approvals
 from sfpserver.submissions.standin import STANDIN_MARK
 from sfpserver.submissions.visibility import creator, visible_runs
 
@@ -165,3 +168,23 @@ class StepReplayView(APIView):
             raise NotFound(f"no step with id {step_id} in run {run.id}")
         steps = engine.replay_step(step_id)
         return Response(RunActionResponse(RunActionResponse.of(run.id, steps)).data)
+
+
+class RunApprovalView(APIView):
+    capabilities = {"POST": Capability.OPERATE_RUNS}
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="decide_approval",
+        request=ApprovalRequest,
+        responses={200: ApprovalResponse},
+        summary="Approve or reject the run's pending approval gate (the release pipeline's, before production)",
+    )
+    def post(self, request: Request, run_id: UUID) -> Response:
+        run = visible_run(request, run_id)
+        body = validated(ApprovalRequest, request.data).validated_data
+        decision = approvals.Approval(
+            run.id, approvals.Decision(body["decision"]), body["comment"], caller(request).name
+        )
+        decided = approvals.decide(decision)
+        return Response(ApprovalResponse({**asdict(decided), "decision": decided.decision.value}).data)

@@ -64,7 +64,13 @@ class TaskStatusView(APIView):
     @extend_schema(tags=TAGS, operation_id="task_status", responses={200: TaskStatusResponse}, summary="Poll a task")
     def get(self, request: Request, operation_id: UUID) -> Response:
         state = services.task_state(visible_task(request, operation_id))
-        body = {"status": state.status, "progress": state.progress, "error": state.error, "runId": state.run_id}
+        body = {
+            "status": state.status,
+            "progress": state.progress,
+            "error": state.error,
+            "runId": state.run_id,
+            "continuedFailures": state.continued_failures,
+        }
         return Response(TaskStatusResponse(body).data)
 
 
@@ -84,6 +90,7 @@ class TaskResultView(APIView):
             "progress": state.progress,
             "error": state.error,
             "runId": state.run_id,
+            "continuedFailures": state.continued_failures,
             "result": state.result,
         }
         return Response(TaskResultResponse(body).data)

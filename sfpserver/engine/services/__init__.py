@@ -16,9 +16,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from sfpserver.engine.conditions import EventFact
 from sfpserver.engine.cron import ALIASES as CRON_ALIASES
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, STANDARD_QUEUE, StepDef, WorkflowDef
 from sfpserver.engine.exceptions import (
+    DurableEvicted,
     EngineError,
     IdempotencyCollision,
     InvalidInputError,
@@ -50,6 +52,12 @@ from sfpserver.engine.services.commands import (
     check_trigger,
     delete_cron,
     delete_definition,
+    deliver_event,
+    durable_evict_at,
+    durable_lookup,
+    durable_poll,
+    durable_remember,
+    durable_wait,
     is_draining,
     normalize_cron,
     pause_worker,
@@ -63,6 +71,7 @@ from sfpserver.engine.services.commands import (
     replay_run_or_step,
     replay_step,
     reschedule_run,
+    reset_durable_task,
     resume,
     retry_failed,
     schedule_run,
@@ -84,6 +93,7 @@ from sfpserver.engine.services.reads import (
     children_count,
     definition_names,
     drain_state,
+    durable_waiting_by_queue,
     events_after,
     fired_run_ids,
     get_definition,
@@ -179,7 +189,9 @@ __all__ = [
     "AttemptView",
     "CronView",
     "DefinitionView",
+    "DurableEvicted",
     "EngineError",
+    "EventFact",
     "EventKind",
     "EventView",
     "FiringView",
@@ -228,7 +240,14 @@ __all__ = [
     "definition_names",
     "delete_cron",
     "delete_definition",
+    "deliver_event",
     "drain_state",
+    "durable_evict_at",
+    "durable_lookup",
+    "durable_poll",
+    "durable_remember",
+    "durable_wait",
+    "durable_waiting_by_queue",
     "evaluate_expression",
     "events_after",
     "fired_run_ids",
@@ -274,6 +293,7 @@ __all__ = [
     "replay_run_or_step",
     "replay_step",
     "reschedule_run",
+    "reset_durable_task",
     "resume",
     "retention_due",
     "retry_failed",

@@ -4,7 +4,7 @@ dispatch after commit) and raises the engine's exceptions, re-exported by the se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,9 +12,18 @@ from uuid import UUID
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
-from sfpserver.engine import cron, drain, lifecycle, pause, schedules
+from sfpserver.engine import cron, drain, durable, lifecycle, pause, schedules
 from sfpserver.engine import trigger as triggering
-from sfpserver.engine.models import RateLimitBucket, ScheduledRun, Worker, WorkerStatus, WorkflowDefinition, WorkflowRun
+from sfpserver.engine.conditions import EventFact
+from sfpserver.engine.models import (
+    RateLimitBucket,
+    ScheduledRun,
+    StepRun,
+    Worker,
+    WorkerStatus,
+    WorkflowDefinition,
+    WorkflowRun,
+)
 from sfpserver.engine.trigger import Started, TriggerRequest
 
 
@@ -40,10 +49,17 @@ def refuse_unstorable(input: Any, metadata: Any = None) -> None:
 
 
 def check_trigger(
-    workflow: str, input: Any, *, metadata: Mapping[str, Any] | None = None, priority: int | None = None
+    workflow: str,
+    input: Any,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    priority: int | None = None,
+    continue_on_failure: Collection[str] = (),
 ) -> None:
     """Validate as `trigger` would, recording nothing."""
-    schedules.check_trigger(workflow, input, metadata=metadata, priority=priority)
+    schedules.check_trigger(
+        workflow, input, metadata=metadata, priority=priority, continue_on_failure=continue_on_failure
+    )
 
 
 def schedule_run(
@@ -53,8 +69,11 @@ def schedule_run(
     *,
     metadata: Mapping[str, Any] | None = None,
     priority: int | None = None,
+    continue_on_failure: Collection[str] = (),
 ) -> UUID:
-    return schedules.schedule_run(workflow, input, trigger_at, metadata=metadata, priority=priority)
+    return schedules.schedule_run(
+        workflow, input, trigger_at, metadata=metadata, priority=priority, continue_on_failure=continue_on_failure
+    )
 
 
 def reschedule_run(scheduled_id: UUID | str, trigger_at: datetime) -> bool:
@@ -104,6 +123,21 @@ def replay_run_or_step(run_or_step_id: UUID | str) -> None:
         lifecycle.replay_step(run_or_step_id)
 
 
+def reset_durable_task(run_or_step_id: UUID | str, node_id: int) -> None:
+    """Replay a durable task from node `node_id` of its log (a run id: its steps that have a log)."""
+    with transaction.atomic():
+        target = UUID(str(run_or_step_id))
+        if WorkflowRun.objects.filter(id=target).exists():
+            steps = StepRun.objects.filter(run_id=target)
+            logged = list(steps.filter(waits__index__gte=0).distinct().values_list("id", flat=True))
+            step_ids = logged or list(steps.values_list("id", flat=True))
+        else:
+            step_ids = [target]
+        durable.forget_from(step_ids, node_id)
+        for step_id in step_ids:
+            lifecycle.replay_step(step_id)
+
+
 # --- crons ------------------------------------------------------------------------------------------------
 
 
@@ -121,9 +155,19 @@ def register_cron(
     metadata: dict[str, Any] | None = None,
     priority: int | None = None,
     tz: str = "UTC",
+    continue_on_failure: list[str] | None = None,
 ) -> PeriodicTask:
     """Create or update the beat entry `name` that starts `workflow` on `expression`."""
-    return cron.register(name, workflow, expression, input=input, metadata=metadata, priority=priority, tz=tz)
+    return cron.register(
+        name,
+        workflow,
+        expression,
+        input=input,
+        metadata=metadata,
+        priority=priority,
+        tz=tz,
+        continue_on_failure=continue_on_failure,
+    )
 
 
 def register_declared_crons(definitions: list[Any]) -> int:
@@ -194,3 +238,17 @@ def record_scheduled_run(
         priority=priority,
     )
     return row.id
+
+
+# --- durable tasks (engine/durable.py) --------------------------------------------------------------------------
+
+durable_wait = durable.wait
+durable_poll = durable.poll
+durable_evict_at = durable.evict_at
+durable_remember = durable.remember
+durable_lookup = durable.lookup
+
+
+def deliver_event(event: EventFact) -> int:
+    """Inside the caller's transaction that records the event: answer the durable waits it matches."""
+    return durable.deliver(event)

@@ -25,6 +25,7 @@ from sfpserver.engine.models import (
     ScheduledRun,
     StepRun,
     StepStatus,
+    StepWait,
     Worker,
     WorkerStatus,
     WorkflowDefinition,
@@ -33,6 +34,7 @@ from sfpserver.engine.models import (
 )
 from sfpserver.engine.progress import latest_percents, run_progress
 from sfpserver.engine.services.views import (
+    DURABLE_WAITS,
     AttemptView,
     CronView,
     DefinitionView,
@@ -55,7 +57,7 @@ RUN_FIELDS = tuple(f for f in RunView.__dataclass_fields__)
 EVENT_FIELDS = tuple(EventView.__dataclass_fields__)
 WORKER_FIELDS = tuple(WorkerView.__dataclass_fields__)
 ATTEMPT_FIELDS = tuple(AttemptView.__dataclass_fields__)
-_STEP_COLUMNS = tuple(f for f in StepView.__dataclass_fields__ if f not in ("worker_name", "attempts"))
+_STEP_COLUMNS = tuple(f for f in StepView.__dataclass_fields__ if f not in ("worker_name", "attempts", "wait_events"))
 Ids = Iterable[UUID | str] | QuerySet[Any]
 
 
@@ -198,12 +200,24 @@ def steps_of(run_ids: Ids, *, with_attempts: bool = False, status: str | None = 
         steps = steps.filter(status=status)
     rows = list(steps.order_by("created_at", "name").values(*_STEP_COLUMNS, "worker__name"))
     attempts = attempts_of([row["id"] for row in rows]) if with_attempts else {}
-    return [_step(row, tuple(attempts.get(row["id"], ()))) for row in rows]
+    events = _wait_events([row["id"] for row in rows if row["waiting_for"] in DURABLE_WAITS])
+    return [_step(row, tuple(attempts.get(row["id"], ())), events.get(row["id"], ())) for row in rows]
 
 
-def _step(row: dict[str, Any], attempts: tuple[AttemptView, ...]) -> StepView:
+def _wait_events(step_ids: list[UUID]) -> dict[UUID, tuple[str, ...]]:
+    """The event keys each step's open durable wait listens for."""
+    if not step_ids:
+        return {}
+    rows = StepWait.objects.filter(step_id__in=step_ids, satisfied_at__isnull=True).values_list("step_id", "event_keys")
+    found: dict[UUID, tuple[str, ...]] = {}
+    for step_id, keys in rows:
+        found[step_id] = tuple(sorted({*found.get(step_id, ()), *keys}))
+    return found
+
+
+def _step(row: dict[str, Any], attempts: tuple[AttemptView, ...], events: tuple[str, ...] = ()) -> StepView:
     worker_name = row.pop("worker__name")
-    return StepView(**row, worker_name=worker_name, attempts=attempts)
+    return StepView(**row, worker_name=worker_name, attempts=attempts, wait_events=events)
 
 
 def get_step(step_id: UUID | str) -> StepView | None:
@@ -458,6 +472,11 @@ def workers_gone_within(window_seconds: float) -> Rows:
 def running_steps_by_pool() -> Rows:
     """RUNNING steps per pool of the worker that runs them: pool, steps."""
     return _metrics_rows(statements.BUSY_BY_POOL)
+
+
+def durable_waiting_by_queue() -> Rows:
+    """Durable tasks evicted at a wait, per queue and what they wait on: queue, waiting_on, steps, next_due."""
+    return _metrics_rows(statements.DURABLE_WAITING)
 
 
 def running_steps_by_queue() -> Rows:

@@ -49,7 +49,21 @@ class StepView:
     available_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    # What an unfinished step waits for (engine/waits.py) and until when; `wait_events`: the event keys an
+    # evicted durable task's open wait listens for (engine/durable.py).
+    waiting_for: str | None = None
+    due_at: datetime | None = None
     attempts: tuple[AttemptView, ...] = ()
+    continue_on_failure: bool = False  # block or continue (engine/settling.py)
+    wait_events: tuple[str, ...] = ()
+
+    @property
+    def durable_wait(self) -> bool:
+        """An evicted durable task waiting for its sleep, its events, or both: neither queued nor running."""
+        return self.waiting_for in DURABLE_WAITS
+
+
+DURABLE_WAITS = ("sleep", "event", "condition")
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,9 @@ class RunView:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # Steps that failed for good and were continued past (block or continue, engine/settling.py): a run can be
+    # COMPLETED with some.
+    continued_failures: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

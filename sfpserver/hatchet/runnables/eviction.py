@@ -1,23 +1,15 @@
-"""Hatchet's `EvictionPolicy` (`hatchet_sdk.runnables.eviction`) as plain data: durable tasks are not evicted
-here, and a durable task given `eviction_policy` warns once (`unsupported.REGISTRY`)."""
+"""Hatchet's `hatchet_sdk.runnables.eviction` path: `EvictionPolicy` (sfpserver.hatchet.types) and Hatchet's
+default policy, which keeps a waiting durable task in its slot for 15 minutes (this platform's default, without a
+policy, is ENGINE_DURABLE_EVICT_AFTER: see the README)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict
-
-
-class EvictionPolicy(BaseModel):
-    """When a waiting durable task may be evicted: after `ttl` of waiting, or under slot pressure."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ttl: timedelta | None
-    allow_capacity_eviction: bool = True
-    priority: int = 0
-
+from sfpserver.hatchet.types import EvictionPolicy
 
 DEFAULT_DURABLE_TASK_EVICTION_POLICY = EvictionPolicy(
     ttl=timedelta(minutes=15), allow_capacity_eviction=True, priority=0
 )
+
+__all__ = ["DEFAULT_DURABLE_TASK_EVICTION_POLICY", "EvictionPolicy"]

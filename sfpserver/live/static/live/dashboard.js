@@ -34,6 +34,13 @@
     return node;
   }
   const badge = (status) => el("span", { class: `badge ${status}`, text: status.toLowerCase() });
+  // A run that failed steps and was continued past them (continue_on_failure) says so beside its status.
+  function continuedMark(run) {
+    const names = run.continued_failures || [];
+    if (!names.length) return "";
+    return el("span", { class: "badge CONTINUED", "data-continued": names.join(","), title: `continued past: ${names.join(", ")}`,
+      text: run.status === "COMPLETED" ? "with failures" : `${names.length} continued` });
+  }
   function bar(percent, done) {
     const fill = el("div"); fill.style.width = `${percent}%`;
     return el("div", { class: done ? "bar done" : "bar", title: `${percent}%`, "data-percent": String(percent) }, fill);
@@ -155,7 +162,7 @@
       const live = runs.get(run.id);
       const progress = live ? live.progress : run.status === "COMPLETED" ? 100 : null;
       const row = el("tr", { "data-run": run.id, class: run.id === selected ? "selected" : "" },
-        el("td", { text: run.workflow || run.workflow_name }), el("td", {}, badge(run.status)),
+        el("td", { text: run.workflow || run.workflow_name }), el("td", {}, badge(run.status), " ", continuedMark(run)),
         el("td", {}, progress === null ? "" : bar(progress, run.status === "COMPLETED")),
         el("td", { text: when(run.created_at), title: run.created_at }));
       row.addEventListener("click", () => selectRun(run.id, true));
@@ -222,18 +229,22 @@
     $("run-finished").textContent = when(detail.finished_at) || (FINISHED.includes(detail.status) ? "" : "not yet");
     $("run-standin").hidden = !(facts && facts.salesforce_standin);
     const listed = runs.get(detail.id);  // the list row follows the open run at once
-    if (listed && (listed.status !== detail.status || listed.progress !== detail.progress)) {
-      runs.set(detail.id, { ...listed, status: detail.status, progress: detail.progress });
+    if (listed && (listed.status !== detail.status || listed.progress !== detail.progress
+        || String(listed.continued_failures) !== String(detail.continued_failures))) {
+      runs.set(detail.id, { ...listed, status: detail.status, progress: detail.progress,
+        continued_failures: detail.continued_failures });
       renderRuns();
     }
     $("run-status").replaceWith(Object.assign(badge(detail.status), { id: "run-status" }));
+    $("run-continued").replaceChildren(continuedMark(detail));
     $("run-progress").style.width = `${detail.progress}%`;
     $("run-progress").parentElement.className = detail.status === "COMPLETED" ? "bar big done" : "bar big";
     $("run-progress-text").textContent = `${detail.progress}%`;
     $("run-detail").dataset.status = detail.status;
     $("run-detail").dataset.progress = String(detail.progress);
     $("cancel-button").disabled = !ACTIVE.includes(detail.status);
-    $("retry-button").disabled = !RETRYABLE.includes(detail.status);
+    $("retry-button").disabled = !RETRYABLE.includes(detail.status) && !(detail.continued_failures || []).length;
+    $("approval").hidden = !detail.steps.some((s) => s.waiting_label === "approval");
     renderFailure();
     renderDag(detail.steps);
     $("steps").tBodies[0].replaceChildren(...detail.steps.map((s) => {
@@ -242,7 +253,8 @@
       replay.addEventListener("click", () => confirmThen(`Replay step ${s.name} of this run (and the steps after it)?`,
         () => act(`/sfp/api/runs/${detail.id}/steps/${s.id}/replay`)));
       return el("tr", { "data-step": s.name, "data-shown": shown },
-        el("td", { text: s.name }), el("td", {}, badge(shown), waitNote(s)),
+        el("td", { text: s.name }), el("td", {}, badge(shown), waitNote(s),
+          s.status === "FAILED" && s.continue_on_failure ? el("span", { class: "wait", text: " continued past" }) : ""),
         el("td", {}, shown === "SKIPPED" ? "" : bar(s.status === "COMPLETED" ? 100 : Math.round(s.percent), s.status === "COMPLETED")),
         el("td", { text: s.worker || s.worker__name || "" }),
         el("td", {}, ...(s.attempts || []).map((a) => el("span", {
@@ -262,17 +274,21 @@
     if (FINISHED.includes(detail.status) && !s.started_at && ["PENDING", "QUEUED", "CANCELLED"].includes(s.status)) {
       return "SKIPPED";
     }
-    if (s.status === "PENDING" || (s.status === "QUEUED" && waitingOut(s))) return "WAITING";
+    if (s.status === "PENDING" || (s.status === "QUEUED" && (waitingOut(s) || durableWait(s)))) return "WAITING";
     return s.status;
   }
   const waitingOut = (s) => s.available_at && new Date(s.available_at) > new Date();
+  // A durable task evicted at a wait: its sleep, its events, or both (a condition); it holds no slot.
+  const durableWait = (s) => ["sleep", "event", "condition"].includes(s.waiting_for);
   function waitNote(s) {
     const shown = shownStatus(s);
     if (shown !== "WAITING") return "";
     const reason = s.waiting_for || s.wait_reason;  // the engine's wait column, once it has one
     let text = reason ? `for ${String(reason).toLowerCase()}` : "";
+    if (s.waiting_label) return el("span", { class: "wait", text: ` for ${s.waiting_label}${s.due_at ? " until " + when(s.due_at) : ""}` });
     if (!text && s.status === "QUEUED") text = `backoff until ${when(s.available_at)}`;
     if (!text) text = s.kind === "ON_FAILURE" ? "for a failure" : `for ${s.parents.join(", ") || "its turn"}`;
+    if (durableWait(s) && (s.wait_events || []).length) text += ` ${s.wait_events.join(", ")}`;
     if (s.due_at && reason) text += ` until ${when(s.due_at)}`;
     return el("span", { class: "wait", text: ` ${text}` });
   }
@@ -282,7 +298,9 @@
     const show = detail.status === "FAILED" || failedSteps.some((s) => s.status === "FAILED");
     $("failure").hidden = !show;
     if (!show) return;
-    $("run-error").textContent = detail.error || "";
+    const continued = detail.continued_failures || [];
+    $("run-error").textContent = detail.error
+      || (continued.length ? `${detail.status === "COMPLETED" ? "Completed with failures: " : ""}continued past ${continued.join(", ")}` : "");
     const whole = new Map(((facts && facts.steps) || []).map((s) => [s.id, s]));
     $("failures").replaceChildren(...failedSteps.filter((s) => s.status === "FAILED").map((s) => {
       const attempts = (whole.get(s.id) || s).attempts || [];
@@ -444,6 +462,14 @@
     () => act(`/sfp/api/runs/${selected}/cancel`)));
   $("retry-button").addEventListener("click", () => confirmThen(`Retry the failed steps of run ${selected}?`,
     () => act(`/sfp/api/runs/${selected}/retry-failed`)));
+  function decide(decision) {  // the run's pending approval gate (POST runs/{id}/approval)
+    const comment = $("approval-comment").value.trim();
+    confirmThen(`${decision === "approve" ? "Approve" : "Reject"} the pending approval of run ${selected}?`, async () => {
+      if (await act(`/sfp/api/runs/${selected}/approval`, { decision, comment })) $("approval-comment").value = "";
+    });
+  }
+  $("approve-button").addEventListener("click", () => decide("approve"));
+  $("reject-button").addEventListener("click", () => decide("reject"));
   $("filters").addEventListener("submit", applyFilters);
   $("filter-clear").addEventListener("click", clearFilters);
   window.addEventListener("popstate", () => { if (token) followPath(); });
