@@ -80,6 +80,17 @@ async def durable_event_waiter(input: EventInput, ctx: DurableContext) -> dict[s
     return {"payload": payload}
 
 
+class ScopedInput(BaseModel):
+    key: str
+    scope: str
+
+
+@hatchet.durable_task(name="DurableLookback", execution_timeout=timedelta(seconds=30))
+async def durable_lookback(input: ScopedInput, ctx: DurableContext) -> dict[str, Any]:
+    payload = await ctx.aio_wait_for_event(input.key, scope=input.scope, lookback_window=timedelta(minutes=1))
+    return {"payload": payload}
+
+
 @hatchet.durable_task(name="DurableOrWaiter", execution_timeout=timedelta(seconds=30))
 async def durable_or_waiter(input: EventInput, ctx: DurableContext) -> dict[str, Any]:
     result = await ctx.aio_wait_for(
@@ -188,6 +199,7 @@ ALL = [
     durable_two_sleeps,
     quick,
     durable_event_waiter,
+    durable_lookback,
     durable_or_waiter,
     durable_non_deterministic,
     durable_child,
