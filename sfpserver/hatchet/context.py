@@ -230,6 +230,7 @@ class DurableContext(Context):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._wait_index = 0
+        self._spawn_counts: dict[str, int] = {}  # spawns of each key so far in this invocation
 
     @property
     def wait_index(self) -> int:
@@ -377,7 +378,9 @@ class DurableContext(Context):
         index = self._next_index()
         assert self._inv is not None
         inv = self._inv
-        outcome = services.durable_remember(inv.step_id, inv.attempt, index, "spawn", key, spawn)
+        occurrence = self._spawn_counts.get(key, 0)
+        self._spawn_counts[key] = occurrence + 1
+        outcome = services.durable_remember(inv.step_id, inv.attempt, index, "spawn", key, spawn, occurrence=occurrence)
         return list(self._answer(index, outcome))
 
 

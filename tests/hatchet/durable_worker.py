@@ -119,6 +119,30 @@ async def durable_spawner(input: SleepInput, ctx: DurableContext) -> dict[str, A
     return {"child": child, "again": again}
 
 
+class BranchInput(BaseModel):
+    delay: float
+    label: str
+
+
+@hatchet.task(name="DurableBranchChild", input_validator=BranchInput)
+async def branch_child(input: BranchInput, ctx: Context) -> dict[str, str]:
+    await asyncio.sleep(input.delay)
+    return {"label": input.label, "token": uuid.uuid4().hex}
+
+
+async def _branch(name: str, first_delay: float) -> list[dict[str, str]]:
+    first = await branch_child.aio_run(BranchInput(delay=first_delay, label=f"{name}-first"))
+    second = await branch_child.aio_run(BranchInput(delay=0.1, label=f"{name}-second"))
+    return [first, second]
+
+
+@hatchet.durable_task(name="DurableBranches", execution_timeout=timedelta(seconds=60))
+async def durable_branches(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+    a, b = await asyncio.gather(_branch("a", 2), _branch("b", 0.2))
+    await ctx.aio_sleep_for(timedelta(seconds=1))
+    return {"a": a, "b": b}
+
+
 # A DAG with conditions (Hatchet's wait_for / skip_if / cancel_if).
 class Number(BaseModel):
     n: int
@@ -204,6 +228,8 @@ ALL = [
     durable_non_deterministic,
     durable_child,
     durable_spawner,
+    branch_child,
+    durable_branches,
     conditions_dag,
     cancel_dag,
     gate_dag,

@@ -261,3 +261,17 @@ def test_an_event_pushed_before_a_wait_with_a_scope_and_a_lookback_window_counts
     ref = durable_lookback.run(ScopedInput(key=key, scope=scope), wait_for_result=False)
     assert ref.result() == {"payload": {"scope": "mine"}}
     assert outcomes(ref.workflow_run_id) == ["COMPLETED"]  # answered at once: never evicted
+
+
+def test_branches_that_spawn_concurrently_get_their_own_children_back_when_replayed_in_another_order(
+    durable: DurableWorker, hatchet: Hatchet
+) -> None:
+    from tests.hatchet.durable_worker import durable_branches
+
+    durable.start(slots=4)
+    ref = durable_branches.run(wait_for_result=False)
+    first = ref.result()
+    assert [c["label"] for c in first["a"] + first["b"]] == ["a-first", "a-second", "b-first", "b-second"]
+    hatchet.runs.replay(ref.workflow_run_id)  # every child is done now: the branches reach them in order a, b
+    assert ref.result() == first  # the same children (their tokens), none spawned again
+    assert WorkflowRun.objects.filter(parent_step__run_id=ref.workflow_run_id).count() == 4
