@@ -185,13 +185,29 @@ def evict_at(step_id: UUID | str, attempt: int, wait_id: int) -> Outcome:
         return EVICTED
 
 
-def remember(step_id: UUID | str, attempt: int, index: int, kind: str, key: str, value: Callable[[], Any]) -> Outcome:
-    """A remembered value at `index` (now, a spawn): the recorded one, or `value()` recorded."""
+def remember(
+    step_id: UUID | str,
+    attempt: int,
+    index: int,
+    kind: str,
+    key: str,
+    value: Callable[[], Any],
+    *,
+    occurrence: int | None = None,
+) -> Outcome:
+    """A remembered value at `index` (now, a spawn): the recorded one, or `value()` recorded. With `occurrence`
+    (spawns), the entry is the occurrence-th one of the same key wherever it sits in the log: branches that
+    spawn concurrently (asyncio.gather) may reach their spawns in another order on replay."""
     key = entry_key(kind, key=key)
     with transaction.atomic():
         if lifecycle.lock_running(step_id, attempt) is None:
             return FENCED
         row = _entry(step_id, index)
+        if occurrence is not None:
+            same = StepWait.objects.filter(step_id=UUID(str(step_id)), kind=kind, key=key, index__gte=0)
+            found = list(same.order_by("index")[occurrence : occurrence + 1])
+            if found:
+                return Outcome("answered", found[0].result)
         decision = cnf.replay(_recorded(row), kind, key)
         if decision == Replay.DIVERGED:
             assert row is not None

@@ -56,6 +56,8 @@ class Invocation:
     # Nothing interrupts the thread from here on, not even when the step's row already shows the outcome
     # while the thread still publishes the released children (a broker outage makes that slow).
     recording: threading.Event = field(default_factory=threading.Event)
+    # The worker is shutting down: a durable task waiting in its slot is evicted at once (engine/durable.py).
+    evict_requested: threading.Event = field(default_factory=threading.Event)
     _raising: threading.Lock = field(default_factory=threading.Lock)
 
     # Identity -------------------------------------------------------------------------------------------

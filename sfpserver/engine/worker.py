@@ -190,6 +190,8 @@ def _on_shutting_down(**_: Any) -> None:
     if _draining.is_set():
         return
     _draining.set()  # takes no new work; running steps finish while it keeps beating
+    for inv in runtime.running.snapshot():
+        inv.evict_requested.set()  # a durable task waiting in its slot leaves it at once (engine/durable.py)
     _pausing = threading.Thread(target=_set_status, args=(WorkerStatus.PAUSED,), name="engine-pause", daemon=True)
     _pausing.start()
 

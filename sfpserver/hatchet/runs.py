@@ -162,12 +162,22 @@ def _task_status(status: str) -> V1TaskStatus:
     return V1TaskStatus.QUEUED if status == StepStatus.PENDING else V1TaskStatus(status)
 
 
+def _evicted(step: StepView) -> bool:
+    """A durable task evicted at a wait (it ran before; a DAG task waiting on its conditions never did)."""
+    return step.durable_wait and step.attempt > 0
+
+
+def _step_status(step: StepView) -> V1TaskStatus:
+    """As Hatchet shows it: an evicted durable task is still RUNNING (with is_evicted)."""
+    return V1TaskStatus.RUNNING if _evicted(step) else _task_status(step.status)
+
+
 def _task_summary(step: StepView, run: RunView) -> V1TaskSummary:
     error = task_run_error(step).serialize(include_metadata=True) if step.status == StepStatus.FAILED else None
     return V1TaskSummary(
         metadata=APIResourceMeta(str(step.id), step.created_at, step.created_at),
         task_external_id=str(step.id),
-        status=_task_status(step.status),
+        status=_step_status(step),
         created_at=step.created_at,
         started_at=step.started_at,
         finished_at=step.finished_at,
@@ -238,7 +248,8 @@ class RunsClient:
                         readable_id=s.name,
                         output=s.output,
                         error=task_run_error(s).serialize(True) if s.status == StepStatus.FAILED else None,
-                        status=_task_status(s.status),
+                        status=_step_status(s),
+                        is_evicted=_evicted(s),
                     )
                     for s in created(steps)
                 },

@@ -5,6 +5,8 @@ finds the children it already spawned instead of spawning them twice)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from sfpserver.engine.services import IdempotencyCollision, TriggerRequest, trigger_many
@@ -126,9 +128,15 @@ def _spawn(requests: list[TriggerRequest]) -> list[str]:
 
     ctx = current_context.get()
     if isinstance(ctx, DurableContext) and ctx._inv is not None:
-        key = "spawn:" + ",".join(f"{_name(r.workflow)}#{r.child_key or r.child_index}" for r in requests)
+        key = "spawn:" + ",".join(f"{_name(r.workflow)}#{r.child_key or _digest(r.input)}" for r in requests)
         return run_db(lambda: ctx._spawned(key, spawn))
     return run_db(spawn)
+
+
+def _digest(input: Any) -> str:
+    """What identifies a spawn in a durable task's log besides its workflow: its input."""
+    text = json.dumps(input, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _name(workflow: Any) -> str:

@@ -80,6 +80,17 @@ async def durable_event_waiter(input: EventInput, ctx: DurableContext) -> dict[s
     return {"payload": payload}
 
 
+class ScopedInput(BaseModel):
+    key: str
+    scope: str
+
+
+@hatchet.durable_task(name="DurableLookback", execution_timeout=timedelta(seconds=30))
+async def durable_lookback(input: ScopedInput, ctx: DurableContext) -> dict[str, Any]:
+    payload = await ctx.aio_wait_for_event(input.key, scope=input.scope, lookback_window=timedelta(minutes=1))
+    return {"payload": payload}
+
+
 @hatchet.durable_task(name="DurableOrWaiter", execution_timeout=timedelta(seconds=30))
 async def durable_or_waiter(input: EventInput, ctx: DurableContext) -> dict[str, Any]:
     result = await ctx.aio_wait_for(
@@ -106,6 +117,30 @@ async def durable_spawner(input: SleepInput, ctx: DurableContext) -> dict[str, A
     await ctx.aio_sleep_for(timedelta(seconds=input.seconds))
     again = await durable_child.aio_run()
     return {"child": child, "again": again}
+
+
+class BranchInput(BaseModel):
+    delay: float
+    label: str
+
+
+@hatchet.task(name="DurableBranchChild", input_validator=BranchInput)
+async def branch_child(input: BranchInput, ctx: Context) -> dict[str, str]:
+    await asyncio.sleep(input.delay)
+    return {"label": input.label, "token": uuid.uuid4().hex}
+
+
+async def _branch(name: str, first_delay: float) -> list[dict[str, str]]:
+    first = await branch_child.aio_run(BranchInput(delay=first_delay, label=f"{name}-first"))
+    second = await branch_child.aio_run(BranchInput(delay=0.1, label=f"{name}-second"))
+    return [first, second]
+
+
+@hatchet.durable_task(name="DurableBranches", execution_timeout=timedelta(seconds=60))
+async def durable_branches(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+    a, b = await asyncio.gather(_branch("a", 2), _branch("b", 0.2))
+    await ctx.aio_sleep_for(timedelta(seconds=1))
+    return {"a": a, "b": b}
 
 
 # A DAG with conditions (Hatchet's wait_for / skip_if / cancel_if).
@@ -188,10 +223,13 @@ ALL = [
     durable_two_sleeps,
     quick,
     durable_event_waiter,
+    durable_lookback,
     durable_or_waiter,
     durable_non_deterministic,
     durable_child,
     durable_spawner,
+    branch_child,
+    durable_branches,
     conditions_dag,
     cancel_dag,
     gate_dag,

@@ -3,6 +3,8 @@ eviction frees the slot, a crash or an outage loses nothing, a replay answers fr
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -226,3 +228,50 @@ def test_a_reset_at_a_node_answers_the_nodes_before_it_from_the_log_and_runs_the
     assert ref.result() == first  # aio_now (node 1) answered from the log
     after = dict(StepWait.objects.filter(step__run_id=ref.workflow_run_id).values_list("index", "id"))
     assert (after[0], after[1], after[2] != before[2]) == (before[0], before[1], True)
+
+
+def test_a_worker_stopped_with_sigterm_evicts_a_durable_task_waiting_in_its_slot_and_another_finishes_it(
+    durable: DurableWorker,
+) -> None:
+    from tests.hatchet.durable_worker import SleepInput, durable_slot_sleeper
+
+    first = durable.start(slots=2)
+    ref = durable_slot_sleeper.run(SleepInput(seconds=25), wait_for_result=False)
+    wait_until(lambda: StepWait.objects.filter(step__run_id=ref.workflow_run_id).exists(), what="the wait row")
+    os.killpg(first.pid, signal.SIGTERM)
+    assert first.wait(timeout=15) == 0  # it did not wait out the 25 s sleep
+    assert waiting_for(ref.workflow_run_id, "sleep")
+    second = durable.start(slots=2)
+    assert ref.result() == {
+        "slept": 25,
+        "worker": str(Worker.objects.get(pid=second.pid, name="sdk-durable-worker").id),
+    }
+    assert outcomes(ref.workflow_run_id) == ["EVICTED", "COMPLETED"]
+
+
+def test_an_event_pushed_before_a_wait_with_a_scope_and_a_lookback_window_counts_and_one_of_another_scope_does_not(
+    durable: DurableWorker, hatchet: Hatchet
+) -> None:
+    from tests.hatchet.durable_worker import ScopedInput, durable_lookback
+
+    key, scope = f"durable-test:{uuid.uuid4().hex}", uuid.uuid4().hex
+    durable.start()
+    hatchet.event.push(key, {"scope": "other"}, scope="another")
+    hatchet.event.push(key, {"scope": "mine"}, scope=scope)
+    ref = durable_lookback.run(ScopedInput(key=key, scope=scope), wait_for_result=False)
+    assert ref.result() == {"payload": {"scope": "mine"}}
+    assert outcomes(ref.workflow_run_id) == ["COMPLETED"]  # answered at once: never evicted
+
+
+def test_branches_that_spawn_concurrently_get_their_own_children_back_when_replayed_in_another_order(
+    durable: DurableWorker, hatchet: Hatchet
+) -> None:
+    from tests.hatchet.durable_worker import durable_branches
+
+    durable.start(slots=4)
+    ref = durable_branches.run(wait_for_result=False)
+    first = ref.result()
+    assert [c["label"] for c in first["a"] + first["b"]] == ["a-first", "a-second", "b-first", "b-second"]
+    hatchet.runs.replay(ref.workflow_run_id)  # every child is done now: the branches reach them in order a, b
+    assert ref.result() == first  # the same children (their tokens), none spawned again
+    assert WorkflowRun.objects.filter(parent_step__run_id=ref.workflow_run_id).count() == 4

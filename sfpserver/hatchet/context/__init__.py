@@ -249,6 +249,7 @@ class DurableContext(Context):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._wait_index = 0
+        self._spawn_counts: dict[str, int] = {}  # spawns of each key so far in this invocation
 
     @property
     def wait_index(self) -> int:
@@ -293,7 +294,7 @@ class DurableContext(Context):
     ) -> Any:
         """The payload of the first event `key` pushed after this wait (matching `expression` and `scope`); with
         `scope` and `lookback_window`, an event pushed that long before the wait counts too."""
-        if bool(lookback_window) != bool(scope) and lookback_window:
+        if bool(lookback_window) != bool(scope):
             raise ValueError("Both `lookback_window` and scope must be provided together")
         since = (await self.aio_now()) - lookback_window if lookback_window else None
         condition = UserEventCondition(key, expression, scope=scope, consider_events_since=since)
@@ -312,9 +313,10 @@ class DurableContext(Context):
         inv = self._inv
         evict_after = self._evict_after()
         engine_conditions = to_engine(conditions, _now())
+        evict_now = evict_after == 0 or inv.evict_requested.is_set()
         outcome = await aio_db(
             lambda: services.durable_wait(
-                inv.step_id, inv.attempt, index, kind, engine_conditions, lookback=lookback, evict_now=evict_after == 0
+                inv.step_id, inv.attempt, index, kind, engine_conditions, lookback=lookback, evict_now=evict_now
             )
         )
         deadline = None if evict_after is None else time.monotonic() + evict_after
@@ -325,7 +327,8 @@ class DurableContext(Context):
             poll = await aio_db(partial(services.durable_poll, wait_id))
             if poll.answered:
                 return dict(poll.result or {})
-            if poll.draining or (deadline is not None and time.monotonic() >= deadline):
+            leave = poll.draining or inv.evict_requested.is_set()
+            if leave or (deadline is not None and time.monotonic() >= deadline):
                 outcome = await aio_db(partial(services.durable_evict_at, inv.step_id, inv.attempt, wait_id))
         return self._answer(index, outcome)
 
@@ -394,7 +397,9 @@ class DurableContext(Context):
         index = self._next_index()
         assert self._inv is not None
         inv = self._inv
-        outcome = services.durable_remember(inv.step_id, inv.attempt, index, "spawn", key, spawn)
+        occurrence = self._spawn_counts.get(key, 0)
+        self._spawn_counts[key] = occurrence + 1
+        outcome = services.durable_remember(inv.step_id, inv.attempt, index, "spawn", key, spawn, occurrence=occurrence)
         return list(self._answer(index, outcome))
 
 
