@@ -7,4 +7,5 @@ class EngineConfig(AppConfig):
     verbose_name = "Workflow engine"
 
     def ready(self) -> None:
-        from sfpserver.engine import canvas, checks, cron  # noqa: F401 - the canvas resolver, checks, cron signals
+        # the canvas resolver, checks, cron signals, and durable.py's conditions registrar (lifecycle calls it)
+        from sfpserver.engine import canvas, checks, cron, durable  # noqa: F401

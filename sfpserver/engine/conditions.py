@@ -68,7 +68,7 @@ def result(conditions: Sequence[Condition]) -> dict[str, Any]:
 
 
 def next_deadline(conditions: Sequence[Condition]) -> datetime | None:
-    """The earliest deadline of a sleep in a group still open (the wait's due_at)."""
+    """The earliest deadline of a sleep in a group still open (when the wait wakes)."""
     deadlines = [
         datetime.fromisoformat(c["deadline"])
         for group in open_groups(conditions)

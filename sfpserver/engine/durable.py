@@ -5,7 +5,7 @@ next index of its step's log. A call finds the entry at its index (conditions.re
 gives its stored result; a different one is non-determinism (the caller raises it in the task); none is
 recorded. A wait not answered at once is waited out in the slot for at most the task's `evict_after` seconds
 (polled here), then the attempt is EVICTED (lifecycle.evict): the slot frees, the step waits in Postgres
-(`waiting_for` sleep/event/condition, `due_at` the first sleep's deadline), and `wake` queues it again once the
+(waiting as sleep/event/condition until the first sleep's deadline, waits.evicted), and `wake` queues it again once the
 leader's timer (`satisfy_due`) or a pushed event (`deliver`) answers the wait. The woken step runs on any worker
 and replays. While a drain is on, a wait evicts at once, so a drain that times out leaves durable tasks waiting
 in Postgres, to resume after `resume`.
@@ -137,20 +137,20 @@ def _settle_row(row: StepWait, now: datetime) -> None:
     """Derive the row's answer, due time and open event keys from its conditions."""
     if cnf.answered(row.conditions):
         row.satisfied_at, row.result = now, cnf.result(row.conditions)
-        row.due_at, row.event_keys = None, []
+        row.wake_at, row.event_keys = None, []
     else:
-        row.due_at, row.event_keys = cnf.next_deadline(row.conditions), cnf.open_event_keys(row.conditions)
+        row.wake_at, row.event_keys = cnf.next_deadline(row.conditions), cnf.open_event_keys(row.conditions)
 
 
 def _pass_time(row: StepWait, now: datetime) -> None:
     if row.satisfied_at is None and cnf.pass_time(row.conditions, now):
         _settle_row(row, now)
-        row.save(update_fields=["conditions", "due_at", "event_keys", "satisfied_at", "result"])
+        row.save(update_fields=["conditions", "wake_at", "event_keys", "satisfied_at", "result"])
 
 
 def _evict(step: Any, row: StepWait) -> None:
     sleeps, events = cnf.has_open(row.conditions, "sleep"), cnf.has_open(row.conditions, "event")
-    lifecycle.evict(step, waits.evicted(sleeps=sleeps, events=events or not sleeps, due_at=row.due_at))
+    lifecycle.evict(step, waits.evicted(sleeps=sleeps, events=events or not sleeps, until=row.wake_at))
 
 
 @dataclass(frozen=True)
@@ -249,8 +249,8 @@ def satisfy_due(batch: int = BATCH) -> int:
     with transaction.atomic():
         rows = list(
             StepWait.objects.select_for_update(skip_locked=True)
-            .filter(satisfied_at__isnull=True, due_at__lte=now)
-            .order_by("due_at")[:batch]
+            .filter(satisfied_at__isnull=True, wake_at__lte=now)
+            .order_by("wake_at")[:batch]
         )
         for row in rows:
             _pass_time(row, now)
@@ -277,7 +277,7 @@ def deliver(event: EventFact) -> int:
     for row in candidates.order_by("created_at"):
         if cnf.offer_event(row.conditions, event, row.created_at):
             _settle_row(row, now)
-            row.save(update_fields=["conditions", "due_at", "event_keys", "satisfied_at", "result"])
+            row.save(update_fields=["conditions", "wake_at", "event_keys", "satisfied_at", "result"])
             matched.append(row)
     _answered(row for row in matched if row.satisfied_at is not None)
     if matched:
@@ -296,7 +296,7 @@ LOST_AFTER = 10.0  # seconds: a released step's conditions are registered right 
 def register_conditions(step_ids: Iterable[UUID]) -> None:
     """Inside a transaction: steps whose parents are done (or roots) and that have conditions. Each action's
     conditions become a row (a sleep due from now, a parent condition judged on the parent's output now), then
-    `decide` cancels, skips, queues the step or leaves it waiting (status QUEUED, waiting_for sleep/event/
+    `decide` cancels, skips, queues the step or leaves it waiting (status QUEUED, waiting as sleep/event/
     condition) for the timer or an event (`_answered`)."""
     now = timezone.now()
     with transaction.atomic():  # the caller's, when it has one (a completion without gates has none)
@@ -322,15 +322,15 @@ def decide(step_id: UUID) -> None:
     decision = cnf.dag_decision(answered)
     if decision == cnf.Dag.WAIT:
         open_rows = [row for row in rows.values() if row.satisfied_at is None]
-        due = min((row.due_at for row in open_rows if row.due_at is not None), default=None)
+        due = min((row.wake_at for row in open_rows if row.wake_at is not None), default=None)
         sleeps = any(cnf.has_open(row.conditions, "sleep") for row in open_rows)
         events = any(cnf.has_open(row.conditions, "event") for row in open_rows)
         StepRun.objects.filter(waits.DURABLE.q(), id=step_id).update(
-            **waits.evicted(sleeps=sleeps, events=events or not sleeps, due_at=due).fields()
+            **waits.evicted(sleeps=sleeps, events=events or not sleeps, until=due).fields()
         )
         return
     StepWait.objects.filter(step_id=step_id, index__lt=0, satisfied_at__isnull=True).update(
-        due_at=None, event_keys=[]
+        wake_at=None, event_keys=[]
     )  # decided: what is still open no longer listens
     if decision == cnf.Dag.CANCEL:
         lifecycle.cancel_step(step_id, CANCEL_REASON)
@@ -366,3 +366,6 @@ def log_of(step_ids: Iterable[UUID]) -> dict[UUID, list[StepWait]]:
     for row in StepWait.objects.filter(step_id__in=list(step_ids)).order_by("step_id", "index"):
         found.setdefault(row.step_id, []).append(row)
     return found
+
+
+lifecycle.decide_conditions_with(register_conditions)  # lifecycle calls it when such a step is released

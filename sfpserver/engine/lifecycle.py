@@ -299,9 +299,7 @@ def _queue_released(run_id: UUID, children: list[Released]) -> None:
     queued = [child for child in children if child.status == StepStatus.QUEUED]
     conditional = [child.id for child in queued if child.conditional]
     if conditional:
-        from sfpserver.engine import durable
-
-        durable.register_conditions(conditional)
+        _register_conditions(conditional)
     queued = [child for child in queued if not child.conditional]
     dispatch_after_commit(Dispatch(c.id, c.attempt, c.queue, c.priority) for c in queued if not c.gated)
     gated = [child.id for child in queued if child.gated]
@@ -466,6 +464,21 @@ def wake(step_ids: Iterable[UUID]) -> int:
 
 # --- a DAG task's conditions (engine/durable.py decides; these apply the decision) ----------------------------
 
+# durable.register_conditions, which durable.py installs when it is imported (the engine app's ready() imports it):
+# lifecycle calls it when a step with conditions is released, and durable calls lifecycle to apply what it decides.
+_conditions_registrar: Callable[[list[UUID]], None] | None = None
+
+
+def decide_conditions_with(registrar: Callable[[list[UUID]], None]) -> None:
+    global _conditions_registrar
+    _conditions_registrar = registrar
+
+
+def _register_conditions(step_ids: list[UUID]) -> None:
+    if _conditions_registrar is None:
+        raise RuntimeError("engine/durable.py is not loaded: the engine app's ready() imports it")
+    _conditions_registrar(step_ids)
+
 
 def queue_waiting(step_id: UUID) -> bool:
     """Inside a transaction: a step whose conditions let it run is queued (gated: for its gates)."""
@@ -526,15 +539,13 @@ def _release_after_skip(run_id: UUID, name: str) -> None:
             continue
         child.status, child.queued_at = StepStatus.QUEUED, now
         every_parent_skipped = all(outputs.get(parent) == SKIPPED_OUTPUT for parent in child.parents)
-        wait = waits.evicted(sleeps=True, events=True, due_at=None)  # decided just below
+        wait = waits.evicted(sleeps=True, events=True, until=None)  # decided just below
         child.waiting_for, child.due_at = wait.waiting_for, wait.due_at
         child.save(update_fields=["pending_parents", "status", "queued_at", "waiting_for", "due_at"])
         if every_parent_skipped:
             skip(child.id, "every parent was skipped")
         elif child.conditional:
-            from sfpserver.engine import durable
-
-            durable.register_conditions([child.id])
+            _register_conditions([child.id])
         else:
             queue_waiting(child.id)
 
@@ -768,7 +779,7 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
         step.queued_at = step.available_at = now if queue_now else None
         wait = waits.enter(Event.QUEUED if queue_now else Event.DEFERRED, gated=step.gated, now=now)
         if queue_now and step.conditional:  # its conditions decide again (durable.register_conditions)
-            wait = waits.evicted(sleeps=True, events=True, due_at=None)
+            wait = waits.evicted(sleeps=True, events=True, until=None)
             conditional.append(step.id)
         step.waiting_for, step.due_at = wait.waiting_for, wait.due_at
         step.schedule_deadline = now + timedelta(seconds=step.schedule_timeout) if queue_now else None
@@ -781,9 +792,7 @@ def _reset(run: WorkflowRun, steps: list[StepRun], roots: set[str]) -> list[str]
             ready.append(Dispatch(step.id, step.attempt, step.queue, step.priority))
     _restore_run_slots(run, steps)
     if conditional:
-        from sfpserver.engine import durable
-
-        durable.register_conditions(conditional)
+        _register_conditions(conditional)
     run.status, run.output, run.error, run.finished_at = RunStatus.RUNNING, None, "", None
     run.continued_failures = [name for name in run.continued_failures if name not in affected]
     run.save(update_fields=["status", "output", "error", "finished_at", "continued_failures"])

@@ -227,7 +227,7 @@ class StepWait(models.Model):
     remembered value (memo, now, a spawn). A replay of the task reads its entries in order (engine/durable.py).
 
     `conditions` is CNF: a list of conditions, each with its `group` (the groups are ANDed, the conditions of a
-    group ORed) and, once it matched, its `hit`. `due_at` is the earliest deadline of a sleep still open (the
+    group ORed) and, once it matched, its `hit`. `wake_at` is the earliest deadline of a sleep still open (the
     timer's index); `event_keys` the events it still listens for (the push's GIN index). `satisfied_at` set:
     answered, with `result`."""
 
@@ -236,7 +236,7 @@ class StepWait(models.Model):
     kind = models.CharField(max_length=10, choices=WaitKind.choices)
     key = models.CharField(max_length=500)
     conditions = models.JSONField(default=list, blank=True)
-    due_at = models.DateTimeField(null=True, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True)
     event_keys = ArrayField(models.CharField(max_length=300), default=list, blank=True)
     created_at = models.DateTimeField()
     satisfied_at = models.DateTimeField(null=True, blank=True)
@@ -246,7 +246,7 @@ class StepWait(models.Model):
         constraints = [models.UniqueConstraint(fields=["step", "index"], name="uniq_step_wait_index")]
         indexes = [
             models.Index(
-                fields=["due_at"], condition=Q(satisfied_at__isnull=True, due_at__isnull=False), name="step_wait_due"
+                fields=["wake_at"], condition=Q(satisfied_at__isnull=True, wake_at__isnull=False), name="step_wait_due"
             ),
             GinIndex(fields=["event_keys"], condition=Q(satisfied_at__isnull=True), name="step_wait_events"),
         ]

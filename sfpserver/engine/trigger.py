@@ -358,7 +358,7 @@ def _apply_batch(definition: WorkflowDef, steps: list[StepRun], variables: dict[
 def _initial_wait(is_root: bool, gated: bool, conditional: bool, now: Any) -> waits.Wait:
     """A root with conditions waits for them (durable.register_conditions decides it after the insert)."""
     if is_root and conditional:
-        return waits.evicted(sleeps=True, events=True, due_at=None)
+        return waits.evicted(sleeps=True, events=True, until=None)
     return waits.enter(waits.Event.QUEUED if is_root else waits.Event.DEFERRED, gated=gated, now=now)
 
 

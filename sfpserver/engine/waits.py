@@ -96,11 +96,11 @@ def enter(event: Event, *, gated: bool, now: datetime, delay: float = 0.0) -> Wa
     return Wait(waiting_for, now if waiting_for in _DUE_NOW else None)
 
 
-def evicted(*, sleeps: bool, events: bool, due_at: datetime | None) -> Wait:
+def evicted(*, sleeps: bool, events: bool, until: datetime | None) -> Wait:
     """The wait of a durable task evicted at a wait with open sleeps and/or events (Event.EVICTED)."""
     if sleeps and events:
-        return Wait(WaitingFor.CONDITION, due_at)
-    return Wait(WaitingFor.SLEEP if sleeps else WaitingFor.EVENT, due_at if sleeps else None)
+        return Wait(WaitingFor.CONDITION, until)
+    return Wait(WaitingFor.SLEEP if sleeps else WaitingFor.EVENT, until if sleeps else None)
 
 
 def _literal(value: WaitingFor | None) -> str:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from sfpserver.hatchet.deprecated.deprecation import parse_semver
 from sfpserver.hatchet.engine_version import MinEngineVersion
 
-# Slots per worker are offered. Durable eviction, the engine's trace store (observability) and batch tasks are
-# not: an engine that reported them would have Hatchet's clients rely on them.
-OFFERED: frozenset[MinEngineVersion] = frozenset({MinEngineVersion.SLOT_CONFIG})
+# Slots per worker, durable eviction and batch tasks are offered; the engine's trace store (observability) is not,
+# so the version reported stops below it (v0.80.0) and Hatchet's clients do not rely on it, nor on what comes after.
+OFFERED: frozenset[MinEngineVersion] = frozenset(
+    {MinEngineVersion.SLOT_CONFIG, MinEngineVersion.DURABLE_EVICTION, MinEngineVersion.BATCHING}
+)
 
 
 def engine_version(offered: frozenset[MinEngineVersion] = OFFERED) -> str | None:

@@ -87,6 +87,7 @@ def test_the_openapi_schema_documents_every_endpoint(anonymous: APIClient) -> No
         "/sfp/api/ready",
         "/sfp/api/runs",
         "/sfp/api/runs/{run_id}",
+        "/sfp/api/runs/{run_id}/approval",
         "/sfp/api/runs/{run_id}/cancel",
         "/sfp/api/runs/{run_id}/events",
         "/sfp/api/runs/{run_id}/retry-failed",
@@ -103,6 +104,8 @@ def test_the_openapi_schema_documents_every_endpoint(anonymous: APIClient) -> No
         "/sfp/api/webhooks/{name}",
         "/sfp/api/webhooks/{name}/deliveries",
         "/sfp/api/workers",
+        "/sfp/api/workflows/{workflow}/pause",
+        "/sfp/api/workflows/{workflow}/unpause",
     ]
     submit_task = schema["paths"]["/sfp/api/tasks"]["post"]
     assert submit_task["security"] == [{"bearerAuth": []}]

@@ -44,7 +44,7 @@ def pushed(key: str, payload: Any, at: datetime = LATER, scope: str | None = Non
 def test_an_evicted_task_waits_for_what_its_open_conditions_name(
     sleeps: bool, events: bool, wait: WaitingFor, due: datetime | None
 ) -> None:
-    assert evicted(sleeps=sleeps, events=events, due_at=LATER).fields() == {"waiting_for": wait, "due_at": due}
+    assert evicted(sleeps=sleeps, events=events, until=LATER).fields() == {"waiting_for": wait, "due_at": due}
 
 
 @pytest.mark.pure

@@ -59,8 +59,8 @@ def test_a_worker_killed_during_a_durable_sleep_loses_nothing_the_task_ends_at_t
     result = ref.result()
     step = step_of(ref.workflow_run_id)
     assert result == {"slept": 20, "worker": str(Worker.objects.get(pid=second.pid, name="sdk-durable-worker").id)}
-    assert step.finished_at is not None and wait.due_at is not None
-    assert wait.due_at <= step.finished_at < wait.due_at + timedelta(seconds=10)  # not restarted from zero
+    assert step.finished_at is not None and wait.wake_at is not None
+    assert wait.wake_at <= step.finished_at < wait.wake_at + timedelta(seconds=10)  # not restarted from zero
     assert (outcomes(ref.workflow_run_id)[-1], outcomes(ref.workflow_run_id).count("COMPLETED")) == ("COMPLETED", 1)
     assert StepWait.objects.filter(step=step).count() == 1
 

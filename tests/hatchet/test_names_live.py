@@ -188,7 +188,7 @@ def test_scheduled_runs_are_rescheduled_in_bulk_and_a_bad_id_is_reported_alone()
 
 
 def test_the_engine_version_claims_only_what_is_offered() -> None:
-    assert asyncio.run(wf.hatchet.aio_get_engine_version()) == "v0.78.23"
+    assert asyncio.run(wf.hatchet.aio_get_engine_version()) == "v0.80.0"  # durable eviction, no trace store
 
 
 def test_the_aio_twins_of_the_feature_clients_answer_as_their_sync_methods() -> None:

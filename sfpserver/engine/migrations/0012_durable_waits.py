@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('sleep', 'Sleep'), ('event', 'Event'), ('wait', 'Wait'), ('memo', 'Memo'), ('spawn', 'Spawn'), ('now', 'Now')], max_length=10)),
                 ('key', models.CharField(max_length=500)),
                 ('conditions', models.JSONField(blank=True, default=list)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
+                ('wake_at', models.DateTimeField(blank=True, null=True)),
                 ('event_keys', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=300), blank=True, default=list, size=None)),
                 ('created_at', models.DateTimeField()),
                 ('satisfied_at', models.DateTimeField(blank=True, null=True)),
@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('step', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='waits', to='engine.steprun')),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('due_at__isnull', False), ('satisfied_at__isnull', True)), fields=['due_at'], name='step_wait_due'), django.contrib.postgres.indexes.GinIndex(condition=models.Q(('satisfied_at__isnull', True)), fields=['event_keys'], name='step_wait_events')],
+                'indexes': [models.Index(condition=models.Q(('satisfied_at__isnull', True), ('wake_at__isnull', False)), fields=['wake_at'], name='step_wait_due'), django.contrib.postgres.indexes.GinIndex(condition=models.Q(('satisfied_at__isnull', True)), fields=['event_keys'], name='step_wait_events')],
                 'constraints': [models.UniqueConstraint(fields=('step', 'index'), name='uniq_step_wait_index')],
             },
         ),
