@@ -224,7 +224,9 @@ def _side_python() -> Path:
     venv = HARNESS_ROOT / ".local" / "hatchet-examples-venv"
     python = venv / "bin" / "python"
     stamp = venv / ".packages"
-    if stamp.exists() and stamp.read_text() == "\n".join(SIDE_PACKAGES):
+    project_site = str(Path(sysconfig.get_paths()["purelib"]).resolve())  # not through a symlinked .venv
+    wanted = "\n".join([project_site, *SIDE_PACKAGES])
+    if stamp.exists() and stamp.read_text() == wanted:
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     site = subprocess.run(
@@ -233,9 +235,9 @@ def _side_python() -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    Path(site, "project-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    Path(site, "project-venv.pth").write_text(project_site + "\n")
     subprocess.run([str(python), "-m", "pip", "install", "-q", *SIDE_PACKAGES], check=True)
-    stamp.write_text("\n".join(SIDE_PACKAGES))
+    stamp.write_text(wanted)
     return python
 
 
