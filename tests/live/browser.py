@@ -4,9 +4,12 @@ the project already has: enough to open a page, run JavaScript in it and take a 
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -41,7 +44,7 @@ class Browser:
     """One headless Chromium with a fresh profile and one page."""
 
     def __init__(self, executable: str) -> None:
-        self.profile = tempfile.TemporaryDirectory(prefix="sfp-chromium-")
+        self.profile = tempfile.TemporaryDirectory(prefix="sfp-chromium-", ignore_cleanup_errors=True)
         self.process = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={self.profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL,
@@ -116,10 +119,13 @@ class Browser:
         try:
             self.stack.close()
         finally:
-            self.process.terminate()
+            # Chromium's helpers (renderer, GPU, crash handler) share its process group and write to the profile.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
             self.profile.cleanup()
