@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sfpserver.hatchet.workflow import Standalone
 
 R = TypeVar("R")
+TInput = TypeVar("TInput")  # the task's input type: Hatchet's TaskRunRef[TWorkflowInput, R]
 POLL_START, POLL_MAX = 0.05, 0.5
 
 
@@ -98,8 +99,8 @@ class WorkflowRunRef:
             interval = min(interval * 1.5, POLL_MAX)
 
 
-class TaskRunRef(Generic[R]):
-    def __init__(self, workflow_run_id: str, standalone: Standalone[Any, R]) -> None:
+class TaskRunRef(Generic[TInput, R]):
+    def __init__(self, workflow_run_id: str, standalone: Standalone[TInput, R]) -> None:
         self.workflow_run_id = str(workflow_run_id)
         self._standalone = standalone
         self._ref = WorkflowRunRef(workflow_run_id)

@@ -663,10 +663,10 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
             return [self._task_ref(r.workflow_run_id) for r in results]
         return [r if isinstance(r, BaseException) else self._extract(r) for r in results]
 
-    def _task_ref(self, run_id: str) -> TaskRunRef[R]:
+    def _task_ref(self, run_id: str) -> TaskRunRef[TWorkflowInput, R]:
         return TaskRunRef(run_id, self)
 
-    def get_run_ref(self, run_id: str) -> TaskRunRef[R]:
+    def get_run_ref(self, run_id: str) -> TaskRunRef[TWorkflowInput, R]:
         return self._task_ref(run_id)
 
     def get_result(self, run_id: str) -> R:
