@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sfpserver.hatchet.batch_options import BatchMemberId, BatchSettings, member_adapter, settings
-from sfpserver.hatchet.context import Context
 from sfpserver.hatchet.contextvars import current_context
-from sfpserver.hatchet.task import _parent_run_id, _run_coroutine
+from sfpserver.hatchet.task import _run_coroutine
 
 if TYPE_CHECKING:
     from sfpserver.engine.services import Invocation
@@ -34,7 +33,7 @@ def bind(task: Task[Any, Any], lifespan: Callable[[], Any] | None) -> Callable[[
 
 def run_batch(task: Task[Any, Any], invocations: list[Invocation], lifespan: Any) -> dict[UUID, Any]:
     first = invocations[0]
-    ctx = _context(task, first, lifespan)
+    ctx = task.context_for(first, lifespan)  # the batch's: that of its first member
     inputs = {BatchMemberId(str(inv.step_id)): task.workflow.validate_input(inv.input) for inv in invocations}
     token = current_context.set(ctx)
     try:
@@ -57,27 +56,6 @@ def _member_output(task: Task[Any, Any], result: Any, member: str) -> Any:
         return task.serialize_output(result[member])
     except Exception as exc:  # noqa: BLE001 - this member's output is bad: it fails alone
         return exc
-
-
-def _context(task: Task[Any, Any], inv: Invocation, lifespan: Any) -> Context:
-    """The batch's context: that of its first member (its run, metadata, children)."""
-    claimed = inv.claimed
-    return Context(
-        invocation=inv,
-        task=task,
-        workflow_run_id=str(claimed.run_id),
-        task_run_id=str(claimed.step_id),
-        parent_outputs=claimed.parent_outputs,
-        additional_metadata=claimed.metadata,
-        retry_count=claimed.attempt,
-        max_attempts=claimed.retries + 1,
-        priority=claimed.priority,
-        workflow_name=claimed.workflow_name,
-        task_name=task.name,
-        worker_id=str(inv.worker_id) if inv.worker_id else None,
-        parent_workflow_run_id=_parent_run_id(claimed.parent_step_id),
-        lifespan=lifespan,
-    )
 
 
 __all__ = ["BatchMemberId", "BatchSettings", "bind", "member_adapter", "run_batch", "settings"]

@@ -117,10 +117,11 @@ class Task(Generic[TWorkflowInput, R]):
         return data
 
     # Execution on a worker ----------------------------------------------------------------------------------
-    def handle(self, inv: Invocation, lifespan: Any = None) -> Any:
+    def context_for(self, inv: Invocation, lifespan: Any = None) -> Context:
+        """The Context of the attempt `inv` (a batch's: that of its first member, batch.py)."""
         claimed = inv.claimed
         ctx_class = DurableContext if self.durable else Context
-        ctx = ctx_class(
+        return ctx_class(
             invocation=inv,
             task=self,
             workflow_run_id=str(claimed.run_id),
@@ -136,6 +137,10 @@ class Task(Generic[TWorkflowInput, R]):
             parent_workflow_run_id=_parent_run_id(claimed.parent_step_id),
             lifespan=lifespan,
         )
+
+    def handle(self, inv: Invocation, lifespan: Any = None) -> Any:
+        claimed = inv.claimed
+        ctx = self.context_for(inv, lifespan)
         values = _span_values(self, ctx) if tracing.enabled() else {}
         with tracing.attempt_span("hatchet.start_step_run", claimed.metadata, values):
             workflow_input = self.workflow.validate_input(claimed.input)
