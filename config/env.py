@@ -40,7 +40,7 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
-def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -50,6 +50,8 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
         raise SettingError(f"{name}: expected a number, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise SettingError(f"{name}: must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingError(f"{name}: must be at most {maximum}, got {value}")
     return value
 
 

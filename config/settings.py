@@ -169,6 +169,11 @@ ENGINE_CRON_FIRINGS_PER_TICK = env_int("ENGINE_CRON_FIRINGS_PER_TICK", 200, mini
 # transaction and runs it in the same thread, without a broker round trip (lifecycle.complete). Off: every
 # step goes through the broker (strict priority order across a queue, any worker of the pool may take it).
 ENGINE_HAND_OFF = env_bool("ENGINE_HAND_OFF", True)
+# The claims and completions of a worker process's slot threads share one round trip and one commit
+# (engine/groupcommit.py): sent when every busy slot waits, else at most ENGINE_GROUP_COMMIT_DELAY seconds after
+# the oldest asked (at most 2 ms). Off: each goes alone.
+ENGINE_GROUP_COMMIT = env_bool("ENGINE_GROUP_COMMIT", True)
+ENGINE_GROUP_COMMIT_DELAY = env_float("ENGINE_GROUP_COMMIT_DELAY", 0.002, minimum=0, maximum=0.002)
 # A step the database shows running on a live worker, claimed longer ago than this, that no thread of that worker
 # runs (its claim committed but the reply was lost) is re-queued by the worker's heartbeat.
 ENGINE_ORPHAN_GRACE = env_float("ENGINE_ORPHAN_GRACE", 10.0, minimum=1)

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sfpserver.engine import gates, settling, signals, sql, statements, waits
+from sfpserver.engine import gates, groupcommit, settling, signals, sql, statements, waits
 from sfpserver.engine.definitions import backoff_delay, descendants
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import InvalidStateError, RunNotFoundError
@@ -106,7 +106,7 @@ def claim(step_id: UUID | str, attempt: int, worker_id: UUID | None, worker_name
     """
     secret, hashed = mint_lease_secret()
     params = {"step": str(step_id), "attempt": attempt, "worker": worker_id, "worker_name": worker_name}
-    rows = sql.fetch(statements.CLAIM, {**params, "lease_hash": hashed})
+    rows = groupcommit.fetch(statements.CLAIM, {**params, "lease_hash": hashed})
     if not rows:
         return None
     claimed = _claimed(rows[0], secret)
@@ -241,7 +241,7 @@ def _complete(
         hand_off = {"parent": str(step_id), "queues": list(claimant.hand_off_queues), "lease_hash": hashed}
         pipeline.append((statements.HAND_OFF, {**hand_off, **claimant.params()}))
     with transaction.atomic() if run_gated else nullcontext():  # outside one, the pipeline is a transaction
-        rows, settle, *handed = sql.fetch_pipelined(*pipeline)
+        rows, settle, *handed = groupcommit.fetch_pipelined(*pipeline)
         if not rows:
             return None
         run_id, step, step_gated = rows[0]["run_id"], rows[0]["step_id"], rows[0]["step_gated"]
@@ -261,7 +261,7 @@ def _complete(
 
 
 def _complete_alone(params: dict[str, Any]) -> Completion | None:
-    rows = sql.fetch(statements.COMPLETE_ALONE, params)
+    rows = groupcommit.fetch(statements.COMPLETE_ALONE, params)
     if not rows:
         return None
     run_id, step = rows[0]["run_id"], rows[0]["step_id"]

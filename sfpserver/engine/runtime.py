@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections, connection
 
-from sfpserver.engine import drain, events, lifecycle, registry, step_thread
+from sfpserver.engine import drain, events, groupcommit, lifecycle, registry, step_thread
 from sfpserver.engine.dbretry import wait_for_database as wait_for_database  # re-exported: hatchet/worker.py
 from sfpserver.engine.dbretry import with_db_retry
 from sfpserver.engine.exceptions import DurableEvicted, NonRetryableError, StepInterrupted
@@ -253,6 +253,11 @@ def execute(step_id: str, attempt: int, worker: Claimant, may_hand_off: Callable
     A completed step may hand this thread the child it released (lifecycle.complete's claimant), which then
     runs here at once, without a broker message, and so on down a chain, while `may_hand_off()` is true.
     """
+    with groupcommit.busy():  # this thread may send the process's committer a claim or a completion
+        _execute(step_id, attempt, worker, may_hand_off)
+
+
+def _execute(step_id: str, attempt: int, worker: Claimant, may_hand_off: Callable[[], bool]) -> None:
     _recycle_connection()
     claimed = with_db_retry(lambda: lifecycle.claim(step_id, attempt, worker.id, worker.name), "claim a step")
     if claimed is None:

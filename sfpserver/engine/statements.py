@@ -14,7 +14,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sfpserver.engine.models import AttemptOutcome, RunStatus, StepKind, StepStatus, WaitingFor, WorkerStatus
+from sfpserver.engine.models import (
+    AttemptOutcome,
+    RunStatus,
+    StepKind,
+    StepRun,
+    StepStatus,
+    WaitingFor,
+    WorkerStatus,
+)
 from sfpserver.engine.waits import (
     DURABLE,
     PAUSABLE,
@@ -148,6 +156,38 @@ HAND_OFF = _statement(
        AND (SELECT name FROM engine_steprun WHERE id = %(parent)s) = ANY(child.parents)
      ORDER BY child.priority DESC, child.id
      LIMIT 1)"""),
+    hot=True,
+)
+
+# --- trigger (engine/trigger.py) -------------------------------------------------------------------------------
+
+# A trigger of runs without gates, conditions, idempotency keys or spawn keys, in one statement (one round trip,
+# its own transaction): the runs and their steps, given as JSON rows by column name (sql.json_rows). The queued
+# steps of a paused workflow's runs wait for the unpause at once (as engine/pause.py holds them), at most the
+# pause's queue TTL from when they were queued; it returns their ids, which get no message.
+_PAUSE_HOLDS = {
+    "waiting_for": f"CASE WHEN p.workflow_name IS NULL THEN s.waiting_for ELSE {PAUSED_WAIT} END",
+    "due_at": "CASE WHEN p.workflow_name IS NULL THEN s.due_at "
+    "ELSE s.queued_at + make_interval(secs => p.queue_ttl_seconds) END",
+    "available_at": "CASE WHEN p.workflow_name IS NULL THEN s.available_at END",
+}
+_STEP_COLUMNS = [field.column for field in StepRun._meta.concrete_fields]
+START_RUNS = _statement(
+    "start runs",
+    f"""
+WITH r AS (
+    INSERT INTO engine_workflowrun SELECT * FROM jsonb_populate_recordset(NULL::engine_workflowrun, %(run_rows)s)
+), s AS (
+    INSERT INTO engine_steprun ({", ".join(_STEP_COLUMNS)})
+    SELECT {", ".join(_PAUSE_HOLDS.get(column, f"s.{column}") for column in _STEP_COLUMNS)}
+      FROM jsonb_populate_recordset(NULL::engine_steprun, %(step_rows)s) s
+      JOIN jsonb_populate_recordset(NULL::engine_workflowrun, %(run_rows)s) run ON run.id = s.run_id
+      LEFT JOIN engine_workflowpause p
+        ON p.workflow_name = run.workflow_name AND s.status = {QUEUED} AND NOT s.gated AND NOT s.conditional
+ RETURNING id, waiting_for
+)
+SELECT s.id FROM s WHERE s.waiting_for = {PAUSED_WAIT}
+""",
     hot=True,
 )
 

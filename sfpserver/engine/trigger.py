@@ -15,7 +15,19 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sfpserver.engine import affinity, batching, gates, idempotency, lifecycle, pause, registry, signals, sql, waits
+from sfpserver.engine import (
+    affinity,
+    batching,
+    gates,
+    idempotency,
+    lifecycle,
+    pause,
+    registry,
+    signals,
+    sql,
+    statements,
+    waits,
+)
 from sfpserver.engine.definitions import LONG_RUNNING_QUEUE, StepDef, WorkflowDef, resolve_args
 from sfpserver.engine.dispatch import Dispatch, dispatch_after_commit
 from sfpserver.engine.exceptions import IdempotencyCollision, InvalidInputError, InvalidWorkflowError
@@ -76,6 +88,8 @@ def start_many(requests: list[TriggerRequest]) -> list[Started]:
     """As trigger_many, answering a collided request with the run that holds its key instead of raising (events
     drop such triggers silently, as Hatchet's do)."""
     prepared = [_prepare(request) for request in requests]
+    if all(p.plain for p in prepared):
+        return _start_plain(prepared)
     with transaction.atomic():
         run_ids: list[UUID | None] = [_existing_child(p) for p in prepared]
         holders: dict[int, UUID] = {}
@@ -94,15 +108,7 @@ def start_many(requests: list[TriggerRequest]) -> list[Started]:
             if any(existing is None for existing in run_ids):
                 raise
             new, holders = [], {}
-        dispatch_after_commit(
-            Dispatch(step.id, step.attempt, step.queue, step.priority, f"{p.run.workflow_name}:{step.name}")
-            for p in new
-            for step in p.steps
-            if step.status == StepStatus.QUEUED
-            and not step.gated
-            and not step.conditional
-            and not waits.PAUSED.holds_for(step)
-        )
+        _dispatch_roots(new)
         conditional_roots = [s.id for p in new for s in p.steps if s.status == StepStatus.QUEUED and s.conditional]
         if conditional_roots:
             from sfpserver.engine import durable
@@ -110,12 +116,43 @@ def start_many(requests: list[TriggerRequest]) -> list[Started]:
             durable.register_conditions(conditional_roots)
         gated_runs = {p.run.id for p in new if any(step.gated for step in p.steps)}
         lifecycle.admit_after_commit(gate_keys, gated_runs)
-        for p in new:
-            signals.after_commit_run_changed(p.run.id)  # the live feed shows a new run while it is queued
+        _announce(new)
     return [
         Started(holders[i], holders[i]) if i in holders else Started(existing or p.run.id)
         for i, (p, existing) in enumerate(zip(prepared, run_ids, strict=True))
     ]
+
+
+def _start_plain(prepared: list[_Prepared]) -> list[Started]:
+    """Runs that need no gate, condition, idempotency key or spawn lookup: one statement records them (their queued
+    steps held at once if their workflow is paused), then their roots are published after commit."""
+    params = {
+        "run_rows": sql.json_rows(WorkflowRun, [p.run for p in prepared]),
+        "step_rows": sql.json_rows(StepRun, [step for p in prepared for step in p.steps]),
+    }
+    held = {row["id"] for row in sql.fetch(statements.START_RUNS, params)}
+    _dispatch_roots(prepared, held)
+    _announce(prepared)
+    return [Started(p.run.id) for p in prepared]
+
+
+def _dispatch_roots(prepared: list[_Prepared], held: Collection[UUID] = ()) -> None:
+    """After commit, publish the runs' queued roots, but those waiting for their gates, conditions or unpause."""
+    dispatch_after_commit(
+        Dispatch(step.id, step.attempt, step.queue, step.priority, f"{p.run.workflow_name}:{step.name}")
+        for p in prepared
+        for step in p.steps
+        if step.status == StepStatus.QUEUED
+        and not step.gated
+        and not step.conditional
+        and not waits.PAUSED.holds_for(step)
+        and step.id not in held
+    )
+
+
+def _announce(prepared: list[_Prepared]) -> None:
+    for p in prepared:
+        signals.after_commit_run_changed(p.run.id)  # the live feed shows a new run while it is queued
 
 
 def _hold_paused(prepared: list[_Prepared]) -> None:
@@ -151,6 +188,14 @@ class _Prepared:
     run: WorkflowRun
     steps: list[StepRun]
     key: idempotency.Key | None = None
+
+    @property
+    def plain(self) -> bool:
+        """Nothing to take, look up or admit besides the rows themselves (statements.START_RUNS)."""
+        spawn_key = self.run.parent_step_id is not None and (
+            self.run.child_key is not None or self.run.child_index is not None
+        )
+        return self.key is None and not spawn_key and not self.run.gated and not any(s.conditional for s in self.steps)
 
 
 def _prepare(request: TriggerRequest) -> _Prepared:

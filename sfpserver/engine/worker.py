@@ -23,7 +23,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from config.undumpable import forbid_dumps
-from sfpserver.engine import affinity, lifecycle, registry, runtime
+from sfpserver.engine import affinity, groupcommit, lifecycle, registry, runtime
 from sfpserver.engine.dbretry import wait_for_database
 from sfpserver.engine.models import StepRun, StepStatus, Worker, WorkerStatus
 from sfpserver.engine.standby import Standby
@@ -64,6 +64,8 @@ def configure(
     chosen for it arrive (engine/affinity.py)."""
     global _identity, _standby
     forbid_dumps()  # no program a step starts can read this process (its environment, its memory)
+    if settings.ENGINE_GROUP_COMMIT:
+        groupcommit.enable()  # the slot threads' claims and completions share round trips and commits
     _identity = WorkerIdentity(pool=pool, queues=list(queues), slots=slots, name=name, labels=dict(labels or {}))
     if routable:
         _identity.queues.append(affinity.worker_queue(_identity.id))

@@ -1,0 +1,199 @@
+"""Group commit: the claims and completions of a worker process's threads go to Postgres together.
+
+A slot thread hands the statements of its claim, or of its completion (with what follows from it: the settling of
+the run, the claim of a handed-off child), to `fetch_pipelined`. If no batch is on its way, it sends at once, on its
+own connection, its statements and those of every thread waiting: one pipeline, so one round trip, one transaction
+and one commit for all of them. A thread that asks while a batch is on its way waits for it to land; then the first
+of those waiting sends them all. So a lone thread is never delayed, and batches grow with the load by themselves.
+A sender also waits, at most ENGINE_GROUP_COMMIT_DELAY seconds (≤ 2 ms: a bound, not a tick), for the other slot
+threads busy in the process, as long as some of them have not asked yet.
+
+Each thread then goes on as if it had sent its own statements (it publishes what its completion released, after
+that commit), and only then returns, so Celery acknowledges a step's message after the commit that recorded its
+outcome, never before. Each request keeps its guarantees: its statements run in its order, fenced on (step,
+attempt) as alone, every completion taking its run's lock first. If a batch fails, nothing of it was committed,
+and each request is sent again alone, so that each thread gets its own outcome (a step's bad output fails that
+step only) and retries what it must (`with_db_retry`). A worker killed with requests waiting committed none of
+them: their steps are still RUNNING for a worker that is gone and run again once it is declared dead, recorded
+once.
+
+Only worker processes turn it on (`enable`, from engine/worker.py); anywhere else, and inside a transaction the
+caller holds, the statements go at once on the caller's own connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from sfpserver.engine import sql
+from sfpserver.engine.sql import Params, Rows
+from sfpserver.engine.statements import Statement
+
+logger = logging.getLogger(__name__)
+
+Pipeline = tuple[tuple[Statement, Params], ...]
+
+
+@dataclass
+class _Request:
+    statements: Pipeline
+    done: bool = False
+    rows: list[Rows] | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class Stats:
+    """What the group commit did, for the bench and the tests: batches sent and requests in them."""
+
+    batches: int = 0
+    requests: int = 0
+    largest: int = 0
+
+
+class _Committer:
+    """Leader and followers: a thread that asks while no batch is on its way sends at once, on its own connection,
+    its request and every one waiting; a thread that asks while one is on its way waits for it to land, then the
+    first of those waiting sends them all."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.stats = Stats()
+        self._lock = threading.Condition()
+        self._waiting: list[_Request] = []
+        self._sending = False
+        self._busy = 0  # slot threads between `busy()`'s enter and exit
+
+    def enter(self) -> None:
+        with self._lock:
+            self._busy += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            self._lock.notify_all()  # one thread fewer to wait for
+
+    def submit(self, statements: Pipeline) -> list[Rows]:
+        request = _Request(statements)
+        batch = self._lead_or_follow(request)
+        if batch is not None:
+            try:
+                self._send(batch)
+            finally:
+                with self._lock:
+                    self._sending = False
+                    self._lock.notify_all()
+        if request.error is not None:
+            raise request.error
+        assert request.rows is not None
+        return request.rows
+
+    def _lead_or_follow(self, request: _Request) -> list[_Request] | None:
+        """The batch this thread is to send; None once another thread sent its request."""
+        with self._lock:
+            self._waiting.append(request)
+            self._lock.notify_all()
+            while self._sending and not request.done:
+                self._lock.wait()
+            if request.done:
+                return None
+            self._sending = True
+            deadline = time.monotonic() + settings.ENGINE_GROUP_COMMIT_DELAY
+            while len(self._waiting) < self._busy and (left := deadline - time.monotonic()) > 0:
+                self._lock.wait(left)
+            batch, self._waiting = self._waiting, []
+            return batch
+
+    def _send(self, batch: list[_Request]) -> None:
+        self.stats.batches += 1
+        self.stats.requests += len(batch)
+        self.stats.largest = max(self.stats.largest, len(batch))
+        try:
+            rows = sql.fetch_pipelined(*(item for request in batch for item in request.statements))
+        except BaseException as exc:  # noqa: BLE001 - every error goes back to the threads that asked
+            _reset_connection()
+            if len(batch) == 1:
+                self._answer(batch[0], error=exc)
+                return
+            for request in batch:  # nothing was committed: each alone, to get each its own outcome
+                self._send([request])
+            return
+        start = 0
+        for request in batch:
+            end = start + len(request.statements)
+            self._answer(request, rows=rows[start:end])
+            start = end
+
+    def _answer(self, request: _Request, rows: list[Rows] | None = None, error: BaseException | None = None) -> None:
+        with self._lock:
+            request.rows, request.error, request.done = rows, error, True
+            self._lock.notify_all()
+
+
+def _reset_connection() -> None:
+    try:
+        connection.close()  # the sender's own: reopened by the next statement
+    except DatabaseError:
+        logger.debug("group commit: closing a broken connection failed", exc_info=True)
+
+
+_committer: _Committer | None = None
+_enabled = False
+_starting = threading.Lock()
+
+
+def enable() -> None:
+    """Group the claims and completions of this process's threads from now on (a worker process)."""
+    global _enabled
+    _enabled = True
+
+
+def _get() -> _Committer | None:
+    global _committer
+    if not _enabled:
+        return None
+    with _starting:
+        if _committer is None or _committer.pid != os.getpid():
+            _committer = _Committer()
+        return _committer
+
+
+def stats() -> Stats:
+    return _committer.stats if _committer is not None else Stats()
+
+
+@contextmanager
+def busy() -> Iterator[None]:
+    """Around a slot thread's unit of work: the committer knows how many threads may still send it something."""
+    committer = _get()
+    if committer is None:
+        yield
+        return
+    committer.enter()
+    try:
+        yield
+    finally:
+        committer.exit()
+
+
+def fetch_pipelined(*statements: tuple[Statement, Params]) -> list[Rows]:
+    """`sql.fetch_pipelined`, grouped with the other threads' requests in a worker process (outside a
+    transaction of the caller's: inside one, the statements must join it, and go at once)."""
+    committer = _get()
+    if committer is None or connection.in_atomic_block:
+        return sql.fetch_pipelined(*statements)
+    return committer.submit(statements)
+
+
+def fetch(statement: Statement, params: Params) -> Rows:
+    """`sql.fetch`, grouped as `fetch_pipelined`."""
+    return fetch_pipelined((statement, params))[0]
