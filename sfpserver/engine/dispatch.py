@@ -22,18 +22,14 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from sfpserver.engine import affinity, batching, sql, statements
+from sfpserver.engine import affinity, batching, broker, sql, statements
+from sfpserver.engine.broker import RUN_STEP_TASK as RUN_STEP_TASK  # re-exported: celery_tasks.py
+from sfpserver.engine.broker import broker_priority
 from sfpserver.engine.messages import Dispatch as Dispatch  # re-exported: the callers' name for a message
 
 logger = logging.getLogger(__name__)
 
-RUN_STEP_TASK = "engine.run_step"
 BATCH = 500
-
-
-def broker_priority(priority: int) -> int:
-    """Redis (kombu) serves lower numbers first, in the steps 0, 3, 6, 9: retries 0, HIGH 3, MEDIUM 6, LOW 9."""
-    return {4: 0, 3: 3, 2: 6}.get(priority, 9)
 
 
 def dispatch_after_commit(items: Iterable[Dispatch]) -> None:
@@ -43,33 +39,39 @@ def dispatch_after_commit(items: Iterable[Dispatch]) -> None:
 
 
 def publish(batch: list[Dispatch]) -> None:
-    """Publish the batch; once one message fails (after Celery's publish retries), the rest are not tried: the
-    broker is down, and each try would block the caller again. Every step not published is marked undispatched,
-    so the scheduler publishes it as soon as the broker answers (and at the latest after the sweeper's delay)."""
-    from config.celery import app
-
+    """Publish the batch in one round trip (engine/broker.py). If the broker does not take it, every step of it is
+    marked undispatched, so the scheduler publishes it again as soon as the broker answers (and at the latest after
+    the sweeper's delay); a message that did get through is then a duplicate, which the claim's fence discards."""
     batch, failed = batching.collect(batch)  # members of batch tasks join their batches (engine/batching.py)
     routing = affinity.route(batch)  # steps with affinity go to their chosen worker's queue (engine/affinity.py)
     if failed or routing.unplaced:
         _mark_undispatched(failed + routing.unplaced)  # the sweeper tries again
     batch = routing.ready
-    sent, names = 0, shown_names(batch)
+    names = shown_names(batch)
     try:
-        with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]  # celery-types lacks it
-            for item in batch:
-                app.send_task(
-                    RUN_STEP_TASK,
-                    args=[str(item.step_id), item.attempt],
-                    queue=item.queue,
-                    producer=producer,
-                    priority=broker_priority(item.priority),
-                    shadow=names.get(item.step_id),
-                )
-                sent += 1
-    except Exception:  # noqa: BLE001 - any broker failure leaves the rest to the scheduler
-        failed = [item.step_id for item in batch[sent:]]
-        logger.warning("broker unavailable: %d step message(s) left for the scheduler to publish", len(failed))
-        _mark_undispatched(failed)
+        if broker.is_redis():
+            broker.send(batch, names)  # one pipeline: all go, or the sweeper sends them again
+        else:
+            _send_through_celery(batch, names)
+    except Exception:  # noqa: BLE001 - any broker failure leaves the steps to the scheduler
+        logger.warning("broker unavailable: %d step message(s) left for the scheduler to publish", len(batch))
+        _mark_undispatched([item.step_id for item in batch])
+
+
+def _send_through_celery(batch: list[Dispatch], names: dict[UUID, str]) -> None:
+    """A broker other than Redis: Celery's own publishing, one message after the other."""
+    from config.celery import app
+
+    with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]  # celery-types lacks it
+        for item in batch:
+            app.send_task(
+                RUN_STEP_TASK,
+                args=[str(item.step_id), item.attempt],
+                queue=item.queue,
+                producer=producer,
+                priority=broker_priority(item.priority),
+                shadow=names.get(item.step_id),
+            )
 
 
 def shown_names(batch: list[Dispatch]) -> dict[UUID, str]:
@@ -112,7 +114,7 @@ _watch: redis.Redis | None = None
 def broker_restarted() -> bool | None:
     """Whether the broker is a new server, or one that lost its data, since the last look (the first look ever
     counts as a restart). None when the broker does not answer. Two round trips; for the leader's tick."""
-    if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://", "unix://")):
+    if not broker.is_redis():
         return False  # another broker: nothing to watch here
     client = _watch_client()
     try:
