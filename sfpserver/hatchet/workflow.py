@@ -106,6 +106,7 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         self.tasks: list[Task[TWorkflowInput, Any]] = []
         self.on_failure: Task[TWorkflowInput, Any] | None = None
         self.on_success: Task[TWorkflowInput, Any] | None = None
+        self._compiled: tuple[tuple[Any, ...], WorkflowDef] | None = None  # to_definition's: (shape, definition)
         options.warn_unsupported()
 
     @property
@@ -138,8 +139,13 @@ class BaseWorkflow(Generic[TWorkflowInput]):
         ]
 
     def to_definition(self) -> WorkflowDef:
-        """The engine definition; raises ValueError for what Hatchet refuses at registration."""
-        return compile_workflow(self, self._engine_input)
+        """The engine definition; raises ValueError for what Hatchet refuses at registration. Compiled once per
+        shape (its tasks, its client's namespace), not on every trigger."""
+        shape = (tuple(map(id, self.all_tasks())), _namespace(self._client))
+        cached = self._compiled
+        if cached is None or cached[0] != shape:
+            cached = self._compiled = (shape, compile_workflow(self, self._engine_input))
+        return cached[1]
 
     def _engine_input(self, raw: Any) -> Any:
         """Validates input at trigger time, wherever the run is triggered from (SDK, API, cron). The error
