@@ -24,12 +24,13 @@ from datetime import datetime
 
 import redis
 from django.conf import settings
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
 from bench import plain, plain_side, workflows
 from bench.durable_side import wait_registered
-from bench.measure import wait_until
+from bench.measure import CommitCounter, wait_until
 from bench.procs import Node, durable_node, plain_best_node
 from bench.results import Throughput, drain_timeout, progress
 from sfpserver.engine.models import TERMINAL_RUN_STATUSES, RunStatus, WorkflowRun
@@ -37,10 +38,12 @@ from sfpserver.engine.trigger import TriggerRequest, trigger, trigger_many
 
 CORES = os.cpu_count() or 1
 PLAIN_PREFETCH = 4
-DURABLE_BEST_CONCURRENCY = 4
-DURABLE_BEST_PREFETCH = 4
+DURABLE_BEST_PROCESSES = int(os.environ.get("BENCH_DURABLE_PROCESSES", CORES))
+DURABLE_BEST_CONCURRENCY = int(os.environ.get("BENCH_DURABLE_CONCURRENCY", 4))
+DURABLE_BEST_PREFETCH = int(os.environ.get("BENCH_DURABLE_PREFETCH", 4))
 TARGET_RATIO = 0.6
 TRIGGER_SAMPLE = 500
+STATS_FLUSH = 1.5  # seconds for Postgres to publish the counts of backends that ended
 
 
 @dataclass
@@ -85,7 +88,7 @@ def _plain_round(runs: int, env: dict[str, str]) -> Throughput:
 def _durable_nodes(env: dict[str, str]) -> list[Node]:
     nodes = [
         durable_node(workflows.QUEUE, DURABLE_BEST_CONCURRENCY, env, prefetch=DURABLE_BEST_PREFETCH, index=i)
-        for i in range(CORES)
+        for i in range(DURABLE_BEST_PROCESSES)
     ]
     for node in nodes:
         wait_registered(node)
@@ -94,33 +97,46 @@ def _durable_nodes(env: dict[str, str]) -> list[Node]:
 
 def _durable_round(runs: int, env: dict[str, str]) -> Throughput:
     nodes = _durable_nodes(env)
+    counter = CommitCounter()
     try:
         workflows.sdk_noop.run(wait_for_result=True)  # warm: the definition and every node's first claim
+        connection.close()  # Postgres counts a backend's commits when it ends (or has idled 10 s)
+        time.sleep(STATS_FLUSH)
+        before = counter.read()
         started = timezone.now()
         for _ in range(runs):
             workflows.sdk_noop.run(wait_for_result=False)
         triggering = (timezone.now() - started).total_seconds()
-        return _finished(workflows.SDK_SINGLE, runs, started, f"triggering one by one {triggering:.2f}s")
+        result, own = _finished(workflows.SDK_SINGLE, runs, started, f"triggering one by one {triggering:.2f}s")
     finally:
         for node in nodes:
             node.stop()
+    connection.close()
+    time.sleep(STATS_FLUSH)
+    commits = counter.read() - before - runs - own  # less each run's trigger and the bench's own reads
+    counter.close()
+    result.detail += f"; {commits / runs:.2f} commits per step (the triggers' own left out)"
+    return result
 
 
-def _finished(name: str, count: int, started: datetime, detail: str) -> Throughput:
+def _finished(name: str, count: int, started: datetime, detail: str) -> tuple[Throughput, int]:
+    """The runs' figures, and how many queries the bench made meanwhile (each its own commit)."""
     runs = WorkflowRun.objects.filter(workflow_name=name, created_at__gte=started)
-    wait_until(
-        lambda: runs.filter(status__in=TERMINAL_RUN_STATUSES).count() >= count,
-        drain_timeout(count),
-        0.1,
-        f"{count} {name} runs to finish",
-    )
+    polls = 0
+
+    def finished() -> bool:
+        nonlocal polls
+        polls += 1
+        return runs.filter(status__in=TERMINAL_RUN_STATUSES).count() >= count
+
+    wait_until(finished, drain_timeout(count), 0.1, f"{count} {name} runs to finish")
     ended = runs.aggregate(end=Max("finished_at"))["end"]
     bad = runs.exclude(status=RunStatus.COMPLETED).count()
     if bad:
         progress(f"WARNING: {bad} of {count} runs did not complete")
     first = runs.order_by("started_at").values_list("started_at", flat=True).first()
     drain = (ended - first).total_seconds() if first else None
-    return Throughput(count, (ended - started).total_seconds(), detail, drain_seconds=drain)
+    return Throughput(count, (ended - started).total_seconds(), detail, drain_seconds=drain), polls + 3
 
 
 def trigger_costs(env: dict[str, str], count: int = TRIGGER_SAMPLE) -> TriggerCosts:
@@ -193,8 +209,8 @@ def report(pairs: list[tuple[Throughput, Throughput]], costs: TriggerCosts) -> N
     print(f"  plain Celery            --pool prefork --concurrency {CORES} --prefetch-multiplier {PLAIN_PREFETCH},")
     print(f"{indent}acks_late, published with delay()")
     print(
-        f"  durable engine          {CORES} x `workers node --concurrency {DURABLE_BEST_CONCURRENCY} --prefetch "
-        f"{DURABLE_BEST_PREFETCH}`,"
+        f"  durable engine          {DURABLE_BEST_PROCESSES} x `workers node --concurrency "
+        f"{DURABLE_BEST_CONCURRENCY} --prefetch {DURABLE_BEST_PREFETCH}`, group commit on,"
     )
     print(f"{indent}triggered with sfpserver.hatchet run(wait_for_result=False)")
     print("  rounds                  plain /s, durable /s, ratio | drain only (first start → last finish)")

@@ -102,6 +102,7 @@ def _shared() -> _Shared:
 
     message = app.amqp.as_task_v2("0", RUN_STEP_TASK, args=["", 0])  # type: ignore[attr-defined]
     headers = {k: v for k, v in message.headers.items() if k not in ("id", "root_id", "shadow", "argsrepr")}
+    headers["ignore_result"] = None  # as send_task leaves it: the task's own setting (results are off) decides
     return _Shared(headers, str(message.properties.get("reply_to") or ""))
 
 

@@ -118,7 +118,8 @@ class _Committer:
         self.stats.requests += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
         try:
-            rows = sql.fetch_pipelined(*(item for request in batch for item in request.statements))
+            statements = [item for request in batch for item in request.statements]
+            rows = [sql.fetch(*statements[0])] if len(statements) == 1 else sql.fetch_pipelined(*statements)
         except BaseException as exc:  # noqa: BLE001 - every error goes back to the threads that asked
             _reset_connection()
             if len(batch) == 1:

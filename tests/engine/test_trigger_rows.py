@@ -1,5 +1,6 @@
-"""What a trigger writes (with COPY, sfpserver/engine/sql.py: copy_rows) reads back as the models say: JSON as
-JSON, arrays as arrays, defaults and timestamps filled in. On a queue nobody serves, so nothing runs."""
+"""What a trigger writes reads back as the models say: JSON as JSON, arrays as arrays, defaults and timestamps filled
+in; whether one statement wrote it (a plain trigger: statements.START_RUNS, from sql.json_rows) or COPY did (a spawn,
+a gated or keyed run: sql.copy_rows). On a queue nobody serves, so nothing runs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sfpserver.engine import lifecycle
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
 from sfpserver.engine.models import StepRun, StepStatus, WorkflowRun
-from sfpserver.engine.trigger import TriggerRequest, trigger, trigger_many
+from sfpserver.engine.trigger import TriggerRequest, _prepare, trigger, trigger_many
 
 QUEUE = "trigger-rows-unserved"
 pytestmark = pytest.mark.usefixtures("db_access")
@@ -29,9 +30,16 @@ def definition() -> WorkflowDef:
     )
 
 
-def test_a_triggered_run_and_its_steps_read_back_as_written() -> None:
+@pytest.mark.parametrize("written_by", ["one statement", "copy"])
+def test_a_triggered_run_and_its_steps_read_back_as_written(written_by: str) -> None:
     payload = {"org": "dev-hub", "packages": ["core", {"name": "ui", "version": "1.2"}], "dry": None}
-    run_id = trigger(definition(), payload, metadata={"team": "release"}, priority=3)
+    parent = trigger(definition()) if written_by == "copy" else None  # a spawn looks its child up: not plain
+    spawned_from = StepRun.objects.get(run_id=parent, name="build").id if parent else None
+    request = TriggerRequest(
+        definition(), payload, metadata={"team": "release"}, priority=3, parent_step_id=spawned_from, child_index=0
+    )
+    assert _prepare(request).plain == (written_by == "one statement")  # the path this case is about
+    run_id = trigger_many([request])[0]
 
     assert WorkflowRun.objects.filter(id=run_id, input__packages__1__name="ui").exists()  # jsonb, not a string
     run = WorkflowRun.objects.get(id=run_id)
@@ -51,7 +59,10 @@ def test_a_triggered_run_and_its_steps_read_back_as_written() -> None:
     assert build.args == {"credentials_from_input": ["org"], "credentials": ["dev-hub"]}
     assert (build.gates, build.gated) == ({}, False)
     assert build.queued_at is not None and deploy.queued_at is None and build.created_at is not None
-    lifecycle.cancel_run(run_id)
+    assert run.parent_step_id == spawned_from
+    for started in (run_id, parent):
+        if started is not None:
+            lifecycle.cancel_run(started)
 
 
 def test_a_second_spawn_of_the_same_child_key_returns_the_first_run() -> None:
