@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 TARGET_RATIO = 0.5
 TARGET_HANDOFF_P50_MS = 5.0
-TARGET_COMMITS_PER_STEP = 4.0
+TARGET_COMMITS_PER_STEP = 1.0  # below it, under load (issue 15): the group commit's doing
 INDENT = " " * 26
 
 
@@ -100,7 +100,7 @@ def latency(
 def commits(result: Commits) -> None:
     per_step_raw = (result.raw - result.own) / result.steps
     per_step_net = result.net / result.steps
-    met = verdict(round(per_step_net, 2) <= TARGET_COMMITS_PER_STEP)  # as printed: 4.00 meets "at most 4"
+    met = verdict(round(per_step_net, 2) < TARGET_COMMITS_PER_STEP)  # as printed: 1.00 is not below 1
     print()
     print("Postgres transactions per step (pg_stat_database.xact_commit over the durable throughput window,")
     print(f"{INDENT}{result.seconds:.1f}s, {result.steps} one-step runs)")
@@ -111,7 +111,7 @@ def commits(result: Commits) -> None:
     )
     print(f"{INDENT}no scheduler running)")
     print(
-        f"  net                     {result.net:8d} commits = {per_step_net:.2f} per step   target <= "
+        f"  net                     {result.net:8d} commits = {per_step_net:.2f} per step   target < "
         f"{TARGET_COMMITS_PER_STEP:.0f}: {met}"
     )
 
