@@ -46,6 +46,7 @@ Pipeline = tuple[tuple[Statement, Params], ...]
 @dataclass
 class _Request:
     statements: Pipeline
+    lock_order: str | None = None  # the run a completion locks first; None: a claim (it locks its step first)
     done: bool = False
     rows: list[Rows] | None = None
     error: BaseException | None = None
@@ -82,8 +83,8 @@ class _Committer:
             self._busy -= 1
             self._lock.notify_all()  # one thread fewer to wait for
 
-    def submit(self, statements: Pipeline) -> list[Rows]:
-        request = _Request(statements)
+    def submit(self, statements: Pipeline, lock_order: str | None) -> list[Rows]:
+        request = _Request(statements, lock_order)
         batch = self._lead_or_follow(request)
         if batch is not None:
             try:
@@ -111,7 +112,7 @@ class _Committer:
             while len(self._waiting) < self._busy and (left := deadline - time.monotonic()) > 0:
                 self._lock.wait(left)
             batch, self._waiting = self._waiting, []
-            return batch
+        return _in_lock_order(batch)
 
     def _send(self, batch: list[_Request]) -> None:
         self.stats.batches += 1
@@ -138,6 +139,13 @@ class _Committer:
         with self._lock:
             request.rows, request.error, request.done = rows, error, True
             self._lock.notify_all()
+
+
+def _in_lock_order(batch: list[_Request]) -> list[_Request]:
+    """Completions by their run's id, then claims as they came: two batches that complete steps of the same runs
+    lock those runs in the same order, so they wait for each other instead of deadlocking. (Claims of the roots
+    of one run in two batches may still cross; Postgres then breaks the tie, and each request is sent again.)"""
+    return sorted(batch, key=lambda request: (request.lock_order is None, request.lock_order or ""))
 
 
 def _reset_connection() -> None:
@@ -186,15 +194,16 @@ def busy() -> Iterator[None]:
         committer.exit()
 
 
-def fetch_pipelined(*statements: tuple[Statement, Params]) -> list[Rows]:
+def fetch_pipelined(*statements: tuple[Statement, Params], lock_order: str | None = None) -> list[Rows]:
     """`sql.fetch_pipelined`, grouped with the other threads' requests in a worker process (outside a
-    transaction of the caller's: inside one, the statements must join it, and go at once)."""
+    transaction of the caller's: inside one, the statements must join it, and go at once). `lock_order`: the
+    run a completion locks first (see `_in_lock_order`)."""
     committer = _get()
     if committer is None or connection.in_atomic_block:
         return sql.fetch_pipelined(*statements)
-    return committer.submit(statements)
+    return committer.submit(statements, lock_order)
 
 
-def fetch(statement: Statement, params: Params) -> Rows:
+def fetch(statement: Statement, params: Params, lock_order: str | None = None) -> Rows:
     """`sql.fetch`, grouped as `fetch_pipelined`."""
-    return fetch_pipelined((statement, params))[0]
+    return fetch_pipelined((statement, params), lock_order=lock_order)[0]

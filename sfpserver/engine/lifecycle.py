@@ -200,6 +200,7 @@ def complete(
         run_gated=claimed.run_gated,
         run_steps=claimed.run_steps,
         on_hand_off=on_hand_off,
+        run_id=claimed.run_id,
     )
 
 
@@ -218,6 +219,7 @@ def _complete(
     run_gated: bool = True,
     run_steps: int = 0,
     on_hand_off: Callable[[UUID], None] | None = None,
+    run_id: UUID | None = None,
 ) -> Completion | None:
     """Record the output of a running attempt and release the steps waiting on it. None if fenced.
 
@@ -233,15 +235,16 @@ def _complete(
     step that is not gated (`run_steps`, `run_gated`: known at claim) is completed and settled by one statement.
     """
     params = {"step": str(step_id), "attempt": attempt, "output": _jsonb(output), "now": timezone.now()}
+    lock_order = str(run_id) if run_id is not None else None  # the run each completion locks first
     if run_steps == 1 and not run_gated:  # a run of one step: one statement completes and settles it
-        return _complete_alone(params)
+        return _complete_alone(params, lock_order)
     pipeline = [(statements.COMPLETE, params), (statements.SETTLE_STEP_RUN, params)]
     if claimant is not None and claimant.hand_off_queues:
         secret, hashed = mint_lease_secret()
         hand_off = {"parent": str(step_id), "queues": list(claimant.hand_off_queues), "lease_hash": hashed}
         pipeline.append((statements.HAND_OFF, {**hand_off, **claimant.params()}))
     with transaction.atomic() if run_gated else nullcontext():  # outside one, the pipeline is a transaction
-        rows, settle, *handed = groupcommit.fetch_pipelined(*pipeline)
+        rows, settle, *handed = groupcommit.fetch_pipelined(*pipeline, lock_order=lock_order)
         if not rows:
             return None
         run_id, step, step_gated = rows[0]["run_id"], rows[0]["step_id"], rows[0]["step_gated"]
@@ -260,8 +263,8 @@ def _complete(
     return Completion(following)
 
 
-def _complete_alone(params: dict[str, Any]) -> Completion | None:
-    rows = groupcommit.fetch(statements.COMPLETE_ALONE, params)
+def _complete_alone(params: dict[str, Any], lock_order: str | None) -> Completion | None:
+    rows = groupcommit.fetch(statements.COMPLETE_ALONE, params, lock_order)
     if not rows:
         return None
     run_id, step = rows[0]["run_id"], rows[0]["step_id"]
