@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -41,6 +41,16 @@ from sfpserver.engine.statements import Statement
 logger = logging.getLogger(__name__)
 
 Pipeline = tuple[tuple[Statement, Params], ...]
+
+# Test seams, None in production and never set by it: the group commit's fault tests set them from a module that
+# only the worker process under test imports (tests/engine/groupcommit_seam.py, through ENGINE_WORKFLOW_MODULES),
+# to hold that worker at a known point of a batch and SIGKILL it there. Each is called by the thread that sends
+# the batch, with the statements of every request in it: `_before_send_hook` before anything of the batch is
+# sent, `_after_commit_hook` once its commit succeeded and before any thread that asked is answered (so before
+# any of their messages is acknowledged).
+BatchHook = Callable[[Sequence[Pipeline]], None]
+_before_send_hook: BatchHook | None = None
+_after_commit_hook: BatchHook | None = None
 
 
 @dataclass
@@ -117,6 +127,8 @@ class _Committer:
         self.stats.batches += 1
         self.stats.requests += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
+        if _before_send_hook is not None:
+            _before_send_hook([request.statements for request in batch])
         try:
             rows = sql.fetch_pipelined(*(item for request in batch for item in request.statements))
         except BaseException as exc:  # noqa: BLE001 - every error goes back to the threads that asked
@@ -127,6 +139,8 @@ class _Committer:
             for request in batch:  # nothing was committed: each alone, to get each its own outcome
                 self._send([request])
             return
+        if _after_commit_hook is not None:
+            _after_commit_hook([request.statements for request in batch])
         start = 0
         for request in batch:
             end = start + len(request.statements)
