@@ -10,6 +10,7 @@ waits for all the busy threads whatever the machine's load (it never waits longe
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -19,11 +20,13 @@ from uuid import UUID, uuid4
 import pytest
 import redis
 from django.conf import settings
-from django.db import DataError, connection, transaction
+from django.db import DataError, InterfaceError, connection, transaction
 from django.test import override_settings
 
 from sfpserver.engine import groupcommit, lifecycle
+from sfpserver.engine.dbretry import with_db_retry
 from sfpserver.engine.definitions import StepDef, WorkflowDef
+from sfpserver.engine.exceptions import StepInterrupted
 from sfpserver.engine.groupcommit import Stats
 from sfpserver.engine.lifecycle import Claimed, Completion
 from sfpserver.engine.models import Attempt, AttemptOutcome, RunStatus, StepRun, StepStatus, WorkflowRun
@@ -98,12 +101,14 @@ def as_slot_threads(*calls: Callable[[], Any], gate: Callable[[int], None] | Non
                 if gate is not None:
                     gate(index)
                 results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the test reads each thread's own outcome
+        except BaseException as exc:  # noqa: BLE001 - the test reads each thread's own outcome, StepInterrupted too
             results[index] = exc
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=slot, args=(i, call), name=f"slot-{i}") for i, call in enumerate(calls)]
+    threads = [
+        threading.Thread(target=slot, args=(i, call), name=f"slot-{i}", daemon=True) for i, call in enumerate(calls)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -272,3 +277,123 @@ def test_inside_a_transaction_the_statements_join_it_on_the_callers_connection(c
     assert seen_elsewhere == [StepStatus.QUEUED]  # not committed while the caller's transaction was open
     assert StepRun.objects.get(id=step_id).status == StepStatus.QUEUED  # and rolled back with it
     assert committer.stats == Stats()  # nothing went through the committer
+
+
+# --- a sender stopped while it waits ------------------------------------------------------------------------------
+
+
+@override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
+def test_a_sender_stopped_by_step_interrupted_while_it_waits_does_not_hold_up_the_process(committer: Any) -> None:
+    """The engine stops a thread by raising StepInterrupted in it (runtime.Invocation.interrupt); one raised in a
+    thread waiting, as sender, for the other busy slot threads must leave the group commit free for the others
+    (and its own request unsent: the thread that asked is gone)."""
+    first, second = one_step_run(), one_step_run()
+    first_step, second_step = steps(first)["only"].id, steps(second)["only"].id
+    committer.stats = Stats()
+    leave = threading.Event()
+
+    def busy_in_step_code() -> bool:
+        return leave.wait(timeout=20)
+
+    def claim(step_id: UUID) -> Callable[[], Claimed | None]:
+        return lambda: lifecycle.claim(step_id, 0, None, "stopped")
+
+    other, sender = start_slot_thread(busy_in_step_code), start_slot_thread(claim(first_step))
+    wait_until(lambda: waiting_requests(committer) == 1, timeout=10, interval=0.01, what="the sender to wait")
+    raise_in(sender.thread, StepInterrupted)
+    leave.set()  # the busy slot thread leaves: the sender wakes up, and StepInterrupted is raised in it
+    assert other.result() is True
+    assert isinstance(sender.result(), StepInterrupted)
+
+    [claimed] = as_slot_threads(claim(second_step))  # held forever if the stopped sender had kept the lead
+
+    assert isinstance(claimed, Claimed) and claimed.step_id == second_step
+    assert committer.stats == Stats(batches=1, requests=1, largest=1)
+    statuses = dict(StepRun.objects.filter(id__in=[first_step, second_step]).values_list("id", "status"))
+    assert statuses == {first_step: StepStatus.QUEUED, second_step: StepStatus.RUNNING}
+
+
+@override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
+def test_a_sender_stopped_while_it_sends_leaves_the_others_to_retry(
+    committer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StepInterrupted raised in the thread sending a batch: whether the batch committed is not known, as when a
+    connection drops at the commit. The sender stops; the others are told so (InterfaceError, which with_db_retry
+    retries) and get their outcome on retry."""
+    first, second = one_step_run(), one_step_run()
+    first_step, second_step = steps(first)["only"].id, steps(second)["only"].id
+    committer.stats = Stats()
+    stops = [StepInterrupted]
+
+    def stopped_while_sending(batch: Any) -> None:
+        if stops:
+            raise stops.pop()
+
+    monkeypatch.setattr(groupcommit, "_before_send_hook", stopped_while_sending)
+    raw_errors: list[BaseException] = []
+
+    def claim_and_retry(step_id: UUID) -> Claimed | None:
+        def attempt() -> Claimed | None:
+            try:
+                return lifecycle.claim(step_id, 0, None, "retried")
+            except InterfaceError as exc:
+                raw_errors.append(exc)
+                raise
+
+        return with_db_retry(attempt, "claim")
+
+    sent, retried = as_slot_threads(
+        lambda: lifecycle.claim(first_step, 0, None, "stopped"),
+        lambda: claim_and_retry(second_step),
+        gate=in_order(committer),  # the first one asks first: it sends the batch of both
+    )
+
+    assert isinstance(sent, StepInterrupted)
+    assert [str(error) for error in raw_errors] == [
+        "the thread that sent this batch was stopped before its outcome was known"
+    ]
+    assert isinstance(retried, Claimed) and retried.step_id == second_step
+    assert committer.stats == Stats(batches=2, requests=3, largest=2)
+    statuses = dict(StepRun.objects.filter(id__in=[first_step, second_step]).values_list("id", "status"))
+    assert statuses == {first_step: StepStatus.QUEUED, second_step: StepStatus.RUNNING}
+
+
+class SlotThread:
+    """A thread counted as a busy slot thread (groupcommit.busy) that runs one call; its result or its error."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._call = call
+        self._outcome: Any = None
+        self.thread = threading.Thread(target=self._run, name="slot", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            with groupcommit.busy():
+                self._outcome = self._call()
+        except BaseException as exc:  # noqa: BLE001 - the test reads the thread's own outcome, StepInterrupted too
+            self._outcome = exc
+        finally:
+            connection.close()
+
+    def result(self) -> Any:
+        self.thread.join(timeout=20)
+        assert not self.thread.is_alive(), "a thread is still held by the group commit"
+        return self._outcome
+
+
+def start_slot_thread(call: Callable[[], Any]) -> SlotThread:
+    slot = SlotThread(call)
+    slot.thread.start()
+    return slot
+
+
+def waiting_requests(committer: Any) -> int:
+    """Requests waiting to be sent (read under the committer's lock: a sender waits with its own among them)."""
+    with committer._lock:
+        return len(committer._waiting)
+
+
+def raise_in(thread: threading.Thread, error: type[BaseException]) -> None:
+    """As the engine stops a step's thread (runtime.Invocation._raise_in_thread)."""
+    assert thread.ident is not None
+    assert ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(error)) == 1
