@@ -2,7 +2,8 @@
 part of slot threads, real Postgres and Redis, and steps on a queue nobody serves (their messages are counted in
 Redis): the requests of several threads go in one batch and each thread gets its own rows; a request Postgres
 refuses fails alone while the rest of its batch is committed; a lone thread is sent at once; a thread does not
-wait for a slot thread that sends nothing; inside the caller's transaction the statements join it.
+wait for a slot thread that sends nothing; inside the caller's transaction the statements join it; a thread
+stopped (StepInterrupted) while it leads leaves the others free, and to retry.
 
 Tests that need a batch of every thread set ENGINE_GROUP_COMMIT_DELAY far above its bound, so that the sender
 waits for all the busy threads whatever the machine's load (it never waits longer than they take to ask)."""
@@ -39,10 +40,11 @@ pytestmark = pytest.mark.usefixtures("db_access")
 QUEUE = "group-commit-unserved"
 FOREVER = 60.0  # a group commit delay no test may wait out: a thread held that long fails its join below
 THREADS = 4
+Committer = groupcommit._Committer
 
 
 @pytest.fixture
-def committer() -> Iterator[Any]:
+def committer() -> Iterator[Committer]:
     """The group commit turned on in this process, as engine/worker.py turns it on; off again afterwards."""
     groupcommit.enable()
     committer = groupcommit._get()
@@ -52,8 +54,9 @@ def committer() -> Iterator[Any]:
     groupcommit._committer = None
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def broker() -> Iterator[redis.Redis]:
+    """The unserved queue's messages, emptied before and after each test."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     _purge(client)
     yield client
@@ -117,7 +120,7 @@ def as_slot_threads(*calls: Callable[[], Any], gate: Callable[[int], None] | Non
     return results
 
 
-def in_order(committer: Any) -> Callable[[int], None]:
+def in_order(committer: Committer) -> Callable[[int], None]:
     """A gate under which thread i asks only once i requests wait: the batch holds them in the threads' order."""
     return lambda index: wait_until(lambda: len(committer._waiting) >= index, timeout=10, interval=0.001)
 
@@ -126,7 +129,7 @@ def in_order(committer: Any) -> Callable[[int], None]:
 
 
 @override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
-def test_the_claims_of_several_slot_threads_go_in_one_batch_and_each_gets_its_own_step(committer: Any) -> None:
+def test_the_claims_of_several_slot_threads_go_in_one_batch_and_each_gets_its_own_step(committer: Committer) -> None:
     run_ids = [one_step_run() for _ in range(THREADS)]
     step_ids = [steps(run_id)["only"].id for run_id in run_ids]
     committer.stats = Stats()
@@ -146,7 +149,9 @@ def test_the_claims_of_several_slot_threads_go_in_one_batch_and_each_gets_its_ow
 
 
 @override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
-def test_two_branches_completing_in_one_batch_release_their_join_once(committer: Any, broker: redis.Redis) -> None:
+def test_two_branches_completing_in_one_batch_release_their_join_once(
+    committer: Committer, broker: redis.Redis
+) -> None:
     workflow = WorkflowDef(
         f"gc.join-{uuid4().hex[:8]}",
         steps=(
@@ -178,7 +183,7 @@ def test_two_branches_completing_in_one_batch_release_their_join_once(committer:
 
 
 @override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
-def test_a_completion_postgres_refuses_fails_alone_and_the_rest_of_its_batch_is_committed(committer: Any) -> None:
+def test_a_completion_postgres_refuses_fails_alone_and_the_rest_of_its_batch_is_committed(committer: Committer) -> None:
     claims = [claim_only_step(one_step_run()) for _ in range(THREADS)]
     outputs: list[Any] = [{"n": 0}, {"text": "a NUL byte \x00 jsonb cannot hold"}, {"n": 2}, {"n": 3}]
     committer.stats = Stats()
@@ -224,7 +229,7 @@ def test_a_completion_postgres_refuses_fails_alone_and_the_rest_of_its_batch_is_
 
 
 @override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
-def test_a_lone_slot_thread_is_sent_at_once(committer: Any) -> None:
+def test_a_lone_slot_thread_is_sent_at_once(committer: Committer) -> None:
     run_id = one_step_run()
     committer.stats = Stats()
 
@@ -234,7 +239,7 @@ def test_a_lone_slot_thread_is_sent_at_once(committer: Any) -> None:
     assert committer.stats == Stats(batches=1, requests=1, largest=1)
 
 
-def test_a_slot_thread_is_not_held_for_a_busy_one_that_sends_nothing(committer: Any) -> None:
+def test_a_slot_thread_is_not_held_for_a_busy_one_that_sends_nothing(committer: Committer) -> None:
     run_id = one_step_run()
     committer.stats = Stats()
     release = threading.Event()
@@ -258,7 +263,7 @@ def test_a_slot_thread_is_not_held_for_a_busy_one_that_sends_nothing(committer: 
 # --- inside the caller's transaction ----------------------------------------------------------------------------
 
 
-def test_inside_a_transaction_the_statements_join_it_on_the_callers_connection(committer: Any) -> None:
+def test_inside_a_transaction_the_statements_join_it_on_the_callers_connection(committer: Committer) -> None:
     run_id = one_step_run()
     step_id = steps(run_id)["only"].id
     committer.stats = Stats()
@@ -283,7 +288,7 @@ def test_inside_a_transaction_the_statements_join_it_on_the_callers_connection(c
 
 
 @override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
-def test_a_sender_stopped_by_step_interrupted_while_it_waits_does_not_hold_up_the_process(committer: Any) -> None:
+def test_a_sender_stopped_by_step_interrupted_while_it_waits_does_not_hold_up_the_process(committer: Committer) -> None:
     """The engine stops a thread by raising StepInterrupted in it (runtime.Invocation.interrupt); one raised in a
     thread waiting, as sender, for the other busy slot threads must leave the group commit free for the others
     (and its own request unsent: the thread that asked is gone)."""
@@ -315,7 +320,7 @@ def test_a_sender_stopped_by_step_interrupted_while_it_waits_does_not_hold_up_th
 
 @override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
 def test_a_sender_stopped_while_it_sends_leaves_the_others_to_retry(
-    committer: Any, monkeypatch: pytest.MonkeyPatch
+    committer: Committer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """StepInterrupted raised in the thread sending a batch: whether the batch committed is not known, as when a
     connection drops at the commit. The sender stops; the others are told so (InterfaceError, which with_db_retry
@@ -387,7 +392,7 @@ def start_slot_thread(call: Callable[[], Any]) -> SlotThread:
     return slot
 
 
-def waiting_requests(committer: Any) -> int:
+def waiting_requests(committer: Committer) -> int:
     """Requests waiting to be sent (read under the committer's lock: a sender waits with its own among them)."""
     with committer._lock:
         return len(committer._waiting)
