@@ -140,45 +140,36 @@ def _finished(name: str, count: int, started: datetime, detail: str) -> tuple[Th
 
 
 def trigger_costs(env: dict[str, str], count: int = TRIGGER_SAMPLE) -> TriggerCosts:
-    """Per-trigger cost from one client; the runs are left to the nodes started here, which drain them."""
+    """Per-trigger cost from one client, with no worker consuming meanwhile on either side (nothing else uses the
+    CPU); the durable runs are drained afterwards by nodes started then, the plain messages dropped."""
+    workflows.sdk_noop.run(wait_for_result=False)  # warm: the definition, the connections
+    costs = TriggerCosts(
+        celery_delay=_per_item(count, lambda: [plain.noop.apply_async(queue=plain.QUEUE) for _ in range(count)]),
+        celery_bulk=_per_item(count, lambda: _celery_bulk(count)),
+        sdk_run=_per_item(count, lambda: [workflows.sdk_noop.run(wait_for_result=False) for _ in range(count)]),
+        engine_trigger=_per_item(count, lambda: [trigger(workflows.SINGLE) for _ in range(count)]),
+        sdk_run_many=_per_item(count, lambda: _sdk_bulk(count)),
+        engine_trigger_many=_per_item(
+            count, lambda: trigger_many([TriggerRequest(workflows.SINGLE) for _ in range(count)])
+        ),
+    )
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    plain_side.reset(client)
+    client.close()
     nodes = _durable_nodes(env)
     try:
-        workflows.sdk_noop.run(wait_for_result=True)
-        celery_delay = _per_item(count, lambda: [plain.noop.apply_async(queue=plain.QUEUE) for _ in range(count)])
-        celery_bulk = _per_item(count, lambda: _celery_bulk(count))
-        costs = TriggerCosts(
-            celery_delay=celery_delay,
-            celery_bulk=celery_bulk,  # no Celery worker runs: nothing else uses the CPU meanwhile
-            sdk_run=_drained_after(
-                count, lambda: [workflows.sdk_noop.run(wait_for_result=False) for _ in range(count)]
-            ),
-            engine_trigger=_drained_after(count, lambda: [trigger(workflows.SINGLE) for _ in range(count)]),
-            sdk_run_many=_drained_after(count, lambda: _sdk_bulk(count)),
-            engine_trigger_many=_drained_after(
-                count, lambda: trigger_many([TriggerRequest(workflows.SINGLE) for _ in range(count)])
-            ),
-        )
-        return costs
+        _drained(workflows.SINGLE)
+        _drained(workflows.SDK_SINGLE)
     finally:
         for node in nodes:
             node.stop()
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        plain_side.reset(client)
-        client.close()
+    return costs
 
 
 def _per_item(count: int, work: Callable[[], object]) -> float:
     began = time.perf_counter()
     work()
     return (time.perf_counter() - began) * 1000 / count
-
-
-def _drained_after(count: int, work: Callable[[], object]) -> float:
-    """`_per_item`, then waiting until the nodes have run what it triggered, so the next figure has the CPU."""
-    cost = _per_item(count, work)
-    _drained(workflows.SINGLE)
-    _drained(workflows.SDK_SINGLE)
-    return cost
 
 
 def _celery_bulk(count: int) -> None:

@@ -15,7 +15,9 @@ attempt) as alone, every completion taking its run's lock first. If a batch fail
 and each request is sent again alone, so that each thread gets its own outcome (a step's bad output fails that
 step only) and retries what it must (`with_db_retry`). A worker killed with requests waiting committed none of
 them: their steps are still RUNNING for a worker that is gone and run again once it is declared dead, recorded
-once.
+once. A thread stopped while it waits or sends (StepInterrupted is raised in a slot's thread to stop it) gives up
+the lead and withdraws its request if it is still waiting; the others of a batch it was sending are told that its
+outcome is not known (InterfaceError, as when a connection drops at the commit) and retry.
 
 Only worker processes turn it on (`enable`, from engine/worker.py); anywhere else, and inside a transaction the
 caller holds, the statements go at once on the caller's own connection.
@@ -27,12 +29,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, connection
 
 from sfpserver.engine import sql
 from sfpserver.engine.sql import Params, Rows
@@ -42,8 +44,18 @@ logger = logging.getLogger(__name__)
 
 Pipeline = tuple[tuple[Statement, Params], ...]
 
+# Test seams, None in production and never set by it: the group commit's fault tests set them from a module that
+# only the worker process under test imports (tests/engine/groupcommit_seam.py, through ENGINE_WORKFLOW_MODULES),
+# to hold that worker at a known point of a batch and SIGKILL it there. Each is called by the thread that sends
+# the batch, with the statements of every request in it: `_before_send_hook` before anything of the batch is
+# sent, `_after_commit_hook` once its commit succeeded and before any thread that asked is answered (so before
+# any of their messages is acknowledged).
+BatchHook = Callable[[Sequence[Pipeline]], None]
+_before_send_hook: BatchHook | None = None
+_after_commit_hook: BatchHook | None = None
 
-@dataclass
+
+@dataclass(eq=False)  # a request is itself, whatever its statements: found in the waiting list by identity
 class _Request:
     statements: Pipeline
     lock_order: str | None = None  # the run a completion locks first; None: a claim (it locks its step first)
@@ -71,7 +83,7 @@ class _Committer:
         self.stats = Stats()
         self._lock = threading.Condition()
         self._waiting: list[_Request] = []
-        self._sending = False
+        self._sender: int | None = None  # the thread that holds the lead, from its wait until its batch landed
         self._busy = 0  # slot threads between `busy()`'s enter and exit
 
     def enter(self) -> None:
@@ -85,29 +97,37 @@ class _Committer:
 
     def submit(self, statements: Pipeline, lock_order: str | None) -> list[Rows]:
         request = _Request(statements, lock_order)
-        batch = self._lead_or_follow(request)
-        if batch is not None:
-            try:
+        try:
+            batch = self._lead_or_follow(request)
+            if batch is not None:
                 self._send(batch)
-            finally:
-                with self._lock:
-                    self._sending = False
-                    self._lock.notify_all()
+        finally:
+            self._leave(request)
         if request.error is not None:
             raise request.error
         assert request.rows is not None
         return request.rows
+
+    def _leave(self, request: _Request) -> None:
+        """Whatever stopped this thread (StepInterrupted is raised in a slot's thread to stop it: an error may come
+        at any point), it leaves no request of its own to be sent without it, nor the lead held."""
+        with self._lock:
+            if not request.done:
+                self._waiting = [waiting for waiting in self._waiting if waiting is not request]
+            if self._sender == threading.get_ident():
+                self._sender = None
+                self._lock.notify_all()
 
     def _lead_or_follow(self, request: _Request) -> list[_Request] | None:
         """The batch this thread is to send; None once another thread sent its request."""
         with self._lock:
             self._waiting.append(request)
             self._lock.notify_all()
-            while self._sending and not request.done:
+            while self._sender is not None and not request.done:
                 self._lock.wait()
             if request.done:
                 return None
-            self._sending = True
+            self._sender = threading.get_ident()
             deadline = time.monotonic() + settings.ENGINE_GROUP_COMMIT_DELAY
             while len(self._waiting) < self._busy and (left := deadline - time.monotonic()) > 0:
                 self._lock.wait(left)
@@ -115,13 +135,31 @@ class _Committer:
         return _in_lock_order(batch)
 
     def _send(self, batch: list[_Request]) -> None:
+        """Send the batch and answer every request in it, with its rows or its error, whatever happens."""
+        try:
+            self._send_batch(batch)
+        except BaseException:
+            # This thread was stopped while it sent (StepInterrupted, raised in a slot's thread to stop it), or
+            # failed outside the database: whether the batch committed is not known, as when a connection drops
+            # at the commit. The threads that asked are told so, and retry as then (with_db_retry: the fence
+            # turns a retry of what did commit into a stale one).
+            _reset_connection()
+            lost = InterfaceError("the thread that sent this batch was stopped before its outcome was known")
+            for request in batch:
+                if not request.done:
+                    self._answer(request, error=lost)
+            raise
+
+    def _send_batch(self, batch: list[_Request]) -> None:
         self.stats.batches += 1
         self.stats.requests += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
+        if _before_send_hook is not None:
+            _before_send_hook([request.statements for request in batch])
         try:
             statements = [item for request in batch for item in request.statements]
             rows = [sql.fetch(*statements[0])] if len(statements) == 1 else sql.fetch_pipelined(*statements)
-        except BaseException as exc:  # noqa: BLE001 - every error goes back to the threads that asked
+        except Exception as exc:  # noqa: BLE001 - every error goes back to the threads that asked
             _reset_connection()
             if len(batch) == 1:
                 self._answer(batch[0], error=exc)
@@ -129,6 +167,8 @@ class _Committer:
             for request in batch:  # nothing was committed: each alone, to get each its own outcome
                 self._send([request])
             return
+        if _after_commit_hook is not None:
+            _after_commit_hook([request.statements for request in batch])
         start = 0
         for request in batch:
             end = start + len(request.statements)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -73,6 +74,24 @@ def sleep_hour(inv: Any) -> None:
     time.sleep(3600)
 
 
+_arrived: dict[str, int] = {}  # run id -> how many of its steps started their first attempt in this process
+_arrivals = threading.Condition()
+
+
+def rendezvous(inv: Any) -> dict[str, Any]:
+    """On its first attempt, waits (at most 20 s) until input["n"] steps of its run have started in this process,
+    so that their completions reach the process's group commit together (tests/engine/test_groupcommit_faults.py).
+    A later attempt (a step run again elsewhere) does not wait."""
+    _executed(inv)
+    if inv.attempt == 0:
+        run, expected = str(inv.claimed.run_id), int((inv.input or {}).get("n", 1))
+        with _arrivals:
+            _arrived[run] = _arrived.get(run, 0) + 1
+            _arrivals.notify_all()
+            _arrivals.wait_for(lambda: _arrived[run] >= expected, timeout=20)
+    return {"step": inv.claimed.name, "attempt": inv.attempt}
+
+
 def wf(name: str, *steps: StepDef, **kwargs: Any) -> None:
     handlers: dict[str, Any] = {step.action: HANDLERS[step.action.split(":", 1)[1]] for step in steps}
     register_workflow(WorkflowDef(name=name, steps=steps, **kwargs), handlers)
@@ -87,6 +106,7 @@ HANDLERS = {
     "spin": spin_forever,
     "reporting": reporting,
     "sleep_hour": sleep_hour,
+    "rendezvous": rendezvous,
 }
 
 
@@ -127,6 +147,12 @@ wf(
     step("one", "echo", queue=FAULT_QUEUE),
     step("two", "slow", "one", queue=FAULT_QUEUE),
     step("three", "echo", "two", queue=FAULT_QUEUE),
+)
+GROUP_COMMIT_FAN_OUT = 4  # parallel steps whose completions meet in one batch (test_groupcommit_faults.py)
+wf(
+    "t.gc_fan_out",
+    *(step(f"p{i}", "rendezvous", queue=FAULT_QUEUE) for i in range(GROUP_COMMIT_FAN_OUT)),
+    step("join", "echo", *(f"p{i}" for i in range(GROUP_COMMIT_FAN_OUT)), queue=FAULT_QUEUE),
 )
 wf("t.reporting_chain", *(step(f"s{i}", "reporting", *([f"s{i - 1}"] if i else [])) for i in range(5)))
 

@@ -1,0 +1,193 @@
+"""Fault tests of the group commit (engine/groupcommit.py) on real worker processes, Redis and Postgres: a worker
+SIGKILLed with a batch of completions committed but their messages not yet acknowledged, and one SIGKILLed with
+a batch of completions still waiting, uncommitted. Nothing is doubled and nothing is lost.
+
+The worker under test imports tests/engine/groupcommit_seam.py, which holds its committer at the chosen point of
+the first batch of several completions and says what that batch held; the test kills the worker there. Four
+parallel steps of one run (t.gc_fan_out) wait for each other, so their completions reach the committer together.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from config.celery import app
+from sfpserver.engine.dispatch import RUN_STEP_TASK
+from sfpserver.engine.models import Attempt, AttemptOutcome, RunStatus, StepRun, StepStatus, Worker, WorkerStatus
+from sfpserver.engine.trigger import trigger
+from tests.conftest import Processes, wait_until
+from tests.engine.helpers import executions, steps, wait_for_run
+from tests.engine.workflows import FAULT_QUEUE, GROUP_COMMIT_FAN_OUT
+
+pytestmark = [pytest.mark.fault, pytest.mark.usefixtures("platform")]
+
+FAN_OUT = tuple(f"p{i}" for i in range(GROUP_COMMIT_FAN_OUT))
+ALL_STEPS = (*FAN_OUT, "join")
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nodes(platform: Processes) -> Iterator[Processes]:
+    """The fault-queue workers a test starts; whatever is still alive is stopped afterwards."""
+    before = set(platform.procs)
+    yield platform
+    for name in set(platform.procs) - before:
+        platform.stop(name)
+
+
+def start_node(platform: Processes, name: str, concurrency: int, **env: str) -> None:
+    platform.start_node(name, FAULT_QUEUE, concurrency, **env)
+    wait_until(
+        lambda: Worker.objects.filter(name=name, status=WorkerStatus.ACTIVE).exists(),
+        timeout=60,
+        what=f"{name} to register",
+    )
+
+
+def start_victim(platform: Processes, name: str, point: str, marker: Path) -> None:
+    """A worker with as many slots as the run has parallel steps, held by the seam at `point`."""
+    modules = os.environ["ENGINE_WORKFLOW_MODULES"] + ",tests.engine.groupcommit_seam"
+    seam = {"ENGINE_WORKFLOW_MODULES": modules, "GC_SEAM_POINT": point, "GC_SEAM_MARKER": str(marker)}
+    start_node(platform, name, GROUP_COMMIT_FAN_OUT, **seam)
+
+
+def held_batch(marker: Path) -> dict[str, Any]:
+    """What the batch the victim is held at holds: its size, the steps whose completion it carries."""
+    wait_until(marker.exists, timeout=60, interval=0.05, what="the victim to hold a batch of completions")
+    batch: dict[str, Any] = json.loads(marker.read_text())
+    return batch
+
+
+def completed_attempts(run_id: UUID) -> Counter[str]:
+    done = Attempt.objects.filter(step__run_id=run_id, outcome=AttemptOutcome.COMPLETED)
+    return Counter(done.values_list("step__name", flat=True))
+
+
+def history(step_id: str) -> list[tuple[str, str]]:
+    return list(Attempt.objects.filter(step_id=step_id).order_by("number").values_list("outcome", "worker_name"))
+
+
+@contextmanager
+def broker_channel() -> Iterator[Any]:
+    """A channel of the broker's Redis transport (kombu's: its unacked hash, its restore, its priority lists)."""
+    with app.connection_for_write() as conn:
+        yield conn.default_channel  # type: ignore[attr-defined]
+
+
+def unacked_run_steps(run_id: UUID) -> dict[bytes, tuple[str, int]]:
+    """The run's step messages a consumer took from Redis and never acknowledged, by delivery tag."""
+    step_ids = {str(step.id) for step in steps(run_id).values()}
+    with broker_channel() as channel, channel.conn_or_acquire() as client:
+        entries = client.hgetall(channel.unacked_key)
+    found = {}
+    for tag, entry in entries.items():
+        message = json.loads(entry)[0]
+        if message["headers"].get("task") != RUN_STEP_TASK:
+            continue
+        step_id, attempt = json.loads(base64.b64decode(message["body"]))[0]
+        if step_id in step_ids:
+            found[tag] = (step_id, attempt)
+    return found
+
+
+def redeliver(tags: list[bytes]) -> None:
+    """Put unacknowledged messages back on their queue as kombu's restore of a dead consumer's messages does."""
+    with broker_channel() as channel:
+        for tag in tags:
+            channel.qos.restore_by_tag(tag)
+
+
+def queued_messages() -> int:
+    """Messages waiting on the fault queue, at every priority."""
+    with broker_channel() as channel:
+        keys = {channel._q_for_pri(FAULT_QUEUE, priority) for priority in channel.priority_steps}
+        return sum(int(channel.client.llen(key)) for key in keys)
+
+
+def assert_recorded_once(run_id: UUID) -> None:
+    """Every step completed with one COMPLETED attempt, and its output is that attempt's."""
+    assert completed_attempts(run_id) == Counter(dict.fromkeys(ALL_STEPS, 1))
+    recorded = steps(run_id)
+    assert {name: recorded[name].status for name in ALL_STEPS} == dict.fromkeys(ALL_STEPS, StepStatus.COMPLETED)
+    for name in FAN_OUT:
+        assert recorded[name].output == {"step": name, "attempt": recorded[name].attempt}
+
+
+# --- killed between a batch's commit and its acknowledgements -------------------------------------------------
+
+
+def test_a_worker_killed_after_a_batch_of_completions_committed_doubles_nothing_and_loses_nothing(
+    nodes: Processes, tmp_path: Path
+) -> None:
+    victim, survivor = "gc-committed-victim", "gc-committed-survivor"
+    marker = tmp_path / "batch.json"
+    start_victim(nodes, victim, "after-commit", marker)
+    run_id = trigger("t.gc_fan_out", {"n": GROUP_COMMIT_FAN_OUT})
+    batch = held_batch(marker)
+    assert batch["size"] > 1 and len(batch["steps"]) > 1  # several completions shared one commit
+    committed = {str(step_id) for step_id in batch["steps"]}
+    by_id = {str(step.id): step for step in steps(run_id).values()}
+    assert {by_id[step_id].status for step_id in committed} == {StepStatus.COMPLETED}  # the commit is in
+    unacked = unacked_run_steps(run_id)
+    assert committed <= {step_id for step_id, _ in unacked.values()}  # and none of their messages is acked
+
+    nodes.kill(victim)
+    redeliver(list(unacked))  # the dead consumer's messages come back, as Redis' restore brings them back
+    start_node(nodes, survivor, 2)
+
+    run = wait_for_run(run_id, timeout=60)
+    assert run.status == RunStatus.COMPLETED
+    wait_until(lambda: queued_messages() == 0 and not unacked_run_steps(run_id), timeout=30, what="every message")
+    assert_recorded_once(run_id)
+    for step_id in committed:  # ran once, recorded once: the redelivered message was discarded by the fence
+        step = by_id[step_id]
+        assert executions(run_id, step.name) == 1
+        assert history(step_id) == [(AttemptOutcome.COMPLETED, victim)]
+    assert Worker.objects.get(name=victim).status == WorkerStatus.DEAD
+
+
+# --- killed with completions waiting in the group commit ------------------------------------------------------
+
+
+def test_a_worker_killed_with_completions_waiting_in_the_group_commit_runs_them_again_and_records_them_once(
+    nodes: Processes, tmp_path: Path
+) -> None:
+    victim, survivor = "gc-waiting-victim", "gc-waiting-survivor"
+    marker = tmp_path / "batch.json"
+    start_victim(nodes, victim, "before-send", marker)
+    run_id = trigger("t.gc_fan_out", {"n": GROUP_COMMIT_FAN_OUT})
+    batch = held_batch(marker)
+    assert batch["size"] > 1 and len(batch["steps"]) > 1
+    waiting = {str(step_id) for step_id in batch["steps"]}
+    by_id = {str(step.id): step for step in steps(run_id).values()}
+    assert {(by_id[step_id].status, by_id[step_id].attempt) for step_id in waiting} == {(StepStatus.RUNNING, 0)}
+
+    nodes.kill(victim)
+    unacked = unacked_run_steps(run_id)
+    assert waiting <= {step_id for step_id, _ in unacked.values()}
+    start_node(nodes, survivor, GROUP_COMMIT_FAN_OUT)
+
+    run = wait_for_run(run_id, timeout=60)
+    assert run.status == RunStatus.COMPLETED
+    for step_id in waiting:  # lost with the worker, run again once it was declared dead, recorded once
+        step = StepRun.objects.get(id=step_id)
+        assert executions(run_id, step.name) == 2
+        assert history(step_id) == [(AttemptOutcome.REASSIGNED, victim), (AttemptOutcome.COMPLETED, survivor)]
+    redeliver(list(unacked))  # the dead worker's messages, for attempts that are over: they change nothing
+    wait_until(lambda: queued_messages() == 0 and not unacked_run_steps(run_id), timeout=30, what="every message")
+    assert_recorded_once(run_id)
+    others = [step.name for step in steps(run_id).values() if str(step.id) not in waiting]
+    assert {name: executions(run_id, name) for name in others} == dict.fromkeys(others, 1)
+    assert Worker.objects.get(name=victim).status == WorkerStatus.DEAD
