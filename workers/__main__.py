@@ -5,7 +5,7 @@ python -m workers long-running    the long-running pool
 python -m workers node ...        one Celery worker process (what the pools start)
 python -m workers scheduler       timers, reaper and sweeper (single leader)
 python -m workers flower          Flower, seeing both pools
-python -m workers api             the ASGI server (REST, admin, dashboard, WebSocket)
+python -m workers api             the ASGI server (REST, admin, dashboard, WebSocket): API_PROCESSES processes
 python -m workers up              everything above, plus embedded Postgres/Redis when not configured
 """
 
@@ -52,11 +52,11 @@ def _own_secret_key() -> None:
         os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
 
 
-def supervise(commands: list[list[str]]) -> int:
+def supervise(commands: list[list[str]], pass_fds: tuple[int, ...] = ()) -> int:
     """Start the commands, pass SIGINT/SIGTERM on to them, and wait for all of them to end."""
     from workers.lifeline import die_with_parent
 
-    procs = [subprocess.Popen(cmd, preexec_fn=die_with_parent) for cmd in commands]
+    procs = [subprocess.Popen(cmd, preexec_fn=die_with_parent, pass_fds=pass_fds) for cmd in commands]
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         for proc in procs:
@@ -163,15 +163,30 @@ def flower_main(host: str, port: int) -> int:
     return 0
 
 
-def api_main(host: str, port: int) -> int:
+def api_main(host: str, port: int, processes: int | None, fd: int | None) -> int:
+    """One ASGI server process; or, for several (API_PROCESSES), this process binds the port and starts that
+    many `api --fd` processes that all accept on its socket (each its own process: not dumpable, ended with it)."""
     import uvicorn
 
     _django()  # settings.LOGGING first: uvicorn's own records then go through it (log_config=None)
+    from django.conf import settings
+
     from sfpserver.api.readiness import announce_dependencies
 
+    count = processes or settings.API_PROCESSES
+    config = uvicorn.Config(
+        "config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None
+    )
+    if fd is not None:  # one of several: serve on the socket the first process bound
+        uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+        return 0
     announce_dependencies()  # serves at once; says while Postgres or Redis is not there yet (503 meanwhile)
-    uvicorn.run("config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None)
-    return 0
+    if count == 1:
+        uvicorn.Server(config).run()
+        return 0
+    listening = config.bind_socket()
+    command = [sys.executable, "-m", "workers", "api", "--fd", str(listening.fileno())]
+    return supervise([command] * count, pass_fds=(listening.fileno(),))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api")
     api.add_argument("--host", default=os.environ.get("API_HOST", "127.0.0.1"))
     api.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "8000")))
+    api.add_argument("--processes", type=int, default=None, help="server processes (default: API_PROCESSES)")
+    api.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # a listening socket: internal
     sub.add_parser("up")
     return parser
 
@@ -217,7 +234,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "flower":
         return flower_main(args.host, args.port)
     if args.command == "api":
-        return api_main(args.host, args.port)
+        return api_main(args.host, args.port, args.processes, args.fd)
     from config.launcher import main as up
 
     return up()
