@@ -20,6 +20,7 @@ from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connections
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 
 
@@ -31,16 +32,25 @@ class LanedASGIHandler(ASGIHandler):
         self.load_middleware(is_async=False)  # the chain runs whole on the lane: one thread hop, not one per middleware
         if lanes < 1:
             raise ValueError(f"lanes: expected at least 1, got {lanes}")
-        self.lanes = lanes
-        self._free: asyncio.Queue[ThreadPoolExecutor] | None = None
+        self.lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"api-lane-{i}") for i in range(lanes)]
+        self._free: tuple[asyncio.AbstractEventLoop, asyncio.Queue[ThreadPoolExecutor]] | None = None
 
     def _free_lanes(self) -> asyncio.Queue[ThreadPoolExecutor]:
-        """The lanes' queue, made on first use inside the server's event loop."""
-        if self._free is None:
-            self._free = asyncio.Queue()
-            for index in range(self.lanes):
-                self._free.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"api-lane-{index}"))
-        return self._free
+        """The idle lanes, in a queue of the running event loop. A server process has one loop; a new one (a
+        test's) takes every lane over: the loop before it has ended, and with it every request it served."""
+        loop = asyncio.get_running_loop()
+        if self._free is None or self._free[0] is not loop:
+            free: asyncio.Queue[ThreadPoolExecutor] = asyncio.Queue()
+            for lane in self.lanes:
+                free.put_nowait(lane)
+            self._free = (loop, free)
+        return self._free[1]
+
+    def shutdown(self) -> None:
+        """Close each lane's database connections and end its thread (for tests: a server process just exits)."""
+        for lane in self.lanes:
+            lane.submit(connections.close_all).result()
+            lane.shutdown()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
