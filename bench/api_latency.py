@@ -19,10 +19,10 @@ import argparse
 import http.client
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
-import random
 import threading
 import time
 from pathlib import Path

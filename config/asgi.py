@@ -14,7 +14,6 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from config.lanes import LanedASGIHandler  # noqa: E402
-
 from sfpserver.live.routing import websocket_urlpatterns  # noqa: E402
 
 django_asgi_app = LanedASGIHandler(settings.API_THREADS)  # requests on long-lived threads: config/lanes.py

@@ -17,7 +17,7 @@ import functools
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 from django.conf import settings
@@ -67,7 +67,7 @@ def _counter(location: str, options: tuple[tuple[str, Any], ...]) -> Script:
 def count_request(key: str, seconds: int) -> int:
     """Add one to the window's counter (created to expire with the window) and return it. The key is the
     throttle cache's own (its prefix and version), so that clearing that cache resets the counters."""
-    config = settings.CACHES["throttle"]
+    config = cast("dict[str, dict[str, Any]]", settings.CACHES)["throttle"]
     counter = _counter(config["LOCATION"], tuple(sorted(config.get("OPTIONS", {}).items())))
     return int(counter(keys=[caches["throttle"].make_and_validate_key(key)], args=[seconds + 1]))
 
