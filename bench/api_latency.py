@@ -70,6 +70,16 @@ def _quantile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU of `pid` and its children (the API's server processes), from /proc."""
+    tree = [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    ticks = 0
+    for member in tree:
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _connections_sampler(stop: threading.Event, peak: list[int]) -> None:
     """The most client connections Postgres held at once (the bench's own included), sampled every 50 ms."""
     from django.db import connection
@@ -128,12 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         stop, peak = threading.Event(), [0]
         sampler = threading.Thread(target=_connections_sampler, args=(stop, peak), daemon=True)
         sampler.start()
+        cpu_before = _cpu_seconds(procs[0].pid)
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - started
+        cpu = _cpu_seconds(procs[0].pid) - cpu_before
         stop.set()
         sampler.join(5)
         pace = f"{options.rate:g} requests/s offered" if options.rate > 0 else "back to back"
@@ -146,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             p50, p99 = _quantile(latencies, 50), _quantile(latencies, 99)
             print(
                 f"  p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   max {max(latencies):7.1f} ms   "
-                f"{len(latencies) / seconds:6.1f} triggers/s"
+                f"{len(latencies) / seconds:6.1f} triggers/s   API CPU {1000 * cpu / len(latencies):.1f} ms a trigger"
             )
             print(
                 f"  target p50 <= {TARGET_P50_MS:g} ms, p99 <= {TARGET_P99_MS:g} ms (at 50 clients): "
