@@ -19,6 +19,10 @@ import subprocess
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uvicorn
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -173,20 +177,26 @@ def api_main(host: str, port: int, processes: int | None, fd: int | None) -> int
 
     from sfpserver.api.readiness import announce_dependencies
 
-    count = processes or settings.API_PROCESSES
+    count = settings.API_PROCESSES if processes is None else processes
+    if count < 1:
+        raise SystemExit(f"python -m workers api: --processes must be at least 1, got {count}")
     config = uvicorn.Config(
         "config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None
     )
     if fd is not None:  # one of several: serve on the socket the first process bound
-        uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
-        return 0
+        return _serve(uvicorn.Server(config), [socket.socket(fileno=fd)])
     announce_dependencies()  # serves at once; says while Postgres or Redis is not there yet (503 meanwhile)
     if count == 1:
-        uvicorn.Server(config).run()
-        return 0
-    listening = config.bind_socket()
+        return _serve(uvicorn.Server(config), None)
+    listening = config.bind_socket()  # a port already taken ends the process here (exit code 1)
     command = [sys.executable, "-m", "workers", "api", "--fd", str(listening.fileno())]
     return supervise([command] * count, pass_fds=(listening.fileno(),))
+
+
+def _serve(server: uvicorn.Server, sockets: list[socket.socket] | None) -> int:
+    """Run a uvicorn server until it is told to stop; 3 (uvicorn's startup failure) when it never started."""
+    server.run(sockets=sockets)
+    return 0 if server.started else 3
 
 
 def main(argv: list[str] | None = None) -> int:

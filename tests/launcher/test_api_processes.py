@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sfpserver.accounts import tokens
-from tests.conftest import Processes, wait_until
+from tests.conftest import ROOT, Processes, wait_until
 
 PING = "/sfp/api/ping"
 
@@ -80,3 +82,24 @@ def test_the_processes_flag_overrides_the_setting_and_one_process_starts_no_chil
     wait_until(lambda: status(port, PING) == 200, timeout=60, what="the API to answer")
 
     assert children(launcher.pid) == []
+
+
+@pytest.mark.parametrize("count", ["1", "2"])
+def test_an_api_whose_port_is_taken_ends_with_an_error(processes: Processes, count: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", "workers", "api", "--port", str(port), "--processes", count]
+        done = subprocess.run(argv, cwd=ROOT, env=processes.env(), capture_output=True, text=True, timeout=120)
+
+    assert done.returncode != 0
+    assert "address already in use" in done.stderr.lower()
+
+
+def test_fewer_than_one_process_is_refused(processes: Processes) -> None:
+    argv = [sys.executable, "-m", "workers", "api", "--port", str(free_port()), "--processes", "0"]
+    done = subprocess.run(argv, cwd=ROOT, env=processes.env(), capture_output=True, text=True, timeout=120)
+
+    assert done.returncode != 0
+    assert "python -m workers api: --processes must be at least 1, got 0" in done.stderr
