@@ -76,6 +76,33 @@ def test_the_api_starts_api_processes_servers_that_each_answer_on_the_one_port(p
         assert answers == [201, 200, 200, 200], f"process {serving} alone"
 
 
+def test_a_server_process_that_dies_is_replaced_and_a_stop_ends_them_all(processes: Processes) -> None:
+    port = free_port()
+    launcher = processes.start("api-replaced", "api", "--port", str(port), "--processes", "2")
+    wait_until(lambda: status(port, PING) == 200, timeout=60, what="the API to answer")
+    first = wait_until(lambda: len(children(launcher.pid)) == 2 and children(launcher.pid), what="two servers")
+
+    os.kill(first[0], signal.SIGKILL)
+
+    def replaced() -> list[int] | None:
+        now = children(launcher.pid)
+        return now if len(now) == 2 and first[0] not in now else None
+
+    now = wait_until(replaced, timeout=60, what="a new server")
+    assert first[1] in now
+    replacement = next(pid for pid in now if pid != first[1])
+    os.kill(first[1], signal.SIGSTOP)  # the replacement alone accepts
+    try:
+        wait_until(lambda: status(port, PING) == 200, timeout=60, what="the replacement to answer")
+    finally:
+        os.kill(first[1], signal.SIGCONT)
+
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(60) == 0
+    processes.procs.pop("api-replaced")
+    assert not any(Path(f"/proc/{pid}").exists() for pid in (first[1], replacement))
+
+
 def test_the_processes_flag_overrides_the_setting_and_one_process_starts_no_child(processes: Processes) -> None:
     port = free_port()
     launcher = processes.start("api-one", "api", "--port", str(port), "--processes", "1", API_PROCESSES="3")
