@@ -3,17 +3,20 @@ WebSocket to the live feed (sfpserver/live), which authenticates by token or by 
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()  # sets Django up before the consumers are imported
+django.setup(set_prefix=False)  # before the consumers are imported (what get_asgi_application does)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from config.lanes import LanedASGIHandler  # noqa: E402
 from sfpserver.live.routing import websocket_urlpatterns  # noqa: E402
+
+django_asgi_app = LanedASGIHandler(settings.API_THREADS)  # requests on long-lived threads: config/lanes.py
 
 application = ProtocolTypeRouter(
     {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -205,6 +206,12 @@ VAULT_AUDIT_RETENTION_DAYS = env_int("VAULT_AUDIT_RETENTION_DAYS", 365, minimum=
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)  # larger bodies: 413
 API_MAX_INPUT_BYTES = env_int("API_MAX_INPUT_BYTES", 256 * 1024, minimum=1)  # a task's data once encoded
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES  # the same limit for anything Django parses itself
+# `python -m workers api` runs API_PROCESSES server processes on one port (default: the cores this process may
+# run on; in a container set it: the cores there are the host's). Each runs requests' synchronous part on
+# API_THREADS long-lived threads ("lanes", config/lanes.py), each keeping one database connection: the API holds
+# API_PROCESSES x API_THREADS connections (keep that, with the workers', below Postgres's max_connections).
+API_PROCESSES = env_int("API_PROCESSES", len(os.sched_getaffinity(0)), minimum=1)
+API_THREADS = env_int("API_THREADS", 2, minimum=1)
 API_READY_POOLS = env_list("API_READY_POOLS", ["standard", "long-running"])  # each needs a live worker
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["sfpserver.accounts.authentication.BearerTokenAuthentication"],

@@ -5,13 +5,14 @@ python -m workers long-running    the long-running pool
 python -m workers node ...        one Celery worker process (what the pools start)
 python -m workers scheduler       timers, reaper and sweeper (single leader)
 python -m workers flower          Flower, seeing both pools
-python -m workers api             the ASGI server (REST, admin, dashboard, WebSocket)
+python -m workers api             the ASGI server (REST, admin, dashboard, WebSocket): API_PROCESSES processes
 python -m workers up              everything above, plus embedded Postgres/Redis when not configured
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import socket
@@ -19,11 +20,17 @@ import subprocess
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uvicorn
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # Processes that key nothing with SECRET_KEY (API tokens are checked by the API alone) need no
 # DJANGO_SECRET_KEY; given none, they get a random one of their own rather than the public default.
+logger = logging.getLogger(__name__)
+
 KEYLESS = {"standard", "long-running", "node", "scheduler", "flower"}
 
 
@@ -52,21 +59,38 @@ def _own_secret_key() -> None:
         os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
 
 
-def supervise(commands: list[list[str]]) -> int:
-    """Start the commands, pass SIGINT/SIGTERM on to them, and wait for all of them to end."""
+def supervise(commands: list[list[str]], pass_fds: tuple[int, ...] = (), restart: bool = False) -> int:
+    """Start the commands, pass SIGINT/SIGTERM on to them, and wait for all of them to end. With `restart`, a
+    command that ends before the signal came is started again (a second later at the earliest)."""
     from workers.lifeline import die_with_parent
 
-    procs = [subprocess.Popen(cmd, preexec_fn=die_with_parent) for cmd in commands]
+    def start(command: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, preexec_fn=die_with_parent, pass_fds=pass_fds)
+
+    procs = [start(cmd) for cmd in commands]
+    stopping = threading.Event()
 
     def forward(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
+    while restart and not stopping.wait(1.0):
+        for index, proc in enumerate(procs):
+            if proc.poll() is not None and not stopping.is_set():
+                logger.warning(
+                    "a server process ended; starting another", extra={"pid": proc.pid, "exit_code": proc.returncode}
+                )
+                procs[index] = start(commands[index])
+                if stopping.is_set():  # the signal came while it started: it was not among those told
+                    procs[index].terminate()
     codes = [proc.wait() for proc in procs]
-    return max(codes, default=0)
+    # Told to stop, a process ended by that signal stopped as asked (uvicorn re-raises it once it has drained).
+    told = {-signal.SIGTERM, -signal.SIGINT} if stopping.is_set() else set()
+    return max((0 if code in told else code for code in codes), default=0)
 
 
 def pool_main(pool_name: str, count: int | None) -> int:
@@ -163,15 +187,37 @@ def flower_main(host: str, port: int) -> int:
     return 0
 
 
-def api_main(host: str, port: int) -> int:
+def api_main(host: str, port: int, processes: int | None, fd: int | None) -> int:
+    """One ASGI server process; or, for several (API_PROCESSES), this process binds the port and starts that
+    many `api --fd` processes that all accept on its socket (each its own process: not dumpable, ended with it,
+    started again if it ends before this one is told to stop)."""
     import uvicorn
 
     _django()  # settings.LOGGING first: uvicorn's own records then go through it (log_config=None)
+    from django.conf import settings
+
     from sfpserver.api.readiness import announce_dependencies
 
+    count = settings.API_PROCESSES if processes is None else processes
+    if count < 1:
+        raise SystemExit(f"python -m workers api: --processes must be at least 1, got {count}")
+    config = uvicorn.Config(
+        "config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None
+    )
+    if fd is not None:  # one of several: serve on the socket the first process bound
+        return _serve(uvicorn.Server(config), [socket.socket(fileno=fd)])
     announce_dependencies()  # serves at once; says while Postgres or Redis is not there yet (503 meanwhile)
-    uvicorn.run("config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None)
-    return 0
+    if count == 1:
+        return _serve(uvicorn.Server(config), None)
+    listening = config.bind_socket()  # a port already taken ends the process here (exit code 1)
+    command = [sys.executable, "-m", "workers", "api", "--fd", str(listening.fileno())]
+    return supervise([command] * count, pass_fds=(listening.fileno(),), restart=True)
+
+
+def _serve(server: uvicorn.Server, sockets: list[socket.socket] | None) -> int:
+    """Run a uvicorn server until it is told to stop; 3 (uvicorn's startup failure) when it never started."""
+    server.run(sockets=sockets)
+    return 0 if server.started else 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api")
     api.add_argument("--host", default=os.environ.get("API_HOST", "127.0.0.1"))
     api.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "8000")))
+    api.add_argument("--processes", type=int, default=None, help="server processes (default: API_PROCESSES)")
+    api.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # a listening socket: internal
     sub.add_parser("up")
     return parser
 
@@ -217,7 +265,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "flower":
         return flower_main(args.host, args.port)
     if args.command == "api":
-        return api_main(args.host, args.port)
+        return api_main(args.host, args.port, args.processes, args.fd)
     from config.launcher import main as up
 
     return up()

@@ -7,17 +7,22 @@ process counts the same requests. Past the scope's rate the request answers 429 
 token is refused before throttling.
 
 When Redis does not answer, requests go through (logged): the broker's outage must not also close the API.
+Counting a request is one round trip (a script that adds one and starts the window's expiry with the first),
+on one client per process kept for its life.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
+import redis
 from django.conf import settings
 from django.core.cache import caches
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
@@ -45,11 +50,26 @@ def scope_of(request: Request, view: Any) -> str:
     return "read" if request.method in READ_METHODS else "write"
 
 
+# Adds one to the counter; the first request of a window also sets when the counter expires.
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
+@functools.lru_cache(maxsize=4)
+def _counter(location: str, options: tuple[tuple[str, Any], ...]) -> Script:
+    """The counting script on a client of this server, kept for the process's life (one per configuration)."""
+    return redis.Redis.from_url(location, **dict(options)).register_script(_COUNT)
+
+
 def count_request(key: str, seconds: int) -> int:
-    """Add one to the window's counter (created to expire with the window) and return it."""
-    cache = caches["throttle"]
-    cache.add(key, 0, timeout=seconds + 1)
-    return int(cache.incr(key))
+    """Add one to the window's counter (created to expire with the window) and return it. The key is the
+    throttle cache's own (its prefix and version), so that clearing that cache resets the counters."""
+    config = cast("dict[str, dict[str, Any]]", settings.CACHES)["throttle"]
+    counter = _counter(config["LOCATION"], tuple(sorted(config.get("OPTIONS", {}).items())))
+    return int(counter(keys=[caches["throttle"].make_and_validate_key(key)], args=[seconds + 1]))
 
 
 class RateExceeded(Throttled):
@@ -71,7 +91,7 @@ class TokenRateThrottle(BaseThrottle):
         window = int(now // seconds)
         try:
             count = count_request(f"{scope}:{token.pk}:{window}", seconds)
-        except (RedisError, ValueError) as exc:  # ValueError: the key expired between add and incr
+        except RedisError as exc:
             logger.warning("request throttling skipped: %s", type(exc).__name__, extra={"scope": scope})
             return True
         if count <= limit:
@@ -101,7 +121,7 @@ class WebhookDeliveryThrottle(BaseThrottle):
         window = int(now // seconds)
         try:
             count = count_request(f"webhook:{name}:{window}", seconds)
-        except (RedisError, ValueError) as exc:
+        except RedisError as exc:
             logger.warning("webhook throttling skipped: %s", type(exc).__name__, extra={"webhook": name})
             return True
         if count <= limit:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from django.core.cache import caches
 from django_celery_beat.models import PeriodicTask
 
@@ -71,6 +72,17 @@ def test_credential_leases_count_against_their_own_rate(personas: Personas, sett
     answers = [personas.app.client.post("/sfp/api/internal/leases", lease, format="json") for _ in range(3)]
     assert [a.status_code == 429 for a in answers] == [False, False, True]
     assert answers[-1].json() == throttled("lease", 2, "API_THROTTLE_LEASE_RATE")
+
+
+def test_a_window_s_counter_expires_with_its_window(personas: Personas, settings: Any) -> None:
+    settings.API_THROTTLE_READ_RATE = "100/min"
+    assert [personas.member.client.get("/sfp/api/runs").status_code for _ in range(2)] == [200, 200]
+
+    client = redis.Redis.from_url(settings.CACHES["throttle"]["LOCATION"])
+    keys = list(client.scan_iter(f"*read:{personas.member.token.pk}:*"))
+    assert len(keys) == 1
+    assert int(client.get(keys[0]) or 0) == 2
+    assert 0 < client.ttl(keys[0]) <= 61  # the window's minute and one second: not a counter kept for good
 
 
 def test_requests_go_through_when_the_counters_redis_does_not_answer(personas: Personas, settings: Any) -> None:
