@@ -124,7 +124,7 @@ def test_a_drain_lets_running_steps_finish_starts_nothing_new_and_resume_complet
 def test_a_drain_that_times_out_reports_what_still_runs_and_the_restart_requeues_it(platform: Processes) -> None:
     queue = f"drain-{uuid4().hex[:8]}"
     platform.start_node("drain-node-old", queue, concurrency=1)
-    run_id = trigger(chain(f"d.timeout-{uuid4().hex[:8]}", queue=queue), {"seconds": 10})
+    run_id = trigger(chain(f"d.timeout-{uuid4().hex[:8]}", queue=queue), {"seconds": 6})
     wait_until(lambda: executions(run_id, "first") == 1, timeout=60, what="the long step to start")
 
     code, output = finish(manage(platform, "drain", "--timeout", "1"))

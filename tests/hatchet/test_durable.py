@@ -52,13 +52,13 @@ def test_a_worker_killed_during_a_durable_sleep_loses_nothing_the_task_ends_at_t
     from tests.hatchet.durable_worker import SleepInput, durable_slot_sleeper
 
     first = durable.start(slots=2)
-    ref = durable_slot_sleeper.run(SleepInput(seconds=20), wait_for_result=False)
+    ref = durable_slot_sleeper.run(SleepInput(seconds=12), wait_for_result=False)
     wait = wait_until(lambda: StepWait.objects.filter(step__run_id=ref.workflow_run_id).first(), what="the wait row")
     durable.kill(first)  # it held the task in its slot (no ttl)
     second = durable.start(slots=2)
     result = ref.result()
     step = step_of(ref.workflow_run_id)
-    assert result == {"slept": 20, "worker": str(Worker.objects.get(pid=second.pid, name="sdk-durable-worker").id)}
+    assert result == {"slept": 12, "worker": str(Worker.objects.get(pid=second.pid, name="sdk-durable-worker").id)}
     assert step.finished_at is not None and wait.wake_at is not None
     assert wait.wake_at <= step.finished_at < wait.wake_at + timedelta(seconds=10)  # not restarted from zero
     assert (outcomes(ref.workflow_run_id)[-1], outcomes(ref.workflow_run_id).count("COMPLETED")) == ("COMPLETED", 1)
@@ -236,14 +236,14 @@ def test_a_worker_stopped_with_sigterm_evicts_a_durable_task_waiting_in_its_slot
     from tests.hatchet.durable_worker import SleepInput, durable_slot_sleeper
 
     first = durable.start(slots=2)
-    ref = durable_slot_sleeper.run(SleepInput(seconds=25), wait_for_result=False)
+    ref = durable_slot_sleeper.run(SleepInput(seconds=14), wait_for_result=False)
     wait_until(lambda: StepWait.objects.filter(step__run_id=ref.workflow_run_id).exists(), what="the wait row")
     os.killpg(first.pid, signal.SIGTERM)
-    assert first.wait(timeout=15) == 0  # it did not wait out the 25 s sleep
+    assert first.wait(timeout=9) == 0  # it did not wait out the 14 s sleep
     assert waiting_for(ref.workflow_run_id, "sleep")
     second = durable.start(slots=2)
     assert ref.result() == {
-        "slept": 25,
+        "slept": 14,
         "worker": str(Worker.objects.get(pid=second.pid, name="sdk-durable-worker").id),
     }
     assert outcomes(ref.workflow_run_id) == ["EVICTED", "COMPLETED"]

@@ -85,7 +85,7 @@ def second_long_running_worker(platform: Processes) -> object:
 @pytest.mark.usefixtures("second_long_running_worker")
 def test_a_long_step_is_not_redelivered_to_a_second_worker_while_the_first_lives(orgs: dict[str, Org]) -> None:
     marker = uuid.uuid4().hex
-    run_id = trigger("sfp-apex-tests", slow_tests_input(orgs["staging"], marker, seconds=12))
+    run_id = trigger("sfp-apex-tests", slow_tests_input(orgs["staging"], marker, seconds=7))
 
     finished = wait_for_run(run_id, timeout=90)
 
