@@ -6,6 +6,8 @@ import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 from bench import history, machine
 from bench.measure import percentile
 
@@ -30,7 +32,8 @@ def header(options: Options) -> None:
         print(line)
     print(
         f"workers   one node each, --pool threads --concurrency {options.concurrency} --prefetch-multiplier 1, "
-        "acks_late, task events on (the project's Celery settings)"
+        f"acks_late, task events {'on' if settings.CELERY_WORKER_SEND_TASK_EVENTS else 'off until Flower asks'}"
+        " (the project's Celery settings)"
     )
     print(
         f"N         {options.runs} messages / one-step runs; {options.triggers} sequential triggers; "

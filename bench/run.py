@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     services = ensure_services("bench", BENCH_PG_PORT, BENCH_REDIS_PORT)
     os.environ["ENGINE_WORKFLOW_MODULES"] = "bench.workflows"
+    # No scheduler runs in the bench (the runs need none), and no node stands in for it: its ticks would be load and
+    # commits of their own, and the figures say "no scheduler running".
+    os.environ["ENGINE_STANDBY_LEADER"] = "false"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     try:

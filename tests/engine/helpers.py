@@ -1,9 +1,13 @@
-"""Reading runs back in engine tests."""
+"""Reading runs back in engine tests, and the broker lists of queues nobody serves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
+
+import redis
+from django.conf import settings
 
 from sfpserver.engine.models import TERMINAL_RUN_STATUSES, Attempt, EventKind, RunEvent, StepRun, WorkflowRun
 from tests.conftest import wait_until
@@ -34,3 +38,20 @@ def executions(run_id: UUID, step: str) -> int:
 def attempts(step: StepRun) -> list[dict[str, Any]]:
     rows = Attempt.objects.filter(step=step).order_by("number").values("number", "outcome", "error_message")
     return [dict(row) for row in rows]
+
+
+def purged_broker(*queues: str) -> Iterator[redis.Redis]:
+    """A client of the broker, with the lists of `queues` (every priority step) emptied before and after: the body
+    of a fixture for tests that publish onto queues nobody serves and count what is there."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def purge() -> None:
+        for queue in queues:
+            keys = list(client.scan_iter(match=f"{queue}*"))
+            if keys:
+                client.delete(*keys)
+
+    purge()
+    yield client
+    purge()
+    client.close()

@@ -20,7 +20,6 @@ from uuid import UUID, uuid4
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import DataError, InterfaceError, connection, transaction
 from django.test import override_settings
 
@@ -33,7 +32,7 @@ from sfpserver.engine.lifecycle import Claimed, Completion
 from sfpserver.engine.models import Attempt, AttemptOutcome, RunStatus, StepRun, StepStatus, WorkflowRun
 from sfpserver.engine.trigger import trigger
 from tests.conftest import wait_until
-from tests.engine.helpers import steps
+from tests.engine.helpers import purged_broker, steps
 
 pytestmark = pytest.mark.usefixtures("db_access")
 
@@ -57,17 +56,7 @@ def committer() -> Iterator[Committer]:
 @pytest.fixture(autouse=True)
 def broker() -> Iterator[redis.Redis]:
     """The unserved queue's messages, emptied before and after each test."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    _purge(client)
-    yield client
-    _purge(client)
-    client.close()
-
-
-def _purge(client: redis.Redis) -> None:
-    keys = list(client.scan_iter(match=f"{QUEUE}*"))
-    if keys:
-        client.delete(*keys)
+    yield from purged_broker(QUEUE)
 
 
 def published(client: redis.Redis, step_id: UUID) -> int:

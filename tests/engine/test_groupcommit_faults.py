@@ -70,6 +70,16 @@ def held_batch(marker: Path) -> dict[str, Any]:
     return batch
 
 
+def held_run(platform: Processes, victim: str, point: str, marker: Path) -> tuple[UUID, set[str], dict[str, StepRun]]:
+    """A fan-out run whose victim is held at `point` of a batch of several completions: the run, the steps whose
+    completions the batch carries, and the run's steps by id as they were then."""
+    start_victim(platform, victim, point, marker)
+    run_id = trigger("t.gc_fan_out", {"n": GROUP_COMMIT_FAN_OUT})
+    batch = held_batch(marker)
+    assert batch["size"] > 1 and len(batch["steps"]) > 1  # several completions share the batch
+    return run_id, {str(step_id) for step_id in batch["steps"]}, {str(s.id): s for s in steps(run_id).values()}
+
+
 def completed_attempts(run_id: UUID) -> Counter[str]:
     done = Attempt.objects.filter(step__run_id=run_id, outcome=AttemptOutcome.COMPLETED)
     return Counter(done.values_list("step__name", flat=True))
@@ -132,13 +142,7 @@ def test_a_worker_killed_after_a_batch_of_completions_committed_doubles_nothing_
     nodes: Processes, tmp_path: Path
 ) -> None:
     victim, survivor = "gc-committed-victim", "gc-committed-survivor"
-    marker = tmp_path / "batch.json"
-    start_victim(nodes, victim, "after-commit", marker)
-    run_id = trigger("t.gc_fan_out", {"n": GROUP_COMMIT_FAN_OUT})
-    batch = held_batch(marker)
-    assert batch["size"] > 1 and len(batch["steps"]) > 1  # several completions shared one commit
-    committed = {str(step_id) for step_id in batch["steps"]}
-    by_id = {str(step.id): step for step in steps(run_id).values()}
+    run_id, committed, by_id = held_run(nodes, victim, "after-commit", tmp_path / "batch.json")
     assert {by_id[step_id].status for step_id in committed} == {StepStatus.COMPLETED}  # the commit is in
     unacked = unacked_run_steps(run_id)
     assert committed <= {step_id for step_id, _ in unacked.values()}  # and none of their messages is acked
@@ -165,13 +169,7 @@ def test_a_worker_killed_with_completions_waiting_in_the_group_commit_runs_them_
     nodes: Processes, tmp_path: Path
 ) -> None:
     victim, survivor = "gc-waiting-victim", "gc-waiting-survivor"
-    marker = tmp_path / "batch.json"
-    start_victim(nodes, victim, "before-send", marker)
-    run_id = trigger("t.gc_fan_out", {"n": GROUP_COMMIT_FAN_OUT})
-    batch = held_batch(marker)
-    assert batch["size"] > 1 and len(batch["steps"]) > 1
-    waiting = {str(step_id) for step_id in batch["steps"]}
-    by_id = {str(step.id): step for step in steps(run_id).values()}
+    run_id, waiting, by_id = held_run(nodes, victim, "before-send", tmp_path / "batch.json")
     assert {(by_id[step_id].status, by_id[step_id].attempt) for step_id in waiting} == {(StepStatus.RUNNING, 0)}
 
     nodes.kill(victim)

@@ -20,7 +20,7 @@ from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.models import Attempt, AttemptOutcome, StepRun, StepStatus, Worker, WorkerStatus, WorkflowRun
 from sfpserver.engine.trigger import trigger
 from tests.conftest import wait_until
-from tests.engine.helpers import attempts, steps
+from tests.engine.helpers import attempts, purged_broker, steps
 
 HERE = "hand-off-here"  # the queue the claiming "worker" of these tests serves
 ELSEWHERE = "hand-off-elsewhere"
@@ -28,18 +28,7 @@ ELSEWHERE = "hand-off-elsewhere"
 
 @pytest.fixture
 def broker() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    _purge(client)
-    yield client
-    _purge(client)
-    client.close()
-
-
-def _purge(client: redis.Redis) -> None:
-    for queue in (HERE, ELSEWHERE):
-        keys = list(client.scan_iter(match=f"{queue}*"))
-        if keys:
-            client.delete(*keys)
+    yield from purged_broker(HERE, ELSEWHERE)
 
 
 def messages(client: redis.Redis, queue: str) -> int:
