@@ -38,7 +38,7 @@ from django.db import DatabaseError, InterfaceError, connection
 
 from sfpserver.engine import sql
 from sfpserver.engine.sql import Params, Rows
-from sfpserver.engine.statements import Statement
+from sfpserver.engine.statements import CLAIM, CLAIM_MANY, Statement
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +156,10 @@ class _Committer:
         self.stats.largest = max(self.stats.largest, len(batch))
         if _before_send_hook is not None:
             _before_send_hook([request.statements for request in batch])
+        claims = _Claims.of(batch)
+        rest = [request for request in batch if request not in claims.requests]
         try:
-            statements = [item for request in batch for item in request.statements]
+            statements = [*(item for request in rest for item in request.statements), *claims.statements()]
             rows = [sql.fetch(*statements[0])] if len(statements) == 1 else sql.fetch_pipelined(*statements)
         except Exception as exc:  # noqa: BLE001 - every error goes back to the threads that asked
             _reset_connection()
@@ -170,15 +172,64 @@ class _Committer:
         if _after_commit_hook is not None:
             _after_commit_hook([request.statements for request in batch])
         start = 0
-        for request in batch:
+        for request in rest:
             end = start + len(request.statements)
             self._answer(request, rows=rows[start:end])
             start = end
+        for request, claimed in claims.answers(rows[-1] if claims.requests else []):
+            self._answer(request, rows=[claimed])
 
     def _answer(self, request: _Request, rows: list[Rows] | None = None, error: BaseException | None = None) -> None:
         with self._lock:
             request.rows, request.error, request.done = rows, error, True
             self._lock.notify_all()
+
+
+@dataclass
+class _Claims:
+    """The plain claims of a batch (two or more, by the same worker), sent as one statement (CLAIM_MANY): a worker
+    claims the messages its slots took in one go. A second claim of a (step, attempt) in the batch (a duplicated
+    message) is answered as stale, as its own claim would have been once the first committed."""
+
+    requests: list[_Request]
+
+    @classmethod
+    def of(cls, batch: list[_Request]) -> _Claims:
+        claims = [r for r in batch if len(r.statements) == 1 and r.statements[0][0] is CLAIM]
+        workers = {(r.statements[0][1]["worker"], r.statements[0][1]["worker_name"]) for r in claims}
+        return cls(claims if len(claims) > 1 and len(workers) == 1 else [])
+
+    def statements(self) -> list[tuple[Statement, Params]]:
+        if not self.requests:
+            return []
+        first: dict[tuple[str, int], Params] = {}
+        for request in self.requests:
+            first.setdefault(_claim_key(request), request.statements[0][1])
+        wanted = list(first.values())
+        params = {
+            "steps": [p["step"] for p in wanted],
+            "attempts": [p["attempt"] for p in wanted],
+            "lease_hashes": [p["lease_hash"] for p in wanted],
+            "worker": wanted[0]["worker"],
+            "worker_name": wanted[0]["worker_name"],
+        }
+        return [(CLAIM_MANY, params)]
+
+    def answers(self, rows: Rows) -> list[tuple[_Request, Rows]]:
+        """Each claim's rows: its step's row for the first claim of each (step, attempt), none for the others."""
+        by_step = {str(row["id"]): row for row in rows}
+        answered, seen = [], set()
+        for request in self.requests:
+            key = _claim_key(request)
+            row = by_step.get(key[0]) if key not in seen else None
+            seen.add(key)
+            answered.append((request, [row] if row is not None else []))
+        return answered
+
+
+def _claim_key(request: _Request) -> tuple[str, int]:
+    params = request.statements[0][1]
+    return str(params["step"]), int(params["attempt"])
 
 
 def _in_lock_order(batch: list[_Request]) -> list[_Request]:

@@ -108,15 +108,18 @@ BARRIER = _statement("barrier", "LOCK TABLE engine_steprun IN SHARE MODE", utili
 PAUSED_WAIT = _lit(WaitingFor.PAUSED)
 
 
-def _claim(which: str) -> str:
+def _claim(which: str, *, wanted: str = "", lease: str = "%(lease_hash)s", runs: str = "=") -> str:
     """The claim: compare-and-set QUEUED -> RUNNING of the step `which` picks (not while its workflow's pause
     holds it: a message published before the pause finds it so), its attempt's row, the run
-    marked RUNNING, and everything the step's code needs (input, metadata, its parents' outputs)."""
+    marked RUNNING, and everything the step's code needs (input, metadata, its parents' outputs). For several
+    steps at once: `wanted` the FROM of the (step, attempt, lease hash) rows, `lease` the hash's column, `runs`
+    "IN" (their runs)."""
     return f"""
 WITH s AS (
     UPDATE engine_steprun
-       SET status = {RUNNING}, worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = %(lease_hash)s,
+       SET status = {RUNNING}, worker_id = %(worker)s, started_at = clock_timestamp(), lease_hash = {lease},
            timeout_at = clock_timestamp() + make_interval(secs => execution_timeout), {set_sql(Event.STARTED)}
+      {wanted}
      WHERE {which} AND coalesce(status, '') = {QUEUED} AND coalesce(waiting_for, '') <> {PAUSED_WAIT}
        AND {STEP_MAY_START}
  RETURNING id, run_id, name, action, parents, args, attempt, retries, timeout_at, available_at, started_at,
@@ -127,7 +130,7 @@ WITH s AS (
     SELECT id, attempt, %(worker)s, %(worker_name)s, available_at, started_at, {RUNNING}, '', '', '' FROM s
 ), r AS (
     UPDATE engine_workflowrun SET status = {RUN_RUNNING}, started_at = coalesce(started_at, now())
-     WHERE id = (SELECT run_id FROM s) AND coalesce(status, '') = {RUN_QUEUED}
+     WHERE id {runs} (SELECT run_id FROM s) AND coalesce(status, '') = {RUN_QUEUED}
 )
 SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.evictions, s.retries, s.args, s.timeout_at,
        wr.workflow_name, wr.input, wr.additional_metadata, wr.priority, wr.parent_step_id,
@@ -141,6 +144,21 @@ SELECT s.id, s.run_id, s.name, s.action, s.attempt, s.evictions, s.retries, s.ar
 
 
 CLAIM = _statement("claim", _claim("id = %(step)s AND attempt = %(attempt)s"), hot=True)
+
+# The claims of several slot threads of one worker process in one statement (engine/groupcommit.py merges them):
+# the same compare-and-set for each (step, attempt) of %(steps)s/%(attempts)s, each with its own lease hash. The
+# steps are distinct: the group commit answers a duplicate of a (step, attempt) as a stale claim.
+CLAIM_MANY = _statement(
+    "claim several",
+    _claim(
+        "id = wanted.want_step AND attempt = wanted.want_attempt",
+        wanted="FROM unnest(%(steps)s::uuid[], %(attempts)s::integer[], %(lease_hashes)s::text[])"
+        " AS wanted (want_step, want_attempt, want_lease)",
+        lease="wanted.want_lease",
+        runs="IN",
+    ),
+    hot=True,
+)
 
 # The hand-off: in the transaction that completes step %(parent)s, the child it released (delivered at the
 # transaction's now()) on one of the worker's queues, highest priority first. Gated children wait for gates.py.

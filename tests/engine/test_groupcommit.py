@@ -414,3 +414,36 @@ def test_a_batch_locks_runs_in_one_order_whatever_order_its_requests_came_in(
     assert [r.lock_order for r in ordered] == sent
     claims = [r for r in requests if r.lock_order is None]
     assert [r for r in ordered if r.lock_order is None] == claims  # the claims keep their arrival order
+
+
+@override_settings(ENGINE_GROUP_COMMIT_DELAY=FOREVER)
+def test_one_workers_claims_in_a_batch_go_as_one_statement_and_a_duplicated_message_claims_nothing(
+    committer: Committer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_ids = [one_step_run() for _ in range(THREADS - 1)]
+    step_ids = [steps(run_id)["only"].id for run_id in run_ids]
+    asked = [*step_ids, step_ids[0]]  # the last thread took a duplicate of the first step's message
+    sent: list[str] = []  # what the group commit sent Postgres, by statement
+    fetch, fetch_pipelined = groupcommit.sql.fetch, groupcommit.sql.fetch_pipelined
+
+    def recording_one(statement: Any, params: Any) -> Any:
+        sent.append(statement.name)
+        return fetch(statement, params)
+
+    def recording_many(*statements: Any) -> Any:
+        sent.extend(statement.name for statement, _params in statements)
+        return fetch_pipelined(*statements)
+
+    monkeypatch.setattr(groupcommit.sql, "fetch", recording_one)
+    monkeypatch.setattr(groupcommit.sql, "fetch_pipelined", recording_many)
+
+    claims = as_slot_threads(
+        *(lambda step_id=step_id: lifecycle.claim(step_id, 0, None, "one-worker") for step_id in asked),
+        gate=in_order(committer),
+    )
+
+    assert sent == ["claim several"]  # one statement for the whole batch
+    assert [None if claimed is None else claimed.step_id for claimed in claims] == [*step_ids, None]
+    hashes = dict(StepRun.objects.filter(id__in=step_ids).values_list("id", "lease_hash"))
+    assert all(hashes[c.step_id] == lifecycle.lease_hash(c.lease_secret) for c in claims if c is not None)
+    assert Attempt.objects.filter(step_id__in=step_ids).count() == len(step_ids)  # one attempt each, not two

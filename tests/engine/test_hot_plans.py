@@ -46,6 +46,8 @@ TYPES = {
     "steps": "uuid[]",
     "run_rows": "jsonb",
     "step_rows": "jsonb",
+    "attempts": "integer[]",
+    "lease_hashes": "text[]",
 }
 HOT_STATEMENTS = {statement.name: statement.text for statement in statements.ALL if statement.hot}
 OTHER_STATEMENTS = {s.name: s for s in statements.ALL if not s.hot}
@@ -74,6 +76,8 @@ ARGUMENTS = {
     "steps": "'{00000000-0000-0000-0000-000000000001}'",
     "run_rows": "'[]'",
     "step_rows": "'[]'",
+    "attempts": "'{0}'",
+    "lease_hashes": "'{x}'",
 }
 
 
@@ -199,6 +203,7 @@ def test_the_statements_module_holds_the_hot_statements() -> None:
         "complete a one-step run",
         "settle after a completion",
         "start runs",
+        "claim several",
         "settle a run",
     }
     assert len({statement.name for statement in statements.ALL}) == len(statements.ALL)
