@@ -171,8 +171,8 @@ ENGINE_CRON_FIRINGS_PER_TICK = env_int("ENGINE_CRON_FIRINGS_PER_TICK", 200, mini
 # step goes through the broker (strict priority order across a queue, any worker of the pool may take it).
 ENGINE_HAND_OFF = env_bool("ENGINE_HAND_OFF", True)
 # The claims and completions of a worker process's slot threads share one round trip and one commit
-# (engine/groupcommit.py): sent when every busy slot waits, else at most ENGINE_GROUP_COMMIT_DELAY seconds after
-# the oldest asked (at most 2 ms). Off: each goes alone.
+# (engine/groupcommit.py): a sender waits at most ENGINE_GROUP_COMMIT_DELAY seconds (at most 2 ms) for the process's
+# other busy slots, none once all of them have asked. Off: each goes alone.
 ENGINE_GROUP_COMMIT = env_bool("ENGINE_GROUP_COMMIT", True)
 ENGINE_GROUP_COMMIT_DELAY = env_float("ENGINE_GROUP_COMMIT_DELAY", 0.002, minimum=0, maximum=0.002)
 # A step the database shows running on a live worker, claimed longer ago than this, that no thread of that worker

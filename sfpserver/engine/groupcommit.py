@@ -160,7 +160,7 @@ class _Committer:
         rest = [request for request in batch if request not in claims.requests]
         try:
             statements = [*(item for request in rest for item in request.statements), *claims.statements()]
-            rows = [sql.fetch(*statements[0])] if len(statements) == 1 else sql.fetch_pipelined(*statements)
+            rows = sql.fetch_pipelined(*statements)
         except Exception as exc:  # noqa: BLE001 - every error goes back to the threads that asked
             _reset_connection()
             if len(batch) == 1:

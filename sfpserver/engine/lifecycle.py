@@ -200,7 +200,7 @@ def complete(
         run_gated=claimed.run_gated,
         run_steps=claimed.run_steps,
         on_hand_off=on_hand_off,
-        run_id=claimed.run_id,
+        lock_order=str(claimed.run_id),  # the run this completion locks first (groupcommit's order)
     )
 
 
@@ -219,7 +219,7 @@ def _complete(
     run_gated: bool = True,
     run_steps: int = 0,
     on_hand_off: Callable[[UUID], None] | None = None,
-    run_id: UUID | None = None,
+    lock_order: str | None = None,
 ) -> Completion | None:
     """Record the output of a running attempt and release the steps waiting on it. None if fenced.
 
@@ -235,7 +235,6 @@ def _complete(
     step that is not gated (`run_steps`, `run_gated`: known at claim) is completed and settled by one statement.
     """
     params = {"step": str(step_id), "attempt": attempt, "output": _jsonb(output), "now": timezone.now()}
-    lock_order = str(run_id) if run_id is not None else None  # the run each completion locks first
     if run_steps == 1 and not run_gated:  # a run of one step: one statement completes and settles it
         return _complete_alone(params, lock_order)
     pipeline = [(statements.COMPLETE, params), (statements.SETTLE_STEP_RUN, params)]

@@ -424,18 +424,13 @@ def test_one_workers_claims_in_a_batch_go_as_one_statement_and_a_duplicated_mess
     step_ids = [steps(run_id)["only"].id for run_id in run_ids]
     asked = [*step_ids, step_ids[0]]  # the last thread took a duplicate of the first step's message
     sent: list[str] = []  # what the group commit sent Postgres, by statement
-    fetch, fetch_pipelined = groupcommit.sql.fetch, groupcommit.sql.fetch_pipelined
+    fetch_pipelined = groupcommit.sql.fetch_pipelined
 
-    def recording_one(statement: Any, params: Any) -> Any:
-        sent.append(statement.name)
-        return fetch(statement, params)
-
-    def recording_many(*statements: Any) -> Any:
+    def recording(*statements: Any) -> Any:
         sent.extend(statement.name for statement, _params in statements)
         return fetch_pipelined(*statements)
 
-    monkeypatch.setattr(groupcommit.sql, "fetch", recording_one)
-    monkeypatch.setattr(groupcommit.sql, "fetch_pipelined", recording_many)
+    monkeypatch.setattr(groupcommit.sql, "fetch_pipelined", recording)
 
     claims = as_slot_threads(
         *(lambda step_id=step_id: lifecycle.claim(step_id, 0, None, "one-worker") for step_id in asked),
