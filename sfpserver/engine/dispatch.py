@@ -13,14 +13,19 @@ by the claim's fence. The sweeper (steps published long ago that never started) 
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import os
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 
 from sfpserver.engine import affinity, batching, broker, sql, statements
 from sfpserver.engine.broker import RUN_STEP_TASK as RUN_STEP_TASK  # re-exported: celery_tasks.py
@@ -30,6 +35,7 @@ from sfpserver.engine.messages import Dispatch as Dispatch  # re-exported: the c
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+CONFIRM_AFTER = 0.1  # seconds after a publish its answers are read, if no later publish of its thread read them
 
 
 def dispatch_after_commit(items: Iterable[Dispatch]) -> None:
@@ -50,12 +56,72 @@ def publish(batch: list[Dispatch]) -> None:
     names = shown_names(batch)
     try:
         if broker.is_redis():
-            broker.send(batch, names)  # one pipeline: all go, or the sweeper sends them again
+            refused = broker.send(batch, names)  # written in one go; earlier sends' answers read meanwhile
+            _confirm_soon()
+            if refused:
+                logger.warning("the broker refused %d step message(s): left for the scheduler", len(refused))
+                _mark_undispatched(refused)
         else:
             _send_through_celery(batch, names)
     except Exception:  # noqa: BLE001 - any broker failure leaves the steps to the scheduler
         logger.warning("broker unavailable: %d step message(s) left for the scheduler to publish", len(batch))
         _mark_undispatched([item.step_id for item in batch])
+
+
+def confirm_published() -> int:
+    """Read the broker's answers to this process's pipelined publishes (engine/broker.py); the steps it refused
+    are marked undispatched, for the scheduler to publish again. How many were."""
+    refused = broker.confirm_all()
+    if refused:
+        logger.warning("the broker refused %d step message(s): left for the scheduler", len(refused))
+        _mark_undispatched(refused)
+    return len(refused)
+
+
+class _Confirmer:
+    """Reads the answers of this process's publishes CONFIRM_AFTER after they were sent, when no later publish of
+    the same thread has read them: a refusal (or a broker gone under a connection that was idle) is known within
+    a fraction of a second, not a sweeper's delay later, whether or not the process publishes again."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.due = threading.Event()
+        threading.Thread(target=self._run, name="engine-confirm", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self.due.wait()
+            time.sleep(CONFIRM_AFTER)  # the answers of a burst together (most are read by their senders first)
+            self.due.clear()
+            try:
+                close_old_connections()
+                confirm_published()
+            except Exception:  # noqa: BLE001 - the sweeper is the backstop; this thread must go on
+                logger.warning("could not read the broker's answers; the sweeper will publish what is missing")
+
+
+_confirmer_now: _Confirmer | None = None
+_confirmer_lock = threading.Lock()
+
+
+def _confirm_soon() -> None:
+    global _confirmer_now
+    found = _confirmer_now
+    if found is None or found.pid != os.getpid():
+        with _confirmer_lock:
+            if _confirmer_now is None or _confirmer_now.pid != os.getpid():  # first use, or a forked child
+                _confirmer_now = _Confirmer()
+            found = _confirmer_now
+    found.due.set()
+
+
+@atexit.register
+def _confirm_at_exit() -> None:
+    """A process that exits reads its last answers first (quietly: logging may be gone by now)."""
+    with contextlib.suppress(Exception):
+        refused = broker.confirm_all()
+        if refused:
+            _mark_undispatched(refused)
 
 
 def _send_through_celery(batch: list[Dispatch], names: dict[UUID, str]) -> None:

@@ -6,22 +6,35 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 import redis
 from django.conf import settings
 
 from sfpserver.engine import broker, dispatch
+from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.messages import Dispatch
+from sfpserver.engine.models import StepRun, StepStatus, WaitingFor
+from sfpserver.engine.trigger import trigger
+from tests.conftest import wait_until
 
 FRESH_PER_MESSAGE = {"id", "root_id", "correlation_id", "delivery_tag", "argsrepr", "origin", "reply_to"}
 
 
 @pytest.fixture
 def client() -> Iterator[redis.Redis]:
+    """A client of the broker's Redis, once this process's confirmer (engine/dispatch.py) is idle: the answers the
+    tests read must not be read by it first."""
+    confirmer = dispatch._confirmer_now
+    if confirmer is not None:
+        wait_until(lambda: not confirmer.due.is_set(), what="the confirmer to be idle")
+        time.sleep(2 * dispatch.CONFIRM_AFTER)
     found = redis.Redis.from_url(settings.REDIS_URL)
     yield found
     for key in found.keys("broker-test-*"):
@@ -50,7 +63,8 @@ def _comparable(message: dict[str, Any]) -> dict[str, Any]:
 def test_a_step_message_is_the_one_celery_would_have_sent(client: redis.Redis, priority: int) -> None:
     step = uuid4()
     ours, celerys = f"broker-test-{uuid4().hex[:8]}", f"broker-test-{uuid4().hex[:8]}"
-    broker.send([Dispatch(step, 3, ours, priority)], {step: "deploy:validate"})
+    assert broker.send([Dispatch(step, 3, ours, priority)], {step: "deploy:validate"}) == []
+    assert broker.confirm_all() == []  # its answer read: the push is in
     dispatch._send_through_celery([Dispatch(step, 3, celerys, priority)], {step: "deploy:validate"})
 
     our_key, our_message = _pushed(client, ours)
@@ -67,6 +81,55 @@ def test_one_pipeline_carries_every_message_of_a_commit(client: redis.Redis) -> 
     queue = f"broker-test-{uuid4().hex[:8]}"
     steps = [uuid4() for _ in range(5)]
     broker.send([Dispatch(step, 1, queue, 2) for step in steps], {})
+    assert broker.confirm_all() == []
     (key,) = client.keys(f"{queue}*")
     sent = [json.loads(base64.b64decode(json.loads(raw)["body"]))[0] for raw in client.lrange(key, 0, -1)]
     assert sorted(sent) == sorted([str(step), 1] for step in steps)
+
+
+def test_a_push_the_broker_refuses_is_reported_at_the_next_send_and_only_it(client: redis.Redis) -> None:
+    refusing, fine = f"broker-test-{uuid4().hex[:8]}", f"broker-test-{uuid4().hex[:8]}"
+    client.set(broker.list_key(refusing, broker.broker_priority(2)), "not a list")  # LPUSH on it: WRONGTYPE
+    first, second, third = uuid4(), uuid4(), uuid4()
+    assert broker.send([Dispatch(first, 1, fine, 2), Dispatch(second, 1, refusing, 2)], {}) == []  # not read yet
+
+    assert broker.send([Dispatch(third, 1, fine, 2)], {}) == [second]  # the earlier answers, read now
+    assert broker.confirm_all() == []
+    assert client.llen(broker.list_key(fine, broker.broker_priority(2))) == 2
+
+
+def test_pushes_whose_answers_are_lost_with_the_connection_are_reported_as_not_taken(client: redis.Redis) -> None:
+    queue = f"broker-test-{uuid4().hex[:8]}"
+    steps = [uuid4(), uuid4()]
+    broker.send([Dispatch(step, 1, queue, 2) for step in steps], {})
+    connection: Any = broker._link().conn
+    connection._sock.shutdown(socket.SHUT_RDWR)  # the connection drops before the answers are read
+
+    assert sorted(broker.confirm_all()) == sorted(steps)  # not known to be in: the scheduler sends them again
+    assert broker.send([], {}) == [] and broker.confirm_all() == []  # a new connection next time
+
+
+def test_a_thread_that_ended_leaves_its_refusals_to_the_next_send(client: redis.Redis) -> None:
+    refusing, fine = f"broker-test-{uuid4().hex[:8]}", f"broker-test-{uuid4().hex[:8]}"
+    client.set(broker.list_key(refusing, broker.broker_priority(2)), "not a list")
+    step = uuid4()
+    sender = threading.Thread(target=broker.send, args=([Dispatch(step, 1, refusing, 2)], {}))
+    sender.start()
+    sender.join()
+    found: list[UUID] = []
+    other = threading.Thread(target=lambda: found.extend(broker.send([Dispatch(uuid4(), 1, fine, 2)], {})))
+    other.start()  # a new thread's first send closes the ended thread's connection, reading its answers
+    other.join()
+    assert found == [step]
+
+
+@pytest.mark.usefixtures("db_access")
+def test_a_trigger_whose_message_the_broker_refused_leaves_its_step_to_the_scheduler(client: redis.Redis) -> None:
+    queue = f"broker-test-{uuid4().hex[:8]}"
+    client.set(broker.list_key(queue, broker.broker_priority(1)), "not a list")
+    run_id = trigger(WorkflowDef(f"refused-{uuid4().hex[:8]}", steps=(StepDef("only", "t:echo", queue=queue),)))
+    step = StepRun.objects.get(run_id=run_id)
+
+    # The answer is read a moment later, by the process's confirmer: the step then waits for the scheduler.
+    wait_until(lambda: StepRun.objects.get(id=step.id).waiting_for == WaitingFor.BROKER, what="the step's wait")
+    assert StepRun.objects.get(id=step.id).status == StepStatus.QUEUED
