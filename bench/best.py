@@ -178,7 +178,7 @@ def _per_item(count: int, work: Callable[[], object]) -> float:
 
 
 def _celery_bulk(count: int) -> None:
-    from config.celery import app
+    app = plain.app
 
     with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]
         for _ in range(count):

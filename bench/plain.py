@@ -1,5 +1,8 @@
-"""Plain Celery for comparison: tasks on the project's own Celery app (same broker, serializer, acks_late,
-prefetch), served by `celery -A bench.plain worker` with the durable node's pool and concurrency.
+"""Plain Celery for comparison, as its users run it: an app of its own with the project's Celery settings (same
+broker, serializer, acks_late, prefetch, task events) and kombu's own Redis transport, not the project's
+(config/redis_transport.py: its shared client and in-memory acknowledgements make plain Celery faster too, some
+1.7 times on this machine; the durable side's figures are to be read against Celery as it comes). Served by
+`celery -A bench.plain worker` with the pool and concurrency each comparison says.
 
 `noop` records itself in Redis in one round trip (the completion count and the first/last times), so the bench
 sees when the queue is drained; `hop` records its start and publishes the next task of its chain.
@@ -11,9 +14,14 @@ import time
 from functools import cache
 
 import redis
+from celery import Celery
 from django.conf import settings
 
-from config.celery import app
+import config.celery  # noqa: F401 - its logging receiver: the workers log as the project's do
+
+app = Celery("bench-plain")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.broker_transport = None  # kombu's own: Celery as it comes
 
 QUEUE = "bench-plain"
 TASK = "bench.plain.noop"

@@ -54,15 +54,14 @@ def warm_up(client: redis.Redis) -> None:
 
 
 def reset(client: redis.Redis) -> None:
-    from config.celery import app
-
+    app = plain.app
     client.delete(plain.DONE_KEY, plain.FIRST_KEY, plain.LAST_KEY, plain.HOPS_KEY)
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(plain.QUEUE)  # type: ignore[attr-defined]
 
 
 def _publish(count: int) -> None:
-    from config.celery import app
+    app = plain.app
 
     with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]
         for _ in range(count):
