@@ -12,7 +12,6 @@ from kombu.transport.redis import PRIORITY_STEPS, Channel
 from sfpserver.monitoring.scrape import Scrape
 
 TIMEOUT_SECONDS = 2.0
-UNACKED_KEY = "unacked"  # kombu's hash of delivered, not yet acknowledged messages
 
 _client: redis.Redis | None = None
 
@@ -45,8 +44,7 @@ def broker(scrape: Scrape) -> None:
     pipe = _redis().pipeline(transaction=False)
     for _, _, key in keys:
         pipe.llen(key)
-    pipe.hlen(_transport_options().get("global_keyprefix", "") + UNACKED_KEY)
-    *lengths, unacked = pipe.execute()
+    lengths = pipe.execute()
     family = scrape.gauge(
         "sfp_broker_queue_length",
         "Messages waiting in each Celery queue in Redis (priority 0: the queue itself; others only when not empty)",
@@ -54,4 +52,3 @@ def broker(scrape: Scrape) -> None:
     for (queue, step, _), length in zip(keys, lengths, strict=True):
         if step == 0 or length:
             family.add(length, {"queue": queue, "priority": step})
-    scrape.gauge("sfp_broker_unacked_messages", "Messages delivered to workers and not yet acknowledged").add(unacked)

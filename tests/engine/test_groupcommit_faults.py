@@ -9,7 +9,6 @@ parallel steps of one run (t.gc_fan_out) wait for each other, so their completio
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections import Counter
@@ -22,7 +21,8 @@ from uuid import UUID
 import pytest
 
 from config.celery import app
-from sfpserver.engine.dispatch import RUN_STEP_TASK
+from sfpserver.engine import broker
+from sfpserver.engine.messages import Dispatch
 from sfpserver.engine.models import Attempt, AttemptOutcome, RunStatus, StepRun, StepStatus, Worker, WorkerStatus
 from sfpserver.engine.trigger import trigger
 from tests.conftest import Processes, wait_until
@@ -91,32 +91,17 @@ def history(step_id: str) -> list[tuple[str, str]]:
 
 @contextmanager
 def broker_channel() -> Iterator[Any]:
-    """A channel of the broker's Redis transport (kombu's: its unacked hash, its restore, its priority lists)."""
+    """A channel of the broker's Redis transport (its priority lists)."""
     with app.connection_for_write() as conn:
         yield conn.default_channel  # type: ignore[attr-defined]
 
 
-def unacked_run_steps(run_id: UUID) -> dict[bytes, tuple[str, int]]:
-    """The run's step messages a consumer took from Redis and never acknowledged, by delivery tag."""
-    step_ids = {str(step.id) for step in steps(run_id).values()}
-    with broker_channel() as channel, channel.conn_or_acquire() as client:
-        entries = client.hgetall(channel.unacked_key)
-    found = {}
-    for tag, entry in entries.items():
-        message = json.loads(entry)[0]
-        if message["headers"].get("task") != RUN_STEP_TASK:
-            continue
-        step_id, attempt = json.loads(base64.b64decode(message["body"]))[0]
-        if step_id in step_ids:
-            found[tag] = (step_id, attempt)
-    return found
-
-
-def redeliver(tags: list[bytes]) -> None:
-    """Put unacknowledged messages back on their queue as kombu's restore of a dead consumer's messages does."""
-    with broker_channel() as channel:
-        for tag in tags:
-            channel.qos.restore_by_tag(tag)
+def redeliver(step_attempts: list[tuple[str, int]]) -> None:
+    """The messages a dead worker had taken, sent again: what a broker's restore of a dead consumer's messages, or
+    the scheduler's re-publishing of a lost one, brings back. (Workers keep what they took in memory,
+    config/redis_transport.py: a SIGKILLed worker's messages are gone with it.)"""
+    broker.send([Dispatch(UUID(step_id), attempt, FAULT_QUEUE, 2) for step_id, attempt in step_attempts], {})
+    assert broker.confirm_all() == []
 
 
 def queued_messages() -> int:
@@ -144,16 +129,14 @@ def test_a_worker_killed_after_a_batch_of_completions_committed_doubles_nothing_
     victim, survivor = "gc-committed-victim", "gc-committed-survivor"
     run_id, committed, by_id = held_run(nodes, victim, "after-commit", tmp_path / "batch.json")
     assert {by_id[step_id].status for step_id in committed} == {StepStatus.COMPLETED}  # the commit is in
-    unacked = unacked_run_steps(run_id)
-    assert committed <= {step_id for step_id, _ in unacked.values()}  # and none of their messages is acked
 
     nodes.kill(victim)
-    redeliver(list(unacked))  # the dead consumer's messages come back, as Redis' restore brings them back
+    redeliver([(step_id, by_id[step_id].attempt) for step_id in committed])  # their messages come back
     start_node(nodes, survivor, 2)
 
     run = wait_for_run(run_id, timeout=60)
     assert run.status == RunStatus.COMPLETED
-    wait_until(lambda: queued_messages() == 0 and not unacked_run_steps(run_id), timeout=30, what="every message")
+    wait_until(lambda: queued_messages() == 0, timeout=30, what="every message to be consumed")
     assert_recorded_once(run_id)
     for step_id in committed:  # ran once, recorded once: the redelivered message was discarded by the fence
         step = by_id[step_id]
@@ -173,8 +156,6 @@ def test_a_worker_killed_with_completions_waiting_in_the_group_commit_runs_them_
     assert {(by_id[step_id].status, by_id[step_id].attempt) for step_id in waiting} == {(StepStatus.RUNNING, 0)}
 
     nodes.kill(victim)
-    unacked = unacked_run_steps(run_id)
-    assert waiting <= {step_id for step_id, _ in unacked.values()}
     start_node(nodes, survivor, GROUP_COMMIT_FAN_OUT)
 
     run = wait_for_run(run_id, timeout=60)
@@ -183,8 +164,8 @@ def test_a_worker_killed_with_completions_waiting_in_the_group_commit_runs_them_
         step = StepRun.objects.get(id=step_id)
         assert executions(run_id, step.name) == 2
         assert history(step_id) == [(AttemptOutcome.REASSIGNED, victim), (AttemptOutcome.COMPLETED, survivor)]
-    redeliver(list(unacked))  # the dead worker's messages, for attempts that are over: they change nothing
-    wait_until(lambda: queued_messages() == 0 and not unacked_run_steps(run_id), timeout=30, what="every message")
+    redeliver([(step_id, 0) for step_id in waiting])  # the dead worker's messages, for attempts that are over
+    wait_until(lambda: queued_messages() == 0, timeout=30, what="every message to be consumed")
     assert_recorded_once(run_id)
     others = [step.name for step in steps(run_id).values() if str(step.id) not in waiting]
     assert {name: executions(run_id, name) for name in others} == dict.fromkeys(others, 1)

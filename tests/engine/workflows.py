@@ -148,6 +148,7 @@ wf(
     step("two", "slow", "one", queue=FAULT_QUEUE),
     step("three", "echo", "two", queue=FAULT_QUEUE),
 )
+wf("t.fault_slow", step("only", "slow", queue=FAULT_QUEUE))  # test_transport.py
 GROUP_COMMIT_FAN_OUT = 4  # parallel steps whose completions meet in one batch (test_groupcommit_faults.py)
 wf(
     "t.gc_fan_out",
