@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from django.conf import settings
 from sfpserver.engine import broker, dispatch
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.messages import Dispatch
-from sfpserver.engine.models import StepRun, StepStatus, WaitingFor
+from sfpserver.engine.models import StepRun, StepStatus, WaitingFor, WorkflowRun
 from sfpserver.engine.trigger import trigger
 from tests.conftest import wait_until
 
@@ -101,12 +100,31 @@ def test_a_push_the_broker_refuses_is_reported_at_the_next_send_and_only_it(clie
 def test_pushes_whose_answers_are_lost_with_the_connection_are_reported_as_not_taken(client: redis.Redis) -> None:
     queue = f"broker-test-{uuid4().hex[:8]}"
     steps = [uuid4(), uuid4()]
-    broker.send([Dispatch(step, 1, queue, 2) for step in steps], {})
-    connection: Any = broker._link().conn
-    connection._sock.shutdown(socket.SHUT_RDWR)  # the connection drops before the answers are read
+    link = broker._link()
+    assert broker.send([], {}) == []  # nothing unread on the link now
+    link.conn.send_command("CLIENT", "ID")
+    link_id = link.conn.read_response()
+
+    client.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")  # Redis holds the pushes, unanswered
+    try:
+        broker.send([Dispatch(step, 1, queue, 2) for step in steps], {})
+        wait_until(lambda: _blocked(client, link_id), interval=0.01, what="the pushes to reach Redis")
+        client.execute_command("CLIENT", "KILL", "ID", link_id)  # the connection drops before they are answered
+    finally:
+        client.execute_command("CLIENT", "UNPAUSE")
 
     assert sorted(broker.confirm_all()) == sorted(steps)  # not known to be in: the scheduler sends them again
+    assert client.llen(broker.list_key(queue, broker.broker_priority(2))) == 0  # (here, none got in)
     assert broker.send([], {}) == [] and broker.confirm_all() == []  # a new connection next time
+
+
+def _blocked(client: redis.Redis, link_id: int) -> bool:
+    """Whether Redis holds a command of the client (`CLIENT LIST`: its last command, and blocked/paused flags)."""
+    for line in client.execute_command("CLIENT", "LIST", "ID", link_id).decode().splitlines():
+        fields = dict(item.split("=", 1) for item in line.split(" ") if "=" in item)
+        if fields.get("cmd") == "lpush" or "b" in fields.get("flags", ""):
+            return True
+    return False
 
 
 def test_a_thread_that_ended_leaves_its_refusals_to_the_next_send(client: redis.Redis) -> None:
@@ -128,8 +146,10 @@ def test_a_trigger_whose_message_the_broker_refused_leaves_its_step_to_the_sched
     queue = f"broker-test-{uuid4().hex[:8]}"
     client.set(broker.list_key(queue, broker.broker_priority(1)), "not a list")
     run_id = trigger(WorkflowDef(f"refused-{uuid4().hex[:8]}", steps=(StepDef("only", "t:echo", queue=queue),)))
-    step = StepRun.objects.get(run_id=run_id)
-
-    # The answer is read a moment later, by the process's confirmer: the step then waits for the scheduler.
-    wait_until(lambda: StepRun.objects.get(id=step.id).waiting_for == WaitingFor.BROKER, what="the step's wait")
-    assert StepRun.objects.get(id=step.id).status == StepStatus.QUEUED
+    try:
+        step = StepRun.objects.get(run_id=run_id)
+        # The answer is read a moment later, by the process's confirmer: the step then waits for the scheduler.
+        wait_until(lambda: StepRun.objects.get(id=step.id).waiting_for == WaitingFor.BROKER, what="the step's wait")
+        assert StepRun.objects.get(id=step.id).status == StepStatus.QUEUED
+    finally:
+        WorkflowRun.objects.filter(id=run_id).delete()  # not left for the scheduler to publish again and again

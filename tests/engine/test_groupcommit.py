@@ -23,6 +23,7 @@ import redis
 from django.db import DataError, InterfaceError, connection, transaction
 from django.test import override_settings
 
+from sfpserver.engine import broker as engine_broker
 from sfpserver.engine import groupcommit, lifecycle
 from sfpserver.engine.dbretry import with_db_retry
 from sfpserver.engine.definitions import StepDef, WorkflowDef
@@ -60,7 +61,9 @@ def broker() -> Iterator[redis.Redis]:
 
 
 def published(client: redis.Redis, step_id: UUID) -> int:
-    """How many messages for the step wait on the unserved queue (over its priority lists)."""
+    """How many messages for the step wait on the unserved queue (over its priority lists), once Redis has answered
+    every push of this process (they are pipelined: engine/broker.py)."""
+    assert engine_broker.confirm_all() == []
     count = 0
     for key in client.scan_iter(match=f"{QUEUE}*"):
         for entry in client.lrange(key, 0, -1):
