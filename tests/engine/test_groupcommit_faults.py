@@ -38,15 +38,6 @@ ALL_STEPS = (*FAN_OUT, "join")
 # --- helpers ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def nodes(platform: Processes) -> Iterator[Processes]:
-    """The fault-queue workers a test starts; whatever is still alive is stopped afterwards."""
-    before = set(platform.procs)
-    yield platform
-    for name in set(platform.procs) - before:
-        platform.stop(name)
-
-
 def start_node(platform: Processes, name: str, concurrency: int, **env: str) -> None:
     platform.start_node(name, FAULT_QUEUE, concurrency, **env)
     wait_until(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,14 +21,6 @@ from tests.engine.workflows import FAULT_QUEUE
 pytestmark = [pytest.mark.fault, pytest.mark.usefixtures("platform")]
 
 RUNS = 4
-
-
-@pytest.fixture
-def nodes(platform: Processes) -> Iterator[Processes]:
-    before = set(platform.procs)
-    yield platform
-    for name in set(platform.procs) - before:
-        platform.stop(name)
 
 
 def start(platform: Processes, name: str, concurrency: int, prefetch: int) -> None:
