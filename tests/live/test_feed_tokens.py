@@ -146,7 +146,9 @@ def test_over_uvicorn_a_socket_opened_with_the_subprotocol_closes_4401_when_its_
             assert '"snapshot"' in str(await ws.recv())
             await in_thread(tokens.revoke)(issued.token)
             with pytest.raises(ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), CLOSED_WITHIN)
+                async with asyncio.timeout(CLOSED_WITHIN):
+                    while True:
+                        await ws.recv()  # other runs' updates may come first; the close must come in time
             assert closed.value.rcvd is not None and closed.value.rcvd.code == consumers.UNAUTHORIZED
 
     async_to_sync(scenario)()
