@@ -184,14 +184,18 @@ def _link() -> _Link:
             _links.clear()
             _links_pid = os.getpid()
         link = _links.get(ident)
-        if link is None:
-            alive = {thread.ident for thread in threading.enumerate()}
-            for gone in [other for other in _links if other not in alive]:
-                ended = _links.pop(gone)  # its thread ended: its answers are read here, its connection closed
-                _refused_by_ended.extend(ended.confirm())
-                ended.conn.disconnect()
-            link = _links[ident] = _Link()
-        return link
+        if link is not None:
+            return link
+        alive = {thread.ident for thread in threading.enumerate()}
+        ended = [_links.pop(other) for other in list(_links) if other not in alive]
+        link = _links[ident] = _Link()
+    for old in ended:  # their threads ended: their answers are read here (under their lock, as `confirm_all` reads)
+        with old.lock:
+            refused = old.confirm()
+            old.conn.disconnect()
+        with _links_lock:
+            _refused_by_ended.extend(refused)
+    return link
 
 
 def _take_refused_by_ended() -> list[UUID]:

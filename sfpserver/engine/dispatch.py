@@ -56,11 +56,8 @@ def publish(batch: list[Dispatch]) -> None:
     names = shown_names(batch)
     try:
         if broker.is_redis():
-            refused = broker.send(batch, names)  # written in one go; earlier sends' answers read meanwhile
+            _left_to_the_scheduler(broker.send(batch, names))  # written in one go; earlier answers read meanwhile
             _confirm_soon()
-            if refused:
-                logger.warning("the broker refused %d step message(s): left for the scheduler", len(refused))
-                _mark_undispatched(refused)
         else:
             _send_through_celery(batch, names)
     except Exception:  # noqa: BLE001 - any broker failure leaves the steps to the scheduler
@@ -72,10 +69,14 @@ def confirm_published() -> int:
     """Read the broker's answers to this process's pipelined publishes (engine/broker.py); the steps it refused
     are marked undispatched, for the scheduler to publish again. How many were."""
     refused = broker.confirm_all()
+    _left_to_the_scheduler(refused)
+    return len(refused)
+
+
+def _left_to_the_scheduler(refused: list[UUID]) -> None:
     if refused:
         logger.warning("the broker refused %d step message(s): left for the scheduler", len(refused))
         _mark_undispatched(refused)
-    return len(refused)
 
 
 class _Confirmer:

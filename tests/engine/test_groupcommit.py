@@ -14,7 +14,6 @@ import base64
 import ctypes
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -64,8 +63,6 @@ def broker() -> Iterator[redis.Redis]:
 def published(client: redis.Redis, step_id: UUID) -> int:
     """How many messages for the step wait on the unserved queue (over its priority lists), once Redis has answered
     every push of this process (they are pipelined: engine/broker.py)."""
-    assert engine_broker.confirm_all() == []
-    time.sleep(0.2)  # a publish another thread makes right after its commit lands too
     assert engine_broker.confirm_all() == []
     count = 0
     for key in client.scan_iter(match=f"{QUEUE}*"):
