@@ -1,5 +1,6 @@
-"""ASGI entry point: `uvicorn config.asgi:application`. HTTP goes to Django (REST, admin, dashboard),
-WebSocket to the live feed (sfpserver/live), which authenticates by token or by the Django session."""
+"""ASGI entry point: `uvicorn config.asgi:application`. HTTP goes to Django (REST, admin, dashboard), but for the
+plain triggers, which sfpserver/api/fast_submit.py answers; WebSocket to the live feed (sfpserver/live), which
+authenticates by token or by the Django session."""
 
 import os
 
@@ -14,6 +15,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from config.lanes import LanedASGIHandler  # noqa: E402
+from sfpserver.api.fast_submit import FastSubmit  # noqa: E402
 from sfpserver.live.routing import websocket_urlpatterns  # noqa: E402
 
 django_asgi_app = LanedASGIHandler(settings.API_THREADS)  # requests on long-lived threads: config/lanes.py
@@ -22,7 +24,10 @@ application = ProtocolTypeRouter(
     {
         # The dashboard's script and the admin's styles, straight from the apps (SERVE_STATIC=false to leave
         # them to a proxy that serves `collectstatic`'s STATIC_ROOT).
-        "http": ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app,
+        "http": FastSubmit(
+            ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app,
+            lanes=django_asgi_app,  # plain triggers on the same lanes, without Django's request cycle
+        ),
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

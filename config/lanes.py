@@ -35,9 +35,10 @@ class LanedASGIHandler(ASGIHandler):
         self.lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"api-lane-{i}") for i in range(lanes)]
         self._free: tuple[asyncio.AbstractEventLoop, asyncio.Queue[ThreadPoolExecutor]] | None = None
 
-    def _free_lanes(self) -> asyncio.Queue[ThreadPoolExecutor]:
-        """The idle lanes, in a queue of the running event loop. A server process has one loop; a new one (a
-        test's) takes every lane over: the loop before it has ended, and with it every request it served."""
+    def free_lanes(self) -> asyncio.Queue[ThreadPoolExecutor]:
+        """The idle lanes, in a queue of the running event loop: take one to run sync work on it, put it back after
+        (sfpserver/api/fast_submit.py does too). A server process has one loop; a new one (a test's) takes every lane
+        over: the loop before it has ended, and with it every request it served."""
         loop = asyncio.get_running_loop()
         if self._free is None or self._free[0] is not loop:
             free: asyncio.Queue[ThreadPoolExecutor] = asyncio.Queue()
@@ -55,7 +56,7 @@ class LanedASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        free = self._free_lanes()
+        free = self.free_lanes()
         lane = await free.get()
         try:
             async with ThreadSensitiveContext(executor=lane):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +25,7 @@ from sfpserver.accounts.exceptions import (
     ExpiredTokenError,
     MalformedTokenError,
     RevokedTokenError,
+    TokenError,
     UnknownTokenError,
 )
 from sfpserver.accounts.models import ApiToken, Role
@@ -56,17 +57,40 @@ def issue(name: str, role: str, expires_in_days: int | None = None) -> IssuedTok
 
 def authenticate(presented: str) -> ApiToken:
     """The active token matching `presented`; raises a TokenError naming why it cannot be used."""
-    prefix, secret = _split(presented)
-    token = ApiToken.objects.filter(prefix=prefix).first()
-    if token is None or not any(hmac.compare_digest(token.secret_hash, _hash(secret, key)) for key in _keys()):
-        raise UnknownTokenError()
-    now = timezone.now()
+    found = authenticate_many([presented])[0]
+    if isinstance(found, TokenError):
+        raise found
+    return found
+
+
+def authenticate_many(presented: Sequence[str]) -> list[ApiToken | TokenError]:
+    """`authenticate` of each presented token, with one query however many: the token, or why it cannot be used."""
+    split: list[tuple[str, str] | None] = []
+    for each in presented:
+        try:
+            split.append(_split(each))
+        except MalformedTokenError:
+            split.append(None)
+    prefixes = {parts[0] for parts in split if parts is not None}
+    rows = {token.prefix: token for token in ApiToken.objects.filter(prefix__in=prefixes)} if prefixes else {}
+    keys, now = _keys(), timezone.now()
+    found: list[ApiToken | TokenError] = []
+    for parts in split:
+        token = rows.get(parts[0]) if parts is not None else None
+        found.append(MalformedTokenError() if parts is None else _usable(token, parts[1], keys, now))
+    for token in {id(t): t for t in found if isinstance(t, ApiToken)}.values():
+        _touch(token, now)
+    return found
+
+
+def _usable(token: ApiToken | None, secret: str, keys: list[bytes], now: datetime) -> ApiToken | TokenError:
+    if token is None or not any(hmac.compare_digest(token.secret_hash, _hash(secret, key)) for key in keys):
+        return UnknownTokenError()
     state = token.state(now)
     if state == "revoked":
-        raise RevokedTokenError()
+        return RevokedTokenError()
     if state == "expired":
-        raise ExpiredTokenError()
-    _touch(token, now)
+        return ExpiredTokenError()
     return token
 
 

@@ -45,12 +45,18 @@ class LimitedJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
-        parsed = _loads(raw)
-        found = first_unstorable(parsed, "")
-        if found is not None:
-            path, problem = found
-            raise UnstorableInput(path or "body", problem)
-        return parsed
+        return parsed_body(raw)
+
+
+def parsed_body(raw: bytes) -> Any:
+    """A body within the limit, parsed: ParseError when it is not JSON, UnstorableInput naming the field that holds
+    what Postgres cannot store."""
+    parsed = _loads(raw)
+    found = first_unstorable(parsed, "")
+    if found is not None:
+        path, problem = found
+        raise UnstorableInput(path or "body", problem)
+    return parsed
 
 
 def _loads(raw: bytes) -> Any:

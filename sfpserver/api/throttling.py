@@ -17,6 +17,7 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Sequence
 from typing import Any, cast
 
 import redis
@@ -67,9 +68,35 @@ def _counter(location: str, options: tuple[tuple[str, Any], ...]) -> Script:
 def count_request(key: str, seconds: int) -> int:
     """Add one to the window's counter (created to expire with the window) and return it. The key is the
     throttle cache's own (its prefix and version), so that clearing that cache resets the counters."""
+    return count_requests([key], seconds)[0]
+
+
+def count_requests(keys: Sequence[str], seconds: int) -> list[int]:
+    """`count_request` for each key (a key twice counts twice), in one round trip however many."""
     config = cast("dict[str, dict[str, Any]]", settings.CACHES)["throttle"]
     counter = _counter(config["LOCATION"], tuple(sorted(config.get("OPTIONS", {}).items())))
-    return int(counter(keys=[caches["throttle"].make_and_validate_key(key)], args=[seconds + 1]))
+    cache = caches["throttle"]
+    if len(keys) == 1:
+        return [int(counter(keys=[cache.make_and_validate_key(keys[0])], args=[seconds + 1]))]
+    with counter.registered_client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            counter(keys=[cache.make_and_validate_key(key)], args=[seconds + 1], client=pipe)
+        return [int(count) for count in pipe.execute()]
+
+
+def refusals(scope: str, token_ids: Sequence[int]) -> list[RateExceeded | None]:
+    """Count one `scope` request of each token (a token twice counts twice); for each, the refusal when that
+    request is over the scope's rate, or None. When Redis does not answer, none is refused (logged)."""
+    limit, seconds = parse_rate(getattr(settings, RATE_SETTINGS[scope]))
+    now = time.time()
+    window = int(now // seconds)
+    try:
+        counts = count_requests([f"{scope}:{token_id}:{window}" for token_id in token_ids], seconds)
+    except RedisError as exc:
+        logger.warning("request throttling skipped: %s", type(exc).__name__, extra={"scope": scope})
+        return [None] * len(token_ids)
+    wait = math.ceil((window + 1) * seconds - now)
+    return [RateExceeded(_refusal(scope, limit, seconds), wait) if count > limit else None for count in counts]
 
 
 class RateExceeded(Throttled):
@@ -85,18 +112,10 @@ class TokenRateThrottle(BaseThrottle):
         token = request.auth
         if not isinstance(token, ApiToken):
             return True
-        scope = scope_of(request, view)
-        limit, seconds = parse_rate(getattr(settings, RATE_SETTINGS[scope]))
-        now = time.time()
-        window = int(now // seconds)
-        try:
-            count = count_request(f"{scope}:{token.pk}:{window}", seconds)
-        except RedisError as exc:
-            logger.warning("request throttling skipped: %s", type(exc).__name__, extra={"scope": scope})
-            return True
-        if count <= limit:
-            return True
-        raise RateExceeded(_refusal(scope, limit, seconds), math.ceil((window + 1) * seconds - now))
+        refused = refusals(scope_of(request, view), [token.pk])[0]
+        if refused is not None:
+            raise refused
+        return True
 
     def wait(self) -> float | None:
         return None

@@ -13,7 +13,7 @@ from uuid import UUID
 from django.db import transaction
 
 from sfpserver.engine.models import ScheduledRun
-from sfpserver.engine.trigger import TriggerRequest, _prepare
+from sfpserver.engine.trigger import TriggerRequest, prepare
 
 
 def check_trigger(
@@ -25,7 +25,7 @@ def check_trigger(
     continue_on_failure: Collection[str] = (),
 ) -> None:
     """Validate a trigger request as `trigger` would, recording nothing (for runs a cron will start)."""
-    _prepare(
+    prepare(
         TriggerRequest(
             workflow, input, metadata=metadata or {}, priority=priority, continue_on_failure=continue_on_failure
         )
@@ -44,7 +44,7 @@ def schedule_run(
     request = TriggerRequest(
         workflow, input, metadata=metadata or {}, priority=priority, continue_on_failure=continue_on_failure
     )
-    prepared = _prepare(request)
+    prepared = prepare(request)
     scheduled = ScheduledRun.objects.create(
         workflow_name=prepared.run.workflow_name,
         trigger_at=trigger_at,

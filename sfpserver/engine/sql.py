@@ -82,7 +82,23 @@ def fetch_pipelined(*statements: tuple[Statement, Params]) -> list[Rows]:
         with connection.connection.pipeline():
             for cursor, (statement, params) in zip(cursors, statements, strict=True):
                 cursor.execute(_encoded(statement.text), params, prepare=True)
-        return [cursor.fetchall() for cursor in cursors]
+        return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+
+
+def inserts(objects: Sequence[Model]) -> list[tuple[Statement, Params]]:
+    """Statements that insert model instances (which carry their primary keys), one per model in the order each
+    first appears, each a prepared statement taking its rows as one JSON parameter (as statements.START_RUNS)."""
+    by_model: dict[type[Model], list[Model]] = {}
+    for obj in objects:
+        by_model.setdefault(type(obj), []).append(obj)
+    return [(_insert_statement(model), {"rows": json_rows(model, rows)}) for model, rows in by_model.items()]
+
+
+@cache
+def _insert_statement(model: type[Model]) -> Statement:
+    table = connection.ops.quote_name(model._meta.db_table)
+    text = f"INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, %(rows)s)"
+    return Statement(f"insert {model._meta.label}", text)
 
 
 def copy_rows(model: type[Model], objects: Sequence[Model]) -> None:

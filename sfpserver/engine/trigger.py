@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from sfpserver.engine import (
@@ -87,9 +88,9 @@ class Started:
 def start_many(requests: list[TriggerRequest]) -> list[Started]:
     """As trigger_many, answering a collided request with the run that holds its key instead of raising (events
     drop such triggers silently, as Hatchet's do)."""
-    prepared = [_prepare(request) for request in requests]
+    prepared = [prepare(request) for request in requests]
     if all(p.plain for p in prepared):
-        return _start_plain(prepared)
+        return start_plain(prepared)
     with transaction.atomic():
         run_ids: list[UUID | None] = [_existing_child(p) for p in prepared]
         holders: dict[int, UUID] = {}
@@ -123,20 +124,25 @@ def start_many(requests: list[TriggerRequest]) -> list[Started]:
     ]
 
 
-def _start_plain(prepared: list[_Prepared]) -> list[Started]:
-    """Runs that need no gate, condition, idempotency key or spawn lookup: one statement records them (their queued
-    steps held at once if their workflow is paused), then their roots are published after commit."""
+def start_plain(prepared: list[Prepared], also: Sequence[Model] = ()) -> list[Started]:
+    """Runs that need no gate, condition, idempotency key or spawn lookup (`Prepared.plain`): one statement records
+    them (their queued steps held at once if their workflow is paused), then their roots are published after commit.
+    `also`: rows of other tables (model instances carrying their keys, e.g. who created each run) recorded in the
+    same transaction and the same round trip."""
+    if not all(p.plain for p in prepared):
+        raise ValueError("start_plain: every run must be plain (Prepared.plain)")
     params = {
         "run_rows": sql.json_rows(WorkflowRun, [p.run for p in prepared]),
         "step_rows": sql.json_rows(StepRun, [step for p in prepared for step in p.steps]),
     }
-    held = {row["id"] for row in sql.fetch(statements.START_RUNS, params)}
+    results = sql.fetch_pipelined((statements.START_RUNS, params), *sql.inserts(also))
+    held = {row["id"] for row in results[0]}
     _dispatch_roots(prepared, held)
     _announce(prepared)
     return [Started(p.run.id) for p in prepared]
 
 
-def _dispatch_roots(prepared: list[_Prepared], held: Collection[UUID] = ()) -> None:
+def _dispatch_roots(prepared: list[Prepared], held: Collection[UUID] = ()) -> None:
     """After commit, publish the runs' queued roots, but those waiting for their gates, conditions or unpause."""
     dispatch_after_commit(
         Dispatch(step.id, step.attempt, step.queue, step.priority, f"{p.run.workflow_name}:{step.name}")
@@ -150,12 +156,12 @@ def _dispatch_roots(prepared: list[_Prepared], held: Collection[UUID] = ()) -> N
     )
 
 
-def _announce(prepared: list[_Prepared]) -> None:
+def _announce(prepared: list[Prepared]) -> None:
     for p in prepared:
         signals.after_commit_run_changed(p.run.id)  # the live feed shows a new run while it is queued
 
 
-def _hold_paused(prepared: list[_Prepared]) -> None:
+def _hold_paused(prepared: list[Prepared]) -> None:
     """The queued roots of a run of a paused workflow wait for the unpause (engine/pause.py), at most its queue
     TTL; they get no message and no gate slots until then."""
     pauses = pause.paused(p.run.workflow_name for p in prepared)
@@ -172,7 +178,7 @@ def _hold_paused(prepared: list[_Prepared]) -> None:
             step.available_at = None
 
 
-def _take_keys(prepared: list[_Prepared], run_ids: list[UUID | None]) -> dict[int, UUID]:
+def _take_keys(prepared: list[Prepared], run_ids: list[UUID | None]) -> dict[int, UUID]:
     """Take the idempotency key of each request that would start a run; the holders of those already held."""
     holders = {}
     for i, p in enumerate(prepared):
@@ -184,7 +190,7 @@ def _take_keys(prepared: list[_Prepared], run_ids: list[UUID | None]) -> dict[in
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     run: WorkflowRun
     steps: list[StepRun]
     key: idempotency.Key | None = None
@@ -198,7 +204,7 @@ class _Prepared:
         return self.key is None and not spawn_key and not self.run.gated and not any(s.conditional for s in self.steps)
 
 
-def _prepare(request: TriggerRequest) -> _Prepared:
+def prepare(request: TriggerRequest) -> Prepared:
     _refuse_unstorable_names(request)
     definition = (
         request.workflow.validate()
@@ -229,7 +235,7 @@ def _prepare(request: TriggerRequest) -> _Prepared:
     _apply_affinity(definition, request, steps)
     _apply_batch(definition, steps, variables)
     run.gated = any(step.gated for step in steps)
-    return _Prepared(run, steps, idempotency.evaluate(definition.idempotency, variables))
+    return Prepared(run, steps, idempotency.evaluate(definition.idempotency, variables))
 
 
 def _continuing(definition: WorkflowDef, requested: Collection[str]) -> set[str]:
@@ -311,7 +317,7 @@ def _step_gates(
     }
 
 
-def _create_slots(prepared: list[_Prepared]) -> set[str]:
+def _create_slots(prepared: list[Prepared]) -> set[str]:
     """WAITING slots for each gated run (held for the whole run) and for its gated root steps."""
     run_slots = [
         ConcurrencySlot(key=k["key"], strategy=k["strategy"], max_runs=k["max_runs"], run_id=p.run.id)
@@ -407,7 +413,7 @@ def _initial_wait(is_root: bool, gated: bool, conditional: bool, now: Any) -> wa
     return waits.enter(waits.Event.QUEUED if is_root else waits.Event.DEFERRED, gated=gated, now=now)
 
 
-def _existing_child(prepared: _Prepared) -> UUID | None:
+def _existing_child(prepared: Prepared) -> UUID | None:
     run = prepared.run
     if run.parent_step_id is None or (run.child_key is None and run.child_index is None):
         return None

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule
 
@@ -70,8 +70,23 @@ class Submission:
 
 def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
     """Validate everything, then record the task (and its run, scheduled run or beat entry) in one transaction."""
+    workflow = check(submission)
+    if submission.kind == TaskKind.IMMEDIATE:
+        task = prepare_immediate(submission, workflow)
+        if task.plain:
+            return record_immediate([(task, token)])[0]
+    with _engine_errors(), transaction.atomic():
+        if submission.kind == TaskKind.RECURRING:
+            return _submit_recurring(submission, workflow, token)
+        if submission.kind == TaskKind.SCHEDULED:
+            return _submit_scheduled(submission, workflow, token)
+        return _submit_immediate(submission, workflow, token)
+
+
+def check(submission: Submission) -> str:
+    """The checks of a submission that need no engine: its type, the JSON of its parts, its type's input model. Its
+    workflow's name; InvalidSubmissionError naming the field at fault otherwise."""
     found = _task_type(submission.type)
-    workflow = found.workflow
     check_json("data", submission.data)
     check_json("metadata", submission.metadata)
     for name, value in submission.options.items():
@@ -81,12 +96,61 @@ def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
             "recurrenceConfig", "a task is either scheduled (scheduledFor) or recurring, not both"
         )
     check_data(found, submission.data)
-    with _engine_errors(), transaction.atomic():
-        if submission.kind == TaskKind.RECURRING:
-            return _submit_recurring(submission, workflow, token)
-        if submission.kind == TaskKind.SCHEDULED:
-            return _submit_scheduled(submission, workflow, token)
-        return _submit_immediate(submission, workflow, token)
+    return found.workflow
+
+
+@dataclass(frozen=True)
+class ImmediateTask:
+    """An immediate submission that passed every check, with its run built (not recorded yet)."""
+
+    submission: Submission
+    workflow: str
+    run: engine.Prepared
+
+    @property
+    def plain(self) -> bool:
+        """Its run needs no gate, condition or idempotency key: `record_immediate` can record it."""
+        return self.run.plain
+
+
+def prepare_immediate(submission: Submission, workflow: str) -> ImmediateTask:
+    """The engine's checks of an immediate submission that passed `check`, and its run, built."""
+    with _engine_errors():
+        run = engine.prepare_trigger(
+            workflow,
+            submission.data,
+            metadata=submission.metadata,
+            priority=submission.priority,
+            continue_on_failure=submission.continue_on_failure,
+        )
+    return ImmediateTask(submission, workflow, run)
+
+
+def record_immediate(tasks: list[tuple[ImmediateTask, ApiToken | None]]) -> list[SubmittedTask]:
+    """Record plain immediate tasks, with their runs and who created them, in one transaction and one round trip
+    (however many); their runs' first steps are published after commit."""
+    rows: list[RunCreator | SubmittedTask] = []
+    recorded = []
+    for task, token in tasks:
+        run_id, submission = task.run.run.id, task.submission
+        rows.append(RunCreator(run_id=run_id, token=token))
+        recorded.append(
+            SubmittedTask(
+                id=run_id,
+                type=submission.type,
+                workflow_name=task.workflow,
+                metadata=submission.metadata,
+                priority=submission.priority,
+                options=submission.options,
+                created_by=token,
+                kind=TaskKind.IMMEDIATE,
+                run_id=run_id,
+            )
+        )
+    engine.start_prepared([task.run for task, _ in tasks], also=[*rows, *recorded])
+    for row in recorded:
+        row._state.adding, row._state.db = False, DEFAULT_DB_ALIAS  # as loaded: saving it again updates it
+    return recorded
 
 
 def _task_type(name: str) -> TaskType:

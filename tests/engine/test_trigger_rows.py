@@ -14,7 +14,7 @@ from sfpserver.engine import lifecycle
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
 from sfpserver.engine.models import StepRun, StepStatus, WorkflowRun
-from sfpserver.engine.trigger import TriggerRequest, _prepare, trigger, trigger_many
+from sfpserver.engine.trigger import TriggerRequest, prepare, trigger, trigger_many
 
 QUEUE = "trigger-rows-unserved"
 pytestmark = pytest.mark.usefixtures("db_access")
@@ -38,7 +38,7 @@ def test_a_triggered_run_and_its_steps_read_back_as_written(written_by: str) -> 
     request = TriggerRequest(
         definition(), payload, metadata={"team": "release"}, priority=3, parent_step_id=spawned_from, child_index=0
     )
-    assert _prepare(request).plain == (written_by == "one statement")  # the path this case is about
+    assert prepare(request).plain == (written_by == "one statement")  # the path this case is about
     run_id = trigger_many([request])[0]
 
     assert WorkflowRun.objects.filter(id=run_id, input__packages__1__name="ui").exists()  # jsonb, not a string

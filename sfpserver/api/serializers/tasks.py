@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -86,20 +87,24 @@ class SubmitTaskRequest(StrictSerializer):
         return attrs
 
     def submission(self) -> Submission:
-        data = self.validated_data
-        recurrence = data.get("recurrenceConfig") or {}
-        options = {key: data[key] for key in ("lockDuration", "retryConfig", "continueOnFailure") if key in data}
-        return Submission(
-            type=data["type"],
-            data=data["data"],
-            metadata=data["metadata"],
-            priority=PRIORITIES[data["priority"]] if "priority" in data else None,
-            scheduled_for=data.get("scheduledFor"),
-            cron=recurrence.get("cron"),
-            timezone=recurrence.get("timezone", "UTC"),
-            options=options,
-            continue_on_failure=tuple(data.get("continueOnFailure", ())),
-        )
+        return submission_of(self.validated_data)
+
+
+def submission_of(data: Mapping[str, Any]) -> Submission:
+    """The service's submission from a body `SubmitTaskRequest` accepted (validated_data)."""
+    recurrence = data.get("recurrenceConfig") or {}
+    options = {key: data[key] for key in ("lockDuration", "retryConfig", "continueOnFailure") if key in data}
+    return Submission(
+        type=data["type"],
+        data=data["data"],
+        metadata=data.get("metadata", {}),
+        priority=PRIORITIES[data["priority"]] if "priority" in data else None,
+        scheduled_for=data.get("scheduledFor"),
+        cron=recurrence.get("cron"),
+        timezone=recurrence.get("timezone", "UTC"),
+        options=options,
+        continue_on_failure=tuple(data.get("continueOnFailure", ())),
+    )
 
 
 def _described(name: str) -> str:

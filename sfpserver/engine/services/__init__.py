@@ -62,6 +62,7 @@ from sfpserver.engine.services.commands import (
     normalize_cron,
     pause_worker,
     pause_workflow,
+    prepare_trigger,
     put_rate_limit,
     record_scheduled_run,
     refuse_unstorable,
@@ -77,6 +78,7 @@ from sfpserver.engine.services.commands import (
     schedule_run,
     start_drain,
     start_many,
+    start_prepared,
     trigger,
     trigger_many,
     unpause_worker,
@@ -158,7 +160,7 @@ from sfpserver.engine.services.views import (
 from sfpserver.engine.signals import retention_due
 from sfpserver.engine.statements import QUEUE_WAIT_BOUNDS, STEP_DURATION_BOUNDS
 from sfpserver.engine.storable import first_unstorable
-from sfpserver.engine.trigger import Started, TriggerRequest
+from sfpserver.engine.trigger import Prepared, Started, TriggerRequest
 
 if TYPE_CHECKING:
     from sfpserver.engine.services.runtime_side import (
@@ -203,6 +205,7 @@ __all__ = [
     "LeaseFacts",
     "NonRetryableError",
     "PauseView",
+    "Prepared",
     "QueueCount",
     "RunDetail",
     "RunList",
@@ -278,6 +281,7 @@ __all__ = [
     "pause_worker",
     "pause_workflow",
     "pending_steps_by_queue",
+    "prepare_trigger",
     "publish_definitions",
     "put_rate_limit",
     "queue_depth_by_state",
@@ -314,6 +318,7 @@ __all__ = [
     "signals",
     "start_drain",
     "start_many",
+    "start_prepared",
     "step_in_run",
     "step_percents",
     "steps_of",

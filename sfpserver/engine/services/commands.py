@@ -4,12 +4,13 @@ dispatch after commit) and raises the engine's exceptions, re-exported by the se
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Model
 from django_celery_beat.models import PeriodicTask
 
 from sfpserver.engine import cron, drain, durable, lifecycle, pause, schedules
@@ -24,7 +25,7 @@ from sfpserver.engine.models import (
     WorkflowDefinition,
     WorkflowRun,
 )
-from sfpserver.engine.trigger import Started, TriggerRequest
+from sfpserver.engine.trigger import Prepared, Started, TriggerRequest
 
 
 def trigger(workflow: Any, input: Any = None, **options: Any) -> UUID:
@@ -41,6 +42,30 @@ def start_many(requests: list[TriggerRequest]) -> list[Started]:
     """As trigger_many, but a request whose idempotency key another run holds is answered with that run
     (`Started.holder`) instead of raising IdempotencyCollision."""
     return triggering.start_many(requests)
+
+
+def prepare_trigger(
+    workflow: str,
+    input: Any,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    priority: int | None = None,
+    continue_on_failure: Collection[str] = (),
+) -> Prepared:
+    """Validate a trigger as `trigger` would and build its run, recording nothing: for callers that record runs
+    together with rows of their own (`start_prepared`). Its run id is `.run.id`."""
+    return triggering.prepare(
+        TriggerRequest(
+            workflow, input, metadata=metadata or {}, priority=priority, continue_on_failure=continue_on_failure
+        )
+    )
+
+
+def start_prepared(prepared: list[Prepared], also: Sequence[Model] = ()) -> list[UUID]:
+    """Record runs built by `prepare_trigger`, all plain (`Prepared.plain`: no gate, condition or idempotency key),
+    together with `also` (rows of other apps that refer to them, carrying their keys) in one transaction and one
+    round trip; publish their first steps after commit."""
+    return [started.run_id for started in triggering.start_plain(prepared, also)]
 
 
 def refuse_unstorable(input: Any, metadata: Any = None) -> None:
