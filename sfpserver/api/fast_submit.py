@@ -18,10 +18,11 @@ recorded (a failure then is answered as the view's would be, never handed to Dja
 
 Triggers waiting together are served together, on one of the process's lanes (config/lanes.py): one token
 query, one round trip of throttle counts, one round trip that records every task with its run
-(submissions.record_immediate: one transaction), their first steps published after commit. The first waiting
-request that gets a lane takes every waiting trigger (at most BATCH); a request whose trigger another took gives
-its lane back and waits for its answer. Answers carry the headers Django's would (SecurityMiddleware,
-XFrameOptionsMiddleware and DRF's Allow, computed by those classes once per scheme).
+(submissions.record_immediate: one transaction), their first steps published after commit. A request puts its
+trigger in the waiting line and waits for its answer; a server (at most SERVERS at once, started by the requests)
+takes every waiting trigger (at most BATCH) to a free lane, and again while any waits. Answers carry the headers
+Django's would (SecurityMiddleware, XFrameOptionsMiddleware and DRF's Allow, made by those classes once per
+scheme).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 PATH = "/sfp/api/tasks"
 BATCH = 64  # triggers recorded in one round trip at most
+SERVERS = 2  # batches in flight in a process at most: one is recorded while the next forms
 _KEYS = frozenset({"type", "data", "metadata", "priority", "scheduleType"})
 _ACCEPTED = frozenset({"*/*", "application/json"})
 
@@ -89,6 +91,8 @@ class FastSubmit:
         self.django = django
         self.lanes = lanes
         self._waiting: deque[_Trigger] = deque()  # touched on the event loop only
+        self._servers: set[asyncio.Task[None]] = set()  # kept referenced while they run
+        self._serving = 0  # servers started and not ended: counted here, not by their tasks' done callbacks (late)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not _mine(scope):
@@ -105,19 +109,37 @@ class FastSubmit:
         await send({"type": "http.response.body", "body": answer.body})
 
     async def _answer(self, trigger: _Trigger) -> Answer | None:
-        loop = asyncio.get_running_loop()
-        trigger.answer = loop.create_future()
+        trigger.answer = asyncio.get_running_loop().create_future()
         self._waiting.append(trigger)
+        if self._serving < SERVERS:
+            self._serving += 1
+            server = asyncio.create_task(self._serve_waiting())
+            self._servers.add(server)
+            server.add_done_callback(self._servers.discard)
+        return await trigger.answer
+
+    async def _serve_waiting(self) -> None:
+        """Serve the waiting triggers, BATCH at a time, each batch on a free lane, until none is left."""
+        try:
+            while self._waiting:
+                await self._serve_batch()
+        finally:
+            self._serving -= 1  # no await between the last look at _waiting and this: no trigger is left behind
+
+    async def _serve_batch(self) -> None:
         free = self.lanes.free_lanes()
         lane = await free.get()
         batch = [self._waiting.popleft() for _ in range(min(BATCH, len(self._waiting)))]
-        if not batch:  # another request's batch took this trigger
+        try:
+            answers = await asyncio.get_running_loop().run_in_executor(lane, serve, batch) if batch else []
+        except Exception as exc:  # noqa: BLE001 - raised before anything was counted or written
+            logger.warning("fast submit: %s; the batch goes through Django", type(exc).__name__)
+            answers = [None] * len(batch)
+        finally:
             free.put_nowait(lane)
-        else:
-            served = loop.run_in_executor(lane, serve, batch)
-            # Settled and given back when the lane's work ends, even if this request is cancelled meanwhile.
-            served.add_done_callback(functools.partial(_settle, batch, lambda: free.put_nowait(lane)))
-        return await trigger.answer
+        for trigger, answer in zip(batch, answers, strict=True):
+            if not trigger.answer.done():
+                trigger.answer.set_result(answer)
 
 
 def _mine(scope: Scope) -> bool:
@@ -128,16 +150,6 @@ def _mine(scope: Scope) -> bool:
         and not scope.get("query_string")
         and not scope.get("root_path")
     )
-
-
-def _settle(batch: list[_Trigger], release: Callable[[], None], served: asyncio.Future[list[Answer | None]]) -> None:
-    release()
-    if served.exception() is not None:  # raised before anything was counted or written: Django answers each
-        logger.warning("fast submit: %s; the batch goes through Django", type(served.exception()).__name__)
-    answers = served.result() if served.exception() is None else [None] * len(batch)
-    for trigger, answer in zip(batch, answers, strict=True):
-        if not trigger.answer.done():
-            trigger.answer.set_result(answer)
 
 
 def plain_trigger(scope: Scope, body: bytes) -> _Trigger | None:

@@ -7,8 +7,9 @@ process counts the same requests. Past the scope's rate the request answers 429 
 token is refused before throttling.
 
 When Redis does not answer, requests go through (logged): the broker's outage must not also close the API.
-Counting a request is one round trip (a script that adds one and starts the window's expiry with the first),
-on one client per process kept for its life.
+Counting requests is one round trip however many (a script that adds one to each counter and starts a window's
+expiry with its first; api/fast_submit.py counts a batch of triggers at once), on one client per process kept for
+its life.
 """
 
 from __future__ import annotations
@@ -51,11 +52,16 @@ def scope_of(request: Request, view: Any) -> str:
     return "read" if request.method in READ_METHODS else "write"
 
 
-# Adds one to the counter; the first request of a window also sets when the counter expires.
+# Adds one to each counter (a key given twice, twice); the first request of a window also sets when its counter
+# expires. The counts, in the order of the keys.
 _COUNT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
+local counts = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+    counts[i] = count
+end
+return counts
 """
 
 
@@ -72,16 +78,12 @@ def count_request(key: str, seconds: int) -> int:
 
 
 def count_requests(keys: Sequence[str], seconds: int) -> list[int]:
-    """`count_request` for each key (a key twice counts twice), in one round trip however many."""
+    """`count_request` for each key (a key given twice counts twice), in one round trip however many."""
     config = cast("dict[str, dict[str, Any]]", settings.CACHES)["throttle"]
     counter = _counter(config["LOCATION"], tuple(sorted(config.get("OPTIONS", {}).items())))
     cache = caches["throttle"]
-    if len(keys) == 1:
-        return [int(counter(keys=[cache.make_and_validate_key(keys[0])], args=[seconds + 1]))]
-    with counter.registered_client.pipeline(transaction=False) as pipe:
-        for key in keys:
-            counter(keys=[cache.make_and_validate_key(key)], args=[seconds + 1], client=pipe)
-        return [int(count) for count in pipe.execute()]
+    counts = counter(keys=[cache.make_and_validate_key(key) for key in keys], args=[seconds + 1])
+    return [int(count) for count in counts]
 
 
 def refusals(scope: str, token_ids: Sequence[int]) -> list[RateExceeded | None]:

@@ -218,7 +218,8 @@ def prepare(request: TriggerRequest) -> Prepared:
         raise InvalidWorkflowError("priority", f"must be an integer from 1 to 3, got {priority!r}")
     if request.child_index is not None and (not isinstance(request.child_index, int) or request.child_index < 0):
         raise InvalidWorkflowError("child_index", f"must be a whole number >= 0, got {request.child_index!r}")
-    run = WorkflowRun(
+    run = sql.build(
+        WorkflowRun,
         id=uuid4(),
         workflow_name=definition.name,
         input=run_input,
@@ -352,7 +353,8 @@ def _steps(
             else settings.STANDARD_DEFAULT_TIMEOUT
         )
         steps.append(
-            StepRun(
+            sql.build(
+                StepRun,
                 id=uuid4(),
                 run=run,
                 name=step.name,

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 from django.db import IntegrityError
 
-from sfpserver.engine import lifecycle
+from sfpserver.engine import lifecycle, sql
 from sfpserver.engine.definitions import StepDef, WorkflowDef
 from sfpserver.engine.exceptions import InvalidInputError, InvalidWorkflowError
 from sfpserver.engine.models import StepRun, StepStatus, WorkflowRun
@@ -113,3 +113,23 @@ def test_an_input_refusal_survives_pickling_with_its_field() -> None:
     error = InvalidInputError(SURROGATE, field="input.repository")
     copy = pickle.loads(pickle.dumps(error))
     assert (type(copy), copy.field, copy.problem) == (InvalidInputError, "input.repository", SURROGATE)
+
+
+def test_a_built_row_is_the_row_django_builds() -> None:
+    """sql.build (a trigger's hot path) makes the instance Model(**values) makes: every column, foreign keys given as
+    objects or as ids, callable defaults called per instance; and it refuses what Django refuses."""
+    run = WorkflowRun(workflow_name="rows", input={"a": 1}, priority=2)
+    values = {"name": "build", "action": "t:echo", "queue": QUEUE, "parents": ["x"], "args": {"k": [1]}}
+
+    def columns(step: StepRun) -> dict[str, object]:
+        return {f.attname: getattr(step, f.attname) for f in StepRun._meta.concrete_fields if f.attname != "id"}
+
+    for relation in ({"run": run}, {"run_id": run.id}):
+        ours, django = sql.build(StepRun, **relation, **values), StepRun(**relation, **values)
+        assert columns(ours) == columns(django)
+        assert ours.id != django.id and ours._state.adding and ours.run_id == run.id
+    assert sql.build(StepRun, run=run, **values).run is run  # the object is cached, as Django's descriptor does
+    built = [sql.build(WorkflowRun, workflow_name="rows") for _ in range(2)]
+    assert built[0].additional_metadata == {} and built[0].additional_metadata is not built[1].additional_metadata
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        sql.build(StepRun, colour="blue")
