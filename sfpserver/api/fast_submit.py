@@ -90,6 +90,7 @@ class FastSubmit:
     def __init__(self, django: Any, lanes: LanedASGIHandler) -> None:
         self.django = django
         self.lanes = lanes
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: deque[_Trigger] = deque()  # touched on the event loop only
         self._servers: set[asyncio.Task[None]] = set()  # kept referenced while they run
         self._serving = 0  # servers started and not ended: counted here, not by their tasks' done callbacks (late)
@@ -109,7 +110,10 @@ class FastSubmit:
         await send({"type": "http.response.body", "body": answer.body})
 
     async def _answer(self, trigger: _Trigger) -> Answer | None:
-        trigger.answer = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop (a test's): what waited in the one before it ended with it
+            self._loop, self._waiting, self._serving = loop, deque(), 0
+        trigger.answer = loop.create_future()
         self._waiting.append(trigger)
         if self._serving < SERVERS:
             self._serving += 1
@@ -160,11 +164,11 @@ def plain_trigger(scope: Scope, body: bytes) -> _Trigger | None:
     scheme = _scheme(scope, headers)
     if not _plain_headers(headers, scheme):
         return None
-    kind, _, secret = headers["authorization"][0].strip().partition(" ")
-    if kind.lower() != "bearer" or not secret or " " in secret.strip():
+    credentials = headers["authorization"][0].encode("latin-1").split()  # as DRF reads it: ASCII whitespace only
+    if len(credentials) != 2 or credentials[0].lower() != b"bearer":
         return None
     submission = plain_submission(body)
-    return None if submission is None else _Trigger(secret.strip(), submission, scheme)
+    return None if submission is None else _Trigger(credentials[1].decode("latin-1"), submission, scheme)
 
 
 def plain_submission(body: bytes) -> Submission | None:
@@ -186,8 +190,8 @@ def plain_submission(body: bytes) -> Submission | None:
 
 
 def _plain_headers(headers: Mapping[str, list[str]], scheme: str) -> bool:
-    if len(headers.get("authorization", ())) != 1 or len(headers.get("content-type", ())) != 1:
-        return False
+    if any(len(headers.get(name, ())) != 1 for name in ("authorization", "content-type", "content-length")):
+        return False  # a body without Content-Length (chunked) DRF does not read: Django answers it
     if headers["content-type"][0].split(";", 1)[0].strip().lower() != "application/json":
         return False
     accept = headers.get("accept", [])
