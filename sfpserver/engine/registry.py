@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ _workflows: dict[str, WorkflowDef] = {}
 _actions: dict[str, StepHandler] = {}
 _action_resolvers: dict[str, Callable[[str], StepHandler | None]] = {}
 _modules_loaded = False
+_loading = threading.Lock()
 
 
 def register_workflow(definition: WorkflowDef, handlers: dict[str, StepHandler] | None = None) -> WorkflowDef:
@@ -36,13 +38,16 @@ def register_action_resolver(prefix: str, resolver: Callable[[str], StepHandler 
 
 
 def load_workflow_modules() -> None:
-    """Import the modules of ENGINE_WORKFLOW_MODULES once; they register their workflows when imported."""
+    """Import the modules of ENGINE_WORKFLOW_MODULES once; they register their workflows when imported. A thread
+    that calls it while another imports them waits for the imports (else it would find no workflow meanwhile)."""
     global _modules_loaded
     if _modules_loaded:
         return
-    _modules_loaded = True
-    for module in settings.ENGINE_WORKFLOW_MODULES:
-        importlib.import_module(module)
+    with _loading:
+        if not _modules_loaded:
+            for module in settings.ENGINE_WORKFLOW_MODULES:
+                importlib.import_module(module)
+            _modules_loaded = True
 
 
 def local_workflow(name: str) -> WorkflowDef | None:

@@ -342,6 +342,7 @@ _RUNTIME_SIDE = {
     "current_worker_labels",
     "forbid_dumps",
     "get_workflow",
+    "load_workflow_modules",
     "local_workflows",
     "publish_definitions",
     "register_action_resolver",

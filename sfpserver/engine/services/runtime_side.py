@@ -10,6 +10,7 @@ from sfpserver.engine import worker as engine_worker
 from sfpserver.engine.lifecycle import lease_hash
 from sfpserver.engine.registry import (
     get_workflow,
+    load_workflow_modules,
     local_workflows,
     publish_definitions,
     register_action_resolver,
@@ -31,6 +32,7 @@ __all__ = [
     "forbid_dumps",
     "get_workflow",
     "lease_hash",
+    "load_workflow_modules",
     "local_workflows",
     "publish_definitions",
     "register_action_resolver",
