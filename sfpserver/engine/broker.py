@@ -170,25 +170,24 @@ class _Link:
         self.unread.clear()
 
 
-_links: dict[int, _Link] = {}  # by thread
+_links: dict[threading.Thread, _Link] = {}  # by thread (the object: an ended thread's ident may be given to a new one)
 _links_pid = 0
 _links_lock = threading.Lock()
 _refused_by_ended: list[UUID] = []  # what the links of ended threads reported, for the next send to pass on
 
 
 def _link() -> _Link:
-    ident = threading.get_ident()
+    me = threading.current_thread()
     global _links_pid
     with _links_lock:
         if _links_pid != os.getpid():  # a forked child must not read its parent's answers
             _links.clear()
             _links_pid = os.getpid()
-        link = _links.get(ident)
+        link = _links.get(me)
         if link is not None:
             return link
-        alive = {thread.ident for thread in threading.enumerate()}
-        ended = [_links.pop(other) for other in list(_links) if other not in alive]
-        link = _links[ident] = _Link()
+        ended = [_links.pop(thread) for thread in list(_links) if not thread.is_alive()]
+        link = _links[me] = _Link()
     for old in ended:  # their threads ended: their answers are read here (under their lock, as `confirm_all` reads)
         with old.lock:
             refused = old.confirm()

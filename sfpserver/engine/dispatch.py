@@ -60,8 +60,12 @@ def publish(batch: list[Dispatch]) -> None:
             _confirm_soon()
         else:
             _send_through_celery(batch, names)
-    except Exception:  # noqa: BLE001 - any broker failure leaves the steps to the scheduler
-        logger.warning("broker unavailable: %d step message(s) left for the scheduler to publish", len(batch))
+    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the steps to the scheduler
+        logger.warning(
+            "broker unavailable (%s): %d step message(s) left for the scheduler to publish",
+            type(exc).__name__,
+            len(batch),
+        )
         _mark_undispatched([item.step_id for item in batch])
 
 
