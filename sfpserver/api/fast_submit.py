@@ -59,9 +59,7 @@ logger = logging.getLogger(__name__)
 
 PATH = "/sfp/api/tasks"
 BATCH = 64  # triggers recorded in one round trip at most
-SERVERS = int(
-    __import__("os").environ.get("FAST_SERVERS", "2")
-)  # batches in flight in a process at most: one is recorded while the next forms
+SERVERS = 2  # batches in flight in a process at most: one is recorded while the next forms
 _KEYS = frozenset({"type", "data", "metadata", "priority", "scheduleType"})
 _ACCEPTED = frozenset({"*/*", "application/json"})
 
