@@ -188,9 +188,10 @@ def flower_main(host: str, port: int) -> int:
 
 
 def api_main(host: str, port: int, processes: int | None, fd: int | None) -> int:
-    """One ASGI server process; or, for several (API_PROCESSES), this process binds the port and starts that
-    many `api --fd` processes that all accept on its socket (each its own process: not dumpable, ended with it,
-    started again if it ends before this one is told to stop)."""
+    """One ASGI server process; or, for several (API_PROCESSES), this process holds the port and starts that many
+    `api --fd` processes, each listening on a socket of its own beside it, over which the kernel spreads the
+    connections (each its own process: not dumpable, ended with it, started again if it ends before this one is
+    told to stop)."""
     import uvicorn
 
     _django()  # settings.LOGGING first: uvicorn's own records then go through it (log_config=None)
@@ -204,14 +205,43 @@ def api_main(host: str, port: int, processes: int | None, fd: int | None) -> int
     config = uvicorn.Config(
         "config.asgi:application", host=host, port=port, log_level="warning", lifespan="off", log_config=None
     )
-    if fd is not None:  # one of several: serve on the socket the first process bound
-        return _serve(uvicorn.Server(config), [socket.socket(fileno=fd)])
+    if fd is not None:  # one of several: a listening socket of its own on the port the first process holds
+        return _serve(uvicorn.Server(config), [_listener_beside(socket.socket(fileno=fd))])
     announce_dependencies()  # serves at once; says while Postgres or Redis is not there yet (503 meanwhile)
     if count == 1:
         return _serve(uvicorn.Server(config), None)
-    listening = config.bind_socket()  # a port already taken ends the process here (exit code 1)
-    command = [sys.executable, "-m", "workers", "api", "--fd", str(listening.fileno())]
-    return supervise([command] * count, pass_fds=(listening.fileno(),), restart=True)
+    held = _hold_port(host, port)  # a port already taken ends the process here
+    command = [sys.executable, "-m", "workers", "api", "--fd", str(held.fileno())]
+    return supervise([command] * count, pass_fds=(held.fileno(),), restart=True)
+
+
+def _hold_port(host: str, port: int) -> socket.socket:
+    """The port, bound with SO_REUSEPORT but not listening: the server processes each listen on a socket of their
+    own beside it, and the kernel spreads new connections over them (one shared listening socket gave them all to
+    whichever process woke first). A port another program holds, or another server of ours listens on, ends here."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    held = socket.socket(family, socket.SOCK_STREAM)
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        held.bind((host, port))
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1)
+            taken = probe.connect_ex(({"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host), port)) == 0
+    except OSError as exc:
+        raise SystemExit(f"python -m workers api: cannot take {host}:{port}: {exc.strerror}") from None
+    if taken:
+        raise SystemExit(f"python -m workers api: {host}:{port} is taken: another server listens on it")
+    return held
+
+
+def _listener_beside(held: socket.socket) -> socket.socket:
+    """A listening socket on the address `held` holds, in its SO_REUSEPORT group."""
+    listener = socket.socket(held.family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind(held.getsockname()[:2])
+    held.close()
+    listener.listen(2048)
+    return listener
 
 
 def _serve(server: uvicorn.Server, sockets: list[socket.socket] | None) -> int:

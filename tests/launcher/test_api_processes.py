@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,22 +59,58 @@ def processes(live_db: None) -> Iterator[Processes]:
     procs.stop_all()
 
 
-def test_the_api_starts_api_processes_servers_that_each_answer_on_the_one_port(processes: Processes) -> None:
+def served_by(port: int, servers: list[int], connections: int = 40) -> Counter[int]:
+    """Open `connections` connections to the port, a PING on each, and count which server process holds the
+    other end of each (its sockets in /proc/<pid>/fd against the established connections in /proc/net/tcp)."""
+    opened = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(connections)]
+    try:
+        for conn in opened:
+            conn.sendall(f"GET {PING} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            assert conn.recv(64).startswith(b"HTTP/1.1 200"), "a server process did not answer"
+        established = tcp_inodes(port, "01")
+        return Counter({pid: len(socket_inodes(pid) & established) for pid in servers})
+    finally:
+        for conn in opened:
+            conn.close()
+
+
+def socket_inodes(pid: int) -> set[int]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except FileNotFoundError:  # closed meanwhile (a process starting up)
+            continue
+        if link.startswith("socket:["):
+            found.add(int(link[8:-1]))
+    return found
+
+
+def tcp_inodes(port: int, state: str) -> set[int]:
+    """The inodes of the IPv4 sockets on local port `port` in `state` (/proc/net/tcp: 01 established, 0A listen)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            found.add(int(fields[9]))
+    return found
+
+
+def test_the_api_starts_api_processes_servers_that_share_the_connections_on_the_one_port(
+    processes: Processes,
+) -> None:
     port = free_port()
     launcher = processes.start("api-two", "api", "--port", str(port), API_PROCESSES="2", API_THREADS="2")
     wait_until(lambda: status(port, PING) == 200, timeout=60, what="the API to answer")
     servers = wait_until(lambda: len(children(launcher.pid)) == 2 and children(launcher.pid), what="two servers")
     assert all(command_line(pid)[-4:-1] == ["workers", "api", "--fd"] for pid in servers)
-    secret = tokens.issue("api processes", "member").secret
 
-    for paused, serving in ((servers[0], servers[1]), (servers[1], servers[0])):
-        os.kill(paused, signal.SIGSTOP)  # the other process alone accepts on the shared socket
-        try:
-            answers = [status(port, "/sfp/api/tasks", {"type": "demo", "data": {"repository": "r"}}, secret)]
-            answers += [status(port, PING) for _ in range(3)]
-        finally:
-            os.kill(paused, signal.SIGCONT)
-        assert answers == [201, 200, 200, 200], f"process {serving} alone"
+    # Each listens on a socket of its own beside the others (SO_REUSEPORT): the kernel spreads the connections,
+    # which one shared socket gave to whichever process woke first. 40 connections all on one: 1 in 2^39.
+    spread = served_by(port, servers)
+    assert sum(spread.values()) == 40 and min(spread.values()) > 0, spread
+    secret = tokens.issue("api processes", "member").secret
+    assert status(port, "/sfp/api/tasks", {"type": "demo", "data": {"repository": "r"}}, secret) == 201
 
 
 def test_a_server_process_that_dies_is_replaced_and_a_stop_ends_them_all(processes: Processes) -> None:
@@ -91,11 +128,8 @@ def test_a_server_process_that_dies_is_replaced_and_a_stop_ends_them_all(process
     now = wait_until(replaced, timeout=60, what="a new server")
     assert first[1] in now
     replacement = next(pid for pid in now if pid != first[1])
-    os.kill(first[1], signal.SIGSTOP)  # the replacement alone accepts
-    try:
-        wait_until(lambda: status(port, PING) == 200, timeout=60, what="the replacement to answer")
-    finally:
-        os.kill(first[1], signal.SIGCONT)
+    wait_until(lambda: tcp_inodes(port, "0A") & socket_inodes(replacement), timeout=60, what="it to listen")
+    assert min(served_by(port, now).values()) > 0  # the replacement takes its share, the dead one's socket none
 
     launcher.send_signal(signal.SIGTERM)
     assert launcher.wait(60) == 0
@@ -122,6 +156,18 @@ def test_an_api_whose_port_is_taken_ends_with_an_error(processes: Processes, cou
 
     assert done.returncode != 0
     assert "address already in use" in done.stderr.lower()
+
+
+def test_an_api_whose_port_another_of_our_apis_listens_on_ends_with_an_error(processes: Processes) -> None:
+    # SO_REUSEPORT lets a second server of the same user bind the port: it must see the first one and end.
+    port = free_port()
+    processes.start("api-first", "api", "--port", str(port), "--processes", "2")
+    wait_until(lambda: status(port, PING) == 200, timeout=60, what="the first API to answer")
+    argv = [sys.executable, "-m", "workers", "api", "--port", str(port), "--processes", "2"]
+    done = subprocess.run(argv, cwd=ROOT, env=processes.env(), capture_output=True, text=True, timeout=120)
+
+    assert done.returncode != 0
+    assert "another server listens on it" in done.stderr
 
 
 def test_fewer_than_one_process_is_refused(processes: Processes) -> None:
