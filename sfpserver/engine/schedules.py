@@ -16,22 +16,6 @@ from sfpserver.engine.models import ScheduledRun
 from sfpserver.engine.trigger import TriggerRequest, prepare
 
 
-def check_trigger(
-    workflow: str,
-    input: Any,
-    *,
-    metadata: Mapping[str, Any] | None = None,
-    priority: int | None = None,
-    continue_on_failure: Collection[str] = (),
-) -> None:
-    """Validate a trigger request as `trigger` would, recording nothing (for runs a cron will start)."""
-    prepare(
-        TriggerRequest(
-            workflow, input, metadata=metadata or {}, priority=priority, continue_on_failure=continue_on_failure
-        )
-    )
-
-
 def schedule_run(
     workflow: str,
     input: Any,

@@ -69,7 +69,12 @@ def trigger_many(requests: list[TriggerRequest]) -> list[UUID]:
     """Start several runs in one transaction; every request is validated before anything is written. A request
     whose idempotency key another run holds starts nothing: the others start, then IdempotencyCollision says
     which collided with which run."""
-    started = start_many(requests)
+    return trigger_prepared([prepare(request) for request in requests])
+
+
+def trigger_prepared(prepared: list[Prepared], also: Sequence[Model] = ()) -> list[UUID]:
+    """`trigger_many` of runs built by `prepare` (`also`: see `start_plain`)."""
+    started = start_prepared(prepared, also)
     existing = {i: s.holder for i, s in enumerate(started) if s.holder is not None}
     if existing:
         raise IdempotencyCollision([s.run_id if s.holder is None else None for s in started], existing)
@@ -88,9 +93,16 @@ class Started:
 def start_many(requests: list[TriggerRequest]) -> list[Started]:
     """As trigger_many, answering a collided request with the run that holds its key instead of raising (events
     drop such triggers silently, as Hatchet's do)."""
-    prepared = [prepare(request) for request in requests]
+    return start_prepared([prepare(request) for request in requests])
+
+
+def start_prepared(prepared: list[Prepared], also: Sequence[Model] = ()) -> list[Started]:
+    """`start_many` of runs built by `prepare`. `also` (rows recorded with the runs: see `start_plain`) goes with
+    plain runs only: a gated, keyed or spawned run may start nothing or be found, which rows of others cannot follow."""
     if all(p.plain for p in prepared):
-        return start_plain(prepared)
+        return start_plain(prepared, also)
+    if also:
+        raise ValueError("start_prepared: rows to record with the runs go with plain runs only (Prepared.plain)")
     with transaction.atomic():
         run_ids: list[UUID | None] = [_existing_child(p) for p in prepared]
         holders: dict[int, UUID] = {}

@@ -75,12 +75,12 @@ def submit(submission: Submission, token: ApiToken | None) -> SubmittedTask:
         task = prepare_immediate(submission, workflow)
         if task.plain:
             return record_immediate([(task, token)])[0]
+        with _engine_errors(), transaction.atomic():
+            return _submit_immediate(task, token)
     with _engine_errors(), transaction.atomic():
         if submission.kind == TaskKind.RECURRING:
             return _submit_recurring(submission, workflow, token)
-        if submission.kind == TaskKind.SCHEDULED:
-            return _submit_scheduled(submission, workflow, token)
-        return _submit_immediate(submission, workflow, token)
+        return _submit_scheduled(submission, workflow, token)
 
 
 def check(submission: Submission) -> str:
@@ -127,8 +127,8 @@ def prepare_immediate(submission: Submission, workflow: str) -> ImmediateTask:
 
 
 def record_immediate(tasks: list[tuple[ImmediateTask, ApiToken | None]]) -> list[SubmittedTask]:
-    """Record plain immediate tasks, with their runs and who created them, in one transaction and one round trip
-    (however many); their runs' first steps are published after commit."""
+    """Record immediate tasks whose runs are plain (ImmediateTask.plain), with their runs and who created them, in
+    one transaction and one round trip however many; their runs' first steps are published after commit."""
     rows: list[RunCreator | SubmittedTask] = []
     recorded = []
     for task, token in tasks:
@@ -147,7 +147,7 @@ def record_immediate(tasks: list[tuple[ImmediateTask, ApiToken | None]]) -> list
                 run_id=run_id,
             )
         )
-    engine.start_prepared([task.run for task, _ in tasks], also=[*rows, *recorded])
+    engine.trigger_prepared([task.run for task, _ in tasks], also=[*rows, *recorded])
     for row in recorded:
         row._state.adding, row._state.db = False, DEFAULT_DB_ALIAS  # as loaded: saving it again updates it
     return recorded
@@ -185,16 +185,11 @@ def _task(submission: Submission, workflow: str, token: ApiToken | None, **field
     )
 
 
-def _submit_immediate(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
-    run_id = engine.trigger(
-        workflow,
-        submission.data,
-        metadata=submission.metadata,
-        priority=submission.priority,
-        continue_on_failure=submission.continue_on_failure,
-    )
+def _submit_immediate(task: ImmediateTask, token: ApiToken | None) -> SubmittedTask:
+    """An immediate task whose run is not plain (a gate, a condition, an idempotency key), in submit's transaction."""
+    run_id = engine.trigger_prepared([task.run])[0]
     RunCreator.objects.create(run_id=run_id, token=token)
-    return _task(submission, workflow, token, id=run_id, kind=TaskKind.IMMEDIATE, run_id=run_id)
+    return _task(task.submission, task.workflow, token, id=run_id, kind=TaskKind.IMMEDIATE, run_id=run_id)
 
 
 def _submit_scheduled(submission: Submission, workflow: str, token: ApiToken | None) -> SubmittedTask:
@@ -214,13 +209,7 @@ def _submit_recurring(submission: Submission, workflow: str, token: ApiToken | N
     assert submission.cron is not None
     expression = crons.parse_cron(submission.cron, "recurrenceConfig.cron")
     crons.check_timezone(submission.timezone, "recurrenceConfig.timezone")
-    engine.check_trigger(
-        workflow,
-        submission.data,
-        metadata=submission.metadata,
-        priority=submission.priority,
-        continue_on_failure=submission.continue_on_failure,
-    )
+    prepare_immediate(submission, workflow)  # each firing's trigger must pass: checked now, recorded by the firings
     _check_recurring_quota(token)
     task = _task(submission, workflow, token, kind=TaskKind.RECURRING, data=submission.data)
     periodic = engine.register_cron(

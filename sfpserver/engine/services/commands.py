@@ -53,7 +53,7 @@ def prepare_trigger(
     continue_on_failure: Collection[str] = (),
 ) -> Prepared:
     """Validate a trigger as `trigger` would and build its run, recording nothing: for callers that record runs
-    together with rows of their own (`start_prepared`). Its run id is `.run.id`."""
+    together with rows of their own (`trigger_prepared`). Its run id is `.run.id`."""
     return triggering.prepare(
         TriggerRequest(
             workflow, input, metadata=metadata or {}, priority=priority, continue_on_failure=continue_on_failure
@@ -61,30 +61,16 @@ def prepare_trigger(
     )
 
 
-def start_prepared(prepared: list[Prepared], also: Sequence[Model] = ()) -> list[UUID]:
-    """Record runs built by `prepare_trigger`, all plain (`Prepared.plain`: no gate, condition or idempotency key),
-    together with `also` (rows of other apps that refer to them, carrying their keys) in one transaction and one
-    round trip; publish their first steps after commit."""
-    return [started.run_id for started in triggering.start_plain(prepared, also)]
+def trigger_prepared(prepared: list[Prepared], also: Sequence[Model] = ()) -> list[UUID]:
+    """`trigger_many` of runs built by `prepare_trigger`. For plain runs (`Prepared.plain`: no gate, condition or
+    idempotency key), `also` (rows of other apps that refer to them, carrying their keys) is recorded with them in
+    one transaction and one round trip; their first steps are published after commit."""
+    return triggering.trigger_prepared(prepared, also)
 
 
 def refuse_unstorable(input: Any, metadata: Any = None) -> None:
     """InvalidInputError when the input or metadata holds what Postgres cannot store."""
     triggering.refuse_unstorable(input, metadata)
-
-
-def check_trigger(
-    workflow: str,
-    input: Any,
-    *,
-    metadata: Mapping[str, Any] | None = None,
-    priority: int | None = None,
-    continue_on_failure: Collection[str] = (),
-) -> None:
-    """Validate as `trigger` would, recording nothing."""
-    schedules.check_trigger(
-        workflow, input, metadata=metadata, priority=priority, continue_on_failure=continue_on_failure
-    )
 
 
 def schedule_run(
