@@ -2,13 +2,16 @@
 
 Order: plain Celery throughput; then one durable worker node for trigger-to-start latency, chain hand-off
 latency, durable throughput with Postgres's commit count, and an idle interval of the same length (what the
-heartbeat alone commits). Everything it starts is stopped at the end.
+heartbeat alone commits). Last (not with --only-best), the API's trigger latency under 50 concurrent clients
+(bench/api_latency.py, in a process of its own). Everything it starts is stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 BENCH_PG_PORT = 54351
@@ -63,7 +66,18 @@ def main(argv: list[str] | None = None) -> int:
             phases.run_all(options, services.postgres.pgdata if services.postgres else None)
     finally:
         services.stop()
+    if not options.only_best:
+        _api_latency()
     return 0
+
+
+def _api_latency() -> None:
+    """bench/api_latency.py with its defaults (50 clients), in a process of its own: its own Postgres, Redis and API
+    processes, serving the platform's workflows (not this bench's)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ENGINE_WORKFLOW_MODULES", "ENGINE_STANDBY_LEADER")}
+    print(flush=True)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "api_latency.py")
+    subprocess.run([sys.executable, script], env=env, check=False)
 
 
 def _setup_django() -> None:
